@@ -1,0 +1,91 @@
+"""The `newsflow` command line: ingest, query, demo, serve-demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingest.config import DATA_ENV, SOURCES_ENV, ConfigError, data_root, load_sources, sources_path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"newsflow: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsflow", description="News feeds to clean, dated, deduplicated Parquet.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="run the whole pipeline once for the chosen sources")
+    ingest.add_argument("--config", type=Path, default=None, help=f"sources file (default: ${SOURCES_ENV} or ./sources.yaml)")
+    ingest.add_argument("--data", type=Path, default=None, help=f"data root (default: ${DATA_ENV} or ./data)")
+    ingest.add_argument("--source", action="append", default=[], metavar="ID", help="only this source (repeatable)")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    query = sub.add_parser("query", help="run DuckDB SQL over the dataset (views: articles, quarantine)")
+    query.add_argument("--data", type=Path, default=None, help="data root")
+    query.add_argument("sql", help='for example: "SELECT source_id, count(*) FROM articles GROUP BY 1"')
+    query.set_defaults(func=_cmd_query)
+
+    demo = sub.add_parser("demo", help="serve the bundled demo site on 127.0.0.1, ingest it, query it")
+    demo.add_argument("--data", type=Path, default=Path("data/demo"), help="data root (default: ./data/demo)")
+    demo.set_defaults(func=_cmd_demo)
+
+    serve = sub.add_parser("serve-demo", help="serve the bundled demo site on 127.0.0.1 until interrupted")
+    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765, the default in sources.yaml)")
+    serve.set_defaults(func=_cmd_serve_demo)
+    return parser
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.runner import ingest_sources, print_summary
+
+    config = load_sources(args.config or sources_path())
+    sources = config.select(args.source)
+    results = ingest_sources(config, sources, args.data or data_root())
+    print_summary(results)
+    return 1 if any(r.error for r in results) else 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from transforms.query import format_table, run_query
+
+    root = args.data or data_root()
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such data folder; pass --data with the folder an ingest wrote to.")
+    try:
+        columns, rows = run_query(root, args.sql)
+    except duckdb.Error as exc:
+        print(f"newsflow: query failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(format_table(columns, rows))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ingest.demo import run_demo
+
+    return run_demo(args.data)
+
+
+def _cmd_serve_demo(args: argparse.Namespace) -> int:
+    from ingest.demo import serve_demo
+
+    return serve_demo(args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

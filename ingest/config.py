@@ -1,0 +1,253 @@
+"""The sources file: loading and validation.
+
+Imported by DAG files at parse time, so it depends on the standard library and PyYAML only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+SOURCES_ENV = "NEWSFLOW_SOURCES"
+DATA_ENV = "NEWSFLOW_DATA"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCES = PROJECT_ROOT / "sources.yaml"
+DEFAULT_DATA = PROJECT_ROOT / "data"
+
+DEFAULT_USER_AGENT = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+CRON_PRESETS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+SETTINGS_KEYS = {"user_agent", "timeout_s", "max_page_bytes", "allow_networks"}
+SOURCE_KEYS = {"id", "name", "feeds", "sitemaps", "language", "schedule"}
+TOP_KEYS = {"settings", "sources"}
+
+
+class ConfigError(ValueError):
+    """A sources file that cannot be used; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_s: float = 20.0
+    max_page_bytes: int = 5_000_000
+    allow_networks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    name: str
+    feeds: tuple[str, ...]
+    sitemaps: tuple[str, ...] = ()
+    language: str | None = None
+    schedule: str = "@hourly"
+
+    @property
+    def cron(self) -> str:
+        """The schedule as a five-field cron expression."""
+        return CRON_PRESETS.get(self.schedule, self.schedule)
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    path: Path
+    settings: Settings = field(default_factory=Settings)
+    sources: tuple[Source, ...] = ()
+
+    def select(self, ids: list[str] | None) -> list[Source]:
+        """The sources named by `ids` (all when empty); raises ConfigError for an unknown id."""
+        if not ids:
+            return list(self.sources)
+        known = {s.id: s for s in self.sources}
+        for sid in ids:
+            if sid not in known:
+                raise ConfigError(
+                    f"{self.path}: no source with id '{sid}' (known: {', '.join(known)}); "
+                    "pass one of those ids to --source."
+                )
+        return [known[sid] for sid in ids]
+
+
+def sources_path() -> Path:
+    """The sources file named by NEWSFLOW_SOURCES, or the project's own sources.yaml."""
+    return Path(os.environ.get(SOURCES_ENV) or DEFAULT_SOURCES)
+
+
+def data_root() -> Path:
+    """The data root named by NEWSFLOW_DATA, or the project's data/ folder."""
+    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
+
+
+def load_sources(path: Path | str) -> SourcesConfig:
+    """Read and validate a sources file; raises ConfigError with a one-sentence message."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; create it or point --config/{SOURCES_ENV} at an existing sources file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc}); check the file's permissions and that it is UTF-8.") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: is not valid YAML{where}; fix the syntax there.") from None
+    return parse_sources(raw, path)
+
+
+def parse_sources(raw: Any, path: Path) -> SourcesConfig:
+    """Validate an already-parsed sources document."""
+    raw = _expand_env(raw, path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with 'settings' and 'sources'; see the README's sources file contract.")
+    _reject_unknown(raw, TOP_KEYS, path, "the top level")
+    settings = _parse_settings(raw.get("settings") or {}, path)
+    items = raw.get("sources")
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{path}: 'sources' must be a non-empty list of sources; add at least one source with an id and feeds.")
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        source = _parse_source(item, index, path)
+        if source.id in seen:
+            raise ConfigError(f"{path}: source '{source.id}' is defined twice; give each source a unique id.")
+        seen.add(source.id)
+        sources.append(source)
+    return SourcesConfig(path=path, settings=settings, sources=tuple(sources))
+
+
+def _expand_env(value: Any, path: Path) -> Any:
+    """Replace ${NAME} and ${NAME:-default} in every string of the document."""
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}.")
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand_env(v, path) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_env(v, path) for k, v in value.items()}
+    return value
+
+
+def _reject_unknown(mapping: dict[str, Any], allowed: set[str], path: Path, where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(
+                f"{path}: {where} has unknown key '{key}' (allowed: {', '.join(sorted(allowed))}); rename or remove it."
+            )
+
+
+def _parse_settings(raw: Any, path: Path) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'settings' must be a mapping; write it as 'settings:' with indented keys.")
+    _reject_unknown(raw, SETTINGS_KEYS, path, "'settings'")
+    defaults = Settings()
+    user_agent = raw.get("user_agent", defaults.user_agent)
+    if not isinstance(user_agent, str) or not user_agent.strip():
+        raise ConfigError(f"{path}: settings.user_agent must be a non-empty string naming this crawler and a contact URL.")
+    timeout = raw.get("timeout_s", defaults.timeout_s)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+        raise ConfigError(f"{path}: settings.timeout_s must be a number of seconds between 0 and 600, not {timeout!r}.")
+    max_bytes = raw.get("max_page_bytes", defaults.max_page_bytes)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1024:
+        raise ConfigError(f"{path}: settings.max_page_bytes must be a whole number of bytes of at least 1024, not {max_bytes!r}.")
+    networks = raw.get("allow_networks", [])
+    if not isinstance(networks, list):
+        raise ConfigError(f"{path}: settings.allow_networks must be a list of CIDR ranges such as \"127.0.0.0/8\".")
+    for net in networks:
+        try:
+            ipaddress.ip_network(str(net), strict=False)
+        except ValueError:
+            raise ConfigError(f"{path}: settings.allow_networks has '{net}', which is not a CIDR range; write it like \"127.0.0.0/8\".") from None
+    return Settings(
+        user_agent=user_agent.strip(),
+        timeout_s=float(timeout),
+        max_page_bytes=max_bytes,
+        allow_networks=tuple(str(n) for n in networks),
+    )
+
+
+def _parse_source(raw: Any, index: int, path: Path) -> Source:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: sources item {index + 1} must be a mapping with id, name, feeds; see the README.")
+    sid = raw.get("id")
+    if not isinstance(sid, str) or not SOURCE_ID.match(sid):
+        raise ConfigError(
+            f"{path}: sources item {index + 1} has id {sid!r}; ids must be lower-case letters, digits and dashes such as 'limited-times'."
+        )
+    where = f"source '{sid}'"
+    _reject_unknown(raw, SOURCE_KEYS, path, where)
+    name = raw.get("name", sid)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{path}: {where} has an empty 'name'; give it the publisher's name.")
+    feeds = _url_list(raw.get("feeds"), path, where, "feeds")
+    sitemaps = _url_list(raw.get("sitemaps", []), path, where, "sitemaps", required=False)
+    language = raw.get("language")
+    if language is not None and (not isinstance(language, str) or not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", language)):
+        raise ConfigError(f"{path}: {where} has language {language!r}; use a language code such as 'en' or 'de'.")
+    schedule = raw.get("schedule", "@hourly")
+    if not isinstance(schedule, str) or not _valid_schedule(schedule):
+        raise ConfigError(
+            f"{path}: {where} has schedule {schedule!r}; use a five-field cron expression or one of {', '.join(CRON_PRESETS)}."
+        )
+    return Source(
+        id=sid,
+        name=name.strip(),
+        feeds=feeds,
+        sitemaps=sitemaps,
+        language=language,
+        schedule=schedule.strip(),
+    )
+
+
+def _url_list(raw: Any, path: Path, where: str, key: str, *, required: bool = True) -> tuple[str, ...]:
+    if raw is None or raw == []:
+        if required:
+            raise ConfigError(f"{path}: {where} has no '{key}'; list at least one RSS or Atom feed URL under '{key}'.")
+        return ()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: {where} '{key}' must be a list of URLs.")
+    urls = []
+    for url in raw:
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{path}: {where} has '{url}' in '{key}', which is not an http(s) URL; write the full address.")
+        urls.append(str(url))
+    return tuple(urls)
+
+
+def _valid_schedule(schedule: str) -> bool:
+    schedule = schedule.strip()
+    if schedule in CRON_PRESETS:
+        return True
+    if len(schedule.split()) != 5:
+        return False
+    from croniter import croniter  # light; installed with Airflow
+
+    return bool(croniter.is_valid(schedule))

@@ -1,0 +1,109 @@
+"""Feed discovery: RSS 2.0 and Atom 1.0 (and whatever else feedparser recognises) to items."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+
+class FeedError(Exception):
+    """A document that is not a usable feed."""
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    url: str
+    feed_url: str
+    title: str | None = None
+    published: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    authors: tuple[str, ...] = ()
+    summary: str | None = None
+    guid: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    items: list[FeedItem]
+    skipped: list[tuple[str, str]]  # (guid or title, reason) for items without a usable link
+    recovered_error: str | None  # set when the XML was malformed but items were recovered
+
+
+def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse feed bytes; raises FeedError when nothing feed-like can be recovered."""
+    import feedparser
+
+    headers = {"content-location": feed_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    error = str(parsed.get("bozo_exception", "")) if parsed.get("bozo") else None
+    if not parsed.get("version") and not parsed.entries:
+        raise FeedError(error or "not an RSS or Atom feed")
+    items: list[FeedItem] = []
+    skipped: list[tuple[str, str]] = []
+    for entry in parsed.entries:
+        link = _entry_link(entry)
+        label = str(entry.get("id") or entry.get("title") or "(untitled item)")
+        if not link:
+            skipped.append((label, "item has no link"))
+            continue
+        items.append(
+            FeedItem(
+                url=urljoin(feed_url, link),
+                feed_url=feed_url,
+                title=_clean(entry.get("title")),
+                published=_struct_to_utc(entry.get("published_parsed")),
+                updated=_struct_to_utc(entry.get("updated_parsed")),
+                authors=_authors(entry),
+                summary=_clean(entry.get("summary")),
+                guid=_clean(entry.get("id")),
+            )
+        )
+    feed_title = _clean(parsed.feed.get("title")) if parsed.get("feed") else None
+    return ParsedFeed(title=feed_title, items=items, skipped=skipped, recovered_error=error)
+
+
+def _entry_link(entry: Any) -> str | None:
+    for link in entry.get("links", []):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return str(link["href"]).strip()
+    link = entry.get("link")
+    if link:
+        return str(link).strip()
+    guid = entry.get("id")
+    if guid and str(guid).startswith(("http://", "https://")) and entry.get("guidislink", True):
+        return str(guid).strip()
+    return None
+
+
+def _authors(entry: Any) -> tuple[str, ...]:
+    names: list[str] = []
+    for author in entry.get("authors", []) or []:
+        name = _clean(author.get("name"))
+        if name and name not in names:
+            names.append(name)
+    if not names and entry.get("author"):
+        name = _clean(entry.get("author"))
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def _struct_to_utc(value: Any) -> dt.datetime | None:
+    """feedparser normalises dates to a UTC struct_time."""
+    if not value:
+        return None
+    return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.UTC)
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None

@@ -1,0 +1,138 @@
+"""Structured page metadata: JSON-LD, OpenGraph / article:* meta, <time datetime>, canonical link.
+
+Each value keeps the exact string the page gave (timestamps with time of day, fraction and
+offset); turning strings into UTC datetimes is transforms.normalise's job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import html as lxml_html
+
+ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "analysisnewsarticle", "opinionnewsarticle", "report"}
+
+PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "date",
+    "dc.date.issued",
+    "dcterms.created",
+)
+MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified")
+
+
+@dataclass
+class PageMetadata:
+    published: str | None = None
+    published_from: str | None = None  # jsonld | meta | time_element
+    modified: str | None = None
+    canonical: str | None = None
+    title: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+
+
+def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
+    """Collect what the page states about itself; missing values stay None."""
+    meta = PageMetadata()
+    _from_jsonld(tree, meta)
+    values = _meta_values(tree)
+    if meta.published is None:
+        for key in PUBLISHED_META:
+            if values.get(key):
+                meta.published, meta.published_from = values[key], "meta"
+                break
+    if meta.modified is None:
+        meta.modified = next((values[k] for k in MODIFIED_META if values.get(k)), None)
+    if meta.published is None:
+        for node in tree.iterfind(".//time[@datetime]"):
+            value = (node.get("datetime") or "").strip()
+            if value and ("pubdate" in node.attrib or node.get("itemprop") == "datePublished" or meta.published is None):
+                meta.published, meta.published_from = value, "time_element"
+                if "pubdate" in node.attrib or node.get("itemprop") == "datePublished":
+                    break
+    meta.title = meta.title or values.get("og:title") or values.get("twitter:title")
+    meta.site_name = meta.site_name or values.get("og:site_name") or values.get("application-name")
+    meta.description = meta.description or values.get("og:description") or values.get("description")
+    if not meta.authors and values.get("author"):
+        meta.authors = (values["author"],)
+    for link in tree.iterfind(".//link[@rel][@href]"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            meta.canonical = (link.get("href") or "").strip() or None
+            break
+    meta.canonical = meta.canonical or values.get("og:url")
+    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang") or values.get("content-language")
+    if lang:
+        meta.language = lang.strip().split("-")[0].split("_")[0].lower() or None
+    return meta
+
+
+def _meta_values(tree: lxml_html.HtmlElement) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for node in tree.iterfind(".//meta"):
+        key = node.get("property") or node.get("name") or node.get("itemprop") or node.get("http-equiv")
+        content = node.get("content")
+        if key and content and content.strip():
+            values.setdefault(key.strip().lower(), " ".join(content.split()))
+    return values
+
+
+def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
+    for script in tree.iterfind(".//script[@type]"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        for node in _nodes(data):
+            types = node.get("@type")
+            names = {str(t).lower() for t in (types if isinstance(types, list) else [types])}
+            if not names & ARTICLE_TYPES:
+                continue
+            published = node.get("datePublished")
+            if isinstance(published, str) and published.strip() and meta.published is None:
+                meta.published, meta.published_from = published.strip(), "jsonld"
+            modified = node.get("dateModified")
+            if isinstance(modified, str) and modified.strip() and meta.modified is None:
+                meta.modified = modified.strip()
+            headline = node.get("headline")
+            if isinstance(headline, str) and headline.strip() and meta.title is None:
+                meta.title = " ".join(headline.split())
+            if not meta.authors:
+                meta.authors = tuple(_names(node.get("author")))
+            publisher = node.get("publisher")
+            if isinstance(publisher, dict) and isinstance(publisher.get("name"), str) and meta.site_name is None:
+                meta.site_name = publisher["name"].strip() or None
+            return
+
+
+def _nodes(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, list):
+        return [n for item in data for n in _nodes(item)]
+    if isinstance(data, dict):
+        found = [data]
+        graph = data.get("@graph")
+        if isinstance(graph, list):
+            found.extend(n for item in graph for n in _nodes(item))
+        return found
+    return []
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, dict):
+        name = value.get("name")
+        return [name.strip()] if isinstance(name, str) and name.strip() and value.get("@type") != "Organization" else []
+    if isinstance(value, list):
+        return [n for item in value for n in _names(item)]
+    return []

@@ -1,0 +1,115 @@
+"""A small threaded HTTP server for a folder of static pages, on 127.0.0.1.
+
+Serves the bundled demo site and the tests' fixture sites. `{{BASE_URL}}` in text files is
+replaced by the server's own base URL, so feeds and canonical links carry absolute URLs.
+Extra routes (status, headers, body) let a test add any response it needs; every request
+path is logged so tests can count requests.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+TEXT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+}
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+Route = Reply | Callable[[str], Reply]
+
+
+class SiteServer:
+    def __init__(self, root: Path | None, routes: dict[str, Route] | None = None, port: int = 0) -> None:
+        self.root = root
+        self.routes: dict[str, Route] = dict(routes or {})
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._httpd.daemon_threads = True
+        self.port = int(self._httpd.server_address[1])
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="siteserver", daemon=True)
+
+    def start(self) -> SiteServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return sum(1 for p in self.requests if p == path)
+
+    def reply(self, path: str) -> Reply:
+        route = self.routes.get(path)
+        if route is not None:
+            return route(path) if callable(route) else route
+        if self.root is None:
+            return Reply(404, {"Content-Type": "text/plain"}, b"not found")
+        target = (self.root / unquote(path).lstrip("/")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(self.root.resolve()) or not target.is_file():
+            return Reply(404, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body><h1>Not found</h1></body></html>")
+        body = target.read_bytes()
+        ctype = TEXT_TYPES.get(target.suffix)
+        if ctype is not None:
+            body = body.replace(b"{{BASE_URL}}", self.base_url.encode("ascii"))
+        else:
+            ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return Reply(200, {"Content-Type": ctype}, body)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                path = urlsplit(self.path).path
+                with server._lock:
+                    server.requests.append(path)
+                reply = server.reply(path)
+                self.send_response(reply.status)
+                headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        return Handler
+
+
+@contextmanager
+def serve_site(root: Path | None, routes: dict[str, Route] | None = None, port: int = 0) -> Iterator[SiteServer]:
+    """Serve `root` on 127.0.0.1 (a free port unless given) for the duration of the block."""
+    server = SiteServer(root, routes, port).start()
+    try:
+        yield server
+    finally:
+        server.stop()

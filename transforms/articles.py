@@ -1,0 +1,92 @@
+"""Turn one extracted page record into one row of the article table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from transforms.normalise import (
+    article_id,
+    canonical_url,
+    clean_line,
+    clean_text,
+    content_hash,
+    parse_timestamp,
+    word_count,
+)
+
+# A page clock may run a little ahead of ours; anything later than this is not a real date.
+FUTURE_TOLERANCE = dt.timedelta(minutes=10)
+
+
+class TransformError(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[dt.datetime, str]:
+    """The publication time and where it came from, best evidence first.
+
+    Page metadata with a full timestamp, then the feed's date, then a day-only date read
+    from the page, then the HTTP Last-Modified header, then the fetch time. Dates in the
+    future relative to the fetch are ignored.
+    """
+    page_from = record.get("published_from")
+    page = parse_timestamp(record.get("published"))
+    candidates: list[tuple[dt.datetime | None, str]] = []
+    if page_from == "page_heuristic":
+        candidates += [(parse_timestamp(record.get("feed_published")), "feed"), (page, "page_text")]
+    else:
+        candidates += [(page, "page_metadata"), (parse_timestamp(record.get("feed_published")), "feed")]
+    candidates += [(parse_timestamp(record.get("last_modified")), "http_header")]
+    for value, source in candidates:
+        if value is not None and value <= fetched_at + FUTURE_TOLERANCE:
+            return value, source
+    return fetched_at, "fetch_time"
+
+
+def build_article(record: dict[str, Any], source_id: str, source_name: str, run_id: str) -> dict[str, Any]:
+    """One article row (ARTICLE_SCHEMA's columns, duplicate_of unset); raises TransformError."""
+    fetched_at = parse_timestamp(record["fetched_at"])
+    if fetched_at is None:
+        raise TransformError("bad_record", f"no fetch time for {record.get('url')}")
+    text = clean_text(record.get("text"))
+    if not text:
+        raise TransformError("no_text", f"empty text after normalisation for {record.get('url')}")
+    canonical = canonical_url(record.get("final_url") or record["url"], record.get("canonical"))
+    published_at, date_source = choose_published(record, fetched_at)
+    modified = parse_timestamp(record.get("modified"))
+    language = record.get("language") or record.get("source_language")
+    return {
+        "article_id": article_id(canonical),
+        "url": record["url"],
+        "canonical_url": canonical,
+        "source_id": source_id,
+        "site_name": clean_line(record.get("site_name")) or source_name,
+        "title": clean_line(record.get("title")) or clean_line(record.get("feed_title")),
+        "description": clean_line(record.get("description")) or clean_line(record.get("feed_summary")),
+        "text": text,
+        "authors": _authors(record.get("authors") or record.get("feed_authors") or []),
+        "published_at": published_at,
+        "date_source": date_source,
+        "modified_at": modified if modified is not None and modified <= fetched_at + FUTURE_TOLERANCE else None,
+        "fetched_at": fetched_at,
+        "language": language,
+        "word_count": word_count(text),
+        "content_hash": content_hash(text),
+        "duplicate_of": None,
+        "run_id": run_id,
+        "extractor": record["extractor"],
+        "feed_url": record.get("feed_url"),
+    }
+
+
+def _authors(names: list[str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        cleaned = clean_line(name)
+        if cleaned and cleaned not in out:
+            out.append(cleaned)
+    return out

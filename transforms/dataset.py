@@ -1,0 +1,97 @@
+"""The Parquet dataset on disk: paths, atomic writes, and the reads that dedup needs.
+
+Layout under the data root:
+    articles/published_date=YYYY-MM-DD/<source_id>__<run_key>.parquet
+    quarantine/run_date=YYYY-MM-DD/<source_id>__<run_key>.parquet
+
+A file's name is a pure function of (source, run window), so re-running a run replaces its
+own files instead of appending to the dataset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA
+
+ARTICLES = "articles"
+QUARANTINE = "quarantine"
+
+
+def output_name(source_id: str, run_key: str) -> str:
+    return f"{source_id}__{run_key}.parquet"
+
+
+def partition_dir(root: Path, day: dt.date) -> Path:
+    return root / ARTICLES / f"{PARTITION_COLUMN}={day.isoformat()}"
+
+
+def article_files(root: Path) -> list[Path]:
+    return sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/*.parquet"))
+
+
+def write_atomic(table: pa.Table, target: Path) -> None:
+    """Write `table` to `target` so that no reader ever sees a partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def commit_articles(table: pa.Table, root: Path, source_id: str, run_key: str) -> list[Path]:
+    """Write a run's articles, one file per publication-date partition; returns the files.
+
+    Files this (source, run) wrote earlier but that it no longer produces are removed after
+    the new ones are in place, so a re-run leaves exactly the re-run's rows.
+    """
+    name = output_name(source_id, run_key)
+    table = table.cast(ARTICLE_SCHEMA)
+    written: list[Path] = []
+    if table.num_rows:
+        days = pc.cast(table["published_at"], pa.date32())
+        for day in sorted(set(days.to_pylist())):
+            part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by("published_at")
+            target = partition_dir(root, day) / name
+            write_atomic(part, target)
+            written.append(target)
+    for stale in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{name}"):
+        if stale not in written:
+            stale.unlink()
+    return written
+
+
+def read_articles(root: Path, columns: list[str], exclude_name: str | None = None) -> pa.Table:
+    """Columns of every stored article (minus files called `exclude_name`), as one table."""
+    files = [str(p) for p in article_files(root) if p.name != exclude_name]
+    schema = pa.schema([ARTICLE_SCHEMA.field(c) for c in columns])
+    if not files:
+        return schema.empty_table()
+    return ds.dataset(files, format="parquet", schema=schema).to_table(columns=columns)
+
+
+def commit_quarantine(rows: Iterable[dict[str, object]], root: Path, source_id: str, run_key: str, run_day: dt.date) -> Path | None:
+    """Write a run's quarantine rows (replacing an earlier attempt's); None when there are none."""
+    name = output_name(source_id, run_key)
+    table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
+    target = root / QUARANTINE / f"run_date={run_day.isoformat()}" / name
+    for stale in (root / QUARANTINE).glob(f"run_date=*/{name}"):
+        if stale != target or not table.num_rows:
+            stale.unlink()
+    if not table.num_rows:
+        return None
+    write_atomic(table, target)
+    return target

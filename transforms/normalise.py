@@ -1,0 +1,114 @@
+"""Normalisation of extracted values: timestamps to UTC, canonical URLs, whitespace, hashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+TRACKING_PARAMS = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga", "ref_src"}
+TRACKING_PREFIXES = ("utm_",)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANKS = re.compile(r"\n\s*\n+")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
+    """An ISO-8601 string or datetime as an aware UTC datetime; naive values are taken as UTC.
+
+    Returns None for values that are not timestamps. Sub-second precision is kept.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = value.strip()
+        if not text:
+            return None
+        if _DATE_ONLY.match(text):
+            text += "T00:00:00"
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                parsed = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def canonical_url(url: str, declared: str | None = None) -> str:
+    """The URL that identifies an article.
+
+    The page's declared canonical (link rel=canonical / og:url) wins when it is an absolute
+    http(s) URL on the same site (host equal up to a leading 'www.'); the result is
+    normalised: lower-case scheme and host, no default port, no fragment, no tracking
+    parameters, remaining query parameters sorted.
+    """
+    chosen = url
+    if declared:
+        from urllib.parse import urljoin
+
+        candidate = urljoin(url, declared.strip())
+        if urlsplit(candidate).scheme in ("http", "https") and _site(candidate) == _site(url):
+            chosen = candidate
+    return normalise_url(chosen)
+
+
+def normalise_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{parts.port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    )
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+
+
+def _site(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def article_id(canonical: str) -> str:
+    """A stable 16-hex-digit id derived from the canonical URL."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def clean_text(text: str | None) -> str:
+    """Unicode NFC, spaces collapsed within lines, paragraphs separated by one newline."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = (_SPACES.sub(" ", line).strip() for line in _BLANKS.sub("\n", text).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def clean_line(text: str | None) -> str | None:
+    """A single-line field (title, description, name): whitespace collapsed; None when empty."""
+    if text is None:
+        return None
+    cleaned = " ".join(unicodedata.normalize("NFC", text).split())
+    return cleaned or None
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of the text folded for comparison: NFKC, case-folded, whitespace collapsed."""
+    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
