@@ -32,9 +32,13 @@ def _run() -> Any:
     from ingest.pipeline import Run
 
     context = get_current_context()
-    start = context.get("data_interval_start") or context.get("logical_date") or dt.datetime.now(dt.UTC)
+    start = (
+        context.get("data_interval_start") or context.get("logical_date") or dt.datetime.now(dt.UTC)
+    )
     end = context.get("data_interval_end") or start
-    return Run(run_id=str(context["run_id"]), start=start.astimezone(dt.UTC), end=end.astimezone(dt.UTC))
+    return Run(
+        run_id=str(context["run_id"]), start=start.astimezone(dt.UTC), end=end.astimezone(dt.UTC)
+    )
 
 
 def _doc(source: Source) -> str:
@@ -92,7 +96,10 @@ def build_dag(source: Source, settings: Settings) -> Any:
 
             ref = pipeline.write(source, transformed["path"], data_root(), _run())
             counts = {k: ref[k] for k in ("new", "duplicate", "seen", "failed")}  # type: ignore[literal-required]
-            get_current_context()["outlet_events"][ARTICLES].extra = {"source_id": source.id, **counts}
+            get_current_context()["outlet_events"][ARTICLES].extra = {
+                "source_id": source.id,
+                **counts,
+            }
             return {"source_id": source.id, **counts, "files": len(ref["files"])}
 
         write_articles(transform_articles(extract_articles(fetch_pages(discover_items()))))

@@ -24,26 +24,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsflow", description="News feeds to clean, dated, deduplicated Parquet.")
+    parser = argparse.ArgumentParser(
+        prog="newsflow", description="News feeds to clean, dated, deduplicated Parquet."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="run the whole pipeline once for the chosen sources")
-    ingest.add_argument("--config", type=Path, default=None, help=f"sources file (default: ${SOURCES_ENV} or ./sources.yaml)")
-    ingest.add_argument("--data", type=Path, default=None, help=f"data root (default: ${DATA_ENV} or ./data)")
-    ingest.add_argument("--source", action="append", default=[], metavar="ID", help="only this source (repeatable)")
+    ingest.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"sources file (default: ${SOURCES_ENV} or ./sources.yaml)",
+    )
+    ingest.add_argument(
+        "--data", type=Path, default=None, help=f"data root (default: ${DATA_ENV} or ./data)"
+    )
+    ingest.add_argument(
+        "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
+    )
     ingest.set_defaults(func=_cmd_ingest)
 
-    query = sub.add_parser("query", help="run DuckDB SQL over the dataset (views: articles, quarantine)")
+    query = sub.add_parser(
+        "query", help="run DuckDB SQL over the dataset (views: articles, quarantine)"
+    )
     query.add_argument("--data", type=Path, default=None, help="data root")
-    query.add_argument("sql", help='for example: "SELECT source_id, count(*) FROM articles GROUP BY 1"')
+    query.add_argument(
+        "sql", help='for example: "SELECT source_id, count(*) FROM articles GROUP BY 1"'
+    )
     query.set_defaults(func=_cmd_query)
 
-    demo = sub.add_parser("demo", help="serve the bundled demo site on 127.0.0.1, ingest it, query it")
-    demo.add_argument("--data", type=Path, default=Path("data/demo"), help="data root (default: ./data/demo)")
+    demo = sub.add_parser(
+        "demo", help="serve the bundled demo site on 127.0.0.1, ingest it, query it"
+    )
+    demo.add_argument(
+        "--data", type=Path, default=Path("data/demo"), help="data root (default: ./data/demo)"
+    )
     demo.set_defaults(func=_cmd_demo)
 
-    serve = sub.add_parser("serve-demo", help="serve the bundled demo site on 127.0.0.1 until interrupted")
-    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765, the default in sources.yaml)")
+    serve = sub.add_parser(
+        "serve-demo", help="serve the bundled demo site on 127.0.0.1 until interrupted"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port (default: 8765, the default in sources.yaml)"
+    )
     serve.set_defaults(func=_cmd_serve_demo)
     return parser
 
@@ -65,7 +88,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     root = args.data or data_root()
     if not root.is_dir():
-        raise ConfigError(f"{root}: no such data folder; pass --data with the folder an ingest wrote to.")
+        raise ConfigError(
+            f"{root}: no such data folder; pass --data with the folder an ingest wrote to."
+        )
     try:
         columns, rows = run_query(root, args.sql)
     except duckdb.Error as exc:

@@ -100,9 +100,13 @@ def load_sources(path: Path | str) -> SourcesConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; create it or point --config/{SOURCES_ENV} at an existing sources file.") from None
+        raise ConfigError(
+            f"{path}: file not found; create it or point --config/{SOURCES_ENV} at an existing sources file."
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc}); check the file's permissions and that it is UTF-8.") from None
+        raise ConfigError(
+            f"{path}: cannot be read ({exc}); check the file's permissions and that it is UTF-8."
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -116,18 +120,24 @@ def parse_sources(raw: Any, path: Path) -> SourcesConfig:
     """Validate an already-parsed sources document."""
     raw = _expand_env(raw, path)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping with 'settings' and 'sources'; see the README's sources file contract.")
+        raise ConfigError(
+            f"{path}: the top level must be a mapping with 'settings' and 'sources'; see the README's sources file contract."
+        )
     _reject_unknown(raw, TOP_KEYS, path, "the top level")
     settings = _parse_settings(raw.get("settings") or {}, path)
     items = raw.get("sources")
     if not isinstance(items, list) or not items:
-        raise ConfigError(f"{path}: 'sources' must be a non-empty list of sources; add at least one source with an id and feeds.")
+        raise ConfigError(
+            f"{path}: 'sources' must be a non-empty list of sources; add at least one source with an id and feeds."
+        )
     sources: list[Source] = []
     seen: set[str] = set()
     for index, item in enumerate(items):
         source = _parse_source(item, index, path)
         if source.id in seen:
-            raise ConfigError(f"{path}: source '{source.id}' is defined twice; give each source a unique id.")
+            raise ConfigError(
+                f"{path}: source '{source.id}' is defined twice; give each source a unique id."
+            )
         seen.add(source.id)
         sources.append(source)
     return SourcesConfig(path=path, settings=settings, sources=tuple(sources))
@@ -143,7 +153,9 @@ def _expand_env(value: Any, path: Path) -> Any:
                 return os.environ[name]
             if default is not None:
                 return default
-            raise ConfigError(f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}.")
+            raise ConfigError(
+                f"{path}: environment variable {name} is not set; set it or write ${{{name}:-default}}."
+            )
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, list):
@@ -163,26 +175,38 @@ def _reject_unknown(mapping: dict[str, Any], allowed: set[str], path: Path, wher
 
 def _parse_settings(raw: Any, path: Path) -> Settings:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: 'settings' must be a mapping; write it as 'settings:' with indented keys.")
+        raise ConfigError(
+            f"{path}: 'settings' must be a mapping; write it as 'settings:' with indented keys."
+        )
     _reject_unknown(raw, SETTINGS_KEYS, path, "'settings'")
     defaults = Settings()
     user_agent = raw.get("user_agent", defaults.user_agent)
     if not isinstance(user_agent, str) or not user_agent.strip():
-        raise ConfigError(f"{path}: settings.user_agent must be a non-empty string naming this crawler and a contact URL.")
+        raise ConfigError(
+            f"{path}: settings.user_agent must be a non-empty string naming this crawler and a contact URL."
+        )
     timeout = raw.get("timeout_s", defaults.timeout_s)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-        raise ConfigError(f"{path}: settings.timeout_s must be a number of seconds between 0 and 600, not {timeout!r}.")
+        raise ConfigError(
+            f"{path}: settings.timeout_s must be a number of seconds between 0 and 600, not {timeout!r}."
+        )
     max_bytes = raw.get("max_page_bytes", defaults.max_page_bytes)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1024:
-        raise ConfigError(f"{path}: settings.max_page_bytes must be a whole number of bytes of at least 1024, not {max_bytes!r}.")
+        raise ConfigError(
+            f"{path}: settings.max_page_bytes must be a whole number of bytes of at least 1024, not {max_bytes!r}."
+        )
     networks = raw.get("allow_networks", [])
     if not isinstance(networks, list):
-        raise ConfigError(f"{path}: settings.allow_networks must be a list of CIDR ranges such as \"127.0.0.0/8\".")
+        raise ConfigError(
+            f'{path}: settings.allow_networks must be a list of CIDR ranges such as "127.0.0.0/8".'
+        )
     for net in networks:
         try:
             ipaddress.ip_network(str(net), strict=False)
         except ValueError:
-            raise ConfigError(f"{path}: settings.allow_networks has '{net}', which is not a CIDR range; write it like \"127.0.0.0/8\".") from None
+            raise ConfigError(
+                f"{path}: settings.allow_networks has '{net}', which is not a CIDR range; write it like \"127.0.0.0/8\"."
+            ) from None
     return Settings(
         user_agent=user_agent.strip(),
         timeout_s=float(timeout),
@@ -193,7 +217,9 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
 
 def _parse_source(raw: Any, index: int, path: Path) -> Source:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: sources item {index + 1} must be a mapping with id, name, feeds; see the README.")
+        raise ConfigError(
+            f"{path}: sources item {index + 1} must be a mapping with id, name, feeds; see the README."
+        )
     sid = raw.get("id")
     if not isinstance(sid, str) or not SOURCE_ID.match(sid):
         raise ConfigError(
@@ -207,8 +233,12 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
     feeds = _url_list(raw.get("feeds"), path, where, "feeds")
     sitemaps = _url_list(raw.get("sitemaps", []), path, where, "sitemaps", required=False)
     language = raw.get("language")
-    if language is not None and (not isinstance(language, str) or not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", language)):
-        raise ConfigError(f"{path}: {where} has language {language!r}; use a language code such as 'en' or 'de'.")
+    if language is not None and (
+        not isinstance(language, str) or not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", language)
+    ):
+        raise ConfigError(
+            f"{path}: {where} has language {language!r}; use a language code such as 'en' or 'de'."
+        )
     schedule = raw.get("schedule", "@hourly")
     if not isinstance(schedule, str) or not _valid_schedule(schedule):
         raise ConfigError(
@@ -224,10 +254,14 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
     )
 
 
-def _url_list(raw: Any, path: Path, where: str, key: str, *, required: bool = True) -> tuple[str, ...]:
+def _url_list(
+    raw: Any, path: Path, where: str, key: str, *, required: bool = True
+) -> tuple[str, ...]:
     if raw is None or raw == []:
         if required:
-            raise ConfigError(f"{path}: {where} has no '{key}'; list at least one RSS or Atom feed URL under '{key}'.")
+            raise ConfigError(
+                f"{path}: {where} has no '{key}'; list at least one RSS or Atom feed URL under '{key}'."
+            )
         return ()
     if isinstance(raw, str):
         raw = [raw]
@@ -237,7 +271,9 @@ def _url_list(raw: Any, path: Path, where: str, key: str, *, required: bool = Tr
     for url in raw:
         parts = urlsplit(str(url))
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{path}: {where} has '{url}' in '{key}', which is not an http(s) URL; write the full address.")
+            raise ConfigError(
+                f"{path}: {where} has '{url}' in '{key}', which is not an http(s) URL; write the full address."
+            )
         urls.append(str(url))
     return tuple(urls)
 

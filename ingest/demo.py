@@ -20,7 +20,10 @@ SAMPLE_QUERIES = (
         "SELECT published_date, source_id, title, published_at, date_source, duplicate_of "
         "FROM articles ORDER BY published_at",
     ),
-    ("Quarantined items", "SELECT source_id, stage, reason, url FROM quarantine ORDER BY source_id, url"),
+    (
+        "Quarantined items",
+        "SELECT source_id, stage, reason, url FROM quarantine ORDER BY source_id, url",
+    ),
 )
 
 
@@ -43,7 +46,7 @@ def run_demo(data: Path) -> int:
         results = ingest_sources(config, list(config.sources), data)
     print_summary(results)
     for title, sql in SAMPLE_QUERIES:
-        print(f"\n{title}:  newsflow query --data {data} \"{sql}\"")
+        print(f'\n{title}:  newsflow query --data {data} "{sql}"')
         print(format_table(*run_query(data, sql)))
     return 1 if any(r.error for r in results) else 0
 

@@ -54,14 +54,20 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         with_metadata=True,
         include_comments=False,
         include_tables=True,
-        date_extraction_params={"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%d"},
+        date_extraction_params={
+            "extensive_search": True,
+            "original_date": True,
+            "outputformat": "%Y-%m-%d",
+        },
     )
-    if doc is None or not (doc.text or "").strip():
+    if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
         raise ExtractError("no_text", f"{url}: no article text found")
     title = meta.title or doc.title
-    body_text = _drop_title_line(doc.text, title)
+    body_text = _drop_title_line(doc.text or "", title)
     if len(body_text.split()) < MIN_WORDS:
-        raise ExtractError("no_text", f"{url}: only {len(body_text.split())} words of text (minimum {MIN_WORDS})")
+        raise ExtractError(
+            "no_text", f"{url}: only {len(body_text.split())} words of text (minimum {MIN_WORDS})"
+        )
     published, published_from = meta.published, meta.published_from
     if published is None and doc.date:
         published, published_from = doc.date, "page_heuristic"
@@ -90,6 +96,10 @@ def _parser() -> object:
 def _drop_title_line(text: str, title: str | None) -> str:
     """trafilatura keeps the headline as the body's first line; the record has it as `title`."""
     lines = text.strip().split("\n")
-    if title and lines and " ".join(lines[0].split()).casefold() == " ".join(title.split()).casefold():
+    if (
+        title
+        and lines
+        and " ".join(lines[0].split()).casefold() == " ".join(title.split()).casefold()
+    ):
         lines = lines[1:]
     return "\n".join(lines).strip()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 class FeedError(Exception):
@@ -41,8 +45,17 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> P
     headers = {"content-location": feed_url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
-    error = str(parsed.get("bozo_exception", "")) if parsed.get("bozo") else None
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    # a wrong or missing Content-Type or an overridden charset is not damage to the feed
+    benign = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+    error = (
+        None
+        if problem is None or isinstance(problem, benign)
+        else str(problem) or type(problem).__name__
+    )
     if not parsed.get("version") and not parsed.entries:
         raise FeedError(error or "not an RSS or Atom feed")
     items: list[FeedItem] = []
@@ -58,10 +71,11 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> P
                 url=urljoin(feed_url, link),
                 feed_url=feed_url,
                 title=_clean(entry.get("title")),
-                published=_struct_to_utc(entry.get("published_parsed")),
-                updated=_struct_to_utc(entry.get("updated_parsed")),
+                # plain dict lookups: feedparser's own get() maps a missing key onto the other
+                published=_struct_to_utc(dict.get(entry, "published_parsed")),
+                updated=_struct_to_utc(dict.get(entry, "updated_parsed")),
                 authors=_authors(entry),
-                summary=_clean(entry.get("summary")),
+                summary=_clean(_strip_tags(entry.get("summary"))),
                 guid=_clean(entry.get("id")),
             )
         )
@@ -100,6 +114,13 @@ def _struct_to_utc(value: Any) -> dt.datetime | None:
     if not value:
         return None
     return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.UTC)
+
+
+def _strip_tags(value: Any) -> str | None:
+    """Feed summaries are often HTML; keep their text."""
+    if value is None:
+        return None
+    return html.unescape(_TAG.sub(" ", str(value)))
 
 
 def _clean(value: Any) -> str | None:

@@ -96,7 +96,11 @@ class HttpClient:
                 location = response.headers.get("Location", "")
                 response.close()
                 if not location:
-                    raise FetchError("bad_redirect", f"{current} redirected without a Location", response.status_code)
+                    raise FetchError(
+                        "bad_redirect",
+                        f"{current} redirected without a Location",
+                        response.status_code,
+                    )
                 current = urljoin(current, location)
                 continue
             return self._read(current, response)
@@ -124,21 +128,29 @@ class HttpClient:
         cap = self.settings.max_page_bytes
         with response:
             if response.status_code >= 400:
-                raise FetchError(f"http_{response.status_code}", f"{url} answered {response.status_code} {response.reason}", response.status_code)
+                raise FetchError(
+                    f"http_{response.status_code}",
+                    f"{url} answered {response.status_code} {response.reason}",
+                    response.status_code,
+                )
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > cap:
-                raise FetchError("too_large", f"{url} declares {declared} bytes, over the cap of {cap}")
+                raise FetchError(
+                    "too_large", f"{url} declares {declared} bytes, over the cap of {cap}"
+                )
             chunks: list[bytes] = []
             size = 0
             try:
                 for chunk in response.iter_content(chunk_size=65536):
                     size += len(chunk)
                     if size > cap:
-                        raise FetchError("too_large", f"{url} sent more than the cap of {cap} bytes")
+                        raise FetchError(
+                            "too_large", f"{url} sent more than the cap of {cap} bytes"
+                        )
                     chunks.append(chunk)
-            except requests.Timeout:
-                raise FetchError("timeout", f"{url}: read timed out") from None
             except requests.RequestException as exc:
+                if _timed_out(exc):
+                    raise FetchError("timeout", f"{url}: read timed out") from None
                 raise FetchError("connection_error", f"{url}: {_short(exc)}") from None
         self.bytes_fetched += size
         return Response(
@@ -148,6 +160,15 @@ class HttpClient:
             body=b"".join(chunks),
             fetched_at=dt.datetime.now(dt.UTC),
         )
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """requests reports a read timeout in the middle of a body as a ConnectionError."""
+    from urllib3.exceptions import ReadTimeoutError
+
+    return isinstance(exc, requests.Timeout) or any(
+        isinstance(a, ReadTimeoutError) for a in exc.args
+    )
 
 
 def _short(exc: BaseException) -> str:

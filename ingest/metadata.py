@@ -12,7 +12,15 @@ from typing import Any
 
 from lxml import html as lxml_html
 
-ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "blogposting", "analysisnewsarticle", "opinionnewsarticle", "report"}
+ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "blogposting",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "report",
+}
 
 PUBLISHED_META = (
     "article:published_time",
@@ -55,7 +63,11 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
     if meta.published is None:
         for node in tree.iterfind(".//time[@datetime]"):
             value = (node.get("datetime") or "").strip()
-            if value and ("pubdate" in node.attrib or node.get("itemprop") == "datePublished" or meta.published is None):
+            if value and (
+                "pubdate" in node.attrib
+                or node.get("itemprop") == "datePublished"
+                or meta.published is None
+            ):
                 meta.published, meta.published_from = value, "time_element"
                 if "pubdate" in node.attrib or node.get("itemprop") == "datePublished":
                     break
@@ -69,7 +81,11 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
             meta.canonical = (link.get("href") or "").strip() or None
             break
     meta.canonical = meta.canonical or values.get("og:url")
-    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang") or values.get("content-language")
+    lang = (
+        tree.get("lang")
+        or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+        or values.get("content-language")
+    )
     if lang:
         meta.language = lang.strip().split("-")[0].split("_")[0].lower() or None
     return meta
@@ -78,7 +94,12 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
 def _meta_values(tree: lxml_html.HtmlElement) -> dict[str, str]:
     values: dict[str, str] = {}
     for node in tree.iterfind(".//meta"):
-        key = node.get("property") or node.get("name") or node.get("itemprop") or node.get("http-equiv")
+        key = (
+            node.get("property")
+            or node.get("name")
+            or node.get("itemprop")
+            or node.get("http-equiv")
+        )
         content = node.get("content")
         if key and content and content.strip():
             values.setdefault(key.strip().lower(), " ".join(content.split()))
@@ -110,7 +131,11 @@ def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
             if not meta.authors:
                 meta.authors = tuple(_names(node.get("author")))
             publisher = node.get("publisher")
-            if isinstance(publisher, dict) and isinstance(publisher.get("name"), str) and meta.site_name is None:
+            if (
+                isinstance(publisher, dict)
+                and isinstance(publisher.get("name"), str)
+                and meta.site_name is None
+            ):
                 meta.site_name = publisher["name"].strip() or None
             return
 
@@ -132,7 +157,11 @@ def _names(value: Any) -> list[str]:
         return [value.strip()] if value.strip() else []
     if isinstance(value, dict):
         name = value.get("name")
-        return [name.strip()] if isinstance(name, str) and name.strip() and value.get("@type") != "Organization" else []
+        return (
+            [name.strip()]
+            if isinstance(name, str) and name.strip() and value.get("@type") != "Organization"
+            else []
+        )
     if isinstance(value, list):
         return [n for item in value for n in _names(item)]
     return []

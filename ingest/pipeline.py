@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,9 @@ from typing import Any, TypedDict
 from ingest.config import Settings, Source
 from ingest.http import HTML_TYPES, FetchError, HttpClient
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
+)
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
 
@@ -53,13 +54,20 @@ class Run:
 
     @property
     def key(self) -> str:
-        return f"{self.start:%Y%m%dT%H%M%SZ}_{self.end:%Y%m%dT%H%M%SZ}"
+        """The run's name in file names: a pure function of its window."""
+        return f"{_stamp(self.start)}_{_stamp(self.end)}"
 
     @classmethod
     def adhoc(cls, now: dt.datetime | None = None) -> Run:
-        """A run started by hand: a zero-width window at the current second."""
-        now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        """A run started by hand: a zero-width window at the current instant."""
+        now = now or dt.datetime.now(dt.UTC)
         return cls(run_id=f"manual__{now.isoformat()}", start=now, end=now)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    moment = moment.astimezone(dt.UTC)
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return f"{moment:%Y%m%dT%H%M%S}{fraction}Z"
 
 
 def workdir(root: Path, source: Source, run: Run) -> Path:
@@ -85,12 +93,25 @@ def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageR
                 problems.append(_problem(feed_url, source, run, "discover", exc.reason, exc.detail))
                 continue
             except FeedError as exc:
-                problems.append(_problem(feed_url, source, run, "discover", "bad_feed", f"{feed_url}: {exc}"))
+                problems.append(
+                    _problem(feed_url, source, run, "discover", "bad_feed", f"{feed_url}: {exc}")
+                )
                 continue
             if feed.recovered_error:
-                problems.append(_problem(feed_url, source, run, "discover", "feed_recovered", f"malformed feed, {len(feed.items)} items recovered: {feed.recovered_error}"))
+                problems.append(
+                    _problem(
+                        feed_url,
+                        source,
+                        run,
+                        "discover",
+                        "feed_recovered",
+                        f"malformed feed, {len(feed.items)} items recovered: {feed.recovered_error}",
+                    )
+                )
             for label, why in feed.skipped:
-                problems.append(_problem(feed_url, source, run, "discover", "no_link", f"{label}: {why}"))
+                problems.append(
+                    _problem(feed_url, source, run, "discover", "no_link", f"{label}: {why}")
+                )
             for item in feed.items:
                 items.setdefault(
                     item.url,
@@ -127,7 +148,16 @@ def fetch(source: Source, settings: Settings, discovered: str, run: Run) -> Stag
                 problems.append(_problem(url, source, run, "fetch", "fetch_error", repr(exc)))
                 continue
             if response.content_type not in HTML_TYPES and not _looks_like_html(response.body):
-                problems.append(_problem(url, source, run, "fetch", "not_html", f"{url} is {response.content_type or 'untyped'}"))
+                problems.append(
+                    _problem(
+                        url,
+                        source,
+                        run,
+                        "fetch",
+                        "not_html",
+                        f"{url} is {response.content_type or 'untyped'}",
+                    )
+                )
                 continue
             page = pages / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.html"
             _write_bytes(page, response.body)
@@ -158,12 +188,16 @@ def extract(source: Source, fetched: str, run: Run) -> StageRef:
     for item in _read_jsonl(Path(fetched)):
         url = item["final_url"]
         try:
-            page = extract_page((work / "pages" / item["page"]).read_bytes(), url, item.get("charset"))
+            page = extract_page(
+                (work / "pages" / item["page"]).read_bytes(), url, item.get("charset")
+            )
         except ExtractError as exc:
             problems.append(_problem(item["url"], source, run, "extract", exc.reason, exc.detail))
             continue
         except Exception as exc:  # the extractor must not stop the run
-            problems.append(_problem(item["url"], source, run, "extract", "extract_error", repr(exc)))
+            problems.append(
+                _problem(item["url"], source, run, "extract", "extract_error", repr(exc))
+            )
             continue
         extracted.append(
             {
@@ -202,9 +236,13 @@ def transform(source: Source, extracted: str, run: Run) -> StageRef:
         try:
             rows.append(build_article(record, source.id, source.name, run.run_id))
         except TransformError as exc:
-            problems.append(_problem(record["url"], source, run, "transform", exc.reason, exc.detail))
+            problems.append(
+                _problem(record["url"], source, run, "transform", exc.reason, exc.detail)
+            )
         except Exception as exc:
-            problems.append(_problem(record["url"], source, run, "transform", "transform_error", repr(exc)))
+            problems.append(
+                _problem(record["url"], source, run, "transform", "transform_error", repr(exc))
+            )
     path = work / "articles.parquet"
     write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
     _write_jsonl(work / "quarantine-transform.jsonl", problems)
@@ -222,10 +260,20 @@ def write(source: Source, transformed: str, root: Path, run: Run) -> WriteRef:
 
     work = Path(transformed).parent
     batch = pq.read_table(transformed, schema=ARTICLE_SCHEMA).to_pylist()
-    stored = read_articles(root, ["article_id", "content_hash", "duplicate_of"], exclude_name=output_name(source.id, run.key))
+    stored = read_articles(
+        root,
+        ["article_id", "content_hash", "duplicate_of"],
+        exclude_name=output_name(source.id, run.key),
+    )
     result = dedup_batch(batch, stored.to_pylist())
-    files = commit_articles(pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA), root, source.id, run.key)
-    problems = [row for stage in ("discover", "fetch", "extract", "transform") for row in _read_jsonl(work / f"quarantine-{stage}.jsonl")]
+    files = commit_articles(
+        pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA), root, source.id, run.key
+    )
+    problems = [
+        row
+        for stage in ("discover", "fetch", "extract", "transform")
+        for row in _read_jsonl(work / f"quarantine-{stage}.jsonl")
+    ]
     for row in problems:
         row["at"] = dt.datetime.fromisoformat(row["at"])
     commit_quarantine(problems, root, source.id, run.key, run.start.date())
@@ -251,7 +299,9 @@ def run_source(source: Source, settings: Settings, root: Path, run: Run) -> Writ
 # --------------------------------------------------------------------------------- helpers
 
 
-def _problem(url: str, source: Source, run: Run, stage: str, reason: str, detail: str) -> dict[str, Any]:
+def _problem(
+    url: str, source: Source, run: Run, stage: str, reason: str, detail: str
+) -> dict[str, Any]:
     return {
         "url": url,
         "source_id": source.id,
@@ -275,12 +325,14 @@ def _iso(value: dt.datetime | None) -> str | None:
 def _write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_bytes(data)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_bytes(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8"))
+    _write_bytes(
+        path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    )
     return path
 
 

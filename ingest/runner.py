@@ -16,7 +16,9 @@ class SourceResult:
     error: str | None = None
 
 
-def ingest_sources(config: SourcesConfig, sources: list[Source], root: Path, run: Run | None = None) -> list[SourceResult]:
+def ingest_sources(
+    config: SourcesConfig, sources: list[Source], root: Path, run: Run | None = None
+) -> list[SourceResult]:
     """Run each source once; a source whose run crashes is reported, and the others still run."""
     run = run or Run.adhoc()
     results = []
@@ -39,4 +41,8 @@ def print_summary(results: list[SourceResult]) -> None:
         print(f"{result.source_id}: " + " ".join(f"{k}={result.ref[k]}" for k in totals))  # type: ignore[literal-required]
     errors = sum(1 for r in results if r.ref is None)
     tail = f" errors={errors}" if errors else ""
-    print("total: " + " ".join(f"{k}={v}" for k, v in totals.items()) + f" sources={len(results)}{tail}")
+    print(
+        "total: "
+        + " ".join(f"{k}={v}" for k, v in totals.items())
+        + f" sources={len(results)}{tail}"
+    )

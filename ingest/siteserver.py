@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,25 +29,32 @@ TEXT_TYPES = {
 
 @dataclass
 class Reply:
+    """A response; with `chunks`, the body is streamed without a Content-Length."""
+
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    chunks: Iterable[bytes] | None = None
 
 
 Route = Reply | Callable[[str], Reply]
 
 
 class SiteServer:
-    def __init__(self, root: Path | None, routes: dict[str, Route] | None = None, port: int = 0) -> None:
+    def __init__(
+        self, root: Path | None, routes: dict[str, Route] | None = None, port: int = 0
+    ) -> None:
         self.root = root
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._httpd = _QuietServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="siteserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="siteserver", daemon=True
+        )
 
     def start(self) -> SiteServer:
         self._thread.start()
@@ -72,7 +79,11 @@ class SiteServer:
         if target.is_dir():
             target = target / "index.html"
         if not target.is_relative_to(self.root.resolve()) or not target.is_file():
-            return Reply(404, {"Content-Type": "text/html; charset=utf-8"}, b"<html><body><h1>Not found</h1></body></html>")
+            return Reply(
+                404,
+                {"Content-Type": "text/html; charset=utf-8"},
+                b"<html><body><h1>Not found</h1></body></html>",
+            )
         body = target.read_bytes()
         ctype = TEXT_TYPES.get(target.suffix)
         if ctype is not None:
@@ -93,11 +104,20 @@ class SiteServer:
                     server.requests.append(path)
                 reply = server.reply(path)
                 self.send_response(reply.status)
-                headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                if reply.chunks is None:
+                    headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                else:
+                    headers = {"Connection": "close", **reply.headers}
+                    self.close_connection = True
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    for chunk in reply.chunks if reply.chunks is not None else [reply.body]:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -105,8 +125,15 @@ class SiteServer:
         return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-response (a size cap, a timeout) is expected here."""
+
+
 @contextmanager
-def serve_site(root: Path | None, routes: dict[str, Route] | None = None, port: int = 0) -> Iterator[SiteServer]:
+def serve_site(
+    root: Path | None, routes: dict[str, Route] | None = None, port: int = 0
+) -> Iterator[SiteServer]:
     """Serve `root` on 127.0.0.1 (a free port unless given) for the duration of the block."""
     server = SiteServer(root, routes, port).start()
     try:

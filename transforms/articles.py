@@ -39,7 +39,10 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
     if page_from == "page_heuristic":
         candidates += [(parse_timestamp(record.get("feed_published")), "feed"), (page, "page_text")]
     else:
-        candidates += [(page, "page_metadata"), (parse_timestamp(record.get("feed_published")), "feed")]
+        candidates += [
+            (page, "page_metadata"),
+            (parse_timestamp(record.get("feed_published")), "feed"),
+        ]
     candidates += [(parse_timestamp(record.get("last_modified")), "http_header")]
     for value, source in candidates:
         if value is not None and value <= fetched_at + FUTURE_TOLERANCE:
@@ -47,7 +50,9 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
     return fetched_at, "fetch_time"
 
 
-def build_article(record: dict[str, Any], source_id: str, source_name: str, run_id: str) -> dict[str, Any]:
+def build_article(
+    record: dict[str, Any], source_id: str, source_name: str, run_id: str
+) -> dict[str, Any]:
     """One article row (ARTICLE_SCHEMA's columns, duplicate_of unset); raises TransformError."""
     fetched_at = parse_timestamp(record["fetched_at"])
     if fetched_at is None:
@@ -66,12 +71,15 @@ def build_article(record: dict[str, Any], source_id: str, source_name: str, run_
         "source_id": source_id,
         "site_name": clean_line(record.get("site_name")) or source_name,
         "title": clean_line(record.get("title")) or clean_line(record.get("feed_title")),
-        "description": clean_line(record.get("description")) or clean_line(record.get("feed_summary")),
+        "description": clean_line(record.get("description"))
+        or clean_line(record.get("feed_summary")),
         "text": text,
         "authors": _authors(record.get("authors") or record.get("feed_authors") or []),
         "published_at": published_at,
         "date_source": date_source,
-        "modified_at": modified if modified is not None and modified <= fetched_at + FUTURE_TOLERANCE else None,
+        "modified_at": modified
+        if modified is not None and modified <= fetched_at + FUTURE_TOLERANCE
+        else None,
         "fetched_at": fetched_at,
         "language": language,
         "word_count": word_count(text),

@@ -47,7 +47,7 @@ def write_atomic(table: pa.Table, target: Path) -> None:
         pq.write_table(table, tmp, compression="zstd")
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -63,7 +63,7 @@ def commit_articles(table: pa.Table, root: Path, source_id: str, run_key: str) -
     written: list[Path] = []
     if table.num_rows:
         days = pc.cast(table["published_at"], pa.date32())
-        for day in sorted(set(days.to_pylist())):
+        for day in sorted({d for d in days.to_pylist() if d is not None}):
             part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by("published_at")
             target = partition_dir(root, day) / name
             write_atomic(part, target)
@@ -83,7 +83,9 @@ def read_articles(root: Path, columns: list[str], exclude_name: str | None = Non
     return ds.dataset(files, format="parquet", schema=schema).to_table(columns=columns)
 
 
-def commit_quarantine(rows: Iterable[dict[str, object]], root: Path, source_id: str, run_key: str, run_day: dt.date) -> Path | None:
+def commit_quarantine(
+    rows: Iterable[dict[str, object]], root: Path, source_id: str, run_key: str, run_day: dt.date
+) -> Path | None:
     """Write a run's quarantine rows (replacing an earlier attempt's); None when there are none."""
     name = output_name(source_id, run_key)
     table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)

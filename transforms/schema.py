@@ -6,47 +6,51 @@ before a column existed stay readable.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 SCHEMA_VERSION = "1"
 TS = pa.timestamp("us", tz="UTC")
 
+_ARTICLE_FIELDS: list[pa.Field[Any]] = [
+    pa.field("article_id", pa.string(), nullable=False),
+    pa.field("url", pa.string(), nullable=False),
+    pa.field("canonical_url", pa.string(), nullable=False),
+    pa.field("source_id", pa.string(), nullable=False),
+    pa.field("site_name", pa.string()),
+    pa.field("title", pa.string()),
+    pa.field("description", pa.string()),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("authors", pa.list_(pa.string())),
+    pa.field("published_at", TS, nullable=False),
+    pa.field("date_source", pa.string(), nullable=False),
+    pa.field("modified_at", TS),
+    pa.field("fetched_at", TS, nullable=False),
+    pa.field("language", pa.string()),
+    pa.field("word_count", pa.int32(), nullable=False),
+    pa.field("content_hash", pa.string(), nullable=False),
+    pa.field("duplicate_of", pa.string()),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("extractor", pa.string(), nullable=False),
+    pa.field("feed_url", pa.string()),
+]
 ARTICLE_SCHEMA = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("canonical_url", pa.string(), nullable=False),
-        pa.field("source_id", pa.string(), nullable=False),
-        pa.field("site_name", pa.string()),
-        pa.field("title", pa.string()),
-        pa.field("description", pa.string()),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("authors", pa.list_(pa.string())),
-        pa.field("published_at", TS, nullable=False),
-        pa.field("date_source", pa.string(), nullable=False),
-        pa.field("modified_at", TS),
-        pa.field("fetched_at", TS, nullable=False),
-        pa.field("language", pa.string()),
-        pa.field("word_count", pa.int32(), nullable=False),
-        pa.field("content_hash", pa.string(), nullable=False),
-        pa.field("duplicate_of", pa.string()),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("extractor", pa.string(), nullable=False),
-        pa.field("feed_url", pa.string()),
-    ],
+    _ARTICLE_FIELDS,
     metadata={"newsflow.table": "articles", "newsflow.schema_version": SCHEMA_VERSION},
 )
 
+_QUARANTINE_FIELDS: list[pa.Field[Any]] = [
+    pa.field("url", pa.string(), nullable=False),
+    pa.field("source_id", pa.string(), nullable=False),
+    pa.field("stage", pa.string(), nullable=False),
+    pa.field("reason", pa.string(), nullable=False),
+    pa.field("detail", pa.string()),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("at", TS, nullable=False),
+]
 QUARANTINE_SCHEMA = pa.schema(
-    [
-        pa.field("url", pa.string(), nullable=False),
-        pa.field("source_id", pa.string(), nullable=False),
-        pa.field("stage", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("detail", pa.string()),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("at", TS, nullable=False),
-    ],
+    _QUARANTINE_FIELDS,
     metadata={"newsflow.table": "quarantine", "newsflow.schema_version": SCHEMA_VERSION},
 )
 

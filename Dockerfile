@@ -1,0 +1,8 @@
+# Airflow's image with newsflow installed (used by docker-compose.yml).
+FROM apache/airflow:3.3.2-python3.11
+COPY --chown=airflow:root pyproject.toml constraints.txt README.md /opt/newsflow/
+COPY --chown=airflow:root ingest /opt/newsflow/ingest
+COPY --chown=airflow:root transforms /opt/newsflow/transforms
+COPY --chown=airflow:root demo /opt/newsflow/demo
+COPY --chown=airflow:root sources.yaml /opt/newsflow/sources.yaml
+RUN pip install --no-cache-dir -c /opt/newsflow/constraints.txt -e /opt/newsflow

@@ -1,0 +1,67 @@
+"""Test-wide setup: an isolated Airflow home (set before anything imports airflow) and the
+fixture sites, served on 127.0.0.1 by the tests themselves."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="newsflow-airflow-home-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ.pop("NEWSFLOW_SOURCES", None)
+os.environ.pop("NEWSFLOW_DATA", None)
+os.environ.pop("NEWSFLOW_DEMO_URL", None)
+
+from ingest.demo import DEMO_SITE  # noqa: E402
+from ingest.siteserver import SiteServer, serve_site  # noqa: E402
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def demo_server() -> Iterator[SiteServer]:
+    """The bundled demo site on a free port."""
+    with serve_site(DEMO_SITE) as server:
+        yield server
+
+
+def write_sources(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def demo_sources(tmp_path: Path, demo_server: SiteServer) -> Path:
+    """A sources file for the demo site on the test's server."""
+    return write_sources(
+        tmp_path / "sources.yaml",
+        f"""
+settings:
+  user_agent: "newsflow-tests/0.1 (+https://example.org/tests)"
+  timeout_s: 5
+  allow_networks: ["127.0.0.0/8"]
+sources:
+  - id: harbour-gazette
+    name: The Harbour Gazette
+    feeds: ["{demo_server.base_url}/harbour-gazette/atom.xml"]
+    language: en
+    schedule: "15 */2 * * *"
+  - id: limited-times
+    name: The Limited Times
+    feeds: ["{demo_server.base_url}/limited-times/feed.xml"]
+    language: en
+    schedule: "@hourly"
+""",
+    )

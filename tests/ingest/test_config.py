@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.cli import main
+from ingest.config import ConfigError, load_sources
+
+VALID = """
+settings:
+  user_agent: "newsflow/0.1 (+https://example.org/newsflow)"
+  timeout_s: 20
+  max_page_bytes: 5000000
+  allow_networks: ["127.0.0.0/8"]
+sources:
+  - id: limited-times
+    name: The Limited Times
+    feeds: ["https://example.org/feed.xml"]
+    sitemaps: []
+    language: en
+    schedule: "@hourly"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_valid_file_loads(tmp_path: Path) -> None:
+    config = load_sources(write(tmp_path, VALID))
+    (source,) = config.sources
+    assert source.id == "limited-times"
+    assert source.feeds == ("https://example.org/feed.xml",)
+    assert source.cron == "0 * * * *"
+    assert config.settings.allow_networks == ("127.0.0.0/8",)
+    assert config.settings.timeout_s == 20.0
+
+
+def test_defaults_allow_no_private_networks(tmp_path: Path) -> None:
+    config = load_sources(
+        write(tmp_path, "sources:\n  - id: a\n    feeds: [https://example.org/f]\n")
+    )
+    assert config.settings.allow_networks == ()
+    assert config.sources[0].schedule == "@hourly"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            VALID.replace("    language: en", "    langauge: en"),
+            "source 'limited-times' has unknown key 'langauge'",
+        ),
+        (VALID.replace("  timeout_s: 20", "  timeout: 20"), "'settings' has unknown key 'timeout'"),
+        (VALID + "extra: 1\n", "the top level has unknown key 'extra'"),
+        (VALID.replace("id: limited-times", "id: Limited_Times"), "has id 'Limited_Times'"),
+        (
+            VALID.replace('    feeds: ["https://example.org/feed.xml"]\n', ""),
+            "source 'limited-times' has no 'feeds'",
+        ),
+        (
+            VALID.replace('feeds: ["https://example.org/feed.xml"]', "feeds: []"),
+            "source 'limited-times' has no 'feeds'",
+        ),
+        (
+            VALID.replace("https://example.org/feed.xml", "ftp://example.org/feed.xml"),
+            "not an http(s) URL",
+        ),
+        (VALID.replace('"@hourly"', '"every hour"'), "has schedule 'every hour'"),
+        (VALID.replace('"@hourly"', '"61 * * * *"'), "has schedule '61 * * * *'"),
+        (VALID.replace('"127.0.0.0/8"', '"localhost"'), "allow_networks has 'localhost'"),
+        (VALID.replace("timeout_s: 20", "timeout_s: -1"), "settings.timeout_s must be"),
+        (VALID.replace("language: en", "language: English"), "has language 'English'"),
+        ("sources: []\n", "'sources' must be a non-empty list"),
+        ("- just\n- a list\n", "the top level must be a mapping"),
+        ("sources:\n  - id: a\n    feeds: [\n", "is not valid YAML at line"),
+    ],
+)
+def test_bad_files_are_rejected_with_a_clear_message(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_sources(path)
+    message = str(info.value)
+    assert expected in message
+    assert message.startswith(str(path))
+    assert "\n" not in message
+
+
+def test_duplicate_ids_are_rejected(tmp_path: Path) -> None:
+    text = VALID + '  - id: limited-times\n    feeds: ["https://example.org/other.xml"]\n'
+    with pytest.raises(ConfigError, match="source 'limited-times' is defined twice"):
+        load_sources(write(tmp_path, text))
+
+
+def test_environment_references_are_expanded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = VALID.replace("https://example.org", "${SITE_URL:-https://fallback.example}")
+    path = write(tmp_path, text)
+    assert load_sources(path).sources[0].feeds == ("https://fallback.example/feed.xml",)
+    monkeypatch.setenv("SITE_URL", "https://news.example")
+    assert load_sources(path).sources[0].feeds == ("https://news.example/feed.xml",)
+    with pytest.raises(ConfigError, match="environment variable MISSING_VAR is not set"):
+        load_sources(write(tmp_path, VALID.replace("https://example.org", "${MISSING_VAR}")))
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_sources(tmp_path / "nope.yaml")
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, VALID.replace("    language: en", "    langauge: en"))
+    code = main(["ingest", "--config", str(path), "--data", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert "unknown key 'langauge'" in err and str(path) in err
+
+
+def test_cli_rejects_unknown_source_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, VALID)
+    code = main(
+        ["ingest", "--config", str(path), "--data", str(tmp_path / "data"), "--source", "nope"]
+    )
+    assert code == 2
+    assert "no source with id 'nope'" in capsys.readouterr().err
+
+
+def test_cli_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["ingest", "--bogus"])
+    assert info.value.code == 2

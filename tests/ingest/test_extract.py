@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import pytest
+
+from ingest.demo import DEMO_SITE
+from ingest.extract import ExtractError, extract_page
+
+SEED = (
+    DEMO_SITE
+    / "limited-times"
+    / "news"
+    / "2023-04-06-new-putin-lukashenko-plan-russia-apparently-moves-belarus-troops.html"
+)
+BASE = "http://127.0.0.1:8765"
+SEED_URL = f"{BASE}/limited-times/news/{SEED.name}"
+CHROME = [
+    "Now you can see non-English news",
+    "World",
+    "Politics",
+    "All news articles on 2023-04-06",
+    "You may like",
+    "Finland joins NATO: what changes",
+    "Trends 24h",
+    "Storm warning",
+    "Latest",
+    "© Communities",
+    "Privacy",
+    "The information on this site is from external sources",
+]
+
+
+def seed_page() -> bytes:
+    return SEED.read_bytes().replace(b"{{BASE_URL}}", BASE.encode())
+
+
+def test_seed_page_fields() -> None:
+    page = extract_page(seed_page(), SEED_URL + "?utm_source=rss")
+    assert page.title == "New Putin-Lukashenko plan: Russia apparently moves Belarus troops"
+    assert page.published == "2023-04-06T11:03:23.682Z"
+    assert page.published_from == "meta"
+    assert page.canonical == SEED_URL
+    assert page.site_name == "The Limited Times"
+    assert page.language == "en"
+    assert page.extractor.startswith("trafilatura/")
+
+
+def test_seed_page_body_keeps_the_article_and_drops_the_chrome() -> None:
+    text = extract_page(seed_page(), SEED_URL).text
+    assert "headlined the Russian news agency Tass." in text
+    assert "read the Belarusian counterpart Belta." in text
+    assert (
+        "According to the Ukrainian newspaper Pravda, Russia is planning to transfer some soldiers."
+        in text
+    )
+    assert (
+        "It was initially not known whether the two would also comment on the question of soldiers in Belarus."
+        in text
+    )
+    assert not text.startswith("New Putin-Lukashenko plan")  # the headline is the title, not body
+    lines = text.split("\n")
+    for chrome in CHROME:
+        assert all(chrome not in line for line in lines), chrome
+
+
+def test_page_without_article_text_is_no_text() -> None:
+    html = b"<html><head><title>Section</title></head><body><nav><a href='/a'>A</a></nav></body></html>"
+    with pytest.raises(ExtractError) as info:
+        extract_page(html, "https://news.example/section/")
+    assert info.value.reason == "no_text"
+
+
+@pytest.mark.parametrize("declare", ["header", "meta"])
+def test_legacy_charsets_are_decoded_without_mojibake(declare: str) -> None:
+    body = "".join(
+        f"<p>Zürich, Absatz {n}: Straßenbahn fährt wieder nach Öffnung der Brücke über die Limmat.</p>"
+        for n in range(5)
+    )
+    meta = '<meta charset="iso-8859-1">' if declare == "meta" else ""
+    html = f"<html><head>{meta}<title>Zürich</title></head><body><article><h1>Zürich</h1>{body}</article></body></html>"
+    page = extract_page(
+        html.encode("iso-8859-1"),
+        "https://news.example/z",
+        "iso-8859-1" if declare == "header" else None,
+    )
+    assert "Straßenbahn fährt wieder nach Öffnung der Brücke" in page.text
+    assert "Ã" not in page.text
+
+
+def test_jsonld_graph_date_author_and_headline() -> None:
+    html = (
+        """<html lang="de-DE"><head>
+    <script type="application/ld+json">{"@context":"https://schema.org","@graph":[{"@type":"WebSite","name":"X"},
+    {"@type":["NewsArticle"],"headline":"Schlagzeile","datePublished":"2023-04-07T00:30:00+02:00",
+     "dateModified":"2023-04-07T07:00:00+02:00","author":[{"@type":"Person","name":"Mira Lund"},{"@type":"Organization","name":"Redaktion"}]}]}
+    </script></head><body><article><p>"""
+        + "Ein Absatz mit genug Worten für einen Artikel. " * 8
+        + "</p></article></body></html>"
+    )
+    page = extract_page(html.encode(), "https://news.example/de/1")
+    assert page.title == "Schlagzeile"
+    assert (page.published, page.published_from) == ("2023-04-07T00:30:00+02:00", "jsonld")
+    assert page.modified == "2023-04-07T07:00:00+02:00"
+    assert page.authors == ("Mira Lund",)
+    assert page.language == "de"

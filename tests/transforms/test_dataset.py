@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from transforms import dataset
+from transforms.dataset import commit_articles, commit_quarantine, read_articles, write_atomic
+from transforms.schema import ARTICLE_SCHEMA
+
+UTC = dt.UTC
+
+
+def row(n: int, published: dt.datetime, **extra: Any) -> dict[str, Any]:
+    base = {
+        "article_id": f"{n:016x}",
+        "url": f"https://news.example/{n}",
+        "canonical_url": f"https://news.example/{n}",
+        "source_id": "src",
+        "site_name": "Example",
+        "title": f"Story {n}",
+        "description": None,
+        "text": f"text of story {n}",
+        "authors": ["A. Writer"],
+        "published_at": published,
+        "date_source": "page_metadata",
+        "modified_at": None,
+        "fetched_at": dt.datetime(2023, 4, 8, tzinfo=UTC),
+        "language": "en",
+        "word_count": 4,
+        "content_hash": f"hash{n}",
+        "duplicate_of": None,
+        "run_id": "run-1",
+        "extractor": "test",
+        "feed_url": None,
+    }
+    return base | extra
+
+
+def table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+
+
+def test_partitions_follow_the_utc_publication_date(tmp_path: Path) -> None:
+    rows = [
+        row(1, dt.datetime(2023, 4, 6, 23, 59, 59, 999000, tzinfo=UTC)),
+        row(2, dt.datetime(2023, 4, 7, 0, 0, tzinfo=UTC)),
+        row(3, dt.datetime(2023, 4, 6, 0, 0, tzinfo=UTC)),
+    ]
+    files = commit_articles(table(rows), tmp_path, "src", "K1")
+    rel = sorted(str(f.relative_to(tmp_path)) for f in files)
+    assert rel == [
+        "articles/published_date=2023-04-06/src__K1.parquet",
+        "articles/published_date=2023-04-07/src__K1.parquet",
+    ]
+    assert pq.read_table(files[0]).num_rows == 2
+    # files are sorted by published_at inside a partition
+    assert pq.read_table(tmp_path / rel[0])["article_id"].to_pylist() == [f"{3:016x}", f"{1:016x}"]
+
+
+def test_dataset_reads_as_one_in_duckdb_pandas_and_pyarrow(tmp_path: Path) -> None:
+    commit_articles(
+        table([row(1, dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC))]),
+        tmp_path,
+        "src",
+        "K1",
+    )
+    commit_articles(table([row(2, dt.datetime(2023, 4, 7, 1, tzinfo=UTC))]), tmp_path, "src", "K2")
+    glob = f"{tmp_path}/articles/**/*.parquet"
+    con = duckdb.connect()
+    got = con.execute(
+        f"SELECT published_date, published_at FROM read_parquet('{glob}', hive_partitioning=true) ORDER BY 2"
+    ).fetchall()
+    assert [str(r[0]) for r in got] == ["2023-04-06", "2023-04-07"]
+    assert got[0][1] == dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC)
+    frame = pd.read_parquet(tmp_path / "articles")
+    assert sorted(frame["published_date"].astype(str)) == ["2023-04-06", "2023-04-07"]
+    arrow = ds.dataset(tmp_path / "articles", format="parquet", partitioning="hive").to_table()
+    assert arrow.num_rows == 2
+    assert arrow.schema.field("published_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_rewriting_a_run_replaces_its_files_and_removes_stale_partitions(tmp_path: Path) -> None:
+    commit_articles(
+        table(
+            [
+                row(1, dt.datetime(2023, 4, 6, tzinfo=UTC)),
+                row(2, dt.datetime(2023, 4, 5, tzinfo=UTC)),
+            ]
+        ),
+        tmp_path,
+        "src",
+        "K1",
+    )
+    commit_articles(table([row(3, dt.datetime(2023, 4, 4, tzinfo=UTC))]), tmp_path, "other", "K1")
+    files = commit_articles(
+        table([row(1, dt.datetime(2023, 4, 6, tzinfo=UTC))]), tmp_path, "src", "K1"
+    )
+    assert [f.parent.name for f in files] == ["published_date=2023-04-06"]
+    ids = sorted(read_articles(tmp_path, ["article_id"])["article_id"].to_pylist())
+    assert ids == [f"{1:016x}", f"{3:016x}"]  # row 2's stale file is gone, the other source's stays
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "articles" / "published_date=2023-04-06" / "src__K1.parquet"
+    write_atomic(table([row(1, dt.datetime(2023, 4, 6, tzinfo=UTC))]), target)
+    before = target.read_bytes()
+
+    def crash(data: pa.Table, where: Path, **kwargs: Any) -> None:
+        Path(where).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(dataset.pq, "write_table", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(table([row(2, dt.datetime(2023, 4, 6, tzinfo=UTC))]), target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in target.parent.iterdir()) == ["src__K1.parquet"]
+
+
+def test_read_articles_excludes_a_runs_own_files_and_handles_an_empty_dataset(
+    tmp_path: Path,
+) -> None:
+    assert read_articles(tmp_path, ["article_id"]).num_rows == 0
+    commit_articles(table([row(1, dt.datetime(2023, 4, 6, tzinfo=UTC))]), tmp_path, "src", "K1")
+    commit_articles(table([row(2, dt.datetime(2023, 4, 6, tzinfo=UTC))]), tmp_path, "src", "K2")
+    got = read_articles(tmp_path, ["article_id", "content_hash"], exclude_name="src__K2.parquet")
+    assert got.to_pylist() == [{"article_id": f"{1:016x}", "content_hash": "hash1"}]
+
+
+def test_older_files_without_newer_columns_stay_readable(tmp_path: Path) -> None:
+    old = table([row(1, dt.datetime(2023, 4, 6, tzinfo=UTC))]).drop_columns(["feed_url"])
+    write_atomic(old, tmp_path / "articles" / "published_date=2023-04-06" / "old.parquet")
+    commit_articles(
+        table([row(2, dt.datetime(2023, 4, 6, tzinfo=UTC), feed_url="https://f")]),
+        tmp_path,
+        "src",
+        "K2",
+    )
+    got = read_articles(tmp_path, ["article_id", "feed_url"]).sort_by("article_id").to_pylist()
+    assert got == [
+        {"article_id": f"{1:016x}", "feed_url": None},
+        {"article_id": f"{2:016x}", "feed_url": "https://f"},
+    ]
+
+
+def test_quarantine_file_is_replaced_per_run_and_removed_when_empty(tmp_path: Path) -> None:
+    at = dt.datetime(2023, 4, 8, tzinfo=UTC)
+    rows = [
+        {
+            "url": "u",
+            "source_id": "src",
+            "stage": "fetch",
+            "reason": "http_404",
+            "detail": "d",
+            "run_id": "r",
+            "at": at,
+        }
+    ]
+    path = commit_quarantine(rows, tmp_path, "src", "K1", dt.date(2023, 4, 8))
+    assert path is not None and pq.read_table(path).num_rows == 1
+    commit_quarantine(rows * 2, tmp_path, "src", "K1", dt.date(2023, 4, 8))
+    assert pq.read_table(path).num_rows == 2
+    assert commit_quarantine([], tmp_path, "src", "K1", dt.date(2023, 4, 8)) is None
+    assert not path.exists()

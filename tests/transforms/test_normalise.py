@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from transforms.articles import choose_published
+from transforms.normalise import (
+    article_id,
+    canonical_url,
+    clean_text,
+    content_hash,
+    normalise_url,
+    parse_timestamp,
+)
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2023-04-06T11:03:23.682Z", dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC)),
+        ("2023-04-06T13:03:23+02:00", dt.datetime(2023, 4, 6, 11, 3, 23, tzinfo=UTC)),
+        # across midnight, forwards and backwards
+        ("2023-04-07T00:30:00+02:00", dt.datetime(2023, 4, 6, 22, 30, tzinfo=UTC)),
+        ("2023-04-06T21:15:00-05:00", dt.datetime(2023, 4, 7, 2, 15, tzinfo=UTC)),
+        ("2023-04-06T05:45:00+05:45", dt.datetime(2023, 4, 6, 0, 0, tzinfo=UTC)),
+        ("Thu, 06 Apr 2023 23:30:00 -0200", dt.datetime(2023, 4, 7, 1, 30, tzinfo=UTC)),
+        ("2023-04-06", dt.datetime(2023, 4, 6, tzinfo=UTC)),
+        (
+            "2023-04-06T11:03:23",
+            dt.datetime(2023, 4, 6, 11, 3, 23, tzinfo=UTC),
+        ),  # naive: taken as UTC
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_timestamp_to_utc(value: str | None, expected: dt.datetime | None) -> None:
+    parsed = parse_timestamp(value)
+    assert parsed == expected
+    if parsed is not None:
+        assert parsed.utcoffset() == dt.timedelta(0)
+
+
+def test_milliseconds_are_kept() -> None:
+    parsed = parse_timestamp("2023-04-06T11:03:23.682Z")
+    assert parsed is not None and parsed.microsecond == 682000
+
+
+@pytest.mark.parametrize(
+    ("url", "declared", "expected"),
+    [
+        (
+            "HTTPS://News.Example:443/a?utm_source=rss&b=2&a=1#top",
+            None,
+            "https://news.example/a?a=1&b=2",
+        ),
+        ("http://news.example:80/a?fbclid=x&gclid=y&mc_cid=z", None, "http://news.example/a"),
+        ("http://news.example:8080/a", None, "http://news.example:8080/a"),
+        ("https://news.example", None, "https://news.example/"),
+        (
+            "https://news.example/a?utm_medium=x",
+            "https://www.news.example/canonical",
+            "https://www.news.example/canonical",
+        ),
+        (
+            "https://news.example/a",
+            "/relative/canonical",
+            "https://news.example/relative/canonical",
+        ),
+        ("https://news.example/a", "https://other.example/stolen", "https://news.example/a"),
+        ("https://news.example/a", "javascript:alert(1)", "https://news.example/a"),
+    ],
+)
+def test_canonical_url(url: str, declared: str | None, expected: str) -> None:
+    assert canonical_url(url, declared) == expected
+
+
+def test_article_id_is_stable_and_follows_canonical_url() -> None:
+    a = article_id(normalise_url("https://news.example/a?utm_source=x"))
+    assert a == article_id("https://news.example/a")
+    assert len(a) == 16 and a != article_id("https://news.example/b")
+
+
+def test_clean_text_collapses_spaces_and_keeps_paragraphs() -> None:
+    raw = "  First\u00a0 line  \r\n\r\n\n  second\tline \n\n"
+    assert clean_text(raw) == "First line\nsecond line"
+
+
+def test_content_hash_folds_case_width_and_whitespace() -> None:
+    assert content_hash("Hello  World\nAgain") == content_hash("hello world again")
+    assert content_hash("\uff28\uff45\uff4c\uff4c\uff4f") == content_hash(
+        "hello"
+    )  # full-width letters
+    assert content_hash("hello") != content_hash("hello!")
+
+
+def test_published_time_prefers_page_then_feed_then_header_and_never_the_future() -> None:
+    fetched = dt.datetime(2023, 4, 8, 12, 0, tzinfo=UTC)
+    record = {
+        "published": "2023-04-06T11:03:23.682Z",
+        "published_from": "meta",
+        "feed_published": "2023-04-06T11:03:00+00:00",
+        "last_modified": "Fri, 07 Apr 2023 10:00:00 GMT",
+    }
+    assert choose_published(record, fetched) == (
+        dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC),
+        "page_metadata",
+    )
+    # a day-only page date loses to the feed's full timestamp
+    day_only = {**record, "published": "2023-04-06", "published_from": "page_heuristic"}
+    assert choose_published(day_only, fetched) == (
+        dt.datetime(2023, 4, 6, 11, 3, tzinfo=UTC),
+        "feed",
+    )
+    future = {**record, "published": "2031-01-01T00:00:00Z", "feed_published": None}
+    assert choose_published(future, fetched) == (
+        dt.datetime(2023, 4, 7, 10, 0, tzinfo=UTC),
+        "http_header",
+    )
+    assert choose_published({}, fetched) == (fetched, "fetch_time")
