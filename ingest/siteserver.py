@@ -97,6 +97,7 @@ class SiteServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path

@@ -21,6 +21,7 @@ def connect(root: Path) -> Any:
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # show timestamps in UTC whatever the machine's zone
     for view, (folder, schema, partition) in VIEWS.items():
         pattern = root / folder / "*" / "*.parquet"
         if any((root / folder).glob("*/*.parquet")):
