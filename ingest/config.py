@@ -21,7 +21,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = PROJECT_ROOT / "sources.yaml"
 DEFAULT_DATA = PROJECT_ROOT / "data"
 
-DEFAULT_USER_AGENT = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+DEFAULT_USER_AGENT = "newsflow/0.1 (+https://example.org/newsflow)"
 SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 CRON_PRESETS = {
     "@hourly": "0 * * * *",
