@@ -74,33 +74,35 @@ def build_dag(source: Source, settings: Settings) -> Any:
         @task(multiple_outputs=False)
         def fetch_pages(found: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
+            from ingest.config import data_root
 
-            return dict(pipeline.fetch(source, settings, found["path"], _run()))
+            return dict(pipeline.fetch(source, settings, data_root(), _run(), found["path"]))
 
         @task(multiple_outputs=False)
         def extract_articles(fetched: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
+            from ingest.config import data_root
 
-            return dict(pipeline.extract(source, fetched["path"], _run()))
+            return dict(pipeline.extract(source, settings, data_root(), _run(), fetched["path"]))
 
         @task(multiple_outputs=False)
         def transform_articles(extracted: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
+            from ingest.config import data_root
 
-            return dict(pipeline.transform(source, extracted["path"], _run()))
+            return dict(
+                pipeline.transform(source, settings, data_root(), _run(), extracted["path"])
+            )
 
         @task(multiple_outputs=False, outlets=[ARTICLES])
         def write_articles(transformed: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
             from ingest.config import data_root
 
-            ref = pipeline.write(source, transformed["path"], data_root(), _run())
-            counts = {k: ref[k] for k in ("new", "duplicate", "seen", "failed")}  # type: ignore[literal-required]
-            get_current_context()["outlet_events"][ARTICLES].extra = {
-                "source_id": source.id,
-                **counts,
-            }
-            return {"source_id": source.id, **counts, "files": len(ref["files"])}
+            ref = pipeline.write(source, settings, data_root(), _run(), transformed["path"])
+            counts = {k: v for k, v in ref.items() if k != "files"}
+            get_current_context()["outlet_events"][ARTICLES].extra = counts
+            return {**counts, "files": len(ref["files"])}
 
         write_articles(transform_articles(extract_articles(fetch_pages(discover_items()))))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,26 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
     )
+    ingest.add_argument(
+        "--refetch", action="store_true", help="fetch items again even if already stored"
+    )
     ingest.set_defaults(func=_cmd_ingest)
+
+    reprocess = sub.add_parser(
+        "reprocess", help="rebuild articles from the stored WARC files, offline"
+    )
+    reprocess.add_argument("--data", type=Path, default=None, help="data root")
+    reprocess.add_argument(
+        "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
+    )
+    reprocess.add_argument(
+        "--since",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="only runs started on or after this day (UTC)",
+    )
+    reprocess.set_defaults(func=_cmd_reprocess)
 
     query = sub.add_parser(
         "query", help="run DuckDB SQL over the dataset (views: articles, quarantine)"
@@ -76,9 +96,30 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     config = load_sources(args.config or sources_path())
     sources = config.select(args.source)
-    results = ingest_sources(config, sources, args.data or data_root())
+    results = ingest_sources(config, sources, args.data or data_root(), refetch=args.refetch)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
+
+
+def _cmd_reprocess(args: argparse.Namespace) -> int:
+    from ingest.reprocess import reprocess_runs
+    from ingest.runner import print_summary
+
+    root = args.data or data_root()
+    if not (root / "raw").is_dir():
+        raise ConfigError(
+            f"{root}: no raw/ folder with WARC files; pass --data with the folder an ingest wrote to."
+        )
+    results = reprocess_runs(root, args.source, args.since)
+    print_summary(results)
+    return 1 if any(r.error for r in results) else 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2023-04-06") from None
 
 
 def _cmd_query(args: argparse.Namespace) -> int:

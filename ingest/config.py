@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,9 +32,58 @@ CRON_PRESETS = {
 }
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
-SETTINGS_KEYS = {"user_agent", "timeout_s", "max_page_bytes", "allow_networks"}
-SOURCE_KEYS = {"id", "name", "feeds", "sitemaps", "language", "schedule"}
+# numeric settings: key -> (whole number?, lowest, highest, what it is)
+NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
+    "timeout_s": (False, 0.1, 600, "seconds to connect and between bytes"),
+    "deadline_s": (False, 0.5, 3600, "seconds a whole request may take"),
+    "max_page_bytes": (True, 1024, 1_000_000_000, "bytes a response may have after decompression"),
+    "rate_limit_per_host": (False, 0.01, 100, "requests per second to one host"),
+    "max_retries": (True, 0, 10, "retries of a failed request"),
+    "backoff_base_s": (False, 0.0, 60, "seconds before the first retry"),
+    "backoff_max_s": (False, 0.0, 3600, "seconds between retries at most"),
+    "retry_after_cap_s": (False, 0.0, 3600, "seconds of Retry-After a request waits at most"),
+    "robots_ttl_s": (False, 0.0, 30 * 86400, "seconds a robots.txt is kept"),
+    "sitemap_depth": (True, 1, 10, "levels of nested sitemap indexes"),
+    "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
+    "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
+    "retry_failed_after_s": (
+        False,
+        0.0,
+        365 * 86400,
+        "seconds before a permanently failed URL is tried again",
+    ),
+}
+SETTINGS_KEYS = {"user_agent", "allow_networks", *NUMERIC_SETTINGS}
+SOURCE_KEYS = {
+    "id",
+    "name",
+    "feeds",
+    "sitemaps",
+    "homepage",
+    "language",
+    "schedule",
+    "rate_limit_per_host",
+}
 TOP_KEYS = {"settings", "sources"}
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(str(key), key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class ConfigError(ValueError):
@@ -43,10 +92,28 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Crawler settings; see NUMERIC_SETTINGS and the README's sources file section."""
+
     user_agent: str = DEFAULT_USER_AGENT
     timeout_s: float = 20.0
+    deadline_s: float = 60.0
     max_page_bytes: int = 5_000_000
     allow_networks: tuple[str, ...] = ()
+    rate_limit_per_host: float = 1.0
+    max_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    retry_after_cap_s: float = 120.0
+    robots_ttl_s: float = 86400.0
+    sitemap_depth: int = 3
+    sitemap_lookback_days: float = 3.0
+    fetch_workers: int = 4
+    retry_failed_after_s: float = 86400.0
+
+    @property
+    def robots_token(self) -> str:
+        """The product token robots.txt rules are matched against ('newsflow')."""
+        return self.user_agent.split("/", 1)[0].split()[0]
 
 
 @dataclass(frozen=True)
@@ -55,8 +122,16 @@ class Source:
     name: str
     feeds: tuple[str, ...]
     sitemaps: tuple[str, ...] = ()
+    homepage: str | None = None
     language: str | None = None
     schedule: str = "@hourly"
+    rate_limit_per_host: float | None = None
+
+    def settings(self, base: Settings) -> Settings:
+        """The global settings with this source's overrides applied."""
+        if self.rate_limit_per_host is None:
+            return base
+        return replace(base, rate_limit_per_host=self.rate_limit_per_host)
 
     @property
     def cron(self) -> str:
@@ -108,7 +183,11 @@ def load_sources(path: Path | str) -> SourcesConfig:
             f"{path}: cannot be read ({exc}); check the file's permissions and that it is UTF-8."
         ) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)
+    except _DuplicateKey as exc:
+        raise ConfigError(
+            f"{path}: the key '{exc.key}' appears twice at line {exc.line}; keep one of them."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -124,7 +203,7 @@ def parse_sources(raw: Any, path: Path) -> SourcesConfig:
             f"{path}: the top level must be a mapping with 'settings' and 'sources'; see the README's sources file contract."
         )
     _reject_unknown(raw, TOP_KEYS, path, "the top level")
-    settings = _parse_settings(raw.get("settings") or {}, path)
+    settings = _parse_settings(raw.get("settings", {}), path)
     items = raw.get("sources")
     if not isinstance(items, list) or not items:
         raise ConfigError(
@@ -181,19 +260,13 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
     _reject_unknown(raw, SETTINGS_KEYS, path, "'settings'")
     defaults = Settings()
     user_agent = raw.get("user_agent", defaults.user_agent)
-    if not isinstance(user_agent, str) or not user_agent.strip():
+    if (
+        not isinstance(user_agent, str)
+        or not user_agent.strip()
+        or any(ord(c) < 32 for c in user_agent)
+    ):
         raise ConfigError(
             f"{path}: settings.user_agent must be a non-empty string naming this crawler and a contact URL."
-        )
-    timeout = raw.get("timeout_s", defaults.timeout_s)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-        raise ConfigError(
-            f"{path}: settings.timeout_s must be a number of seconds between 0 and 600, not {timeout!r}."
-        )
-    max_bytes = raw.get("max_page_bytes", defaults.max_page_bytes)
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1024:
-        raise ConfigError(
-            f"{path}: settings.max_page_bytes must be a whole number of bytes of at least 1024, not {max_bytes!r}."
         )
     networks = raw.get("allow_networks", [])
     if not isinstance(networks, list):
@@ -207,12 +280,26 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
             raise ConfigError(
                 f"{path}: settings.allow_networks has '{net}', which is not a CIDR range; write it like \"127.0.0.0/8\"."
             ) from None
+    numbers = {
+        key: _number(raw, key, getattr(defaults, key), path, "settings") for key in NUMERIC_SETTINGS
+    }
     return Settings(
         user_agent=user_agent.strip(),
-        timeout_s=float(timeout),
-        max_page_bytes=max_bytes,
         allow_networks=tuple(str(n) for n in networks),
+        **numbers,  # type: ignore[arg-type]
     )
+
+
+def _number(raw: dict[str, Any], key: str, default: float, path: Path, where: str) -> float | int:
+    whole, low, high, meaning = NUMERIC_SETTINGS[key]
+    value: Any = raw.get(key, default)
+    wrong_kind = isinstance(value, bool) or not isinstance(value, int if whole else int | float)
+    if wrong_kind or not low <= value <= high:
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(
+            f"{path}: {where}.{key} ({meaning}) must be {kind} from {low:g} to {high:g}, not {value!r}."
+        )
+    return int(value) if whole else float(value)
 
 
 def _parse_source(raw: Any, index: int, path: Path) -> Source:
@@ -229,9 +316,21 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
     _reject_unknown(raw, SOURCE_KEYS, path, where)
     name = raw.get("name", sid)
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{path}: {where} has an empty 'name'; give it the publisher's name.")
-    feeds = _url_list(raw.get("feeds"), path, where, "feeds")
-    sitemaps = _url_list(raw.get("sitemaps", []), path, where, "sitemaps", required=False)
+        raise ConfigError(
+            f"{path}: {where} has name {name!r}; give it the publisher's name as text."
+        )
+    feeds = _url_list(raw.get("feeds", []), path, where, "feeds")
+    sitemaps = _url_list(raw.get("sitemaps", []), path, where, "sitemaps")
+    homepages = _url_list(raw.get("homepage", []), path, where, "homepage")
+    if len(homepages) > 1:
+        raise ConfigError(f"{path}: {where} has several homepages; give one URL under 'homepage'.")
+    if not (feeds or sitemaps or homepages):
+        raise ConfigError(
+            f"{path}: {where} has no 'feeds'; list at least one RSS, Atom or JSON feed URL under 'feeds' (or give 'sitemaps' or a 'homepage')."
+        )
+    rate = None
+    if "rate_limit_per_host" in raw:
+        rate = float(_number(raw, "rate_limit_per_host", 1.0, path, where))
     language = raw.get("language")
     if language is not None and (
         not isinstance(language, str) or not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", language)
@@ -249,19 +348,15 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
         name=name.strip(),
         feeds=feeds,
         sitemaps=sitemaps,
+        homepage=homepages[0] if homepages else None,
         language=language,
         schedule=schedule.strip(),
+        rate_limit_per_host=rate,
     )
 
 
-def _url_list(
-    raw: Any, path: Path, where: str, key: str, *, required: bool = True
-) -> tuple[str, ...]:
+def _url_list(raw: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
     if raw is None or raw == []:
-        if required:
-            raise ConfigError(
-                f"{path}: {where} has no '{key}'; list at least one RSS or Atom feed URL under '{key}'."
-            )
         return ()
     if isinstance(raw, str):
         raw = [raw]
@@ -269,8 +364,12 @@ def _url_list(
         raise ConfigError(f"{path}: {where} '{key}' must be a list of URLs.")
     urls = []
     for url in raw:
-        parts = urlsplit(str(url))
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(str(url))
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            parts = urlsplit("")
+        if not isinstance(url, str) or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
                 f"{path}: {where} has '{url}' in '{key}', which is not an http(s) URL; write the full address."
             )

@@ -13,8 +13,21 @@ from urllib.parse import urljoin
 _TAG = re.compile(r"<[^>]*>")
 
 
+JSON_FEED_TYPES = ("application/feed+json", "application/json")
+FEED_LINK_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+)
+
+
 class FeedError(Exception):
-    """A document that is not a usable feed."""
+    """A document that is not a usable feed; `reason` is a quarantine code."""
+
+    def __init__(self, message: str, reason: str = "bad_feed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -39,8 +52,20 @@ class ParsedFeed:
 
 
 def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse feed bytes; raises FeedError when nothing feed-like can be recovered."""
+    """Parse RSS, Atom or JSON Feed bytes; raises FeedError when nothing feed-like can be recovered.
+
+    XML feeds pass the entity guard (ingest.xmlguard) before feedparser sees them.
+    """
     import feedparser
+
+    from ingest.xmlguard import UnsafeXML, check_xml
+
+    if body.lstrip()[:1] == b"{" or (content_type or "").split(";")[0].strip() in JSON_FEED_TYPES:
+        return parse_json_feed(body, feed_url)
+    try:
+        check_xml(body)
+    except UnsafeXML as exc:
+        raise FeedError(f"unsafe XML: {exc}", reason="unsafe_xml") from None
 
     headers = {"content-location": feed_url}
     if content_type:
@@ -128,3 +153,88 @@ def _clean(value: Any) -> str | None:
         return None
     text = " ".join(str(value).split())
     return text or None
+
+
+def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    import json
+
+    from transforms.normalise import parse_timestamp
+
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FeedError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
+        "https://jsonfeed.org/version/1"
+    ):
+        raise FeedError("not a JSON Feed (no jsonfeed.org version)")
+    entries = doc.get("items")
+    if not isinstance(entries, list):
+        raise FeedError("JSON Feed without an items list")
+    feed_authors = _json_authors(doc)
+    items: list[FeedItem] = []
+    skipped: list[tuple[str, str]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            skipped.append((repr(entry)[:80], "item is not an object"))
+            continue
+        link = entry.get("url") or entry.get("external_url")
+        label = str(entry.get("id") or entry.get("title") or "(untitled item)")
+        if not isinstance(link, str) or not link.strip():
+            skipped.append((label, "item has no link"))
+            continue
+        items.append(
+            FeedItem(
+                url=urljoin(feed_url, link.strip()),
+                feed_url=feed_url,
+                title=_clean(entry.get("title")),
+                published=parse_timestamp(_str(entry.get("date_published"))),
+                updated=parse_timestamp(_str(entry.get("date_modified"))),
+                authors=_json_authors(entry) or feed_authors,
+                summary=_clean(_strip_tags(entry.get("summary"))),
+                guid=_clean(entry.get("id")),
+            )
+        )
+    return ParsedFeed(
+        title=_clean(doc.get("title")), items=items, skipped=skipped, recovered_error=None
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _json_authors(node: dict[str, Any]) -> tuple[str, ...]:
+    raw = node.get("authors") or ([node["author"]] if isinstance(node.get("author"), dict) else [])
+    names: list[str] = []
+    for author in raw if isinstance(raw, list) else []:
+        name = _clean(author.get("name")) if isinstance(author, dict) else None
+        if name and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def discover_feed_links(html_body: bytes, page_url: str) -> list[str]:
+    """Feed URLs a homepage advertises with <link rel="alternate" type="application/rss+xml" ...>."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    from ingest.decode import decode_html
+
+    text, _ = decode_html(html_body)
+    try:
+        tree = lxml_html.document_fromstring(
+            text.encode("utf-8"), parser=lxml_html.HTMLParser(encoding="utf-8")
+        )
+    except (ValueError, etree.ParserError):
+        return []
+    found: list[str] = []
+    for link in tree.iterfind(".//link[@href]"):
+        rels = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if "alternate" in rels and kind in FEED_LINK_TYPES:
+            url = urljoin(page_url, (link.get("href") or "").strip())
+            if url.startswith(("http://", "https://")) and url not in found:
+                found.append(url)
+    return found

@@ -1,35 +1,61 @@
 """The one HTTP client of the project: every request the crawler makes goes through it.
 
-It sends an honest User-Agent, applies timeouts and a size cap enforced while streaming,
-checks every redirect hop against the network guard, and turns each failure into a
-`FetchError` with a short machine-readable reason.
+Per request, in order: the URL's scheme and resolved addresses are checked (at every redirect
+hop), robots.txt is consulted (cached in the crawl state), a slot is taken from the host's
+rate limit (shared by every process using the same data root), then the response is read
+within a size cap counted after decompression and a total deadline. Connection errors,
+timeouts, 429 and 5xx are retried with exponential backoff and jitter, honouring
+Retry-After up to a cap. Every failure is a `FetchError` with a short machine-readable reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 
+from ingest.body import BodyError, read_limited
 from ingest.config import Settings
 from ingest.netguard import BlockedAddress, UnresolvableHost, check_url, parse_networks
 
+if TYPE_CHECKING:
+    from ingest.robots import RobotsPolicy
+    from ingest.state import CrawlState
+
 MAX_REDIRECTS = 5
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+RETRYABLE = ("timeout", "connection_error")
 
 
 class FetchError(Exception):
     """A request that produced no usable response; `reason` is a quarantine code."""
 
-    def __init__(self, reason: str, detail: str, status: int | None = None) -> None:
+    def __init__(
+        self, reason: str, detail: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
         self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return (
+            self.reason in RETRYABLE
+            or self.status == 429
+            or (self.status is not None and self.status >= 500)
+        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +75,10 @@ class Response:
     def charset(self) -> str | None:
         return media_type(self.headers.get("Content-Type", ""))[1]
 
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
 
 def media_type(header: str) -> tuple[str, str | None]:
     """Split a Content-Type header into (media type, charset or None)."""
@@ -58,17 +88,47 @@ def media_type(header: str) -> tuple[str, str | None]:
     return msg.get_content_type().lower(), (str(charset).strip().lower() if charset else None)
 
 
-class HttpClient:
-    """A requests session carrying the project's politeness and safety rules."""
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Retry-After in seconds, from either its delta-seconds or its HTTP-date form."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
-    def __init__(self, settings: Settings) -> None:
+
+class HttpClient:
+    """A requests session carrying the project's politeness and safety rules.
+
+    Without a crawl state (`state=None`) it neither reads robots.txt nor rate-limits: that
+    mode is for tests of the mechanics only; the pipeline always passes the state.
+    """
+
+    def __init__(
+        self, settings: Settings, state: CrawlState | None = None, *, sleep: bool = True
+    ) -> None:
         self.settings = settings
+        self.state = state
         self.allowed = parse_networks(settings.allow_networks)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = settings.user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self.bytes_fetched = 0
         self.requests_made = 0
+        self._lock = threading.Lock()
+        self._sleep = time.sleep if sleep else (lambda _s: None)
+        self.robots: RobotsPolicy | None = None
+        if state is not None:
+            from ingest.robots import RobotsPolicy
+
+            self.robots = RobotsPolicy(self, state)
 
     def close(self) -> None:
         self.session.close()
@@ -79,98 +139,174 @@ class HttpClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get(self, url: str, *, accept: str = "*/*") -> Response:
-        """GET `url`, following up to MAX_REDIRECTS redirects; raises FetchError on any failure."""
+    # ------------------------------------------------------------------------------ public
+
+    def get(
+        self,
+        url: str,
+        *,
+        accept: str = "*/*",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Response:
+        """GET `url` under every rule above; a 304 answer to the validators is returned as is.
+
+        Raises FetchError on anything else that is not a 2xx response.
+        """
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return self._with_retries(url, headers, check_robots=True)
+
+    def get_robots(self, url: str) -> Response:
+        """GET a robots.txt itself: the same rules, minus robots.txt."""
+        return self._with_retries(url, {"Accept": "text/plain, */*;q=0.1"}, check_robots=False)
+
+    # ---------------------------------------------------------------------------- internals
+
+    def _with_retries(self, url: str, headers: dict[str, str], *, check_robots: bool) -> Response:
+        s = self.settings
+        for attempt in range(s.max_retries + 1):
+            try:
+                return self._follow(url, headers, check_robots)
+            except FetchError as exc:
+                if not exc.retryable or attempt == s.max_retries:
+                    raise
+                if exc.retry_after is not None:
+                    if exc.retry_after > s.retry_after_cap_s:
+                        exc.detail += f" (Retry-After {exc.retry_after:.0f}s is over the cap of {s.retry_after_cap_s:.0f}s)"
+                        raise
+                    delay = exc.retry_after
+                else:
+                    delay = random.uniform(0, min(s.backoff_max_s, s.backoff_base_s * 2**attempt))
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _follow(self, url: str, headers: dict[str, str], check_robots: bool) -> Response:
+        deadline = time.monotonic() + self.settings.deadline_s
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            if urlsplit(current).scheme not in ("http", "https"):
-                raise FetchError("bad_scheme", f"refusing non-http(s) URL {current}")
-            try:
-                check_url(current, self.allowed)
-            except BlockedAddress as exc:
-                raise FetchError("network_blocked", str(exc)) from None
-            except UnresolvableHost as exc:
-                raise FetchError("dns_error", str(exc)) from None
-            response = self._request(current, accept)
-            if response.is_redirect:
-                location = response.headers.get("Location", "")
+            self._admit(current, check_robots)
+            response = self._request(current, headers, deadline)
+            status = response.status_code
+            if 300 <= status < 400 and status != 304:
+                location = response.headers.get("Location", "").strip()
                 response.close()
                 if not location:
                     raise FetchError(
-                        "bad_redirect",
-                        f"{current} redirected without a Location",
-                        response.status_code,
+                        "bad_redirect", f"{current} answered {status} without a Location", status
                     )
-                current = urljoin(current, location)
+                try:
+                    current = urljoin(current, location)
+                    urlsplit(current).port  # noqa: B018 - raises ValueError for a malformed URL
+                except ValueError:
+                    raise FetchError(
+                        "bad_redirect",
+                        f"{current} redirected to a malformed URL {location[:200]!r}",
+                        status,
+                    ) from None
                 continue
-            return self._read(current, response)
+            return self._read(current, response, deadline)
         raise FetchError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    def _request(self, url: str, accept: str) -> requests.Response:
-        self.requests_made += 1
-        timeout = self.settings.timeout_s
+    def _admit(self, url: str, check_robots: bool) -> None:
+        """Scheme, address, robots.txt and rate limit, for one hop."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise FetchError("bad_scheme", f"refusing non-http(s) URL {url}")
+        try:
+            check_url(url, self.allowed)
+        except BlockedAddress as exc:
+            raise FetchError("network_blocked", str(exc)) from None
+        except UnresolvableHost as exc:
+            raise FetchError("dns_error", str(exc)) from None
+        delay = 0.0
+        if check_robots and self.robots is not None:
+            delay = self.robots.check(url)
+        if self.state is not None:
+            host = urlsplit(url).hostname or ""
+            interval = max(1.0 / self.settings.rate_limit_per_host, delay)
+            wait = self.state.reserve_slot(host, interval)
+            if wait > 0:
+                self._sleep(wait)
+
+    def _request(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+        with self._lock:
+            self.requests_made += 1
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(
+                "timeout", f"{url}: request deadline of {self.settings.deadline_s:g}s passed"
+            )
+        timeout = min(self.settings.timeout_s, remaining)
         try:
             return self.session.get(
                 url,
-                headers={"Accept": accept},
+                headers=headers,
                 timeout=(min(timeout, 10.0), timeout),
                 allow_redirects=False,
                 stream=True,
             )
-        except requests.Timeout as exc:
-            raise FetchError("timeout", f"{url}: {exc.__class__.__name__}") from None
-        except requests.ConnectionError as exc:
-            raise FetchError("connection_error", f"{url}: {_short(exc)}") from None
         except requests.RequestException as exc:
-            raise FetchError("request_error", f"{url}: {_short(exc)}") from None
+            raise _as_fetch_error(url, exc) from None
 
-    def _read(self, url: str, response: requests.Response) -> Response:
-        cap = self.settings.max_page_bytes
+    def _read(self, url: str, response: requests.Response, deadline: float) -> Response:
         with response:
-            if response.status_code >= 400:
+            status = response.status_code
+            if status == 304:
+                return Response(url, status, response.headers, b"", dt.datetime.now(dt.UTC))
+            if status >= 400 or status < 200 or status in (204, 205):
                 raise FetchError(
-                    f"http_{response.status_code}",
-                    f"{url} answered {response.status_code} {response.reason}",
-                    response.status_code,
+                    f"http_{status}",
+                    f"{url} answered {status} {response.reason}",
+                    status,
+                    retry_after_seconds(response.headers.get("Retry-After")),
                 )
+            cap = self.settings.max_page_bytes
             declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > cap:
+            if (
+                declared.isdigit()
+                and int(declared) > cap
+                and not response.headers.get("Content-Encoding")
+            ):
                 raise FetchError(
                     "too_large", f"{url} declares {declared} bytes, over the cap of {cap}"
                 )
-            chunks: list[bytes] = []
-            size = 0
             try:
-                for chunk in response.iter_content(chunk_size=65536):
-                    size += len(chunk)
-                    if size > cap:
-                        raise FetchError(
-                            "too_large", f"{url} sent more than the cap of {cap} bytes"
-                        )
-                    chunks.append(chunk)
+                body = read_limited(
+                    lambda n: response.raw.read1(n, decode_content=False),
+                    response.headers.get("Content-Encoding", ""),
+                    cap,
+                    deadline,
+                )
+            except BodyError as exc:
+                raise FetchError(exc.reason, f"{url}: {exc.detail}") from None
             except requests.RequestException as exc:
-                if _timed_out(exc):
-                    raise FetchError("timeout", f"{url}: read timed out") from None
-                raise FetchError("connection_error", f"{url}: {_short(exc)}") from None
-        self.bytes_fetched += size
-        return Response(
-            url=url,
-            status=response.status_code,
-            headers=response.headers,
-            body=b"".join(chunks),
-            fetched_at=dt.datetime.now(dt.UTC),
-        )
+                raise _as_fetch_error(url, exc) from None
+            except Exception as exc:  # urllib3 errors raised while streaming the body
+                raise _as_fetch_error(url, exc) from None
+        with self._lock:
+            self.bytes_fetched += len(body)
+        headers = CaseInsensitiveDict(response.headers)
+        for name in ("Content-Encoding", "Transfer-Encoding"):  # the body is stored decoded
+            headers.pop(name, None)
+        headers["Content-Length"] = str(len(body))
+        return Response(url, status, headers, body, dt.datetime.now(dt.UTC))
 
 
-def _timed_out(exc: requests.RequestException) -> bool:
-    """requests reports a read timeout in the middle of a body as a ConnectionError."""
-    from urllib3.exceptions import ReadTimeoutError
+def _as_fetch_error(url: str, exc: BaseException) -> FetchError:
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-    return isinstance(exc, requests.Timeout) or any(
+    if isinstance(exc, requests.Timeout | ReadTimeoutError) or any(
         isinstance(a, ReadTimeoutError) for a in exc.args
-    )
+    ):
+        return FetchError("timeout", f"{url}: timed out")
+    if isinstance(exc, requests.ConnectionError | ProtocolError | ConnectionError):
+        return FetchError("connection_error", f"{url}: {_short(exc)}")
+    return FetchError("request_error", f"{url}: {_short(exc)}")
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc)
+    text = str(exc) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."

@@ -2,28 +2,28 @@
 
 Each stage reads its predecessor's work file, writes its own, and returns a small
 reference (path and counts) — what a DAG task pushes to XCom. Work files live under
-DATA/work/<source_id>/<run_key>/ and are replaced when a stage re-runs. Every item a feed
-lists ends as an article, a flagged duplicate, an already-stored article, or a quarantine
-row with a reason.
+DATA/work/<source_id>/<run_key>/ and are replaced when a stage re-runs; fetched responses
+go to the run's WARC file under DATA/raw/. Every item a source lists ends as an article, a
+flagged duplicate, an already-known item (`seen`), or a quarantine row with a reason.
+Crawl state (validators, seen URLs) is committed only by the write stage, with the data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import http
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source
 from ingest.http import HTML_TYPES, FetchError, HttpClient
+from ingest.state import CrawlState, Outcome, UrlState, Validators, is_transient
+from ingest.workfiles import read_json, read_jsonl, write_json, write_jsonl
 
-FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
-)
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
 
@@ -37,11 +37,17 @@ class StageRef(TypedDict):
 
 class WriteRef(TypedDict):
     source_id: str
+    discovered: int
+    not_modified: int
+    fetched: int
     new: int
     duplicate: int
     seen: int
     failed: int
     files: list[str]
+
+
+SUMMARY_KEYS = ("new", "duplicate", "seen", "failed", "not_modified")
 
 
 @dataclass(frozen=True)
@@ -63,11 +69,21 @@ class Run:
         now = now or dt.datetime.now(dt.UTC)
         return cls(run_id=f"manual__{now.isoformat()}", start=now, end=now)
 
+    @classmethod
+    def from_key(cls, key: str, run_id: str) -> Run:
+        start, end = (_unstamp(part) for part in key.split("_", 1))
+        return cls(run_id=run_id, start=start, end=end)
+
 
 def _stamp(moment: dt.datetime) -> str:
     moment = moment.astimezone(dt.UTC)
     fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
     return f"{moment:%Y%m%dT%H%M%S}{fraction}Z"
+
+
+def _unstamp(text: str) -> dt.datetime:
+    fmt = "%Y%m%dT%H%M%S.%fZ" if "." in text else "%Y%m%dT%H%M%SZ"
+    return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
 
 
 def workdir(root: Path, source: Source, run: Run) -> Path:
@@ -78,150 +94,119 @@ def workdir(root: Path, source: Source, run: Run) -> Path:
 
 
 def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageRef:
-    """Fetch the source's feeds and list their items; feeds that fail are quarantined."""
-    from ingest.feeds import FeedError, parse_feed
+    """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry."""
+    from ingest.discover import Discoverer
 
+    settings = source.settings(settings)
     work = workdir(root, source, run)
-    items: dict[str, dict[str, Any]] = {}
-    problems: list[dict[str, Any]] = []
-    with HttpClient(settings) as client:
-        for feed_url in source.feeds:
-            try:
-                response = client.get(feed_url, accept=FEED_ACCEPT)
-                feed = parse_feed(response.body, response.url, response.headers.get("Content-Type"))
-            except FetchError as exc:
-                problems.append(_problem(feed_url, source, run, "discover", exc.reason, exc.detail))
-                continue
-            except FeedError as exc:
-                problems.append(
-                    _problem(feed_url, source, run, "discover", "bad_feed", f"{feed_url}: {exc}")
-                )
-                continue
-            if feed.recovered_error:
-                problems.append(
-                    _problem(
-                        feed_url,
-                        source,
-                        run,
-                        "discover",
-                        "feed_recovered",
-                        f"malformed feed, {len(feed.items)} items recovered: {feed.recovered_error}",
-                    )
-                )
-            for label, why in feed.skipped:
-                problems.append(
-                    _problem(feed_url, source, run, "discover", "no_link", f"{label}: {why}")
-                )
-            for item in feed.items:
-                items.setdefault(
-                    item.url,
-                    {
-                        "url": item.url,
-                        "feed_url": item.feed_url,
-                        "feed_title": item.title,
-                        "feed_published": _iso(item.published or item.updated),
-                        "feed_authors": list(item.authors),
-                        "feed_summary": item.summary,
-                    },
-                )
-    path = _write_jsonl(work / "discovered.jsonl", items.values())
-    _write_jsonl(work / "quarantine-discover.jsonl", problems)
-    return StageRef(path=str(path), count=len(items), quarantined=len(problems))
+    state = CrawlState(root)
+    with HttpClient(settings, state) as client:
+        found = Discoverer(source, settings, client, state, run.key, run.end).run()
+    problems = [
+        _problem(url, source, run, "discover", reason, detail)
+        for url, reason, detail in found.problems
+    ]
+    path = write_jsonl(work / "discovered.jsonl", found.items.values())
+    write_jsonl(work / "quarantine-discover.jsonl", problems)
+    write_json(
+        work / "discover.json",
+        {
+            "validators": {url: asdict(v) for url, v in found.validators.items()},
+            "not_modified": found.not_modified,
+            "repeated": found.repeated,
+            "out_of_window": found.out_of_window,
+            "bytes": client.bytes_fetched,
+            "requests": client.requests_made,
+        },
+    )
+    return StageRef(path=str(path), count=len(found.items), quarantined=len(problems))
 
 
-def fetch(source: Source, settings: Settings, discovered: str, run: Run) -> StageRef:
-    """Download every discovered item; non-HTML and failed responses are quarantined."""
+def fetch(
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    discovered: str,
+    *,
+    refetch: bool = False,
+) -> StageRef:
+    """Fetch every discovered item not already known, hosts in parallel, into the run's WARC file."""
+    from ingest.warc import RunArchive, warc_path
+
+    settings = source.settings(settings)
     work = Path(discovered).parent
-    pages = work / "pages"
-    pages.mkdir(parents=True, exist_ok=True)
+    items = list(read_jsonl(Path(discovered)))
+    state = CrawlState(root)
+    known = state.url_states(item["url"] for item in items)
+    todo: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    skipped: list[dict[str, Any]] = []
+    for item in items:
+        why = None if refetch else _skip_reason(item, known.get(item["url"]), run.key, settings)
+        if why:
+            skipped.append({"url": item["url"], "why": why})
+        else:
+            todo[urlsplit(item["url"]).hostname or ""].append(item)
     fetched: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    with HttpClient(settings) as client:
-        for item in _read_jsonl(Path(discovered)):
-            url = item["url"]
-            try:
-                response = client.get(url, accept=HTML_ACCEPT)
-            except FetchError as exc:
-                problems.append(_problem(url, source, run, "fetch", exc.reason, exc.detail))
-                continue
-            except Exception as exc:  # one bad item must not stop the run
-                problems.append(_problem(url, source, run, "fetch", "fetch_error", repr(exc)))
-                continue
-            if response.content_type not in HTML_TYPES and not _looks_like_html(response.body):
-                problems.append(
-                    _problem(
-                        url,
-                        source,
-                        run,
-                        "fetch",
-                        "not_html",
-                        f"{url} is {response.content_type or 'untyped'}",
-                    )
-                )
-                continue
-            page = pages / f"{hashlib.sha1(url.encode('utf-8')).hexdigest()}.html"
-            _write_bytes(page, response.body)
-            fetched.append(
-                {
-                    **item,
-                    "final_url": response.url,
-                    "status": response.status,
-                    "charset": response.charset,
-                    "last_modified": response.headers.get("Last-Modified"),
-                    "fetched_at": response.fetched_at.isoformat(),
-                    "page": page.name,
-                    "bytes": len(response.body),
-                }
-            )
-    path = _write_jsonl(work / "fetched.jsonl", fetched)
-    _write_jsonl(work / "quarantine-fetch.jsonl", problems)
+    totals = {"bytes": 0, "requests": 0}
+    if todo:
+        info = {
+            "source_id": source.id,
+            "source_name": source.name,
+            "source_language": source.language,
+            "run_id": run.run_id,
+            "run_key": run.key,
+        }
+        with RunArchive(warc_path(root, source.id, run.key), info) as archive:
+
+            def one_host(host_items: list[dict[str, Any]]) -> None:
+                with HttpClient(settings, state) as client:
+                    for item in host_items:
+                        _fetch_item(client, archive, item, source, run, fetched, problems)
+                    totals["bytes"] += client.bytes_fetched
+                    totals["requests"] += client.requests_made
+
+            with ThreadPoolExecutor(max_workers=min(settings.fetch_workers, len(todo))) as pool:
+                list(pool.map(one_host, todo.values()))
+    path = write_jsonl(work / "fetched.jsonl", fetched)
+    write_jsonl(work / "skipped.jsonl", skipped)
+    write_jsonl(work / "quarantine-fetch.jsonl", problems)
+    write_json(work / "fetch.json", {"fetched": len(fetched), "skipped": len(skipped), **totals})
     return StageRef(path=str(path), count=len(fetched), quarantined=len(problems))
 
 
-def extract(source: Source, fetched: str, run: Run) -> StageRef:
-    """Extract an article from every fetched page; pages without one are quarantined."""
-    from ingest.extract import ExtractError, extract_page
+def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: str) -> StageRef:
+    """Extract an article from every fetched page, reading the bodies back from the WARC file."""
+    from ingest.warc import read_responses, warc_path
 
     work = Path(fetched).parent
+    wanted = {row["record_id"]: row for row in read_jsonl(Path(fetched))}
     extracted: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    for item in _read_jsonl(Path(fetched)):
-        url = item["final_url"]
-        try:
-            page = extract_page(
-                (work / "pages" / item["page"]).read_bytes(), url, item.get("charset")
+    archive = warc_path(root, source.id, run.key)
+    if wanted and archive.exists():
+        for record_id, _, body in read_responses(archive):
+            row = wanted.pop(record_id, None)
+            if row is not None:
+                _extract_item(row, body, source, run, extracted, problems)
+    for row in wanted.values():  # listed as fetched but missing from the archive
+        problems.append(
+            _problem(
+                row["url"],
+                source,
+                run,
+                "extract",
+                "raw_missing",
+                f"no WARC record {row['record_id']}",
             )
-        except ExtractError as exc:
-            problems.append(_problem(item["url"], source, run, "extract", exc.reason, exc.detail))
-            continue
-        except Exception as exc:  # the extractor must not stop the run
-            problems.append(
-                _problem(item["url"], source, run, "extract", "extract_error", repr(exc))
-            )
-            continue
-        extracted.append(
-            {
-                **item,
-                "title": page.title,
-                "text": page.text,
-                "description": page.description,
-                "authors": list(page.authors),
-                "published": page.published,
-                "published_from": page.published_from,
-                "modified": page.modified,
-                "canonical": page.canonical,
-                "site_name": page.site_name,
-                "language": page.language,
-                "source_language": source.language,
-                "extractor": page.extractor,
-            }
         )
-    path = _write_jsonl(work / "extracted.jsonl", extracted)
-    _write_jsonl(work / "quarantine-extract.jsonl", problems)
+    path = write_jsonl(work / "extracted.jsonl", extracted)
+    write_jsonl(work / "quarantine-extract.jsonl", problems)
     return StageRef(path=str(path), count=len(extracted), quarantined=len(problems))
 
 
-def transform(source: Source, extracted: str, run: Run) -> StageRef:
+def transform(source: Source, settings: Settings, root: Path, run: Run, extracted: str) -> StageRef:
     """Normalise extracted records into rows of the article schema (a Parquet work file)."""
     import pyarrow as pa
 
@@ -232,7 +217,7 @@ def transform(source: Source, extracted: str, run: Run) -> StageRef:
     work = Path(extracted).parent
     rows: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
-    for record in _read_jsonl(Path(extracted)):
+    for record in read_jsonl(Path(extracted)):
         try:
             rows.append(build_article(record, source.id, source.name, run.run_id))
         except TransformError as exc:
@@ -245,58 +230,229 @@ def transform(source: Source, extracted: str, run: Run) -> StageRef:
             )
     path = work / "articles.parquet"
     write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
-    _write_jsonl(work / "quarantine-transform.jsonl", problems)
+    write_jsonl(work / "quarantine-transform.jsonl", problems)
     return StageRef(path=str(path), count=len(rows), quarantined=len(problems))
 
 
-def write(source: Source, transformed: str, root: Path, run: Run) -> WriteRef:
-    """Deduplicate against the dataset and commit the run's articles and quarantine rows."""
+def write(
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    transformed: str,
+    *,
+    reprocess: bool = False,
+) -> WriteRef:
+    """Deduplicate against the dataset, commit the run's articles and quarantine rows, then the
+    crawl state. Serialised across processes by the dataset's commit lock."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from transforms.dataset import commit_articles, commit_quarantine, output_name, read_articles
+    from transforms.dataset import (
+        commit_articles,
+        commit_lock,
+        commit_quarantine,
+        output_name,
+        read_articles,
+        read_quarantine,
+    )
     from transforms.dedup import dedup_batch
     from transforms.schema import ARTICLE_SCHEMA
 
     work = Path(transformed).parent
+    name = output_name(source.id, run.key)
+    discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
     batch = pq.read_table(transformed, schema=ARTICLE_SCHEMA).to_pylist()
-    stored = read_articles(
-        root,
-        ["article_id", "content_hash", "duplicate_of"],
-        exclude_name=output_name(source.id, run.key),
+    stages = (
+        ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
     )
-    result = dedup_batch(batch, stored.to_pylist())
-    files = commit_articles(
-        pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA), root, source.id, run.key
-    )
-    problems = [
-        row
-        for stage in ("discover", "fetch", "extract", "transform")
-        for row in _read_jsonl(work / f"quarantine-{stage}.jsonl")
-    ]
+    problems = [row for stage in stages for row in read_jsonl(work / f"quarantine-{stage}.jsonl")]
     for row in problems:
         row["at"] = dt.datetime.fromisoformat(row["at"])
-    commit_quarantine(problems, root, source.id, run.key, run.start.date())
+    with commit_lock(root):
+        if reprocess:  # keep what the live run recorded before extraction
+            problems = [
+                r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")
+            ] + problems
+        # rows this run wrote before for items it no longer lists are kept, not lost
+        own = [
+            r
+            for r in read_articles(
+                root, [f.name for f in ARTICLE_SCHEMA], only_name=name
+            ).to_pylist()
+            if r["url"] not in discovered
+        ]
+        stored = read_articles(
+            root, ["article_id", "content_hash", "duplicate_of"], exclude_name=name
+        )
+        result = dedup_batch(own + batch, stored.to_pylist())
+        files = commit_articles(
+            pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA), root, source.id, run.key
+        )
+        commit_quarantine(problems, root, source.id, run.key, run.start.date())
+        if not reprocess:
+            _commit_state(root, source, run, work, batch, problems, discovered)
+    fresh = {r["url"] for r in batch}
+    summary = read_json(work / "discover.json")
+    fetch_summary = read_json(work / "fetch.json")
     return WriteRef(
         source_id=source.id,
-        new=len(result.rows) - result.duplicates,
-        duplicate=result.duplicates,
-        seen=result.seen,
+        discovered=len(discovered),
+        not_modified=int(summary.get("not_modified", 0)),
+        fetched=int(fetch_summary.get("fetched", 0)),
+        new=sum(1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is None),
+        duplicate=sum(
+            1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is not None
+        ),
+        seen=result.seen + int(summary.get("repeated", 0)) + int(fetch_summary.get("skipped", 0)),
         failed=len(problems),
         files=[str(f) for f in files],
     )
 
 
-def run_source(source: Source, settings: Settings, root: Path, run: Run) -> WriteRef:
+def run_source(
+    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+) -> WriteRef:
     """All five stages in-process, through the same functions the DAG tasks call."""
     found = discover(source, settings, root, run)
-    fetched = fetch(source, settings, found["path"], run)
-    extracted = extract(source, fetched["path"], run)
-    transformed = transform(source, extracted["path"], run)
-    return write(source, transformed["path"], root, run)
+    fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
+    extracted = extract(source, settings, root, run, fetched["path"])
+    transformed = transform(source, settings, root, run, extracted["path"])
+    return write(source, settings, root, run, transformed["path"])
 
 
 # --------------------------------------------------------------------------------- helpers
+
+
+def _skip_reason(
+    item: dict[str, Any], known: UrlState | None, run_key: str, settings: Settings
+) -> str | None:
+    """Why an item needs no request in this run, or None to fetch it."""
+    if known is None or item.get("retry") or known.last_run == run_key:
+        return None  # new, due for a retry, or this very run again (a re-run repeats its requests)
+    if known.outcome == "stored":
+        updated = item.get("feed_updated")
+        if updated and known.updated_hint and updated > known.updated_hint:
+            return None  # the source says the item changed since we stored it
+        return "already_stored"
+    if is_transient(known.outcome):
+        return None
+    age = dt.datetime.now(dt.UTC) - known.last_seen
+    return (
+        f"failed_recently:{known.outcome}"
+        if age.total_seconds() < settings.retry_failed_after_s
+        else None
+    )
+
+
+def _fetch_item(
+    client: HttpClient,
+    archive: Any,
+    item: dict[str, Any],
+    source: Source,
+    run: Run,
+    fetched: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
+) -> None:
+    url = item["url"]
+    try:
+        response = client.get(url, accept=HTML_ACCEPT)
+    except FetchError as exc:
+        problems.append(_problem(url, source, run, "fetch", exc.reason, exc.detail))
+        return
+    except Exception as exc:  # one bad item must not stop the run
+        problems.append(_problem(url, source, run, "fetch", "fetch_error", repr(exc)))
+        return
+    meta = {
+        **item,
+        "final_url": response.url,
+        "status": response.status,
+        "content_type": response.content_type,
+        "charset": response.charset,
+        "last_modified": response.headers.get("Last-Modified"),
+        "fetched_at": response.fetched_at.isoformat(),
+        "bytes": len(response.body),
+    }
+    try:
+        phrase = http.HTTPStatus(response.status).phrase
+    except ValueError:
+        phrase = ""
+    record_id = archive.add(
+        response.url, response.status, phrase, response.headers, response.body, meta
+    )
+    if not _is_html(meta, response.body):
+        problems.append(
+            _problem(
+                url,
+                source,
+                run,
+                "fetch",
+                "not_html",
+                f"{url} is {response.content_type or 'untyped'}",
+            )
+        )
+        return
+    fetched.append({**meta, "record_id": record_id})
+
+
+def _extract_item(
+    item: dict[str, Any],
+    body: bytes,
+    source: Source,
+    run: Run,
+    extracted: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
+) -> None:
+    """Extract one page (live or from WARC) into an extracted record or a problem row."""
+    from ingest.extract import ExtractError, extract_page
+
+    try:
+        page = extract_page(body, item["final_url"], item.get("charset"))
+    except ExtractError as exc:
+        problems.append(_problem(item["url"], source, run, "extract", exc.reason, exc.detail))
+        return
+    except Exception as exc:  # the extractor must not stop the run
+        problems.append(_problem(item["url"], source, run, "extract", "extract_error", repr(exc)))
+        return
+    extracted.append(
+        {
+            **{k: v for k, v in item.items() if k != "record_id"},
+            "title": page.title,
+            "text": page.text,
+            "description": page.description,
+            "authors": list(page.authors),
+            "published": page.published,
+            "published_from": page.published_from,
+            "modified": page.modified,
+            "canonical": page.canonical,
+            "site_name": page.site_name,
+            "language": page.language or item.get("feed_language"),
+            "source_language": source.language,
+            "extractor": page.extractor,
+        }
+    )
+
+
+def _commit_state(
+    root: Path,
+    source: Source,
+    run: Run,
+    work: Path,
+    batch: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
+    discovered: dict[str, dict[str, Any]],
+) -> None:
+    state = CrawlState(root)
+    outcomes = [
+        Outcome(
+            r["url"], "stored", r["article_id"], discovered.get(r["url"], {}).get("feed_updated")
+        )
+        for r in batch
+    ]
+    outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
+    state.record_outcomes(source.id, outcomes, run.key)
+    validators = read_json(work / "discover.json").get("validators", {})
+    state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
 
 
 def _problem(
@@ -313,33 +469,12 @@ def _problem(
     }
 
 
-def _looks_like_html(body: bytes) -> bool:
+def _is_html(meta: dict[str, Any], body: bytes) -> bool:
+    if meta.get("content_type") in HTML_TYPES:
+        return True
     head = body[:512].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html"))
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_bytes(
-        path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-    )
-    return path
-
-
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    return meta.get("content_type") in (
+        "",
+        "text/plain",
+        "application/octet-stream",
+    ) and head.startswith((b"<!doctype html", b"<html"))

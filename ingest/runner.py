@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.config import Source, SourcesConfig
-from ingest.pipeline import Run, WriteRef, run_source
+from ingest.pipeline import SUMMARY_KEYS, Run, WriteRef, run_source
 
 
 @dataclass(frozen=True)
@@ -17,28 +17,38 @@ class SourceResult:
 
 
 def ingest_sources(
-    config: SourcesConfig, sources: list[Source], root: Path, run: Run | None = None
+    config: SourcesConfig,
+    sources: list[Source],
+    root: Path,
+    run: Run | None = None,
+    *,
+    refetch: bool = False,
 ) -> list[SourceResult]:
     """Run each source once; a source whose run crashes is reported, and the others still run."""
     run = run or Run.adhoc()
     results = []
     for source in sources:
         try:
-            results.append(SourceResult(source.id, run_source(source, config.settings, root, run)))
+            results.append(
+                SourceResult(
+                    source.id, run_source(source, config.settings, root, run, refetch=refetch)
+                )
+            )
         except Exception as exc:
             results.append(SourceResult(source.id, None, f"{type(exc).__name__}: {exc}"))
     return results
 
 
 def print_summary(results: list[SourceResult]) -> None:
-    totals = {"new": 0, "duplicate": 0, "seen": 0, "failed": 0}
+    totals = dict.fromkeys(SUMMARY_KEYS, 0)
     for result in results:
         if result.ref is None:
             print(f"{result.source_id}: run failed: {result.error}")
             continue
-        for key in totals:
-            totals[key] += int(result.ref[key])  # type: ignore[literal-required]
-        print(f"{result.source_id}: " + " ".join(f"{k}={result.ref[k]}" for k in totals))  # type: ignore[literal-required]
+        counts = {key: int(result.ref[key]) for key in SUMMARY_KEYS}  # type: ignore[literal-required]
+        for key, value in counts.items():
+            totals[key] += value
+        print(f"{result.source_id}: " + " ".join(f"{k}={v}" for k, v in counts.items()))
     errors = sum(1 for r in results if r.ref is None)
     tail = f" errors={errors}" if errors else ""
     print(

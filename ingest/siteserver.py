@@ -8,11 +8,13 @@ path is logged so tests can count requests.
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -42,16 +44,21 @@ Route = Reply | Callable[[str], Reply]
 
 class SiteServer:
     def __init__(
-        self, root: Path | None, routes: dict[str, Route] | None = None, port: int = 0
+        self,
+        root: Path | None,
+        routes: dict[str, Route] | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
         self.root = root
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = _QuietServer(("127.0.0.1", port), self._handler())
+        self._httpd = _QuietServer((host, port), self._handler())
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"http://{host}:{self.port}"
+        self.request_headers: list[tuple[str, dict[str, str]]] = []
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name="siteserver", daemon=True
         )
@@ -69,7 +76,7 @@ class SiteServer:
         with self._lock:
             return sum(1 for p in self.requests if p == path)
 
-    def reply(self, path: str) -> Reply:
+    def reply(self, path: str, headers: dict[str, str] | None = None) -> Reply:
         route = self.routes.get(path)
         if route is not None:
             return route(path) if callable(route) else route
@@ -90,7 +97,16 @@ class SiteServer:
             body = body.replace(b"{{BASE_URL}}", self.base_url.encode("ascii"))
         else:
             ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        return Reply(200, {"Content-Type": ctype}, body)
+        # validators, and 304 answers to conditional requests, as a real web server gives them
+        etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+        modified = formatdate(target.stat().st_mtime, usegmt=True)
+        validators = {"ETag": etag, "Last-Modified": modified}
+        request = {k.lower(): v for k, v in (headers or {}).items()}
+        if etag in request.get("if-none-match", "") or (
+            "if-none-match" not in request and request.get("if-modified-since") == modified
+        ):
+            return Reply(304, validators)
+        return Reply(200, {"Content-Type": ctype, **validators}, body)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -101,16 +117,18 @@ class SiteServer:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                headers = dict(self.headers.items())
                 with server._lock:
                     server.requests.append(path)
-                reply = server.reply(path)
+                    server.request_headers.append((path, headers))
+                reply = server.reply(path, headers)
                 self.send_response(reply.status)
                 if reply.chunks is None:
-                    headers = {"Content-Length": str(len(reply.body)), **reply.headers}
+                    out = {"Content-Length": str(len(reply.body)), **reply.headers}
                 else:
-                    headers = {"Connection": "close", **reply.headers}
+                    out = {"Connection": "close", **reply.headers}
                     self.close_connection = True
-                for name, value in headers.items():
+                for name, value in out.items():
                     self.send_header(name, value)
                 self.end_headers()
                 try:
@@ -133,10 +151,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 @contextmanager
 def serve_site(
-    root: Path | None, routes: dict[str, Route] | None = None, port: int = 0
+    root: Path | None,
+    routes: dict[str, Route] | None = None,
+    port: int = 0,
+    host: str = "127.0.0.1",
 ) -> Iterator[SiteServer]:
-    """Serve `root` on 127.0.0.1 (a free port unless given) for the duration of the block."""
-    server = SiteServer(root, routes, port).start()
+    """Serve `root` on `host` (a free port unless given) for the duration of the block."""
+    server = SiteServer(root, routes, port, host).start()
     try:
         yield server
     finally:

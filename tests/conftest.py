@@ -51,6 +51,8 @@ def demo_sources(tmp_path: Path, demo_server: SiteServer) -> Path:
 settings:
   user_agent: "newsflow-tests/0.1 (+https://example.org/tests)"
   timeout_s: 5
+  rate_limit_per_host: 50
+  backoff_base_s: 0.01
   allow_networks: ["127.0.0.0/8"]
 sources:
   - id: harbour-gazette

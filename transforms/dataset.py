@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -74,13 +75,44 @@ def commit_articles(table: pa.Table, root: Path, source_id: str, run_key: str) -
     return written
 
 
-def read_articles(root: Path, columns: list[str], exclude_name: str | None = None) -> pa.Table:
-    """Columns of every stored article (minus files called `exclude_name`), as one table."""
-    files = [str(p) for p in article_files(root) if p.name != exclude_name]
+def read_articles(
+    root: Path, columns: list[str], exclude_name: str | None = None, only_name: str | None = None
+) -> pa.Table:
+    """Columns of every stored article, as one table: without the files called `exclude_name`,
+    or only from the files called `only_name`."""
+    files = [
+        str(p)
+        for p in article_files(root)
+        if p.name != exclude_name and only_name in (None, p.name)
+    ]
     schema = pa.schema([ARTICLE_SCHEMA.field(c) for c in columns])
     if not files:
         return schema.empty_table()
     return ds.dataset(files, format="parquet", schema=schema).to_table(columns=columns)
+
+
+def read_quarantine(root: Path, name: str) -> list[dict[str, object]]:
+    """The quarantine rows of one run's file (any run date)."""
+    rows: list[dict[str, object]] = []
+    for path in sorted((root / QUARANTINE).glob(f"run_date=*/{name}")):
+        rows += pq.read_table(path, schema=QUARANTINE_SCHEMA).to_pylist()
+    return rows
+
+
+@contextmanager
+def commit_lock(root: Path) -> Iterator[None]:
+    """Serialise commits to one data root across processes: dedup reads what is stored and
+    writes what is new, and two runs must not both decide a story is new."""
+    import fcntl
+
+    lock = root / "state" / "commit.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def commit_quarantine(

@@ -61,7 +61,7 @@ def canonical_url(url: str, declared: str | None = None) -> str:
 
     The page's declared canonical (link rel=canonical / og:url) wins when it is an absolute
     http(s) URL on the same site (host equal up to a leading 'www.'); the result is
-    normalised: lower-case scheme and host, no default port, no fragment, no tracking
+    normalised (a declared canonical pointing at the homepage is ignored): lower-case scheme and host, no default port, no fragment, no tracking
     parameters, remaining query parameters sorted.
     """
     chosen = url
@@ -69,8 +69,13 @@ def canonical_url(url: str, declared: str | None = None) -> str:
         from urllib.parse import urljoin
 
         candidate = urljoin(url, declared.strip())
-        if urlsplit(candidate).scheme in ("http", "https") and _site(candidate) == _site(url):
-            chosen = candidate
+        to_home = urlsplit(candidate).path in ("", "/") and urlsplit(url).path not in ("", "/")
+        if (
+            urlsplit(candidate).scheme in ("http", "https")
+            and _site(candidate) == _site(url)
+            and not to_home
+        ):
+            chosen = candidate  # a canonical pointing at the homepage is a template mistake
     return normalise_url(chosen)
 
 
@@ -78,12 +83,17 @@ def normalise_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
     if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
         host = f"{host}:{parts.port}"
     query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+        (
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+        ),
+        key=lambda kv: kv[0],  # by name only: the order of a repeated name's values can matter
     )
     return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
 

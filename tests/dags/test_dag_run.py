@@ -77,7 +77,7 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
         .to_table()
         .to_pylist()
     )
-    assert sorted(q["reason"] for q in quarantine) == ["http_404", "not_html"]
+    assert sorted(q["reason"] for q in quarantine) == ["http_404", "not_html", "robots_disallowed"]
     assert all(q["run_id"].startswith("manual__") for q in quarantine)
 
     assert main(["ingest", "--config", str(demo_sources), "--data", str(cli_data)]) == 0

@@ -70,9 +70,45 @@ def test_defaults_allow_no_private_networks(tmp_path: Path) -> None:
             "not an http(s) URL",
         ),
         (VALID.replace('"@hourly"', '"every hour"'), "has schedule 'every hour'"),
+        (
+            VALID.replace("timeout_s: 20", "max_retries: 2.5"),
+            "settings.max_retries (retries of a failed request) must be a whole number",
+        ),
+        (
+            VALID.replace("timeout_s: 20", "rate_limit_per_host: fast"),
+            "settings.rate_limit_per_host",
+        ),
+        (
+            VALID.replace("    language: en", "    rate_limit_per_host: 0"),
+            "source 'limited-times'.rate_limit_per_host",
+        ),
+        (
+            VALID.replace(
+                "    language: en", "    homepage: [https://a.example/, https://b.example/]"
+            ),
+            "has several homepages",
+        ),
+        (
+            VALID.replace("    sitemaps: []", "    feeds: 3"),
+            "the key 'feeds' appears twice at line 11",
+        ),
+        (
+            VALID.replace('feeds: ["https://example.org/feed.xml"]', "feeds: {a: 1}"),
+            "'feeds' must be a list of URLs",
+        ),
+        (VALID.replace("https://example.org/feed.xml", "http://[::1/f"), "not an http(s) URL"),
+        (
+            VALID.replace("https://example.org/feed.xml", "http://example.org:99999/f"),
+            "not an http(s) URL",
+        ),
+        ("settings: []\nsources:" + VALID.split("sources:", 1)[1], "'settings' must be a mapping"),
+        (VALID.replace("name: The Limited Times", "name: 42"), "has name 42"),
         (VALID.replace('"@hourly"', '"61 * * * *"'), "has schedule '61 * * * *'"),
         (VALID.replace('"127.0.0.0/8"', '"localhost"'), "allow_networks has 'localhost'"),
-        (VALID.replace("timeout_s: 20", "timeout_s: -1"), "settings.timeout_s must be"),
+        (
+            VALID.replace("timeout_s: 20", "timeout_s: -1"),
+            "settings.timeout_s (seconds to connect and between bytes) must be a number from 0.1 to 600, not -1",
+        ),
         (VALID.replace("language: en", "language: English"), "has language 'English'"),
         ("sources: []\n", "'sources' must be a non-empty list"),
         ("- just\n- a list\n", "the top level must be a mapping"),

@@ -15,6 +15,7 @@ LOOPBACK = Settings(
     user_agent="newsflow-tests/0.1",
     timeout_s=2,
     max_page_bytes=100_000,
+    backoff_base_s=0.01,
     allow_networks=("127.0.0.0/8",),
 )
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -105,7 +106,7 @@ def test_size_cap_is_enforced_while_streaming(server: SiteServer) -> None:
 
 
 def test_slow_server_times_out(server: SiteServer) -> None:
-    fast = Settings(user_agent="t", timeout_s=0.5, allow_networks=("127.0.0.0/8",))
+    fast = Settings(user_agent="t", timeout_s=0.5, max_retries=0, allow_networks=("127.0.0.0/8",))
     with HttpClient(fast) as client, pytest.raises(FetchError) as info:
         client.get(f"{server.base_url}/slow")
     assert info.value.reason == "timeout"

@@ -11,6 +11,8 @@ import pytest
 
 from ingest.cli import main
 from ingest.config import load_sources
+from ingest.demo import DEMO_SITE
+from ingest.feeds import parse_feed
 from ingest.pipeline import Run, run_source
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import write_sources
@@ -43,9 +45,9 @@ def test_demo_site_ingest_writes_the_seed_record(
 ) -> None:
     data = tmp_path / "data"
     out = ingest(demo_sources, data, capsys)
-    assert "harbour-gazette: new=3 duplicate=0 seen=0 failed=0" in out
-    assert "limited-times: new=1 duplicate=1 seen=0 failed=2" in out
-    assert out.strip().endswith("total: new=4 duplicate=1 seen=0 failed=2 sources=2")
+    assert "harbour-gazette: new=3 duplicate=0 seen=0 failed=0 not_modified=0" in out
+    assert "limited-times: new=1 duplicate=1 seen=0 failed=3 not_modified=0" in out
+    assert out.strip().endswith("total: new=4 duplicate=1 seen=0 failed=3 not_modified=0 sources=2")
 
     rows = articles(data)
     seed = next(r for r in rows if r["title"] == SEED_TITLE)
@@ -96,13 +98,20 @@ def test_dates_partitions_and_cross_source_copies(
     assert copy["content_hash"] == original["content_hash"] and copy["url"] != original["url"]
 
 
-def test_404_and_non_html_become_quarantine_rows_and_nothing_is_lost(
-    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_404_non_html_and_robots_become_quarantine_rows_and_nothing_is_lost(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], demo_server: SiteServer
 ) -> None:
     data = tmp_path / "data"
     ingest(demo_sources, data, capsys)
     rows = {(r["reason"], r["stage"]): r for r in quarantine(data)}
-    assert set(rows) == {("http_404", "fetch"), ("not_html", "fetch")}
+    assert set(rows) == {
+        ("http_404", "fetch"),
+        ("not_html", "fetch"),
+        ("robots_disallowed", "fetch"),
+    }
+    private = "/limited-times/private/members-briefing.html"
+    assert rows[("robots_disallowed", "fetch")]["url"].endswith(private)
+    assert demo_server.count(private) == 0  # disallowed URLs are never requested
     assert rows[("http_404", "fetch")]["url"].endswith(
         "/limited-times/news/2023-04-05-finland-joins-nato.html"
     )
@@ -113,8 +122,16 @@ def test_404_and_non_html_become_quarantine_rows_and_nothing_is_lost(
         for r in rows.values()
     )
     # every item the feeds listed is an article (original or flagged copy) or a quarantine row
-    listed = 3 + 4
-    assert len(articles(data)) + len(rows) == listed
+    listed = {
+        item.url
+        for feed in ("harbour-gazette/atom.xml", "limited-times/feed.xml")
+        for item in parse_feed(
+            (DEMO_SITE / feed).read_bytes().replace(b"{{BASE_URL}}", demo_server.base_url.encode()),
+            demo_server.base_url,
+        ).items
+    }
+    outcomes = [r["url"] for r in articles(data)] + [r["url"] for r in rows.values()]
+    assert sorted(outcomes) == sorted(listed)
 
 
 def test_running_the_same_ingest_twice_leaves_the_same_rows(
@@ -126,7 +143,8 @@ def test_running_the_same_ingest_twice_leaves_the_same_rows(
         (r["article_id"], r["text"], r["published_at"], r["duplicate_of"]) for r in articles(data)
     ]
     out = ingest(demo_sources, data, capsys)
-    assert "total: new=0 duplicate=0 seen=5 failed=2" in out
+    # the feeds answer 304 to the conditional requests: nothing else is requested or written
+    assert "total: new=0 duplicate=0 seen=0 failed=0 not_modified=2" in out
     second = [
         (r["article_id"], r["text"], r["published_at"], r["duplicate_of"]) for r in articles(data)
     ]
@@ -144,9 +162,9 @@ def test_rerunning_one_run_replaces_its_own_output(demo_sources: Path, tmp_path:
     )
     for _ in range(2):
         ref = run_source(config.sources[1], config.settings, data, run)
-        assert (ref["new"], ref["seen"], ref["failed"]) == (2, 0, 2)
+        assert (ref["new"], ref["seen"], ref["failed"]) == (2, 0, 3)
     assert len(articles(data)) == 2
-    assert len(quarantine(data)) == 2
+    assert len(quarantine(data)) == 3
     assert all(Path(f).name == f"limited-times__{run.key}.parquet" for f in ref["files"])
 
 
@@ -157,7 +175,7 @@ def test_a_failing_feed_is_quarantined_and_the_other_feeds_still_run(
     sources = write_sources(
         tmp_path / "s.yaml",
         f"""
-settings: {{allow_networks: ["127.0.0.0/8"], timeout_s: 5}}
+settings: {{allow_networks: ["127.0.0.0/8"], timeout_s: 5, rate_limit_per_host: 50}}
 sources:
   - id: mixed
     feeds: ["{base}/nope/feed.xml", "{base}/limited-times/news/2023-04-06-port-authority-signs-crane-contract.html", "{base}/harbour-gazette/atom.xml"]
@@ -197,7 +215,7 @@ def test_items_whose_extraction_crashes_are_quarantined(
     with serve_site(site, routes) as server:
         sources = write_sources(
             tmp_path / "s.yaml",
-            f'settings: {{allow_networks: ["127.0.0.0/8"]}}\nsources:\n  - id: e\n    feeds: ["{server.base_url}/feed.xml"]\n',
+            f'settings: {{allow_networks: ["127.0.0.0/8"], rate_limit_per_host: 50}}\nsources:\n  - id: e\n    feeds: ["{server.base_url}/feed.xml"]\n',
         )
         out = ingest(sources, tmp_path / "data", capsys)
     assert "e: new=0 duplicate=0 seen=0 failed=1" in out
@@ -224,7 +242,7 @@ def test_query_command_has_articles_and_quarantine_views(
     )
     out = capsys.readouterr().out
     assert "harbour-gazette | 3" in out and "limited-times   | 2" in out and "(2 rows)" in out
-    assert run_query(data, "SELECT count(*) FROM quarantine")[1] == [(2,)]
+    assert run_query(data, "SELECT count(*) FROM quarantine")[1] == [(3,)]
     assert main(["query", "--data", str(data), "SELEKT nonsense"]) == 2
     assert "query failed" in capsys.readouterr().err
 

@@ -72,6 +72,13 @@ def test_milliseconds_are_kept() -> None:
         ),
         ("https://news.example/a", "https://other.example/stolen", "https://news.example/a"),
         ("https://news.example/a", "javascript:alert(1)", "https://news.example/a"),
+        (
+            "https://news.example/a",
+            "/",
+            "https://news.example/a",
+        ),  # homepage canonical: a template mistake
+        ("https://news.example/", "https://news.example/", "https://news.example/"),
+        ("http://[::1]:8080/a?b=2&a=2&a=1", None, "http://[::1]:8080/a?a=2&a=1&b=2"),
     ],
 )
 def test_canonical_url(url: str, declared: str | None, expected: str) -> None:

@@ -1,0 +1,91 @@
+"""Reading response bodies within limits: bytes out (after decompression), and a deadline.
+
+Decompression is done here, not by urllib3, so a gzip bomb is stopped after at most
+`cap` bytes of output, however small its input.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+
+
+class BodyError(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Decoder:
+    """Incremental identity/gzip/deflate decoder whose output is capped."""
+
+    def __init__(self, encoding: str, cap: int) -> None:
+        self.encoding = encoding.strip().lower()
+        self.cap = cap
+        self.size = 0
+        self.parts: list[bytes] = []
+        if self.encoding in ("", "identity"):
+            self._z = None
+        elif self.encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._raw_deflate_tried = False
+        else:
+            raise BodyError("bad_encoding", f"unsupported Content-Encoding {encoding!r}")
+
+    def feed(self, data: bytes) -> None:
+        if self._z is None:
+            self._add(data)
+            return
+        while data:
+            try:
+                out = self._z.decompress(data, self.cap - self.size + 1)
+            except zlib.error as exc:
+                if self.encoding == "deflate" and not self._raw_deflate_tried and self.size == 0:
+                    self._raw_deflate_tried = (
+                        True  # some servers send raw deflate without a zlib header
+                    )
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise BodyError("bad_encoding", f"corrupt {self.encoding} body: {exc}") from None
+            self._add(out)
+            data = self._z.unconsumed_tail
+            if not data and self._z.eof and self._z.unused_data and self.encoding != "deflate":
+                data = self._z.unused_data  # another gzip member follows
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def _add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.cap:
+            what = "decompressed " if self._z is not None else ""
+            raise BodyError("too_large", f"{what}body exceeds the cap of {self.cap} bytes")
+        self.parts.append(data)
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def read_limited(read1: Callable[[int], bytes], encoding: str, cap: int, deadline: float) -> bytes:
+    """Read a body with `read1` (returns what is available, b'' at the end) within the limits.
+
+    `deadline` is a time.monotonic() value; raises BodyError (`too_large`, `timeout`, `bad_encoding`).
+    """
+    decoder = Decoder(encoding, cap)
+    while True:
+        if time.monotonic() > deadline:
+            raise BodyError("timeout", "the response took longer than the request deadline")
+        chunk = read1(16384)
+        if not chunk:
+            break
+        decoder.feed(chunk)
+    return decoder.body()
+
+
+def gunzip_limited(data: bytes, cap: int) -> bytes:
+    """Decompress a gzip file (a .xml.gz sitemap) to at most `cap` bytes."""
+    decoder = Decoder("gzip", cap)
+    decoder.feed(data)
+    return decoder.body()

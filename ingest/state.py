@@ -1,0 +1,256 @@
+"""Persistent crawl state: an embedded SQLite file under DATA/state/.
+
+- `validators`: per feed or sitemap URL, the ETag, Last-Modified and content hash of the last
+  committed fetch (and the ones before it, so re-running the run that set them repeats it).
+- `urls`: per article URL, when it was first and last seen, its last outcome and the run
+  that first stored it.
+- `robots`: robots.txt bodies per origin, with when they were fetched.
+- `host_slots`: the next moment each host may be contacted (the shared rate limiter).
+
+Every process (CLI, Airflow task) opens the same file; SQLite's locking serialises writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS validators (
+    url TEXT PRIMARY KEY,
+    etag TEXT, last_modified TEXT, content_hash TEXT,
+    prev_etag TEXT, prev_last_modified TEXT, prev_content_hash TEXT,
+    run_key TEXT, checked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS urls (
+    url TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    outcome TEXT NOT NULL, transient INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    article_id TEXT, stored_by TEXT, updated_hint TEXT, last_run TEXT
+);
+CREATE INDEX IF NOT EXISTS urls_retry ON urls (source_id, transient);
+CREATE TABLE IF NOT EXISTS robots (
+    origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL, fetched_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS host_slots (host TEXT PRIMARY KEY, next_at REAL NOT NULL);
+"""
+
+# Outcomes worth trying again on the next run: the server or the network may recover.
+TRANSIENT_PREFIXES = (
+    "timeout",
+    "connection_error",
+    "dns_error",
+    "http_429",
+    "http_5",
+    "robots_unavailable",
+)
+MAX_TRANSIENT_ATTEMPTS = 5
+
+
+def is_transient(outcome: str) -> bool:
+    return outcome.startswith(TRANSIENT_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class UrlState:
+    url: str
+    outcome: str
+    last_seen: dt.datetime
+    attempts: int
+    stored_by: str | None
+    updated_hint: str | None
+    last_run: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item in a committed run."""
+
+    url: str
+    outcome: str  # "stored" or a quarantine reason
+    article_id: str | None = None
+    updated_hint: str | None = None
+
+
+class CrawlState:
+    def __init__(self, root: Path) -> None:
+        self.path = root / "state" / "crawl.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._open()) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        con.execute("PRAGMA synchronous=NORMAL")
+        return con
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._open()) as con:
+            yield con
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on a connection of its own (threads and processes share the file)."""
+        with closing(self._open()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # ------------------------------------------------------------ feed and sitemap validators
+
+    def validators(self, url: str, run_key: str) -> Validators | None:
+        """The validators to send for `url`; a re-run of the run that set them gets the earlier ones."""
+        with self._read() as con:
+            cursor = con.execute("SELECT * FROM validators WHERE url = ?", (url,))
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            data = dict(zip([d[0] for d in cursor.description], row, strict=True))
+        if data["run_key"] == run_key:
+            if not (data["prev_etag"] or data["prev_last_modified"] or data["prev_content_hash"]):
+                return None
+            return Validators(
+                data["prev_etag"], data["prev_last_modified"], data["prev_content_hash"]
+            )
+        return Validators(data["etag"], data["last_modified"], data["content_hash"])
+
+    def save_validators(self, updates: dict[str, Validators], run_key: str) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with self._tx() as con:
+            for url, v in updates.items():
+                row = con.execute(
+                    "SELECT etag, last_modified, content_hash, prev_etag, prev_last_modified, prev_content_hash, run_key FROM validators WHERE url = ?",
+                    (url,),
+                ).fetchone()
+                if row is None:
+                    prev: tuple[str | None, ...] = (None, None, None)
+                elif row[6] == run_key:
+                    prev = row[3:6]  # the same run again: keep what came before it
+                else:
+                    prev = row[0:3]
+                con.execute(
+                    "INSERT OR REPLACE INTO validators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (url, v.etag, v.last_modified, v.content_hash, *prev, run_key, now),
+                )
+
+    # ------------------------------------------------------------------------- article URLs
+
+    def url_states(self, urls: Iterable[str]) -> dict[str, UrlState]:
+        found: dict[str, UrlState] = {}
+        batch = list(urls)
+        with self._read() as con:
+            self._states(con, batch, found)
+        return found
+
+    @staticmethod
+    def _states(con: sqlite3.Connection, batch: list[str], found: dict[str, UrlState]) -> None:
+        for i in range(0, len(batch), 500):
+            chunk = batch[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT url, outcome, last_seen, attempts, stored_by, updated_hint, last_run FROM urls WHERE url IN ({marks})"
+            for url, outcome, last_seen, attempts, stored_by, hint, last_run in con.execute(
+                query, chunk
+            ):
+                found[url] = UrlState(
+                    url,
+                    outcome,
+                    dt.datetime.fromisoformat(last_seen),
+                    attempts,
+                    stored_by,
+                    hint,
+                    last_run,
+                )
+
+    def pending_retries(self, source_id: str) -> list[str]:
+        """URLs of this source whose last outcome was transient and that have attempts left."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT url FROM urls WHERE source_id = ? AND transient = 1 AND attempts < ? ORDER BY last_seen",
+                (source_id, MAX_TRANSIENT_ATTEMPTS),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def record_outcomes(self, source_id: str, outcomes: Iterable[Outcome], run_key: str) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with self._tx() as con:
+            for o in outcomes:
+                transient = int(is_transient(o.outcome))
+                con.execute(
+                    """
+                    INSERT INTO urls (url, source_id, first_seen, last_seen, outcome, transient, attempts, article_id, stored_by, updated_hint, last_run)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (url) DO UPDATE SET
+                        last_seen = excluded.last_seen,
+                        outcome = CASE WHEN urls.outcome = 'stored' AND excluded.outcome != 'stored' AND urls.stored_by != ?
+                                       THEN urls.outcome ELSE excluded.outcome END,
+                        transient = excluded.transient,
+                        attempts = CASE WHEN excluded.transient = 1 THEN urls.attempts + 1 ELSE 0 END,
+                        article_id = COALESCE(excluded.article_id, urls.article_id),
+                        stored_by = COALESCE(urls.stored_by, excluded.stored_by),
+                        updated_hint = COALESCE(excluded.updated_hint, urls.updated_hint),
+                        last_run = excluded.last_run
+                    """,
+                    (
+                        o.url,
+                        source_id,
+                        now,
+                        now,
+                        o.outcome,
+                        transient,
+                        transient,
+                        o.article_id,
+                        run_key if o.outcome == "stored" else None,
+                        o.updated_hint,
+                        run_key,
+                        run_key,
+                    ),
+                )
+
+    # ---------------------------------------------------------------------------- robots.txt
+
+    def robots(self, origin: str) -> tuple[int, str, float] | None:
+        with self._read() as con:
+            row = con.execute(
+                "SELECT status, body, fetched_at FROM robots WHERE origin = ?", (origin,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), float(row[2]))
+
+    def save_robots(self, origin: str, status: int, body: str) -> None:
+        with self._tx() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO robots VALUES (?, ?, ?, ?)",
+                (origin, status, body, time.time()),
+            )
+
+    # ------------------------------------------------------------------------ rate limiting
+
+    def reserve_slot(self, host: str, interval: float) -> float:
+        """Reserve the next request slot for `host`; returns the seconds to wait for it.
+
+        Slots are `interval` seconds apart for every process sharing this state file.
+        """
+        with self._tx() as con:
+            now = time.time()
+            row = con.execute("SELECT next_at FROM host_slots WHERE host = ?", (host,)).fetchone()
+            slot = max(now, float(row[0]) if row else now)
+            con.execute("INSERT OR REPLACE INTO host_slots VALUES (?, ?)", (host, slot + interval))
+        return slot - now

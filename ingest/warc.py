@@ -1,0 +1,130 @@
+"""Raw capture: every fetched article response as WARC records (the bronze layer).
+
+One file per source and run, DATA/raw/<source_id>/<run_key>.warc.gz, gzip per record.
+Each response record is followed by a metadata record (JSON) holding what the feed said of
+the item and how it was fetched, so `newsflow reprocess` rebuilds the same articles
+without the network. Bodies are stored decoded (Content-Encoding removed).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+RAW = "raw"
+ITEM_CONTENT_TYPE = "application/vnd.newsflow.item+json"
+
+
+def warc_path(root: Path, source_id: str, run_key: str) -> Path:
+    return root / RAW / source_id / f"{run_key}.warc.gz"
+
+
+class RunArchive:
+    """Writes one run's WARC file; it appears under its final name only when closed cleanly."""
+
+    def __init__(self, path: Path, info: Mapping[str, Any]) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        self._fh: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - closed by close()/abort()
+        self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        self._lock = threading.Lock()
+        payload = json.dumps(dict(info), sort_keys=True).encode("utf-8")
+        record = self._writer.create_warc_record(
+            path.name,
+            "warcinfo",
+            payload=io.BytesIO(payload),
+            length=len(payload),
+            warc_content_type="application/json",
+        )
+        self._writer.write_record(record)
+
+    def add(
+        self,
+        url: str,
+        status: int,
+        reason: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        item: Mapping[str, Any],
+    ) -> str:
+        """Append a response and its item metadata; returns the response's WARC-Record-ID."""
+        http_headers = StatusAndHeaders(
+            f"{status} {reason}".strip(), list(headers.items()), protocol="HTTP/1.1"
+        )
+        meta_bytes = json.dumps(dict(item), sort_keys=True).encode("utf-8")
+        with self._lock:
+            response = self._writer.create_warc_record(
+                url,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=http_headers,
+            )
+            record_id = str(response.rec_headers.get_header("WARC-Record-ID"))
+            meta = self._writer.create_warc_record(
+                url,
+                "metadata",
+                payload=io.BytesIO(meta_bytes),
+                length=len(meta_bytes),
+                warc_content_type=ITEM_CONTENT_TYPE,
+                warc_headers_dict={"WARC-Concurrent-To": record_id},
+            )
+            self._writer.write_record(response)
+            self._writer.write_record(meta)
+        return record_id
+
+    def close(self) -> None:
+        self._fh.close()
+        self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> RunArchive:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def read_info(path: Path) -> dict[str, Any]:
+    """The warcinfo record of a run archive."""
+    with open(path, "rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "warcinfo":
+                info: dict[str, Any] = json.loads(record.content_stream().read())
+                return info
+    raise ValueError(f"{path}: no warcinfo record")
+
+
+def read_responses(path: Path) -> Iterator[tuple[str, dict[str, Any], bytes]]:
+    """(WARC-Record-ID, item metadata, body) for every response in a run archive, in order."""
+    pending: dict[str, bytes] = {}
+    with open(path, "rb") as fh:
+        for record in ArchiveIterator(fh):
+            if record.rec_type == "response":
+                pending[str(record.rec_headers.get_header("WARC-Record-ID"))] = (
+                    record.content_stream().read()
+                )
+            elif (
+                record.rec_type == "metadata"
+                and record.rec_headers.get_header("Content-Type") == ITEM_CONTENT_TYPE
+            ):
+                record_id = str(record.rec_headers.get_header("WARC-Concurrent-To"))
+                item = json.loads(record.content_stream().read())
+                if record_id in pending:
+                    yield record_id, item, pending.pop(record_id)
