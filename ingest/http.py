@@ -14,7 +14,7 @@ import datetime as dt
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -104,6 +104,11 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return (rng or random).uniform(0, min(cap, base * 2**attempt))
+
+
 class HttpClient:
     """A requests session carrying the project's politeness and safety rules.
 
@@ -112,7 +117,11 @@ class HttpClient:
     """
 
     def __init__(
-        self, settings: Settings, state: CrawlState | None = None, *, sleep: bool = True
+        self,
+        settings: Settings,
+        state: CrawlState | None = None,
+        *,
+        sleeper: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -123,7 +132,7 @@ class HttpClient:
         self.bytes_fetched = 0
         self.requests_made = 0
         self._lock = threading.Lock()
-        self._sleep = time.sleep if sleep else (lambda _s: None)
+        self._sleep = sleeper
         self.robots: RobotsPolicy | None = None
         if state is not None:
             from ingest.robots import RobotsPolicy
@@ -180,7 +189,7 @@ class HttpClient:
                         raise
                     delay = exc.retry_after
                 else:
-                    delay = random.uniform(0, min(s.backoff_max_s, s.backoff_base_s * 2**attempt))
+                    delay = backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s)
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -250,6 +259,8 @@ class HttpClient:
             )
         except requests.RequestException as exc:
             raise _as_fetch_error(url, exc) from None
+        except ValueError as exc:  # requests parses a malformed Location before we see it
+            raise FetchError("bad_redirect", f"{url}: {exc}") from None
 
     def _read(self, url: str, response: requests.Response, deadline: float) -> Response:
         with response:

@@ -332,7 +332,7 @@ def _skip_reason(
         return None  # new, due for a retry, or this very run again (a re-run repeats its requests)
     if known.outcome == "stored":
         updated = item.get("feed_updated")
-        if updated and known.updated_hint and updated > known.updated_hint:
+        if updated and (known.updated_hint is None or updated > known.updated_hint):
             return None  # the source says the item changed since we stored it
         return "already_stored"
     if is_transient(known.outcome):

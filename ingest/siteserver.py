@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class SiteServer:
         self.port = int(self._httpd.server_address[1])
         self.base_url = f"http://{host}:{self.port}"
         self.request_headers: list[tuple[str, dict[str, str]]] = []
+        self.request_times: list[tuple[float, str]] = []  # (time.monotonic(), path)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name="siteserver", daemon=True
         )
@@ -121,6 +123,7 @@ class SiteServer:
                 with server._lock:
                     server.requests.append(path)
                     server.request_headers.append((path, headers))
+                    server.request_times.append((time.monotonic(), path))
                 reply = server.reply(path, headers)
                 self.send_response(reply.status)
                 if reply.chunks is None:

@@ -89,9 +89,17 @@ class CrawlState:
     def __init__(self, root: Path) -> None:
         self.path = root / "state" / "crawl.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._open()) as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
+        for attempt in range(50):  # switching to WAL does not wait for a concurrent opener
+            try:
+                with closing(self._open()) as con:
+                    if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        con.execute("PRAGMA journal_mode=WAL")
+                    con.executescript(SCHEMA)
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
 
     def _open(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60, isolation_level=None)

@@ -1,0 +1,91 @@
+"""Raw capture as WARC, and `newsflow reprocess` rebuilding the same articles without the network."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from ingest.cli import main
+from ingest.siteserver import SiteServer
+
+
+def rows(data: Path) -> list[tuple[object, ...]]:
+    table = ds.dataset(data / "articles", format="parquet", partitioning="hive").to_table()
+    return sorted(
+        (
+            r["article_id"],
+            r["text"],
+            r["title"],
+            r["published_at"],
+            r["date_source"],
+            r["duplicate_of"],
+            r["fetched_at"],
+        )
+        for r in table.to_pylist()
+    )
+
+
+def quarantine(data: Path) -> list[tuple[object, ...]]:
+    table = ds.dataset(data / "quarantine", format="parquet", partitioning="hive").to_table()
+    return sorted((r["url"], r["stage"], r["reason"]) for r in table.to_pylist())
+
+
+def test_fetched_responses_are_stored_as_warc_records(
+    demo_sources: Path, tmp_path: Path, demo_server: SiteServer
+) -> None:
+    data = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
+    (archive,) = (data / "raw" / "limited-times").glob("*.warc.gz")
+    with open(archive, "rb") as fh:
+        records = [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI"),
+                r.http_headers.get_statuscode() if r.http_headers else None,
+            )
+            for r in ArchiveIterator(fh)
+        ]
+    responses = [(uri, status) for kind, uri, status in records if kind == "response"]
+    assert sorted(uri.removeprefix(demo_server.base_url) for uri, _ in responses) == [
+        "/limited-times/files/weekly-digest.pdf",
+        "/limited-times/news/2023-04-06-new-putin-lukashenko-plan-russia-apparently-moves-belarus-troops.html?utm_source=rss&utm_medium=feed",
+        "/limited-times/news/2023-04-06-port-authority-signs-crane-contract.html",
+    ]
+    assert {status for _, status in responses} == {"200"}
+    assert records[0][0] == "warcinfo" and [k for k, _, _ in records].count("metadata") == 3
+
+
+def test_reprocess_rebuilds_the_same_articles_offline(
+    demo_sources: Path, tmp_path: Path, demo_server: SiteServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
+    live_rows, live_quarantine = rows(data), quarantine(data)
+    demo_server.stop()  # the network is gone from here on
+    shutil.rmtree(data / "articles")
+    capsys.readouterr()
+    assert main(["reprocess", "--data", str(data)]) == 0
+    assert rows(data) == live_rows
+    assert quarantine(data) == live_quarantine  # fetch-stage rows of the live run are kept
+    out = capsys.readouterr().out
+    assert "total: new=4 duplicate=1 seen=0 failed=3" in out
+    assert (
+        main(
+            ["reprocess", "--data", str(data), "--source", "limited-times", "--since", "2000-01-01"]
+        )
+        == 0
+    )
+    assert rows(data) == live_rows  # idempotent
+    assert main(["reprocess", "--data", str(data), "--since", "2999-01-01"]) == 0
+    assert "sources=0" in capsys.readouterr().out
+
+
+def test_reprocess_without_raw_data_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["reprocess", "--data", str(tmp_path)]) == 2
+    assert "no raw/ folder" in capsys.readouterr().err
