@@ -41,8 +41,9 @@ typecheck: $(STAMP) ## mypy --strict on ingest/ and transforms/
 pytest: $(STAMP) ## the test suite only
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## end-to-end articles/s on a generated demo site, against trafilatura alone
+bench: $(STAMP) ## throughput against trafilatura alone, and the per-host rate limit under load
 	$(BIN)/python benchmarks/end_to_end.py
+	$(BIN)/python benchmarks/rate_limit.py
 
 serve-demo: $(STAMP) ## serve the demo site on 127.0.0.1:8765 until Ctrl-C (for airflow dags test)
 	$(BIN)/newsflow serve-demo --port 8765

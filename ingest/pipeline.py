@@ -99,8 +99,7 @@ def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageR
 
     settings = source.settings(settings)
     work = workdir(root, source, run)
-    state = CrawlState(root)
-    with HttpClient(settings, state) as client:
+    with CrawlState(root) as state, HttpClient(settings, state) as client:
         found = Discoverer(source, settings, client, state, run.key, run.end).run()
     problems = [
         _problem(url, source, run, "discover", reason, detail)
@@ -132,12 +131,26 @@ def fetch(
     refetch: bool = False,
 ) -> StageRef:
     """Fetch every discovered item not already known, hosts in parallel, into the run's WARC file."""
-    from ingest.warc import RunArchive, warc_path
 
     settings = source.settings(settings)
     work = Path(discovered).parent
     items = list(read_jsonl(Path(discovered)))
-    state = CrawlState(root)
+    with CrawlState(root) as state:
+        return _fetch_all(source, settings, root, run, state, work, items, refetch)
+
+
+def _fetch_all(
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    state: CrawlState,
+    work: Path,
+    items: list[dict[str, Any]],
+    refetch: bool,
+) -> StageRef:
+    from ingest.warc import RunArchive, warc_path
+
     known = state.url_states(item["url"] for item in items)
     todo: dict[str, list[dict[str, Any]]] = defaultdict(list)
     skipped: list[dict[str, Any]] = []
@@ -442,7 +455,6 @@ def _commit_state(
     problems: list[dict[str, Any]],
     discovered: dict[str, dict[str, Any]],
 ) -> None:
-    state = CrawlState(root)
     outcomes = [
         Outcome(
             r["url"], "stored", r["article_id"], discovered.get(r["url"], {}).get("feed_updated")
@@ -450,9 +462,10 @@ def _commit_state(
         for r in batch
     ]
     outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
-    state.record_outcomes(source.id, outcomes, run.key)
     validators = read_json(work / "discover.json").get("validators", {})
-    state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
+    with CrawlState(root) as state:
+        state.record_outcomes(source.id, outcomes, run.key)
+        state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
 
 
 def _problem(

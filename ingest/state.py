@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -89,6 +90,8 @@ class CrawlState:
     def __init__(self, root: Path) -> None:
         self.path = root / "state" / "crawl.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connections: dict[int, sqlite3.Connection] = {}
+        self._lock = threading.Lock()
         for attempt in range(50):  # switching to WAL does not wait for a concurrent opener
             try:
                 with closing(self._open()) as con:
@@ -102,26 +105,46 @@ class CrawlState:
                 time.sleep(0.05)
 
     def _open(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         con.execute("PRAGMA synchronous=NORMAL")
         return con
 
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (one per thread; `close()` closes them all)."""
+        key = threading.get_ident()
+        with self._lock:
+            con = self._connections.get(key)
+            if con is None:
+                con = self._connections[key] = self._open()
+        return con
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._connections.values():
+                con.close()
+            self._connections.clear()
+
+    def __enter__(self) -> CrawlState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._open()) as con:
-            yield con
+        yield self._connection()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction on a connection of its own (threads and processes share the file)."""
-        with closing(self._open()) as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        """A write transaction (threads and processes share the file; SQLite serialises them)."""
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
     # ------------------------------------------------------------ feed and sitemap validators
 

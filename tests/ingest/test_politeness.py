@@ -46,8 +46,9 @@ class Flaky:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> CrawlState:
-    return CrawlState(tmp_path)
+def state(tmp_path: Path) -> Iterator[CrawlState]:
+    with CrawlState(tmp_path) as crawl_state:
+        yield crawl_state
 
 
 def site(routes: dict[str, object]) -> Iterator[SiteServer]:
@@ -122,7 +123,10 @@ def test_the_rate_limit_holds_across_clients_sharing_the_state(tmp_path: Path) -
     with site({"/a": PAGE}) as server:
 
         def worker() -> None:
-            with HttpClient(settings(rate_limit_per_host=5), CrawlState(tmp_path)) as client:
+            with (
+                CrawlState(tmp_path) as own,
+                HttpClient(settings(rate_limit_per_host=5), own) as client,
+            ):
                 for _ in range(4):
                     client.get(f"{server.base_url}/a")
 
@@ -145,7 +149,10 @@ def test_different_hosts_do_not_wait_for_each_other(tmp_path: Path) -> None:
     ):
 
         def worker(base: str) -> None:
-            with HttpClient(settings(rate_limit_per_host=2), CrawlState(tmp_path)) as client:
+            with (
+                CrawlState(tmp_path) as own,
+                HttpClient(settings(rate_limit_per_host=2), own) as client,
+            ):
                 for _ in range(3):
                     client.get(f"{base}/a")
 
