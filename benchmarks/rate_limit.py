@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import sys
 import tempfile
 import time
@@ -20,8 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import itertools
 
 from ingest.config import Settings, Source  # noqa: E402
 from ingest.pipeline import Run, fetch  # noqa: E402
