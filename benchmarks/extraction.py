@@ -1,0 +1,277 @@
+"""Extraction quality, side by side: newsflow's layered extractor and plain trafilatura, on two
+public sets with human-checked ground truth (see ../shared/eval/README.md):
+
+- the Scrapinghub article-extraction benchmark (181 pages, body only);
+- the development split of WCXB (793 articles with body, title, author and day of
+  publication, plus 216 listing/collection pages that are not articles).
+
+Metrics: body precision/recall/F1 with the Scrapinghub metric (token 4-gram multisets,
+per-page P and R averaged, F1 from the averages) on both sets, and WCXB's own bag-of-words
+F1; title exact match; author F1; date accuracy (exact day); page-type accuracy (article
+vs not); pages per second on one core.
+
+    .venv/bin/python benchmarks/extraction.py [--limit N] [--write-baseline]
+
+Not a test. The gate (tests/benchmarks/test_extraction_gate.py) compares newsflow's scores
+with the floors pinned in benchmarks/baseline.json for the same corpus hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EVAL = Path(os.environ.get("NEWSFLOW_EVAL_DIR", ROOT.parent / "shared" / "eval"))
+BASELINE = ROOT / "benchmarks" / "baseline.json"
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+# ------------------------------------------------------------------------------ corpus
+
+
+@dataclass(frozen=True)
+class Page:
+    corpus: str  # "aeb" or "wcxb"
+    id: str
+    url: str
+    path: Path
+    body: str
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    date: str | None = None  # YYYY-MM-DD
+    is_article: bool = True
+
+
+def load_corpus(root: Path = EVAL) -> list[Page]:
+    pages: list[Page] = []
+    truth = json.loads((root / "aeb" / "ground-truth.json").read_text(encoding="utf-8"))
+    for pid, item in sorted(truth.items()):
+        pages.append(Page("aeb", pid, item["url"], root / "aeb" / "html" / f"{pid}.html.gz", item["articleBody"]))
+    for path in sorted((root / "wcxb-dev" / "ground-truth").glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        gt = doc["ground_truth"]
+        author = gt.get("author")
+        authors = tuple(a.strip() for a in re.split(r",| and |;", author) if a.strip()) if isinstance(author, str) else ()
+        pages.append(
+            Page(
+                "wcxb",
+                path.stem,
+                doc.get("url") or "",
+                root / "wcxb-dev" / "html" / f"{path.stem}.html.gz",
+                gt.get("main_content") or "",
+                gt.get("title"),
+                authors,
+                (gt.get("publish_date") or None),
+                doc["_internal"]["page_type"]["primary"] == "article",
+            )
+        )
+    return pages
+
+
+def corpus_hash(root: Path = EVAL) -> str:
+    """SHA-256 over every ground-truth and HTML file of both sets (names and bytes)."""
+    digest = hashlib.sha256()
+    files = [root / "aeb" / "ground-truth.json", *sorted((root / "aeb" / "html").iterdir())]
+    files += sorted((root / "wcxb-dev" / "ground-truth").iterdir()) + sorted((root / "wcxb-dev" / "html").iterdir())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text or ""))
+
+
+def shingle_pr(pred: str, truth: str, n: int = 4) -> tuple[float, float]:
+    """The Scrapinghub metric for one page: multiset precision and recall of token n-grams."""
+    p, t = tokens(pred), tokens(truth)
+    pc = Counter(tuple(p[i : i + n]) for i in range(max(len(p) - n + 1, 0)))
+    tc = Counter(tuple(t[i : i + n]) for i in range(max(len(t) - n + 1, 0)))
+    if not pc:
+        return 0.0, 0.0
+    common = sum((pc & tc).values())
+    return common / sum(pc.values()), (common / sum(tc.values()) if tc else 0.0)
+
+
+def bow_f1(pred: str, truth: str) -> float:
+    """WCXB's metric for one page: bag-of-words F1 of lower-cased \\w+ tokens."""
+    p, t = Counter(tokens(pred.lower())), Counter(tokens(truth.lower()))
+    if not t:
+        return 1.0 if not p else 0.0
+    if not p:
+        return 0.0
+    common = sum((p & t).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(p.values()), common / sum(t.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def name_key(name: str) -> str:
+    return " ".join(tokens(unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()))
+
+
+def author_f1(pred: Iterable[str], truth: Iterable[str]) -> float:
+    p, t = {name_key(a) for a in pred} - {""}, {name_key(a) for a in truth} - {""}
+    if not t:
+        return 1.0 if not p else 0.0
+    common = len(p & t)
+    if not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(t)
+    return 2 * precision * recall / (precision + recall)
+
+
+def title_key(title: str | None) -> str:
+    return " ".join(unicodedata.normalize("NFKC", title or "").split()).casefold()
+
+
+# --------------------------------------------------------------------------- extractors
+
+
+@dataclass
+class Result:
+    body: str
+    title: str | None
+    authors: tuple[str, ...]
+    date: str | None  # YYYY-MM-DD
+    is_article: bool
+    seconds: float
+
+
+def run_newsflow(html: bytes, url: str) -> Result:
+    from ingest.extract import ExtractError, extract_page
+    from transforms.normalise import parse_timestamp
+
+    started = time.process_time()
+    try:
+        page = extract_page(html, url)
+    except ExtractError as exc:
+        return Result("", None, (), None, exc.reason not in ("not_article", "no_text"), time.process_time() - started)
+    published = parse_timestamp(page.published)
+    return Result(page.text, page.title, page.authors, published.date().isoformat() if published else None, True, time.process_time() - started)
+
+
+def run_trafilatura(html: bytes, url: str) -> Result:
+    import trafilatura
+
+    started = time.process_time()
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    elapsed = time.process_time() - started
+    if doc is None or isinstance(doc, dict):
+        return Result("", None, (), None, False, elapsed)
+    authors = tuple(a.strip() for a in (doc.author or "").split(";") if a.strip())
+    return Result(doc.text or "", doc.title, authors, doc.date, bool(doc.text), elapsed)
+
+
+EXTRACTORS: dict[str, Callable[[bytes, str], Result]] = {"newsflow": run_newsflow, "trafilatura": run_trafilatura}
+
+
+def _work(args: tuple[str, Page]) -> tuple[str, str, Result]:
+    name, page = args
+    html = gzip.decompress(page.path.read_bytes())
+    return name, page.id + page.corpus, EXTRACTORS[name](html, page.url)
+
+
+# ------------------------------------------------------------------------------- scoring
+
+
+def score(pages: list[Page], results: dict[str, Result]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for corpus in ("aeb", "wcxb"):
+        chosen = [p for p in pages if p.corpus == corpus and p.is_article]
+        if not chosen:
+            continue
+        prs = [shingle_pr(results[p.id + p.corpus].body, p.body) for p in chosen]
+        precision = sum(pr[0] for pr in prs) / len(prs)
+        recall = sum(pr[1] for pr in prs) / len(prs)
+        out[f"{corpus}_body_precision"] = precision
+        out[f"{corpus}_body_recall"] = recall
+        out[f"{corpus}_body_f1"] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    wcxb = [p for p in pages if p.corpus == "wcxb"]
+    articles = [p for p in wcxb if p.is_article]
+    if articles:
+        out["wcxb_bow_f1"] = sum(bow_f1(results[p.id + p.corpus].body, p.body) for p in articles) / len(articles)
+        titled = [p for p in articles if p.title]
+        out["title_exact"] = sum(title_key(results[p.id + p.corpus].title) == title_key(p.title) for p in titled) / len(titled)
+        authored = [p for p in articles if p.authors]
+        out["author_f1"] = sum(author_f1(results[p.id + p.corpus].authors, p.authors) for p in authored) / len(authored)
+        dated = [p for p in articles if p.date]
+        out["date_day_accuracy"] = sum(results[p.id + p.corpus].date == p.date for p in dated) / len(dated)
+    if wcxb:
+        out["page_type_accuracy"] = sum(results[p.id + p.corpus].is_article == p.is_article for p in wcxb) / len(wcxb)
+    out["pages_per_second"] = len(pages) / sum(r.seconds for r in results.values())
+    return out
+
+
+def evaluate(names: list[str], pages: list[Page], workers: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, Result]] = {name: {} for name in names}
+    jobs = [(name, page) for page in pages for name in names]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for name, key, result in pool.map(_work, jobs, chunksize=8):
+            results[name][key] = result
+    return {name: score(pages, results[name]) for name in names}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=0, help="only the first N pages of each set (a quick look)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", choices=list(EXTRACTORS), help="one extractor only")
+    parser.add_argument("--write-baseline", action="store_true", help="pin the newsflow scores in benchmarks/baseline.json")
+    args = parser.parse_args()
+    pages = load_corpus()
+    if args.limit:
+        pages = [p for c in ("aeb", "wcxb") for p in [q for q in pages if q.corpus == c][: args.limit]]
+    names = [args.only] if args.only else list(EXTRACTORS)
+    started = time.monotonic()
+    scores = evaluate(names, pages, args.workers)
+    print(f"{len(pages)} pages ({sum(p.corpus == 'aeb' for p in pages)} Scrapinghub, {sum(p.corpus == 'wcxb' for p in pages)} WCXB-dev) in {time.monotonic() - started:.0f}s")
+    keys = list(next(iter(scores.values())))
+    print(f"{'metric':<22}" + "".join(f"{n:>14}" for n in names))
+    for key in keys:
+        print(f"{key:<22}" + "".join(f"{scores[n][key]:>14.3f}" for n in names))
+    if args.write_baseline:
+        if args.limit or "newsflow" not in scores:
+            parser.error("--write-baseline needs the whole corpus and the newsflow extractor")
+        floors = {k: round(v - 0.005, 3) for k, v in scores["newsflow"].items() if k != "pages_per_second"}
+        BASELINE.write_text(
+            json.dumps(
+                {
+                    "corpus_sha256": corpus_hash(),
+                    "measured": time.strftime("%Y-%m-%d"),
+                    "scores": {n: {k: round(v, 4) for k, v in s.items()} for n, s in scores.items()},
+                    "floors": floors,
+                },
+                indent=1,
+                sort_keys=True,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {BASELINE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
