@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,12 +61,24 @@ def load_corpus(root: Path = EVAL) -> list[Page]:
     pages: list[Page] = []
     truth = json.loads((root / "aeb" / "ground-truth.json").read_text(encoding="utf-8"))
     for pid, item in sorted(truth.items()):
-        pages.append(Page("aeb", pid, item["url"], root / "aeb" / "html" / f"{pid}.html.gz", item["articleBody"]))
+        pages.append(
+            Page(
+                "aeb",
+                pid,
+                item["url"],
+                root / "aeb" / "html" / f"{pid}.html.gz",
+                item["articleBody"],
+            )
+        )
     for path in sorted((root / "wcxb-dev" / "ground-truth").glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
         gt = doc["ground_truth"]
         author = gt.get("author")
-        authors = tuple(a.strip() for a in re.split(r",| and |;", author) if a.strip()) if isinstance(author, str) else ()
+        authors = (
+            tuple(a.strip() for a in re.split(r",| and |;", author) if a.strip())
+            if isinstance(author, str)
+            else ()
+        )
         pages.append(
             Page(
                 "wcxb",
@@ -88,7 +99,9 @@ def corpus_hash(root: Path = EVAL) -> str:
     """SHA-256 over every ground-truth and HTML file of both sets (names and bytes)."""
     digest = hashlib.sha256()
     files = [root / "aeb" / "ground-truth.json", *sorted((root / "aeb" / "html").iterdir())]
-    files += sorted((root / "wcxb-dev" / "ground-truth").iterdir()) + sorted((root / "wcxb-dev" / "html").iterdir())
+    files += sorted((root / "wcxb-dev" / "ground-truth").iterdir()) + sorted(
+        (root / "wcxb-dev" / "html").iterdir()
+    )
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
@@ -128,7 +141,9 @@ def bow_f1(pred: str, truth: str) -> float:
 
 
 def name_key(name: str) -> str:
-    return " ".join(tokens(unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()))
+    return " ".join(
+        tokens(unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower())
+    )
 
 
 def author_f1(pred: Iterable[str], truth: Iterable[str]) -> float:
@@ -161,15 +176,23 @@ class Result:
 
 def run_newsflow(html: bytes, url: str) -> Result:
     from ingest.extract import ExtractError, extract_page
-    from transforms.normalise import parse_timestamp
+    from transforms.normalise import local_day
 
     started = time.process_time()
     try:
         page = extract_page(html, url)
     except ExtractError as exc:
-        return Result("", None, (), None, exc.reason not in ("not_article", "no_text"), time.process_time() - started)
-    published = parse_timestamp(page.published)
-    return Result(page.text, page.title, page.authors, published.date().isoformat() if published else None, True, time.process_time() - started)
+        return Result(
+            "",
+            None,
+            (),
+            None,
+            exc.reason not in ("not_article", "no_text"),
+            time.process_time() - started,
+        )
+    # the day the page names, in its own offset (the truth is a local calendar day)
+    day = local_day(page.published)
+    return Result(page.text, page.title, page.authors, day, True, time.process_time() - started)
 
 
 def run_trafilatura(html: bytes, url: str) -> Result:
@@ -184,7 +207,10 @@ def run_trafilatura(html: bytes, url: str) -> Result:
     return Result(doc.text or "", doc.title, authors, doc.date, bool(doc.text), elapsed)
 
 
-EXTRACTORS: dict[str, Callable[[bytes, str], Result]] = {"newsflow": run_newsflow, "trafilatura": run_trafilatura}
+EXTRACTORS: dict[str, Callable[[bytes, str], Result]] = {
+    "newsflow": run_newsflow,
+    "trafilatura": run_trafilatura,
+}
 
 
 def _work(args: tuple[str, Page]) -> tuple[str, str, Result]:
@@ -207,19 +233,31 @@ def score(pages: list[Page], results: dict[str, Result]) -> dict[str, float]:
         recall = sum(pr[1] for pr in prs) / len(prs)
         out[f"{corpus}_body_precision"] = precision
         out[f"{corpus}_body_recall"] = recall
-        out[f"{corpus}_body_f1"] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[f"{corpus}_body_f1"] = (
+            2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        )
     wcxb = [p for p in pages if p.corpus == "wcxb"]
     articles = [p for p in wcxb if p.is_article]
     if articles:
-        out["wcxb_bow_f1"] = sum(bow_f1(results[p.id + p.corpus].body, p.body) for p in articles) / len(articles)
+        out["wcxb_bow_f1"] = sum(
+            bow_f1(results[p.id + p.corpus].body, p.body) for p in articles
+        ) / len(articles)
         titled = [p for p in articles if p.title]
-        out["title_exact"] = sum(title_key(results[p.id + p.corpus].title) == title_key(p.title) for p in titled) / len(titled)
+        out["title_exact"] = sum(
+            title_key(results[p.id + p.corpus].title) == title_key(p.title) for p in titled
+        ) / len(titled)
         authored = [p for p in articles if p.authors]
-        out["author_f1"] = sum(author_f1(results[p.id + p.corpus].authors, p.authors) for p in authored) / len(authored)
+        out["author_f1"] = sum(
+            author_f1(results[p.id + p.corpus].authors, p.authors) for p in authored
+        ) / len(authored)
         dated = [p for p in articles if p.date]
-        out["date_day_accuracy"] = sum(results[p.id + p.corpus].date == p.date for p in dated) / len(dated)
+        out["date_day_accuracy"] = sum(
+            results[p.id + p.corpus].date == p.date for p in dated
+        ) / len(dated)
     if wcxb:
-        out["page_type_accuracy"] = sum(results[p.id + p.corpus].is_article == p.is_article for p in wcxb) / len(wcxb)
+        out["page_type_accuracy"] = sum(
+            results[p.id + p.corpus].is_article == p.is_article for p in wcxb
+        ) / len(wcxb)
     out["pages_per_second"] = len(pages) / sum(r.seconds for r in results.values())
     return out
 
@@ -235,18 +273,28 @@ def evaluate(names: list[str], pages: list[Page], workers: int) -> dict[str, dic
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=0, help="only the first N pages of each set (a quick look)")
+    parser.add_argument(
+        "--limit", type=int, default=0, help="only the first N pages of each set (a quick look)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", choices=list(EXTRACTORS), help="one extractor only")
-    parser.add_argument("--write-baseline", action="store_true", help="pin the newsflow scores in benchmarks/baseline.json")
+    parser.add_argument(
+        "--write-baseline",
+        action="store_true",
+        help="pin the newsflow scores in benchmarks/baseline.json",
+    )
     args = parser.parse_args()
     pages = load_corpus()
     if args.limit:
-        pages = [p for c in ("aeb", "wcxb") for p in [q for q in pages if q.corpus == c][: args.limit]]
+        pages = [
+            p for c in ("aeb", "wcxb") for p in [q for q in pages if q.corpus == c][: args.limit]
+        ]
     names = [args.only] if args.only else list(EXTRACTORS)
     started = time.monotonic()
     scores = evaluate(names, pages, args.workers)
-    print(f"{len(pages)} pages ({sum(p.corpus == 'aeb' for p in pages)} Scrapinghub, {sum(p.corpus == 'wcxb' for p in pages)} WCXB-dev) in {time.monotonic() - started:.0f}s")
+    print(
+        f"{len(pages)} pages ({sum(p.corpus == 'aeb' for p in pages)} Scrapinghub, {sum(p.corpus == 'wcxb' for p in pages)} WCXB-dev) in {time.monotonic() - started:.0f}s"
+    )
     keys = list(next(iter(scores.values())))
     print(f"{'metric':<22}" + "".join(f"{n:>14}" for n in names))
     for key in keys:
@@ -254,13 +302,17 @@ def main() -> int:
     if args.write_baseline:
         if args.limit or "newsflow" not in scores:
             parser.error("--write-baseline needs the whole corpus and the newsflow extractor")
-        floors = {k: round(v - 0.005, 3) for k, v in scores["newsflow"].items() if k != "pages_per_second"}
+        floors = {
+            k: round(v - 0.005, 3) for k, v in scores["newsflow"].items() if k != "pages_per_second"
+        }
         BASELINE.write_text(
             json.dumps(
                 {
                     "corpus_sha256": corpus_hash(),
                     "measured": time.strftime("%Y-%m-%d"),
-                    "scores": {n: {k: round(v, 4) for k, v in s.items()} for n, s in scores.items()},
+                    "scores": {
+                        n: {k: round(v, 4) for k, v in s.items()} for n, s in scores.items()
+                    },
                     "floors": floors,
                 },
                 indent=1,

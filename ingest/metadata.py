@@ -46,6 +46,8 @@ class PageMetadata:
     description: str | None = None
     authors: tuple[str, ...] = ()
     language: str | None = None
+    og_type: str | None = None
+    schema_types: frozenset[str] = frozenset()  # every JSON-LD @type on the page, lower-cased
 
 
 def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
@@ -71,6 +73,7 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
                 meta.published, meta.published_from = value, "time_element"
                 if "pubdate" in node.attrib or node.get("itemprop") == "datePublished":
                     break
+    meta.og_type = values.get("og:type")
     meta.title = meta.title or values.get("og:title") or values.get("twitter:title")
     meta.site_name = meta.site_name or values.get("og:site_name") or values.get("application-name")
     meta.description = meta.description or values.get("og:description") or values.get("description")
@@ -107,6 +110,8 @@ def _meta_values(tree: lxml_html.HtmlElement) -> dict[str, str]:
 
 
 def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
+    types: set[str] = set()
+    article: dict[str, Any] | None = None
     for script in tree.iterfind(".//script[@type]"):
         if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
             continue
@@ -115,29 +120,27 @@ def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
         except ValueError:
             continue
         for node in _nodes(data):
-            types = node.get("@type")
-            names = {str(t).lower() for t in (types if isinstance(types, list) else [types])}
-            if not names & ARTICLE_TYPES:
-                continue
-            published = node.get("datePublished")
-            if isinstance(published, str) and published.strip() and meta.published is None:
-                meta.published, meta.published_from = published.strip(), "jsonld"
-            modified = node.get("dateModified")
-            if isinstance(modified, str) and modified.strip() and meta.modified is None:
-                meta.modified = modified.strip()
-            headline = node.get("headline")
-            if isinstance(headline, str) and headline.strip() and meta.title is None:
-                meta.title = " ".join(headline.split())
-            if not meta.authors:
-                meta.authors = tuple(_names(node.get("author")))
-            publisher = node.get("publisher")
-            if (
-                isinstance(publisher, dict)
-                and isinstance(publisher.get("name"), str)
-                and meta.site_name is None
-            ):
-                meta.site_name = publisher["name"].strip() or None
-            return
+            kinds = node.get("@type")
+            names = {str(t).lower() for t in (kinds if isinstance(kinds, list) else [kinds]) if t}
+            types |= names
+            if article is None and names & ARTICLE_TYPES:
+                article = node
+    meta.schema_types = frozenset(types)
+    if article is None:
+        return
+    published = article.get("datePublished")
+    if isinstance(published, str) and published.strip():
+        meta.published, meta.published_from = published.strip(), "jsonld"
+    modified = article.get("dateModified")
+    if isinstance(modified, str) and modified.strip():
+        meta.modified = modified.strip()
+    headline = article.get("headline")
+    if isinstance(headline, str) and headline.strip():
+        meta.title = " ".join(headline.split())
+    meta.authors = tuple(_names(article.get("author")))
+    publisher = article.get("publisher")
+    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+        meta.site_name = publisher["name"].strip() or None
 
 
 def _nodes(data: Any) -> list[dict[str, Any]]:

@@ -29,9 +29,10 @@ class TransformError(Exception):
 def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[dt.datetime, str]:
     """The publication time and where it came from, best evidence first.
 
-    Page metadata with a full timestamp, then the feed's date, then a day-only date read
-    from the page, then the HTTP Last-Modified header, then the fetch time. Dates in the
-    future relative to the fetch are ignored.
+    Page metadata with a full timestamp (`page_jsonld`, `page_meta`, `page_time_element`),
+    then the feed's date (`feed`), then a day-only date read from the page (`page_text`),
+    then the HTTP Last-Modified header (`http_header`), then the fetch time (`fetch_time`).
+    Dates in the future relative to the fetch are ignored.
     """
     page_from = record.get("published_from")
     page = parse_timestamp(record.get("published"))
@@ -40,7 +41,7 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
         candidates += [(parse_timestamp(record.get("feed_published")), "feed"), (page, "page_text")]
     else:
         candidates += [
-            (page, "page_metadata"),
+            (page, f"page_{page_from or 'meta'}"),
             (parse_timestamp(record.get("feed_published")), "feed"),
         ]
     candidates += [(parse_timestamp(record.get("last_modified")), "http_header")]
@@ -88,6 +89,7 @@ def build_article(
         "run_id": run_id,
         "extractor": record["extractor"],
         "feed_url": record.get("feed_url"),
+        "original_source": clean_line(record.get("original_source")),
     }
 
 

@@ -28,32 +28,57 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
-    """An ISO-8601 string or datetime as an aware UTC datetime; naive values are taken as UTC.
-
-    Returns None for values that are not timestamps. Sub-second precision is kept.
+    """An ISO-8601 (or RFC 2822, or other common written) timestamp as an aware UTC datetime;
+    naive values are taken as UTC. Returns None for values that are not timestamps.
+    Sub-second precision is kept.
     """
+    parsed = parse_local(value)
+    return None if parsed is None else parsed.astimezone(dt.UTC)
+
+
+def parse_local(value: str | dt.datetime | None) -> dt.datetime | None:
+    """Like parse_timestamp, but in the offset the value states (UTC when it states none)."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        parsed = value
+        parsed: dt.datetime | None = value
     else:
-        text = value.strip()
-        if not text:
-            return None
-        if _DATE_ONLY.match(text):
-            text += "T00:00:00"
-        try:
-            parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
-            from email.utils import parsedate_to_datetime
+        parsed = _parse_text(value.strip())
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
-            try:
-                parsed = parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+
+def local_day(value: str | None) -> str | None:
+    """The calendar day a timestamp names in its own offset (YYYY-MM-DD), or None."""
+    parsed = parse_local(value)
+    return parsed.date().isoformat() if parsed is not None else None
+
+
+def _parse_text(text: str) -> dt.datetime | None:
+    if not text or len(text) > 64:
+        return None
+    if _DATE_ONLY.match(text):
+        text += "T00:00:00"
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    if not re.search(r"\d{4}", text):
+        return None  # a four-digit year or nothing: "05/06" or "yesterday" are not dates here
+    from dateutil import parser as date_parser
+
+    try:
+        parsed = date_parser.parse(text, default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.year >= 1990 else None
 
 
 def canonical_url(url: str, declared: str | None = None) -> str:

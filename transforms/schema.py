@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 TS = pa.timestamp("us", tz="UTC")
 
 _ARTICLE_FIELDS: list[pa.Field[Any]] = [
@@ -34,6 +34,9 @@ _ARTICLE_FIELDS: list[pa.Field[Any]] = [
     pa.field("run_id", pa.string(), nullable=False),
     pa.field("extractor", pa.string(), nullable=False),
     pa.field("feed_url", pa.string()),
+    pa.field(
+        "original_source", pa.string()
+    ),  # the publisher an aggregator copied from (added in 2)
 ]
 ARTICLE_SCHEMA = pa.schema(
     _ARTICLE_FIELDS,

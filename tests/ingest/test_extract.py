@@ -41,7 +41,7 @@ def test_seed_page_fields() -> None:
     assert page.canonical == SEED_URL
     assert page.site_name == "The Limited Times"
     assert page.language == "en"
-    assert page.extractor.startswith("trafilatura/")
+    assert page.extractor == "profile:limited-times@2019-01-01"
 
 
 def test_seed_page_body_keeps_the_article_and_drops_the_chrome() -> None:
@@ -63,10 +63,37 @@ def test_seed_page_body_keeps_the_article_and_drops_the_chrome() -> None:
 
 
 def test_page_without_article_text_is_no_text() -> None:
-    html = b"<html><head><title>Section</title></head><body><nav><a href='/a'>A</a></nav></body></html>"
+    html = b"<html><head><meta property='og:type' content='article'></head><body><p>Too short.</p></body></html>"
     with pytest.raises(ExtractError) as info:
-        extract_page(html, "https://news.example/section/")
+        extract_page(html, "https://news.example/2023/04/06/story.html")
     assert info.value.reason == "no_text"
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/tag/politics/", "/category/world", "/section/sport/page/2"]
+)
+def test_section_listing_and_tag_pages_are_not_articles(path: str) -> None:
+    items = "".join(
+        f"<li><a href='/story/{n}'>Headline number {n} about the council budget</a></li>"
+        for n in range(30)
+    )
+    html = (
+        f"<html><head><title>World</title></head><body><h1>World</h1><ul>{items}</ul></body></html>"
+    )
+    with pytest.raises(ExtractError) as info:
+        extract_page(html.encode(), f"https://news.example{path}")
+    assert info.value.reason == "not_article"
+
+
+def test_a_listing_at_an_article_like_path_is_recognised_by_its_links() -> None:
+    items = "".join(
+        f"<div class='card'><a href='/story/{n}'>Headline number {n} about the council budget and the ferry</a><p>Teaser.</p></div>"
+        for n in range(40)
+    )
+    html = f"<html><head><title>Latest</title></head><body><h1>Latest</h1>{items}</body></html>"
+    with pytest.raises(ExtractError) as info:
+        extract_page(html.encode(), "https://news.example/latest-news")
+    assert info.value.reason == "not_article"
 
 
 @pytest.mark.parametrize("declare", ["header", "meta"])

@@ -114,7 +114,7 @@ def test_published_time_prefers_page_then_feed_then_header_and_never_the_future(
     }
     assert choose_published(record, fetched) == (
         dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC),
-        "page_metadata",
+        "page_meta",
     )
     # a day-only page date loses to the feed's full timestamp
     day_only = {**record, "published": "2023-04-06", "published_from": "page_heuristic"}
