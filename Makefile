@@ -9,7 +9,7 @@ DATA ?= data/demo
 AIRFLOW_TEST_HOME := $(CURDIR)/.airflow
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format typecheck pytest bench serve-demo airflow-test clean
+.PHONY: help install demo test lint format typecheck pytest bench eval eval-baseline serve-demo airflow-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ pytest: $(STAMP) ## the test suite only
 bench: $(STAMP) ## throughput against trafilatura alone, and the per-host rate limit under load
 	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/rate_limit.py
+
+eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
+	$(BIN)/python benchmarks/extraction.py
+
+eval-baseline: $(STAMP) ## re-measure and pin the extraction floors in benchmarks/baseline.json
+	$(BIN)/python benchmarks/extraction.py --write-baseline
 
 serve-demo: $(STAMP) ## serve the demo site on 127.0.0.1:8765 until Ctrl-C (for airflow dags test)
 	$(BIN)/newsflow serve-demo --port 8765

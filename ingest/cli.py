@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="only runs started on or after this day (UTC)",
     )
+    reprocess.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes extracting pages in parallel (default: one per core)",
+    )
     reprocess.set_defaults(func=_cmd_reprocess)
 
     query = sub.add_parser(
@@ -110,7 +117,7 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{root}: no raw/ folder with WARC files; pass --data with the folder an ingest wrote to."
         )
-    results = reprocess_runs(root, args.source, args.since)
+    results = reprocess_runs(root, args.source, args.since, workers=args.workers)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
 

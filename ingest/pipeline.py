@@ -417,17 +417,27 @@ def _extract_item(
     problems: list[dict[str, Any]],
 ) -> None:
     """Extract one page (live or from WARC) into an extracted record or a problem row."""
+    record, problem = extract_record(item, body, source.language)
+    if record is not None:
+        extracted.append(record)
+    elif problem is not None:
+        problems.append(_problem(item["url"], source, run, "extract", *problem))
+
+
+def extract_record(
+    item: dict[str, Any], body: bytes, source_language: str | None
+) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+    """(extracted record, None) or (None, (reason, detail)); a plain function, so worker
+    processes can run it (bulk reprocessing)."""
     from ingest.extract import ExtractError, extract_page
 
     try:
         page = extract_page(body, item["final_url"], item.get("charset"))
     except ExtractError as exc:
-        problems.append(_problem(item["url"], source, run, "extract", exc.reason, exc.detail))
-        return
+        return None, (exc.reason, exc.detail)
     except Exception as exc:  # the extractor must not stop the run
-        problems.append(_problem(item["url"], source, run, "extract", "extract_error", repr(exc)))
-        return
-    extracted.append(
+        return None, ("extract_error", repr(exc))
+    return (
         {
             **{k: v for k, v in item.items() if k != "record_id"},
             "title": page.title,
@@ -440,9 +450,11 @@ def _extract_item(
             "canonical": page.canonical,
             "site_name": page.site_name,
             "language": page.language or item.get("feed_language"),
-            "source_language": source.language,
+            "source_language": source_language,
             "extractor": page.extractor,
-        }
+            "original_source": page.original_source,
+        },
+        None,
     )
 
 

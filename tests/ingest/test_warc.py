@@ -68,7 +68,7 @@ def test_reprocess_rebuilds_the_same_articles_offline(
     demo_server.stop()  # the network is gone from here on
     shutil.rmtree(data / "articles")
     capsys.readouterr()
-    assert main(["reprocess", "--data", str(data)]) == 0
+    assert main(["reprocess", "--data", str(data), "--workers", "2"]) == 0
     assert rows(data) == live_rows
     assert quarantine(data) == live_quarantine  # fetch-stage rows of the live run are kept
     out = capsys.readouterr().out
