@@ -56,6 +56,11 @@ def routes() -> dict[str, Any]:
             b"<rss><channel><item><link>/a/0.html</link></item><item><title>unclosed",
         ),
         "/bomb-sitemap.xml.gz": Reply(200, {"Content-Type": "application/x-gzip"}, bomb),
+        "/laughs-sitemap.xml": Reply(
+            200,
+            {"Content-Type": "application/xml"},
+            BILLION_LAUGHS.replace(b"<rss", b"<urlset").replace(b"</rss>", b"</urlset>"),
+        ),
         "/gzip-bomb.html": Reply(200, {**HTML, "Content-Encoding": "gzip"}, bomb),
         "/endless.html": lambda _p: Reply(200, HTML, chunks=endless()),
         "/drip.html": lambda _p: Reply(200, HTML, chunks=drip()),
@@ -113,6 +118,7 @@ EXPECTED = {
     "/broken-feed.xml": ("discover", "feed_recovered"),
     "/broken-feed.xml ": ("discover", "no_link"),  # its second item lost its link in the damage
     "/bomb-sitemap.xml.gz": ("discover", "too_large"),
+    "/laughs-sitemap.xml": ("discover", "unsafe_xml"),
 }
 
 
@@ -128,7 +134,7 @@ def test_hostile_site_is_survived_with_reasons_and_bounded_time_and_memory(tmp_p
             tmp_path / "s.yaml",
             base,
             feeds=["/feed.xml", "/bomb-feed.xml", "/xxe-feed.xml", "/broken-feed.xml"],
-            extra=f'    sitemaps: ["{base}/bomb-sitemap.xml.gz"]',
+            extra=f'    sitemaps: ["{base}/bomb-sitemap.xml.gz", "{base}/laughs-sitemap.xml"]',
             settings=f"  max_page_bytes: {CAP}\n  deadline_s: 2\n  max_retries: 1\n  fetch_workers: 1",
         )
         config = load_sources(sources)
