@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from lxml import html as lxml_html
 
 MIN_WORDS = 10  # news briefs can be two sentences
+PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
 EXTRACTOR = TRAFILATURA  # the generic body layer
 # a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
@@ -191,10 +192,26 @@ def _trafilatura(tree: lxml_html.HtmlElement, url: str) -> dict[str, Any]:
     )
     if doc is None or isinstance(doc, dict):
         return {}
-    return {
+    found = {
         k: getattr(doc, k, None)
         for k in ("title", "text", "date", "author", "description", "sitename")
     }
+    # trafilatura's precision mode drops boilerplate its default keeps (link lists, comment
+    # blocks, teasers); when it also drops much of the text, it is eating the article itself
+    default_words = len((found["text"] or "").split())
+    if default_words:
+        precise = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            with_metadata=False,
+            include_comments=False,
+            include_tables=True,
+            favor_precision=True,
+        )
+        text = getattr(precise, "text", None) or ""
+        if len(text.split()) >= PRECISION_KEEP * default_words:
+            found["text"] = text
+    return found
 
 
 # ------------------------------------------------------------------------------ helpers
