@@ -157,13 +157,17 @@ def author_f1(pred: Iterable[str], truth: Iterable[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+_TYPOGRAPHY = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
 
 
 def title_key(title: str | None) -> str:
     """Titles compared as words: case, white space and typographic quotes and dashes folded
     (the WCXB truth writes ASCII apostrophes where pages print typographic ones)."""
-    return " ".join(unicodedata.normalize("NFKC", title or "").translate(_TYPOGRAPHY).split()).casefold()
+    return " ".join(
+        unicodedata.normalize("NFKC", title or "").translate(_TYPOGRAPHY).split()
+    ).casefold()
 
 
 # --------------------------------------------------------------------------- extractors

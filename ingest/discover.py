@@ -56,6 +56,9 @@ class Discoverer:
         self.run_key = run_key
         self.oldest = window_end - dt.timedelta(days=settings.sitemap_lookback_days)
         self.found = Discovery()
+        self.parents: dict[
+            str, str
+        ] = {}  # a linked feed or child sitemap -> the document listing it
 
     def run(self) -> Discovery:
         for url in self.source.feeds:
@@ -85,12 +88,22 @@ class Discoverer:
 
         try:
             step(*args)
+            return
         except FetchError as exc:
             self.found.problems.append((url, exc.reason, exc.detail))
         except (FeedError, SitemapError) as exc:
             self.found.problems.append((url, exc.reason, f"{url}: {exc}"))
         except Exception as exc:
             self.found.problems.append((url, "discover_error", f"{url}: {exc!r}"))
+        self._unsettle(url)
+
+    def _unsettle(self, url: str) -> None:
+        """Keep the validators of `url` and of every document that led to it from being
+        committed, so the next run reads them again and retries what failed here."""
+        current: str | None = url
+        while current is not None:
+            self.found.validators.pop(current, None)
+            current = self.parents.get(current)
 
     def _conditional_get(self, url: str, accept: str) -> Response | None:
         """The response, or None when the document did not change since the last committed run."""
@@ -130,6 +143,7 @@ class Discoverer:
             if not links:
                 raise
             for link in links:  # the URL was a page advertising its feeds
+                self.parents[link] = url
                 self._guard(link, self._feed, link, False)
             return
         if feed.recovered_error:
@@ -189,6 +203,10 @@ class Discoverer:
                 if response is None:
                     return
                 sitemap = parse_sitemap(response.body, response.url, self.settings.max_page_bytes)
+                for loc in sitemap.bad_locs:
+                    self.found.problems.append(
+                        (url, "bad_link", f"<loc>{loc[:200]}</loc> is not a usable URL")
+                    )
                 for entry in sitemap.entries:
                     if entry.date is not None and entry.date < self.oldest:
                         self.found.out_of_window += 1
@@ -203,6 +221,7 @@ class Discoverer:
                                 )
                             )
                         else:
+                            self.parents.setdefault(entry.url, url)
                             queue.append((entry.url, depth + 1))
                         continue
                     self.found.add(
@@ -218,6 +237,7 @@ class Discoverer:
 
             self._guard(url, one)
         for url, _ in queue:
+            self._unsettle(url)
             self.found.problems.append(
                 (
                     url,

@@ -8,7 +8,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 _TAG = re.compile(r"<[^>]*>")
 
@@ -88,12 +88,13 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> P
     for entry in parsed.entries:
         link = _entry_link(entry)
         label = str(entry.get("id") or entry.get("title") or "(untitled item)")
-        if not link:
-            skipped.append((label, "item has no link"))
+        url = absolute_url(feed_url, link) if link else None
+        if not url:
+            skipped.append((label, "item has a malformed link" if link else "item has no link"))
             continue
         items.append(
             FeedItem(
-                url=urljoin(feed_url, link),
+                url=url,
                 feed_url=feed_url,
                 title=_clean(entry.get("title")),
                 # plain dict lookups: feedparser's own get() maps a missing key onto the other
@@ -181,12 +182,13 @@ def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
             continue
         link = entry.get("url") or entry.get("external_url")
         label = str(entry.get("id") or entry.get("title") or "(untitled item)")
-        if not isinstance(link, str) or not link.strip():
-            skipped.append((label, "item has no link"))
+        url = absolute_url(feed_url, link) if isinstance(link, str) and link.strip() else None
+        if not url:
+            skipped.append((label, "item has a malformed link" if link else "item has no link"))
             continue
         items.append(
             FeedItem(
-                url=urljoin(feed_url, link.strip()),
+                url=url,
                 feed_url=feed_url,
                 title=_clean(entry.get("title")),
                 published=parse_timestamp(_str(entry.get("date_published"))),
@@ -199,6 +201,17 @@ def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
     return ParsedFeed(
         title=_clean(doc.get("title")), items=items, skipped=skipped, recovered_error=None
     )
+
+
+def absolute_url(base: str, link: str) -> str | None:
+    """`link` resolved against `base`, or None when it is not a usable http(s) URL."""
+    try:
+        url = urljoin(base, link.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def _str(value: Any) -> str | None:

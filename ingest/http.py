@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ingest.state import CrawlState
 
 MAX_REDIRECTS = 5
+MAX_CRAWL_DELAY_S = 60.0  # a robots.txt Crawl-delay is honoured up to a minute between requests
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 RETRYABLE = ("timeout", "connection_error")
 
@@ -197,7 +198,9 @@ class HttpClient:
         deadline = time.monotonic() + self.settings.deadline_s
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            self._admit(current, check_robots)
+            deadline += self._admit(
+                current, check_robots
+            )  # waiting for a slot is not the server's time
             response = self._request(current, headers, deadline)
             status = response.status_code
             if 300 <= status < 400 and status != 304:
@@ -220,8 +223,8 @@ class HttpClient:
             return self._read(current, response, deadline)
         raise FetchError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    def _admit(self, url: str, check_robots: bool) -> None:
-        """Scheme, address, robots.txt and rate limit, for one hop."""
+    def _admit(self, url: str, check_robots: bool) -> float:
+        """Scheme, address, robots.txt and rate limit, for one hop; returns the seconds waited."""
         if urlsplit(url).scheme not in ("http", "https"):
             raise FetchError("bad_scheme", f"refusing non-http(s) URL {url}")
         try:
@@ -232,13 +235,15 @@ class HttpClient:
             raise FetchError("dns_error", str(exc)) from None
         delay = 0.0
         if check_robots and self.robots is not None:
-            delay = self.robots.check(url)
-        if self.state is not None:
-            host = urlsplit(url).hostname or ""
-            interval = max(1.0 / self.settings.rate_limit_per_host, delay)
-            wait = self.state.reserve_slot(host, interval)
-            if wait > 0:
-                self._sleep(wait)
+            delay = min(self.robots.check(url), MAX_CRAWL_DELAY_S)
+        if self.state is None:
+            return 0.0
+        host = urlsplit(url).hostname or ""
+        interval = max(1.0 / self.settings.rate_limit_per_host, delay)
+        wait = self.state.reserve_slot(host, interval)
+        if wait > 0:
+            self._sleep(wait)
+        return max(wait, 0.0)
 
     def _request(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -21,7 +22,14 @@ from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source
 from ingest.http import HTML_TYPES, FetchError, HttpClient
-from ingest.state import CrawlState, Outcome, UrlState, Validators, is_transient
+from ingest.state import (
+    MAX_TRANSIENT_ATTEMPTS,
+    CrawlState,
+    Outcome,
+    UrlState,
+    Validators,
+    is_transient,
+)
 from ingest.workfiles import read_json, read_jsonl, write_json, write_jsonl
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
@@ -163,6 +171,7 @@ def _fetch_all(
     fetched: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     totals = {"bytes": 0, "requests": 0}
+    totals_lock = threading.Lock()
     if todo:
         info = {
             "source_id": source.id,
@@ -177,8 +186,9 @@ def _fetch_all(
                 with HttpClient(settings, state) as client:
                     for item in host_items:
                         _fetch_item(client, archive, item, source, run, fetched, problems)
-                    totals["bytes"] += client.bytes_fetched
-                    totals["requests"] += client.requests_made
+                    with totals_lock:
+                        totals["bytes"] += client.bytes_fetched
+                        totals["requests"] += client.requests_made
 
             with ThreadPoolExecutor(max_workers=min(settings.fetch_workers, len(todo))) as pool:
                 list(pool.map(one_host, todo.values()))
@@ -287,13 +297,17 @@ def write(
             problems = [
                 r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")
             ] + problems
-        # rows this run wrote before for items it no longer lists are kept, not lost
+        # rows this run wrote before are kept unless this attempt produced the item again or
+        # quarantined it: an item no longer listed, or skipped as known, is never lost
+        redone = {r["url"] for r in batch} | {
+            p["url"] for p in problems if p["stage"] != "discover"
+        }
         own = [
             r
             for r in read_articles(
                 root, [f.name for f in ARTICLE_SCHEMA], only_name=name
             ).to_pylist()
-            if r["url"] not in discovered
+            if r["url"] not in redone
         ]
         stored = read_articles(
             root, ["article_id", "content_hash", "duplicate_of"], exclude_name=name
@@ -349,7 +363,7 @@ def _skip_reason(
             return None  # the source says the item changed since we stored it
         return "already_stored"
     if is_transient(known.outcome):
-        return None
+        return None if known.attempts < MAX_TRANSIENT_ATTEMPTS else f"gave_up:{known.outcome}"
     age = dt.datetime.now(dt.UTC) - known.last_seen
     return (
         f"failed_recently:{known.outcome}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 NS_SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
 NS_NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
@@ -37,6 +36,7 @@ class SitemapEntry:
 class Sitemap:
     kind: str  # "index" or "urlset"
     entries: list[SitemapEntry] = field(default_factory=list)
+    bad_locs: list[str] = field(default_factory=list)  # <loc> values that are not usable URLs
 
 
 def parse_sitemap(body: bytes, sitemap_url: str, cap: int) -> Sitemap:
@@ -45,7 +45,8 @@ def parse_sitemap(body: bytes, sitemap_url: str, cap: int) -> Sitemap:
     from defusedxml import ElementTree as SafeET
 
     from ingest.body import BodyError, gunzip_limited
-    from ingest.xmlguard import UnsafeXML, check_xml
+    from ingest.feeds import absolute_url
+    from ingest.xmlguard import UnsafeXML, as_utf8, check_xml
 
     if body[:2] == b"\x1f\x8b":
         try:
@@ -54,7 +55,14 @@ def parse_sitemap(body: bytes, sitemap_url: str, cap: int) -> Sitemap:
             raise SitemapError(f"{sitemap_url}: {exc.detail}", exc.reason) from None
     try:
         check_xml(body)
-        root = SafeET.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        try:
+            root = SafeET.fromstring(
+                body, forbid_dtd=False, forbid_entities=True, forbid_external=True
+            )
+        except ValueError:  # a multi-byte legacy encoding expat cannot read
+            root = SafeET.fromstring(
+                as_utf8(body), forbid_dtd=False, forbid_entities=True, forbid_external=True
+            )
     except (UnsafeXML, DefusedXmlException) as exc:
         raise SitemapError(f"{sitemap_url}: unsafe XML: {exc}", "unsafe_xml") from None
     except SafeET.ParseError as exc:
@@ -66,16 +74,19 @@ def parse_sitemap(body: bytes, sitemap_url: str, cap: int) -> Sitemap:
         )
     child = "sitemap" if tag == "sitemapindex" else "url"
     entries = []
+    bad_locs: list[str] = []
     for node in root:
         if _local(node.tag) != child:
             continue
         loc = _text(node, "loc", NS_SITEMAP)
-        if not loc:
+        url = absolute_url(sitemap_url, loc) if loc else None
+        if not url:
+            bad_locs.append(loc or "")
             continue
         news = node.find(f"{{{NS_NEWS}}}news")
         entries.append(
             SitemapEntry(
-                url=urljoin(sitemap_url, loc),
+                url=url,
                 lastmod=_date(_text(node, "lastmod", NS_SITEMAP)),
                 news_published=_date(_text(news, "publication_date", NS_NEWS))
                 if news is not None
@@ -86,7 +97,9 @@ def parse_sitemap(body: bytes, sitemap_url: str, cap: int) -> Sitemap:
                 else None,
             )
         )
-    return Sitemap(kind="index" if tag == "sitemapindex" else "urlset", entries=entries)
+    return Sitemap(
+        kind="index" if tag == "sitemapindex" else "urlset", entries=entries, bad_locs=bad_locs
+    )
 
 
 def _local(tag: object) -> str:

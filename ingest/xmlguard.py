@@ -7,7 +7,11 @@ lets damaged-but-recoverable documents through to the recovering parsers.
 
 from __future__ import annotations
 
+import re
 from xml.parsers import expat
+
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["'][^>]*\?>""")
 
 
 class UnsafeXML(Exception):
@@ -47,5 +51,23 @@ def check_xml(data: bytes) -> None:
         parser.Parse(data, True)
     except _Done:
         return
+    except ValueError:
+        # expat reads no multi-byte legacy encodings (Shift_JIS, GB2312, Big5, ...): check the
+        # document again as UTF-8
+        check_xml(as_utf8(data))
     except expat.ExpatError:
-        return  # damaged XML: the recovering parsers decide what is left of it
+        # damaged XML: the recovering parsers decide what is left of it, but not with entities
+        if _ENTITY_DECL.search(data[:65536]):
+            raise UnsafeXML("declares entities in a document the guard cannot read") from None
+
+
+def as_utf8(data: bytes) -> bytes:
+    """The document re-encoded as UTF-8, its XML declaration's encoding removed."""
+    match = _DECLARATION.match(data)
+    if match is None:
+        raise UnsafeXML("declares an encoding the guard cannot read")
+    try:
+        text = data[match.end() :].decode(match.group(1).decode("ascii"), errors="replace")
+    except LookupError:
+        raise UnsafeXML(f"declares an unknown encoding {match.group(1)!r}") from None
+    return b'<?xml version="1.0"?>' + text.encode("utf-8")
