@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MIN_WORDS = 10  # news briefs can be two sentences
 PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
+SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
 EXTRACTOR = TRAFILATURA  # the generic body layer
 # a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
@@ -174,43 +175,45 @@ def _link_density(tree: lxml_html.HtmlElement) -> float:
 
 
 def _trafilatura(tree: lxml_html.HtmlElement, url: str) -> dict[str, Any]:
+    """Body and metadata from trafilatura, in its precision mode (which drops boilerplate its
+    default keeps: link lists, comment blocks, teasers). A short result may mean it cut into
+    the article itself: then the default mode runs too, and wins when precision kept less
+    than PRECISION_KEEP of its words."""
     import copy
 
     import trafilatura
 
+    options: dict[str, Any] = {"url": url, "include_comments": False, "include_tables": True}
     doc = trafilatura.bare_extraction(
         copy.deepcopy(tree),
-        url=url,
         with_metadata=True,
-        include_comments=False,
-        include_tables=True,
+        favor_precision=True,
         date_extraction_params={
             "extensive_search": True,
             "original_date": True,
             "outputformat": "%Y-%m-%d",
         },
+        **options,
     )
     if doc is None or isinstance(doc, dict):
-        return {}
+        doc = None
     found = {
         k: getattr(doc, k, None)
         for k in ("title", "text", "date", "author", "description", "sitename")
     }
-    # trafilatura's precision mode drops boilerplate its default keeps (link lists, comment
-    # blocks, teasers); when it also drops much of the text, it is eating the article itself
-    default_words = len((found["text"] or "").split())
-    if default_words:
-        precise = trafilatura.bare_extraction(
-            tree,
-            url=url,
-            with_metadata=False,
-            include_comments=False,
-            include_tables=True,
-            favor_precision=True,
-        )
-        text = getattr(precise, "text", None) or ""
-        if len(text.split()) >= PRECISION_KEEP * default_words:
+    precise_words = len((found["text"] or "").split())
+    if precise_words < SHORT_BODY_WORDS:
+        default = trafilatura.bare_extraction(tree, with_metadata=doc is None, **options)
+        text = getattr(default, "text", None) or ""
+        if precise_words < PRECISION_KEEP * len(text.split()):
             found["text"] = text
+            if doc is None and default is not None and not isinstance(default, dict):
+                found.update(
+                    {
+                        k: getattr(default, k, None)
+                        for k in ("title", "date", "author", "description", "sitename")
+                    }
+                )
     return found
 
 
