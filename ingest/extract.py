@@ -32,7 +32,6 @@ MIN_WORDS = 10  # news briefs can be two sentences
 PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
 SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
-EXTRACTOR = TRAFILATURA  # the generic body layer
 # a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
 LISTING_PATH = re.compile(
     r"/(?:tags?|categor(?:y|ies)|sections?|authors?|search)(?:/[^/]{1,40})?/?$|/page/\d+/?$",

@@ -58,4 +58,3 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 PARTITION_COLUMN = "published_date"
-STAGES = ("discover", "fetch", "extract", "transform", "write")
