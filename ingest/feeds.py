@@ -86,11 +86,8 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> P
     items: list[FeedItem] = []
     skipped: list[tuple[str, str]] = []
     for entry in parsed.entries:
-        link = _entry_link(entry)
-        label = str(entry.get("id") or entry.get("title") or "(untitled item)")
-        url = absolute_url(feed_url, link) if link else None
-        if not url:
-            skipped.append((label, "item has a malformed link" if link else "item has no link"))
+        url = _item_url(feed_url, entry, _entry_link(entry), skipped)
+        if url is None:
             continue
         items.append(
             FeedItem(
@@ -181,10 +178,8 @@ def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
             skipped.append((repr(entry)[:80], "item is not an object"))
             continue
         link = entry.get("url") or entry.get("external_url")
-        label = str(entry.get("id") or entry.get("title") or "(untitled item)")
-        url = absolute_url(feed_url, link) if isinstance(link, str) and link.strip() else None
-        if not url:
-            skipped.append((label, "item has a malformed link" if link else "item has no link"))
+        url = _item_url(feed_url, entry, link if isinstance(link, str) else None, skipped)
+        if url is None:
             continue
         items.append(
             FeedItem(
@@ -201,6 +196,17 @@ def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
     return ParsedFeed(
         title=_clean(doc.get("title")), items=items, skipped=skipped, recovered_error=None
     )
+
+
+def _item_url(
+    feed_url: str, entry: Any, link: str | None, skipped: list[tuple[str, str]]
+) -> str | None:
+    """The item's absolute URL; an item without a usable one is added to `skipped`."""
+    url = absolute_url(feed_url, link) if link and link.strip() else None
+    if url is None:
+        label = str(entry.get("id") or entry.get("title") or "(untitled item)")
+        skipped.append((label, "item has a malformed link" if link else "item has no link"))
+    return url
 
 
 def absolute_url(base: str, link: str) -> str | None:

@@ -94,6 +94,7 @@ def test_size_cap_is_enforced_on_the_declared_length(server: SiteServer) -> None
     with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
         client.get(f"{server.base_url}/declared-big")
     assert info.value.reason == "too_large"
+    assert "declares 200000 bytes" in info.value.detail  # refused before reading the body
 
 
 def test_size_cap_is_enforced_while_streaming(server: SiteServer) -> None:
