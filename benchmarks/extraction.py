@@ -271,13 +271,45 @@ def score(pages: list[Page], results: dict[str, Result]) -> dict[str, float]:
     return out
 
 
-def evaluate(names: list[str], pages: list[Page], workers: int) -> dict[str, dict[str, float]]:
+def evaluate(
+    names: list[str], pages: list[Page], workers: int, dump: Path | None = None
+) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, Result]] = {name: {} for name in names}
     jobs = [(name, page) for page in pages for name in names]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for name, key, result in pool.map(_work, jobs, chunksize=8):
             results[name][key] = result
+    if dump is not None:
+        write_dump(dump, pages, results)
     return {name: score(pages, results[name]) for name in names}
+
+
+def write_dump(path: Path, pages: list[Page], results: dict[str, dict[str, Result]]) -> None:
+    """One JSON line per page: the truth and each extractor's fields and per-page scores, for
+    studying misses by kind (never for rules about single pages)."""
+    with path.open("w", encoding="utf-8") as out:
+        for page in pages:
+            row: dict[str, object] = {
+                "corpus": page.corpus,
+                "id": page.id,
+                "url": page.url,
+                "is_article": page.is_article,
+                "truth": {"title": page.title, "authors": page.authors, "date": page.date},
+            }
+            for name, by_key in results.items():
+                result = by_key[page.id + page.corpus]
+                precision, recall = shingle_pr(result.body, page.body)
+                row[name] = {
+                    "title": result.title,
+                    "authors": result.authors,
+                    "date": result.date,
+                    "is_article": result.is_article,
+                    "body_precision": round(precision, 4),
+                    "body_recall": round(recall, 4),
+                    "bow_f1": round(bow_f1(result.body, page.body), 4),
+                    "seconds": round(result.seconds, 4),
+                }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def main() -> int:
@@ -287,6 +319,9 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", choices=list(EXTRACTORS), help="one extractor only")
+    parser.add_argument(
+        "--dump", type=Path, help="write one JSON line per page with both extractors' fields"
+    )
     parser.add_argument(
         "--write-baseline",
         action="store_true",
@@ -300,7 +335,7 @@ def main() -> int:
         ]
     names = [args.only] if args.only else list(EXTRACTORS)
     started = time.monotonic()
-    scores = evaluate(names, pages, args.workers)
+    scores = evaluate(names, pages, args.workers, args.dump)
     print(
         f"{len(pages)} pages ({sum(p.corpus == 'aeb' for p in pages)} Scrapinghub, {sum(p.corpus == 'wcxb' for p in pages)} WCXB-dev) in {time.monotonic() - started:.0f}s"
     )
