@@ -1,4 +1,4 @@
-"""The `newsflow` command line: ingest, query, demo, serve-demo."""
+"""The `newsflow` command line: ingest, reprocess, dedup, query, demo, serve-demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest.config import DATA_ENV, SOURCES_ENV, ConfigError, data_root, load_sources, sources_path
+from ingest.config import (
+    DATA_ENV,
+    SOURCES_ENV,
+    ConfigError,
+    Settings,
+    data_root,
+    load_sources,
+    sources_path,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +79,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     reprocess.set_defaults(func=_cmd_reprocess)
 
+    dedup = sub.add_parser(
+        "dedup",
+        help="recompute copy and story flags of stored articles (after a change of thresholds)",
+    )
+    dedup.add_argument("--data", type=Path, default=None, help="data root")
+    dedup.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="recompute and rewrite the flags (without it: only count stories and copies)",
+    )
+    dedup.add_argument(
+        "--since",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="only articles published on or after this day (UTC); default: all",
+    )
+    dedup.add_argument(
+        "--window-days",
+        type=float,
+        default=Settings.dedup_window_days,
+        help=f"days of publication time within which copies match (default: {Settings.dedup_window_days:g}; "
+        "use the sources file's dedup_window_days)",
+    )
+    dedup.set_defaults(func=_cmd_dedup)
+
     query = sub.add_parser(
         "query", help="run DuckDB SQL over the dataset (views: articles, quarantine)"
     )
@@ -120,6 +154,34 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     results = reprocess_runs(root, args.source, args.since, workers=args.workers)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
+
+
+def _cmd_dedup(args: argparse.Namespace) -> int:
+    from transforms.dataset import article_files, commit_lock
+    from transforms.dedup import rebuild, story_counts
+
+    root = args.data or data_root()
+    if not article_files(root):
+        raise ConfigError(
+            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
+        )
+    if not 0 <= args.window_days <= 366:
+        raise ConfigError(
+            f"--window-days {args.window_days:g}: use a number of days from 0 to 366."
+        )
+    if args.rebuild:
+        with commit_lock(root):
+            done = rebuild(root, dt.timedelta(days=args.window_days), args.since)
+        print(
+            f"rebuilt: {done['rows']} articles checked, {done['changed']} rows changed "
+            f"in {done['files']} files"
+        )
+    counts = story_counts(root, args.since)
+    print(
+        f"articles={counts['articles']} stories={counts['stories']} copies={counts['copies']} "
+        f"unflagged={counts['unflagged']}"
+    )
+    return 0
 
 
 def _date(text: str) -> dt.date:

@@ -52,6 +52,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
         365 * 86400,
         "seconds before a permanently failed URL is tried again",
     ),
+    "dedup_window_days": (False, 0.0, 366, "days of publication time within which copies match"),
 }
 SETTINGS_KEYS = {"user_agent", "allow_networks", *NUMERIC_SETTINGS}
 SOURCE_KEYS = {
@@ -109,6 +110,7 @@ class Settings:
     sitemap_lookback_days: float = 3.0
     fetch_workers: int = 4
     retry_failed_after_s: float = 86400.0
+    dedup_window_days: float = 7.0
 
     @property
     def robots_token(self) -> str:

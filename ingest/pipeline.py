@@ -235,6 +235,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
 
     from transforms.articles import TransformError, build_article
     from transforms.dataset import write_atomic
+    from transforms.dedup import add_fingerprints
     from transforms.schema import ARTICLE_SCHEMA
 
     work = Path(extracted).parent
@@ -251,6 +252,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
             problems.append(
                 _problem(record["url"], source, run, "transform", "transform_error", repr(exc))
             )
+    add_fingerprints(rows)
     path = work / "articles.parquet"
     write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
     write_jsonl(work / "quarantine-transform.jsonl", problems)
@@ -268,18 +270,16 @@ def write(
 ) -> WriteRef:
     """Deduplicate against the dataset, commit the run's articles and quarantine rows, then the
     crawl state. Serialised across processes by the dataset's commit lock."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from transforms.dataset import (
-        commit_articles,
         commit_lock,
         commit_quarantine,
         output_name,
         read_articles,
         read_quarantine,
     )
-    from transforms.dedup import dedup_batch
+    from transforms.dedup import commit_deduplicated
     from transforms.schema import ARTICLE_SCHEMA
 
     work = Path(transformed).parent
@@ -309,12 +309,8 @@ def write(
             ).to_pylist()
             if r["url"] not in redone
         ]
-        stored = read_articles(
-            root, ["article_id", "content_hash", "duplicate_of"], exclude_name=name
-        )
-        result = dedup_batch(own + batch, stored.to_pylist())
-        files = commit_articles(
-            pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA), root, source.id, run.key
+        result, files = commit_deduplicated(
+            own + batch, root, source.id, run.key, dt.timedelta(days=settings.dedup_window_days)
         )
         commit_quarantine(problems, root, source.id, run.key, run.start.date())
         if not reprocess:

@@ -90,6 +90,12 @@ def build_article(
         "extractor": record["extractor"],
         "feed_url": record.get("feed_url"),
         "original_source": clean_line(record.get("original_source")),
+        # story flags are set when the run commits; fingerprints by the transform stage
+        "story_id": None,
+        "dup_similarity": None,
+        "shingles": None,
+        "minhash": None,
+        "lsh_bands": None,
     }
 
 

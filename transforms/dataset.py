@@ -91,6 +91,86 @@ def read_articles(
     return ds.dataset(files, format="parquet", schema=schema).to_table(columns=columns)
 
 
+FILE_COLUMN = "__file"
+
+
+def read_partitions(
+    root: Path,
+    columns: list[str],
+    days: Iterable[dt.date] | None = None,
+    exclude_name: str | None = None,
+) -> pa.Table:
+    """Columns of the stored articles in the given publication days (all when None), plus
+    FILE_COLUMN naming each row's file. One column read per file: no per-row Python work."""
+    if days is None:
+        files = article_files(root)
+    else:
+        files = [
+            f
+            for day in sorted(set(days))
+            for f in sorted(partition_dir(root, day).glob("*.parquet"))
+        ]
+    return _read_files([f for f in files if f.name != exclude_name], columns)
+
+
+def read_matching(
+    root: Path,
+    column: str,
+    values: Iterable[str],
+    columns: list[str],
+    exclude_name: str | None = None,
+) -> pa.Table:
+    """Rows of any stored file whose `column` is one of `values`, plus FILE_COLUMN."""
+    value_set = pa.array(sorted(set(values)), type=pa.string())
+    if not len(value_set):
+        return _read_files([], columns)
+    hits = []
+    for path in article_files(root):
+        if path.name == exclude_name:
+            continue
+        keys = pq.read_table(path, columns=[column], schema=_schema([column]))[column]
+        mask = pc.is_in(keys, value_set=value_set)
+        if pc.any(mask).as_py():
+            hits.append(_read_files([path], columns).filter(mask))
+    return pa.concat_tables(hits) if hits else _read_files([], columns)
+
+
+def update_columns(root: Path, changes: dict[str, dict[str, object]]) -> list[Path]:
+    """Set columns of stored rows by article_id ({article_id: {column: value}}), rewriting each
+    affected file atomically; returns the files rewritten. Callers hold the commit lock."""
+    if not changes:
+        return []
+    ids = pa.array(sorted(changes), type=pa.string())
+    rewritten = []
+    for path in article_files(root):
+        keys = pq.read_table(path, columns=["article_id"])["article_id"]
+        if not pc.any(pc.is_in(keys, value_set=ids)).as_py():
+            continue
+        rows = _read_files([path], [f.name for f in ARTICLE_SCHEMA]).drop([FILE_COLUMN]).to_pylist()
+        for row in rows:
+            row.update(changes.get(row["article_id"], {}))
+        write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
+        rewritten.append(path)
+    return rewritten
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    return pa.schema([ARTICLE_SCHEMA.field(c) for c in columns])
+
+
+def _read_files(files: list[Path], columns: list[str]) -> pa.Table:
+    schema = _schema(columns).append(pa.field(FILE_COLUMN, pa.string()))
+    tables = []
+    for path in files:
+        table = ds.dataset(str(path), format="parquet", schema=_schema(columns)).to_table(
+            columns=columns
+        )
+        tables.append(
+            table.append_column(FILE_COLUMN, pa.repeat(pa.scalar(str(path)), table.num_rows))
+        )
+    return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
+
+
 def read_quarantine(root: Path, name: str) -> list[dict[str, object]]:
     """The quarantine rows of one run's file (any run date)."""
     rows: list[dict[str, object]] = []

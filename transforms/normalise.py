@@ -8,23 +8,64 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+# query parameters that say how a reader arrived, never which article: dropped from URLs
 TRACKING_PARAMS = {
     "fbclid",
     "gclid",
+    "gbraid",
+    "wbraid",
     "dclid",
     "msclkid",
+    "twclid",
+    "ttclid",
+    "li_fat_id",
     "mc_cid",
     "mc_eid",
     "igshid",
+    "igsh",
     "yclid",
     "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "vero_id",
+    "oly_anon_id",
+    "oly_enc_id",
+    "wt_mc",
+    "wt.mc_id",
+    "cmpid",
+    "ocid",
+    "ncid",
+    "sr_share",
+    "s_cid",
+    "at_medium",
+    "at_campaign",
     "ref_src",
+    "guccounter",
+    "guce_referrer",
+    "guce_referrer_sig",
+    "__twitter_impression",
 }
-TRACKING_PREFIXES = ("utm_",)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+# host prefixes that serve the same site's pages in another format; folded when the page's
+# canonical link confirms (www.example.com/a and m.example.com/a name one article)
+SITE_VARIANT_PREFIXES = ("www.", "m.", "mobile.", "amp.")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n\s*\n+")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WORD = re.compile(r"\w+")
+# Short lines that sites wrap around a republished article: attribution, prompts to read,
+# share, follow or subscribe, copyright. Only whole short lines match, never article prose.
+BOILERPLATE_MAX_WORDS = 12
+BOILERPLATE_LINE = re.compile(
+    r"\s*(?:(?:sources?|quelle|fuente|via|photo|image|picture)\s*:"
+    r"|(?:read (?:more|also|next)|see also|related(?: articles?| stories)?|more on this|also read"
+    r"|follow us|sign up|subscribe|share (?:this|on)|click here|advertisement|copyright"
+    r"|all rights reserved)\b|\(c\)|©)",
+    re.IGNORECASE,
+)
 
 
 def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
@@ -84,10 +125,14 @@ def _parse_text(text: str) -> dt.datetime | None:
 def canonical_url(url: str, declared: str | None = None) -> str:
     """The URL that identifies an article.
 
-    The page's declared canonical (link rel=canonical / og:url) wins when it is an absolute
-    http(s) URL on the same site (host equal up to a leading 'www.'); the result is
-    normalised (a declared canonical pointing at the homepage is ignored): lower-case scheme and host, no default port, no fragment, no tracking
-    parameters, remaining query parameters sorted.
+    The page's declared canonical (link rel=canonical / og:url) wins when it is an http(s)
+    URL on the same site: hosts equal up to a leading 'www.', 'm.', 'mobile.' or 'amp.', so
+    mobile and AMP copies (including '/amp' paths) fold into the article they declare. A
+    declared canonical pointing at the homepage is a template mistake and is ignored, and so
+    is one on another site (a syndication partner's canonical names the original, which is
+    deduplication's business, not this URL's). The result is normalised: lower-case scheme
+    and host, no default port, no fragment, no tracking parameters, the remaining query
+    parameters sorted by name.
     """
     chosen = url
     if declared:
@@ -124,8 +169,11 @@ def normalise_url(url: str) -> str:
 
 
 def _site(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    for prefix in SITE_VARIANT_PREFIXES:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            return host[len(prefix) :]
+    return host
 
 
 def article_id(canonical: str) -> str:
@@ -150,10 +198,21 @@ def clean_line(text: str | None) -> str | None:
     return cleaned or None
 
 
+def comparable_tokens(text: str) -> list[str]:
+    """The words two copies of one article share, whatever site printed them: boilerplate
+    lines dropped (see BOILERPLATE_LINE), NFKC, case-folded, punctuation and white space
+    ignored (sites differ in quotes, dashes and line breaks, not in words)."""
+    kept = (line for line in text.split("\n") if not _is_boilerplate(line))
+    return _WORD.findall(unicodedata.normalize("NFKC", "\n".join(kept)).casefold())
+
+
 def content_hash(text: str) -> str:
-    """SHA-256 of the text folded for comparison: NFKC, case-folded, whitespace collapsed."""
-    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
+    """SHA-256 of the article's comparable words: equal for exact copies across sites."""
+    return hashlib.sha256(" ".join(comparable_tokens(text)).encode("utf-8")).hexdigest()
+
+
+def _is_boilerplate(line: str) -> bool:
+    return len(line.split()) <= BOILERPLATE_MAX_WORDS and BOILERPLATE_LINE.match(line) is not None
 
 
 def word_count(text: str) -> int:

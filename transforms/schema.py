@@ -10,7 +10,9 @@ from typing import Any
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+from transforms.minhash import SCHEME as MINHASH_SCHEME
+
+SCHEMA_VERSION = "3"
 TS = pa.timestamp("us", tz="UTC")
 
 _ARTICLE_FIELDS: list[pa.Field[Any]] = [
@@ -34,13 +36,22 @@ _ARTICLE_FIELDS: list[pa.Field[Any]] = [
     pa.field("run_id", pa.string(), nullable=False),
     pa.field("extractor", pa.string(), nullable=False),
     pa.field("feed_url", pa.string()),
-    pa.field(
-        "original_source", pa.string()
-    ),  # the publisher an aggregator copied from (added in 2)
+    # the publisher an aggregator copied from (added in 2)
+    pa.field("original_source", pa.string()),
+    # story clustering (added in 3): see transforms/dedup.py and transforms/minhash.py
+    pa.field("story_id", pa.string()),
+    pa.field("dup_similarity", pa.float32()),
+    pa.field("shingles", pa.int32()),
+    pa.field("minhash", pa.list_(pa.uint32())),
+    pa.field("lsh_bands", pa.list_(pa.int64())),
 ]
 ARTICLE_SCHEMA = pa.schema(
     _ARTICLE_FIELDS,
-    metadata={"newsflow.table": "articles", "newsflow.schema_version": SCHEMA_VERSION},
+    metadata={
+        "newsflow.table": "articles",
+        "newsflow.schema_version": SCHEMA_VERSION,
+        "newsflow.minhash_scheme": MINHASH_SCHEME,
+    },
 )
 
 _QUARANTINE_FIELDS: list[pa.Field[Any]] = [

@@ -1,46 +1,284 @@
+"""Copies and stories: fingerprints, the copy test, the winner rule, and the rules against a
+real Parquet dataset across sources, runs, concurrent commits and rebuilds."""
+
 from __future__ import annotations
 
 import datetime as dt
+import json
+import multiprocessing
+from pathlib import Path
 from typing import Any
 
-from transforms.dedup import dedup_batch
+import pyarrow.parquet as pq
+import pytest
+
+from transforms.articles import build_article
+from transforms.dataset import article_files, commit_lock, read_partitions, update_columns
+from transforms.dedup import (
+    FLAGS,
+    add_fingerprints,
+    cluster,
+    commit_deduplicated,
+    rebuild,
+    story_counts,
+)
 
 UTC = dt.UTC
+WEEK = dt.timedelta(days=7)
+STORIES = json.loads(
+    (Path(__file__).parent.parent / "fixtures" / "dedup" / "stories.json").read_text("utf-8")
+)
+T0 = dt.datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
 
 
-def art(aid: str, chash: str, hour: int) -> dict[str, Any]:
-    return {
-        "article_id": aid,
-        "content_hash": chash,
-        "published_at": dt.datetime(2023, 4, 6, hour, tzinfo=UTC),
-        "duplicate_of": None,
+def row(
+    url: str,
+    text: str,
+    published: dt.datetime = T0,
+    source_id: str = "s",
+    original_source: str | None = None,
+) -> dict[str, Any]:
+    record = {
+        "url": url,
+        "text": text,
+        "fetched_at": (published + dt.timedelta(hours=1)).isoformat(),
+        "published": published.isoformat(),
+        "published_from": "jsonld",
+        "extractor": "test",
+        "original_source": original_source,
+        "title": url.rsplit("/", 1)[-1],
     }
+    article = build_article(record, source_id, source_id, "run")
+    add_fingerprints([article])
+    return article
 
 
-def test_one_row_per_canonical_url_within_a_batch_and_against_the_store() -> None:
-    result = dedup_batch(
-        [art("a", "h1", 1), art("a", "h1", 1), art("b", "h2", 2)],
-        [{"article_id": "b", "content_hash": "h2", "duplicate_of": None}],
+def flags_of(new: list[dict[str, Any]], stored: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    flags, _ = cluster(list(new), list(stored), WEEK)
+    return {r["url"]: flags[r["article_id"]] for r in new}
+
+
+def wire_with(head: str = "", tail: str = "", body: str | None = None) -> str:
+    return "\n".join(p for p in (head, body or STORIES["wire"], tail) if p)
+
+
+# ------------------------------------------------------------------------------ the copy test
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "syndicated with another site's boilerplate",
+            wire_with(STORIES["boilerplate_head"], STORIES["boilerplate_tail"]),
+        ),
+        ("lightly edited, last paragraph cut", STORIES["edited"]),
+        ("one paragraph added", wire_with(tail=STORIES["added_paragraph"])),
+        ("typography and case differ", STORIES["wire"].replace("'", "\u2019").upper()),
+    ],
+)
+def test_copies_are_flagged_with_their_similarity(name: str, text: str) -> None:
+    original = row("https://a.example/cranes", STORIES["wire"])
+    copy = row("https://b.example/copy", text, T0 + dt.timedelta(hours=3))
+    flags = flags_of([original, copy])
+    assert flags["https://a.example/cranes"] == (None, original["article_id"], None)
+    duplicate_of, story, similarity = flags["https://b.example/copy"]
+    assert (duplicate_of, story) == (original["article_id"], original["article_id"]), name
+    assert similarity is not None and similarity >= 0.8
+
+
+@pytest.mark.parametrize(
+    "other", ["follow_up", "same_topic", "brief"], ids=["follow-up", "same topic", "brief"]
+)
+def test_hard_negatives_are_separate_stories(other: str) -> None:
+    original = row("https://a.example/cranes", STORIES["wire"])
+    different = row("https://b.example/other", STORIES[other], T0 + dt.timedelta(days=2))
+    flags = flags_of([original, different])
+    assert flags["https://b.example/other"] == (None, different["article_id"], None)
+
+
+def test_exact_copies_have_similarity_one_and_boilerplate_lines_do_not_matter() -> None:
+    original = row("https://a.example/cranes", STORIES["wire"])
+    copy = row("https://b.example/copy", "Source: merkur\n" + STORIES["wire"], T0)
+    assert copy["content_hash"] == original["content_hash"]
+    flags = flags_of([original, copy])
+    assert sorted(f[2] for f in flags.values() if f[2] is not None) == [1.0]
+
+
+def test_copies_further_apart_than_the_window_do_not_match() -> None:
+    original = row("https://a.example/cranes", STORIES["wire"])
+    late = row("https://b.example/copy", STORIES["wire"], T0 + dt.timedelta(days=8))
+    assert flags_of([original, late])["https://b.example/copy"][0] is None
+
+
+# ---------------------------------------------------------------------------- the winner rule
+
+
+def test_the_earliest_copy_wins_whatever_the_order_of_arrival() -> None:
+    late = row("https://a.example/late", STORIES["wire"], T0 + dt.timedelta(hours=5))
+    early = row("https://z.example/early", STORIES["edited"], T0)
+    for batch in ([late, early], [early, late]):
+        flags = flags_of(batch)
+        assert flags["https://a.example/late"][0] == early["article_id"]
+        assert flags["https://z.example/early"][0] is None
+
+
+def test_at_equal_times_the_publisher_named_as_original_source_wins() -> None:
+    aggregator = row(
+        "https://aggregator.example/copy",
+        STORIES["wire"],
+        source_id="agg",
+        original_source="Merkur",
     )
-    assert [r["article_id"] for r in result.rows] == ["a"]
-    assert result.seen == 2
+    original = row("https://www.merkur.example/story", STORIES["wire"], source_id="merkur-feed")
+    other = row("https://c.example/copy", STORIES["wire"], source_id="c")
+    flags = flags_of([aggregator, original, other])
+    assert flags["https://www.merkur.example/story"][0] is None
+    assert flags["https://aggregator.example/copy"][0] == original["article_id"]
+    assert flags["https://c.example/copy"][0] == original["article_id"]
 
 
-def test_identical_text_on_another_url_is_flagged_not_dropped() -> None:
-    result = dedup_batch(
-        [art("late", "same", 5), art("early", "same", 3), art("other", "diff", 4)], []
+def test_at_equal_times_without_a_named_original_the_lowest_article_id_wins() -> None:
+    copies = [row(f"https://site{i}.example/x", STORIES["wire"]) for i in range(4)]
+    winner = min(c["article_id"] for c in copies)
+    flags = flags_of(copies)
+    assert {f[1] for f in flags.values()} == {winner}
+    assert sum(f[0] is None for f in flags.values()) == 1
+
+
+# -------------------------------------------------------------------- against a Parquet store
+
+
+def commit(root: Path, rows: list[dict[str, Any]], source_id: str, run_key: str) -> Any:
+    with commit_lock(root):
+        result, _ = commit_deduplicated(rows, root, source_id, run_key, WEEK)
+    return result
+
+
+def stored(root: Path) -> dict[str, dict[str, Any]]:
+    table = read_partitions(root, ["url", "article_id", *FLAGS])
+    return {r["url"]: r for r in table.to_pylist()}
+
+
+def test_copies_across_two_sources_and_two_runs(tmp_path: Path) -> None:
+    original = row("https://a.example/cranes", STORIES["wire"], source_id="a")
+    first = commit(tmp_path, [original], "a", "run1")
+    assert (first.duplicates, first.seen) == (0, 0)
+    copies = [
+        row(
+            "https://b.example/copy",
+            wire_with(STORIES["boilerplate_head"], STORIES["boilerplate_tail"]),
+            T0 + dt.timedelta(hours=2),
+            "b",
+        ),
+        row("https://b.example/edited", STORIES["edited"], T0 + dt.timedelta(days=1), "b"),
+        row("https://b.example/strike", STORIES["same_topic"], T0 + dt.timedelta(days=1), "b"),
+    ]
+    second = commit(tmp_path, copies, "b", "run2")
+    assert second.duplicates == 2 and not second.updates
+    rows = stored(tmp_path)
+    winner = original["article_id"]
+    assert rows["https://a.example/cranes"]["story_id"] == winner
+    assert rows["https://b.example/copy"]["duplicate_of"] == winner
+    assert rows["https://b.example/edited"]["story_id"] == winner
+    assert rows["https://b.example/strike"]["duplicate_of"] is None
+    # the same canonical URL later: one row ever
+    third = commit(
+        tmp_path, [row("https://a.example/cranes", STORIES["edited"], source_id="c")], "c", "run3"
     )
-    flags = {r["article_id"]: r["duplicate_of"] for r in result.rows}
-    assert flags == {"early": None, "late": "early", "other": None}
-    assert result.duplicates == 1 and result.seen == 0
+    assert (third.seen, len(third.rows)) == (1, 0)
+    assert story_counts(tmp_path) == {"articles": 4, "stories": 2, "copies": 2, "unflagged": 0}
 
 
-def test_a_stored_original_wins_over_the_batch() -> None:
-    stored = [{"article_id": "zz-stored", "content_hash": "same", "duplicate_of": None}]
-    result = dedup_batch([art("aa-new", "same", 1)], stored)
-    assert result.rows[0]["duplicate_of"] == "zz-stored"
+def test_an_earlier_original_arriving_later_takes_over_the_stored_story(tmp_path: Path) -> None:
+    late = row("https://a.example/late", STORIES["wire"], T0 + dt.timedelta(hours=6), "a")
+    copy = row("https://b.example/copy", STORIES["edited"], T0 + dt.timedelta(hours=8), "b")
+    commit(tmp_path, [late, copy], "a", "run1")
+    early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
+    result = commit(tmp_path, [early], "c", "run2")
+    assert set(result.updates) == {late["article_id"], copy["article_id"]}
+    rows = stored(tmp_path)
+    assert rows["https://c.example/early"]["duplicate_of"] is None
+    assert rows["https://a.example/late"]["duplicate_of"] == early["article_id"]
+    assert rows["https://b.example/copy"]["story_id"] == early["article_id"]
 
 
-def test_equal_times_break_ties_on_the_lowest_id() -> None:
-    result = dedup_batch([art("b", "same", 1), art("a", "same", 1)], [])
-    assert {r["article_id"]: r["duplicate_of"] for r in result.rows} == {"a": None, "b": "a"}
+def _commit_in_process(root: str, url: str, barrier: Any) -> None:
+    article = row(url, STORIES["wire"], T0, source_id=url.split("/")[2])
+    barrier.wait()
+    commit(Path(root), [article], article["source_id"], "run")
+
+
+def test_concurrent_commits_keep_exactly_one_original(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    urls = ["https://a.example/x", "https://b.example/x", "https://c.example/x"]
+    barrier = context.Barrier(len(urls))
+    workers = [
+        context.Process(target=_commit_in_process, args=(str(tmp_path), url, barrier))
+        for url in urls
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    rows = stored(tmp_path)
+    assert len(rows) == 3
+    assert sum(r["duplicate_of"] is None for r in rows.values()) == 1
+    assert len({r["story_id"] for r in rows.values()}) == 1
+
+
+def test_rebuild_gives_what_the_runs_gave_and_is_idempotent(tmp_path: Path) -> None:
+    rows = [
+        row("https://a.example/late", STORIES["wire"], T0 + dt.timedelta(hours=6), "a"),
+        row("https://b.example/edited", STORIES["edited"], T0 + dt.timedelta(days=1), "b"),
+        row("https://c.example/follow", STORIES["follow_up"], T0 + dt.timedelta(days=2), "c"),
+        row("https://d.example/early", STORIES["wire"], T0, "d"),
+        row("https://e.example/strike", STORIES["same_topic"], T0 + dt.timedelta(days=3), "e"),
+    ]
+    for i, article in enumerate(rows):
+        commit(tmp_path, [article], article["source_id"], f"run{i}")
+    incremental = stored(tmp_path)
+    # wipe the flags, as if thresholds had changed, then rebuild
+    update_columns(tmp_path, {r["article_id"]: dict.fromkeys(FLAGS) for r in incremental.values()})
+    assert story_counts(tmp_path)["unflagged"] == 5
+    assert rebuild(tmp_path, WEEK)["changed"] == 5
+    assert stored(tmp_path) == incremental
+    mtimes = {p: p.stat().st_mtime_ns for p in article_files(tmp_path)}
+    assert rebuild(tmp_path, WEEK) == {"rows": 5, "changed": 0, "files": 0}
+    assert rebuild(tmp_path, WEEK, since=(T0 + dt.timedelta(days=1)).date())["changed"] == 0
+    assert {p: p.stat().st_mtime_ns for p in article_files(tmp_path)} == mtimes
+
+
+def test_rebuild_since_a_day_recomputes_only_from_that_day(tmp_path: Path) -> None:
+    early = row("https://d.example/early", STORIES["wire"], T0, "d")
+    later = row("https://b.example/edited", STORIES["edited"], T0 + dt.timedelta(days=2), "b")
+    commit(tmp_path, [early, later], "d", "run")
+    update_columns(tmp_path, {r["article_id"]: dict.fromkeys(FLAGS) for r in (early, later)})
+    done = rebuild(tmp_path, WEEK, since=(T0 + dt.timedelta(days=1)).date())
+    # one row recomputed; the earlier row it joins gets its story id, as in an ingest run
+    assert (done["rows"], done["changed"]) == (1, 2)
+    rows = stored(tmp_path)
+    assert rows["https://b.example/edited"]["duplicate_of"] == early["article_id"]
+    assert rows["https://d.example/early"]["story_id"] == early["article_id"]
+    assert rows["https://d.example/early"]["duplicate_of"] is None
+
+
+def test_rows_written_before_fingerprints_existed_get_them_on_rebuild(tmp_path: Path) -> None:
+    article = row("https://a.example/x", STORIES["wire"])
+    commit(tmp_path, [article], "a", "run")
+    update_columns(
+        tmp_path,
+        {
+            article["article_id"]: {
+                "shingles": None,
+                "minhash": None,
+                "lsh_bands": None,
+                **dict.fromkeys(FLAGS),
+            }
+        },
+    )
+    rebuild(tmp_path, WEEK)
+    (path,) = article_files(tmp_path)
+    back = pq.read_table(path).to_pylist()[0]
+    assert back["minhash"] == article["minhash"] and back["story_id"] == article["article_id"]

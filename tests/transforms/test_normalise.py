@@ -79,6 +79,43 @@ def test_milliseconds_are_kept() -> None:
         ),  # homepage canonical: a template mistake
         ("https://news.example/", "https://news.example/", "https://news.example/"),
         ("http://[::1]:8080/a?b=2&a=2&a=1", None, "http://[::1]:8080/a?a=2&a=1&b=2"),
+        # more tracking parameters, Matomo and HubSpot prefixes; the article's own query stays
+        (
+            "https://news.example/a?id=7&_hsenc=x&pk_campaign=y&mtm_source=z&gbraid=w&igsh=v",
+            None,
+            "https://news.example/a?id=7",
+        ),
+        # mobile and AMP copies fold into the canonical they declare on the same site
+        (
+            "https://m.news.example/2024/story?utm_source=app",
+            "https://www.news.example/2024/story",
+            "https://www.news.example/2024/story",
+        ),
+        (
+            "https://amp.news.example/2024/story",
+            "https://news.example/2024/story",
+            "https://news.example/2024/story",
+        ),
+        (
+            "https://news.example/2024/story/amp",
+            "https://news.example/2024/story",
+            "https://news.example/2024/story",
+        ),
+        (
+            "https://mobile.news.example/2024/story#comments",
+            "https://news.example/2024/story",
+            "https://news.example/2024/story",
+        ),
+        # without a confirming canonical, an AMP path is left alone
+        ("https://news.example/2024/story/amp", None, "https://news.example/2024/story/amp"),
+        # another site's canonical (a syndication partner naming the original) is not this URL
+        (
+            "https://m.aggregator.example/copy",
+            "https://www.news.example/2024/story",
+            "https://m.aggregator.example/copy",
+        ),
+        # "m." alone is not a variant prefix of a two-label host
+        ("https://m.example/a", "https://example/a", "https://m.example/a"),
     ],
 )
 def test_canonical_url(url: str, declared: str | None, expected: str) -> None:
@@ -96,12 +133,22 @@ def test_clean_text_collapses_spaces_and_keeps_paragraphs() -> None:
     assert clean_text(raw) == "First line\nsecond line"
 
 
-def test_content_hash_folds_case_width_and_whitespace() -> None:
+def test_content_hash_folds_case_width_whitespace_punctuation_and_boilerplate_lines() -> None:
     assert content_hash("Hello  World\nAgain") == content_hash("hello world again")
     assert content_hash("\uff28\uff45\uff4c\uff4c\uff4f") == content_hash(
         "hello"
     )  # full-width letters
-    assert content_hash("hello") != content_hash("hello!")
+    # sites differ in quotes and dashes, not in words
+    assert content_hash("\u201cYes\u201d \u2014 he said.") == content_hash('"Yes" - he said')
+    # attribution and prompts around a republished article are not its words
+    assert content_hash("Source: merkur\nThe text.\nSign up for our newsletter") == content_hash(
+        "The text."
+    )
+    # prose that merely starts like a prompt stays
+    assert content_hash("Sources said the text was long.") != content_hash(
+        "said the text was long."
+    )
+    assert content_hash("hello world") != content_hash("hello there world")
 
 
 def test_published_time_prefers_page_then_feed_then_header_and_never_the_future() -> None:
