@@ -41,9 +41,10 @@ typecheck: $(STAMP) ## mypy --strict on ingest/ and transforms/
 pytest: $(STAMP) ## the test suite only
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## throughput against trafilatura alone, and the per-host rate limit under load
+bench: $(STAMP) ## throughput against trafilatura alone, the per-host rate limit, deduplication
 	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/rate_limit.py
+	$(BIN)/python benchmarks/dedup.py
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py

@@ -24,20 +24,21 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from transforms.normalise import comparable_tokens
+from transforms.normalise import comparable_text
 
 SHINGLE_WORDS = 5
 NUM_PERM = 120
 BANDS = 40
 ROWS = 3
 SEED = 20231104
-SCHEME = f"rensa-rminhash-v2/{NUM_PERM}/{BANDS}x{ROWS}/w{SHINGLE_WORDS}/seed{SEED}"
+SCHEME = f"rensa-rminhash-v2/{NUM_PERM}/{BANDS}x{ROWS}/w{SHINGLE_WORDS}-poly64-splitmix/seed{SEED}"
 
 # A pair is a copy when the smaller text is mostly inside the larger one and the two are not
 # a brief and a long article that merely quotes it.
 CONTAINMENT_MIN = 0.8
 JACCARD_MIN = 0.3
 
+CHUNK_CHARS = 200_000  # characters fingerprinted in one vectorised pass (cache-sized)
 Signatures = npt.NDArray[np.uint32]  # (n, NUM_PERM)
 BandHashes = npt.NDArray[np.int64]  # (n, BANDS)
 
@@ -56,25 +57,121 @@ class Fingerprints:
     bands: BandHashes
 
 
-def shingles(text: str) -> list[str]:
-    words = comparable_tokens(text)
-    if len(words) < SHINGLE_WORDS:
-        return [" ".join(words)] if words else []
-    return [" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)]
-
-
 def fingerprint(texts: list[str]) -> Fingerprints:
-    """Fingerprints of many texts at once (rensa computes the signatures in one call)."""
+    """Fingerprints of many texts at once, vectorised over chunks of the batch small enough
+    to stay in the CPU cache: words (the \\w+ runs of transforms.normalise.comparable_text)
+    are hashed from their code points with numpy, shingle hashes are combined from word
+    hashes, and rensa computes the chunk's signatures in one call. Everything is a pure
+    function of the text: no per-process hash seeds."""
+    if not texts:
+        empty = np.empty((0, NUM_PERM), dtype=np.uint32)
+        return Fingerprints(empty, np.empty(0, dtype=np.int32), band_hashes(empty))
+    comparable = [comparable_text(text) for text in texts]
+    parts, chunk, chars = [], [], 0
+    for text in comparable:
+        chunk.append(text)
+        chars += len(text)
+        if chars >= CHUNK_CHARS:
+            parts.append(_signatures(chunk))
+            chunk, chars = [], 0
+    if chunk:
+        parts.append(_signatures(chunk))
+    signatures = np.concatenate([p[0] for p in parts])
+    sizes = np.concatenate([p[1] for p in parts])
+    return Fingerprints(signatures, sizes, band_hashes(signatures))
+
+
+def _signatures(texts: list[str]) -> tuple[Signatures, npt.NDArray[np.int32]]:
+    """Signatures and shingle-set sizes of a chunk of comparable texts."""
     from rensa import RMinHash
 
-    sets = [set(shingles(text)) for text in texts]
-    sizes = np.array([len(s) for s in sets], dtype=np.int32)
-    if not texts:
-        signatures = np.empty((0, NUM_PERM), dtype=np.uint32)
-    else:
-        matrix = RMinHash.digest_matrix_from_token_sets([sorted(s) for s in sets], NUM_PERM, SEED)
-        signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), NUM_PERM)
-    return Fingerprints(signatures, sizes, band_hashes(signatures))
+    n, k = len(texts), SHINGLE_WORDS
+    hashes, lengths = word_hashes(texts)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    # a shingle starts at every word with k - 1 words after it in the same text: roll the
+    # combination over the whole flat array (contiguous slices), then keep those starts
+    padded = np.concatenate([hashes, np.zeros(k - 1, dtype=np.uint64)])
+    rolled = padded[: hashes.size].copy()
+    for j in range(1, k):
+        rolled = _mix(rolled) ^ padded[j : j + hashes.size]
+    rolled = _mix(rolled)
+    position = np.arange(hashes.size, dtype=np.int64) - np.repeat(starts, lengths)
+    valid = position <= np.repeat(lengths - k, lengths)
+    shingles, counts = rolled[valid], np.maximum(lengths - k + 1, 0)
+    short = np.flatnonzero((lengths > 0) & (lengths < k))
+    if short.size:  # texts of fewer than k words: the words together are one shingle
+        extra = []
+        for i in short.tolist():
+            value = hashes[starts[i]]
+            for h in hashes[starts[i] + 1 : starts[i] + lengths[i]]:
+                value = _mix(np.asarray([value]))[0] ^ h
+            extra.append(_mix(np.asarray([value]))[0])
+        owner = np.repeat(np.arange(n), counts)
+        owner = np.concatenate([owner, short])
+        shingles = np.concatenate([shingles, np.asarray(extra, dtype=np.uint64)])
+        order = np.argsort(owner, kind="stable")
+        shingles, counts = shingles[order], counts.copy()
+        counts[short] = 1
+    doc = np.repeat(np.arange(n, dtype=np.uint64), counts)
+    keys = np.sort((doc << np.uint64(44)) | (shingles >> np.uint64(20)))
+    distinct = np.ones(keys.size, dtype=bool)
+    distinct[1:] = keys[1:] != keys[:-1]
+    sizes = np.bincount((keys[distinct] >> np.uint64(44)).astype(np.int64), minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(shingles, offsets, NUM_PERM, SEED)
+    signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(n, NUM_PERM)
+    return signatures, sizes.astype(np.int32)
+
+
+def word_hashes(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """A 64-bit hash of every word of every text, in order, and the number of words of each
+    text. A word is a run of characters matching the regular expression \\w (letters, digits
+    of any script and '_'); its hash is a polynomial over its code points, mixed."""
+    joined = "\x00".join(texts)  # NUL is not a word character: words never cross texts
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    in_word = _word_table()[points]
+    begins = in_word.copy()
+    begins[1:] &= ~in_word[:-1]
+    chars = np.flatnonzero(in_word)
+    first = np.flatnonzero(begins)
+    if not first.size:
+        return np.empty(0, dtype=np.uint64), np.zeros(len(texts), dtype=np.int64)
+    word_of = np.cumsum(begins[chars]) - 1
+    position = chars - first[word_of]
+    terms = (points[chars].astype(np.uint64) + np.uint64(1)) * _POWERS[np.minimum(position, 63)]
+    sums = np.add.reduceat(terms, np.flatnonzero(position == 0))
+    lengths_chars = np.bincount(word_of).astype(np.uint64)
+    hashes = _mix(sums ^ (lengths_chars * np.uint64(0xD6E8FEB86659FD93)))
+    separators = np.flatnonzero(points == 0)
+    text_of = np.searchsorted(separators, first)
+    return hashes, np.bincount(text_of, minlength=len(texts)).astype(np.int64)
+
+
+_POWERS = np.concatenate(  # 1, P, P^2, ... (mod 2^64) with FNV's 64-bit prime P
+    [np.ones(1, dtype=np.uint64), np.cumprod(np.full(63, 0x100000001B3, dtype=np.uint64))]
+)
+_WORD_TABLE: list[npt.NDArray[np.bool_]] = []
+
+
+def _word_table() -> npt.NDArray[np.bool_]:
+    """For every Unicode code point, whether the regular expression \\w matches it."""
+    if not _WORD_TABLE:
+        import re
+
+        word = re.compile(r"\w")
+        table = np.zeros(0x110000, dtype=np.bool_)
+        table[[cp for cp in range(0x110000) if word.match(chr(cp))]] = True
+        _WORD_TABLE.append(table)
+    return _WORD_TABLE[0]
+
+
+def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: spreads every input bit over the 64-bit result."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * _MIX1
+    values = values ^ (values >> np.uint64(27))
+    values = values * _MIX2
+    return values ^ (values >> np.uint64(31))
 
 
 def band_hashes(signatures: Signatures) -> BandHashes:
@@ -89,12 +186,7 @@ def band_hashes(signatures: Signatures) -> BandHashes:
             + (h << np.uint64(6))
             + (h >> np.uint64(2))
         )
-    h ^= h >> np.uint64(30)
-    h *= _MIX1
-    h ^= h >> np.uint64(27)
-    h *= _MIX2
-    h ^= h >> np.uint64(31)
-    return h.view(np.int64)
+    return _mix(h).view(np.int64)
 
 
 def similarity(
@@ -127,7 +219,7 @@ class BandIndex:
 
     def __init__(self) -> None:
         self._keys: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
-        self._rows: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._rows: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
         self.size = 0
 
     @property
@@ -137,7 +229,7 @@ class BandIndex:
     def add(self, bands: BandHashes) -> npt.NDArray[np.int64]:
         """Insert a batch; returns the rows given to it (consecutive, from the current size)."""
         rows = np.arange(self.size, self.size + bands.shape[0], dtype=np.int64)
-        flat, owners = bands.reshape(-1), np.repeat(rows, bands.shape[1])
+        flat, owners = bands.reshape(-1), np.repeat(rows.astype(np.int32), bands.shape[1])
         order = np.argsort(flat, kind="stable")
         flat, owners = flat[order], owners[order]
         at = np.searchsorted(self._keys, flat, side="right")
@@ -160,5 +252,7 @@ class BandIndex:
         starts = np.repeat(left[hit] - np.cumsum(counts) + counts, counts)
         positions = starts + np.arange(counts.sum())
         queries = np.repeat(hit // bands.shape[1], counts)
-        pairs = np.unique(np.stack([queries, self._rows[positions]], axis=1), axis=0)
+        pairs = np.unique(
+            np.stack([queries, self._rows[positions].astype(np.int64)], axis=1), axis=0
+        )
         return pairs[:, 0], pairs[:, 1]

@@ -198,12 +198,16 @@ def clean_line(text: str | None) -> str | None:
     return cleaned or None
 
 
-def comparable_tokens(text: str) -> list[str]:
-    """The words two copies of one article share, whatever site printed them: boilerplate
-    lines dropped (see BOILERPLATE_LINE), NFKC, case-folded, punctuation and white space
-    ignored (sites differ in quotes, dashes and line breaks, not in words)."""
+def comparable_text(text: str) -> str:
+    """The text two copies of one article share, whatever site printed them: boilerplate
+    lines dropped (see BOILERPLATE_LINE), NFKC, case-folded. Its words (\\w+ runs) are what
+    copies are compared by: sites differ in quotes, dashes and line breaks, not in words."""
     kept = (line for line in text.split("\n") if not _is_boilerplate(line))
-    return _WORD.findall(unicodedata.normalize("NFKC", "\n".join(kept)).casefold())
+    return unicodedata.normalize("NFKC", "\n".join(kept)).casefold()
+
+
+def comparable_tokens(text: str) -> list[str]:
+    return _WORD.findall(comparable_text(text))
 
 
 def content_hash(text: str) -> str:
@@ -212,7 +216,7 @@ def content_hash(text: str) -> str:
 
 
 def _is_boilerplate(line: str) -> bool:
-    return len(line.split()) <= BOILERPLATE_MAX_WORDS and BOILERPLATE_LINE.match(line) is not None
+    return BOILERPLATE_LINE.match(line) is not None and len(line.split()) <= BOILERPLATE_MAX_WORDS
 
 
 def word_count(text: str) -> int:

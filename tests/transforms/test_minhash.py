@@ -1,0 +1,108 @@
+"""Fingerprints, band hashes and the band index."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from transforms import minhash
+from transforms.normalise import comparable_text
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXTS = [
+    "Port authority signs crane contract worth 40 million, officials said on Tuesday.",
+    "Stra\u00dfe und \u00c4rger: die B\u00fcrger*innen_stimmen z\u00e4hlen 2024 neu.",
+    "\u041f\u0443\u0442\u0438\u043d \u0438 \u041b\u0443\u043a\u0430\u0448\u0435\u043d\u043a\u043e \u0432\u0441\u0442\u0440\u0435\u0442\u0438\u043b\u0438\u0441\u044c.",
+    "\u4e2d\u6587 \u5b57 \u2014 \u201cquoted\u201d word's end",
+    "",
+    "one two",
+]
+
+
+def test_words_are_the_regular_expression_word_runs() -> None:
+    texts = [comparable_text(t) for t in TEXTS]
+    hashes, lengths = minhash.word_hashes(texts)
+    expected = [re.findall(r"\w+", t) for t in texts]
+    assert lengths.tolist() == [len(e) for e in expected]
+    # equal words hash equally wherever they stand; different words differently
+    flat = [w for e in expected for w in e]
+    by_word: dict[str, int] = {}
+    for word, value in zip(flat, hashes.tolist(), strict=True):
+        assert by_word.setdefault(word, value) == value
+    assert len(set(by_word.values())) == len(by_word)
+
+
+def test_set_sizes_and_short_texts() -> None:
+    prints = minhash.fingerprint(
+        ["a b c d e f g", "a b c d e f g a b c d e f g", "one two", "", "!!!"]
+    )
+    # 7 words: 3 shingles; the same text twice adds the shingles across the seam only
+    assert prints.sizes.tolist() == [3, 7, 1, 0, 0]
+    assert (prints.signatures[0] == minhash.fingerprint(["a b c d e f g"]).signatures[0]).all()
+
+
+def test_fingerprints_do_not_depend_on_the_process_or_the_batch() -> None:
+    here = minhash.fingerprint(TEXTS)
+    alone = np.stack([minhash.fingerprint([t]).signatures[0] for t in TEXTS])
+    assert (here.signatures == alone).all()
+    code = (
+        "import json, sys; from transforms import minhash; "
+        f"print(json.dumps(minhash.fingerprint({TEXTS!r}).signatures.tolist()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    ).stdout
+    assert json.loads(out) == here.signatures.tolist()
+
+
+def test_similarity_estimates_jaccard_and_containment() -> None:
+    words = [f"w{i}" for i in range(400)]
+    base = " ".join(words[:200])
+    wrapped = " ".join(words[:300])  # base plus 100 more words: Jaccard ~0.66, containment ~1
+    other = " ".join(words[200:])
+    prints = minhash.fingerprint([base, wrapped, other])
+    sig, size = prints.signatures, prints.sizes
+    jaccard, containment = minhash.similarity(sig[[0, 0]], size[[0, 0]], sig[[1, 2]], size[[1, 2]])
+    assert abs(jaccard[0] - 196 / 296) < 0.12 and containment[0] > 0.85
+    assert jaccard[1] < 0.05 and containment[1] < 0.1
+    assert minhash.is_copy(jaccard, containment).tolist() == [True, False]
+
+
+def test_band_index_finds_every_pair_sharing_a_band_once() -> None:
+    rng = np.random.default_rng(1)
+    bands = rng.integers(-(2**63), 2**63 - 1, (50, minhash.BANDS), dtype=np.int64)
+    bands[7, 3] = bands[30, 3]
+    bands[7, 9] = bands[30, 9]  # two shared bands: still one pair
+    bands[12, 0] = bands[40, 0]
+    index = minhash.BandIndex()
+    index.add(bands[:25])
+    index.add(bands[25:])
+    assert index.size == 50 and index.nbytes == 50 * minhash.BANDS * 12
+    q, c = index.query(bands[[7, 12, 20]])
+    pairs = {(int(a), int(b)) for a, b in zip(q, c, strict=True)}
+    assert pairs == {(0, 7), (0, 30), (1, 12), (1, 40), (2, 20)}
+
+
+def test_band_hashes_differ_by_band_number() -> None:
+    same = np.zeros((1, minhash.NUM_PERM), dtype=np.uint32)
+    assert len(set(minhash.band_hashes(same)[0].tolist())) == minhash.BANDS
+
+
+def test_the_scheme_is_recorded_in_written_files(tmp_path: Path) -> None:
+    from transforms.dataset import write_atomic
+    from transforms.schema import ARTICLE_SCHEMA
+
+    write_atomic(ARTICLE_SCHEMA.empty_table(), tmp_path / "a.parquet")
+    metadata = pq.read_schema(tmp_path / "a.parquet").metadata
+    assert metadata[b"newsflow.minhash_scheme"].decode() == minhash.SCHEME
