@@ -119,13 +119,15 @@ def read_matching(
     values: Iterable[str],
     columns: list[str],
     exclude_name: str | None = None,
+    only: Path | None = None,
 ) -> pa.Table:
-    """Rows of any stored file whose `column` is one of `values`, plus FILE_COLUMN."""
+    """Rows of any stored file (or of the file `only`) whose `column` is one of `values`,
+    plus FILE_COLUMN."""
     value_set = pa.array(sorted(set(values)), type=pa.string())
     if not len(value_set):
         return _read_files([], columns)
     hits = []
-    for path in article_files(root):
+    for path in [only] if only is not None else article_files(root):
         if path.name == exclude_name:
             continue
         keys = pq.read_table(path, columns=[column], schema=_schema([column]))[column]
@@ -135,14 +137,17 @@ def read_matching(
     return pa.concat_tables(hits) if hits else _read_files([], columns)
 
 
-def update_columns(root: Path, changes: dict[str, dict[str, object]]) -> list[Path]:
+def update_columns(
+    root: Path, changes: dict[str, dict[str, object]], files: Iterable[Path] | None = None
+) -> list[Path]:
     """Set columns of stored rows by article_id ({article_id: {column: value}}), rewriting each
-    affected file atomically; returns the files rewritten. Callers hold the commit lock."""
+    affected file atomically; returns the files rewritten. `files`, when the caller knows
+    them, limits the search. Callers hold the commit lock."""
     if not changes:
         return []
     ids = pa.array(sorted(changes), type=pa.string())
     rewritten = []
-    for path in article_files(root):
+    for path in sorted(files) if files is not None else article_files(root):
         keys = pq.read_table(path, columns=["article_id"])["article_id"]
         if not pc.any(pc.is_in(keys, value_set=ids)).as_py():
             continue

@@ -68,6 +68,7 @@ class DedupResult:
     duplicates: int  # written rows flagged as copies
     # stored rows whose flags changed: article_id -> new (duplicate_of, story_id, dup_similarity)
     updates: dict[str, Flags] = field(default_factory=dict)
+    files: set[Path] = field(default_factory=set)  # the stored files holding those rows
 
 
 def add_fingerprints(rows: list[dict[str, Any]]) -> None:
@@ -252,7 +253,7 @@ def dedup_batch(
     """Flag a batch of article rows against the dataset under `root` (the files called
     `exclude_name`, the run's own earlier output, are not part of the store). The caller
     holds the commit lock, writes `rows` and then applies `updates`."""
-    from transforms.dataset import read_partitions
+    from transforms.dataset import FILE_COLUMN, read_partitions
 
     stored_ids = read_partitions(root, ["article_id"], exclude_name=exclude_name)["article_id"]
     batch_ids = pa.array([r["article_id"] for r in batch], type=pa.string())
@@ -274,6 +275,7 @@ def dedup_batch(
         seen=len(batch) - len(rows),
         duplicates=sum(r["duplicate_of"] is not None for r in rows),
         updates=changed,
+        files={Path(r[FILE_COLUMN]) for r in stored if r["article_id"] in changed},
     )
 
 
@@ -284,16 +286,13 @@ def rebuild(root: Path, window: dt.timedelta, since: dt.date | None = None) -> d
     Idempotent: a second call changes nothing. The caller holds the commit lock."""
     from transforms.dataset import FILE_COLUMN, read_partitions, update_columns
 
-    table = read_partitions(root, [*DEDUP_COLUMNS, "text"])
+    table = read_partitions(root, DEDUP_COLUMNS)
     if since is not None:
         days = pc.cast(table["published_at"], pa.date32())
         table = table.filter(pc.greater_equal(days, pa.scalar(since, pa.date32())))
-    rows = table.drop([FILE_COLUMN]).to_pylist()
+    rows = table.to_pylist()
     refingerprinted = [r for r in rows if r.get("shingles") is None]
-    if refingerprinted:
-        add_fingerprints(refingerprinted)
-    for row in rows:
-        row.pop("text")
+    _fingerprint_stored(root, refingerprinted)
     before = {r["article_id"]: _stored_flags(r) for r in rows}
     stored = _context(rows, root, window, before_day=since) if since is not None else []
     flags, changed = cluster(rows, stored, window)
@@ -307,8 +306,33 @@ def rebuild(root: Path, window: dt.timedelta, since: dt.date | None = None) -> d
         changes.setdefault(row["article_id"], {}).update(
             {k: row[k] for k in ("shingles", "minhash", "lsh_bands")}
         )
-    files = update_columns(root, changes)
+    where = {r["article_id"]: r[FILE_COLUMN] for r in [*rows, *stored]}
+    files = update_columns(root, changes, {Path(where[aid]) for aid in changes})
     return {"rows": len(rows), "changed": len(changes), "files": len(files)}
+
+
+def _fingerprint_stored(root: Path, rows: list[dict[str, Any]]) -> None:
+    """Fingerprints for stored rows written before they existed: the text is read only from
+    the files that hold such rows."""
+    from transforms.dataset import FILE_COLUMN, read_matching
+
+    if not rows:
+        return
+    texts: dict[Any, Any] = {}
+    for path in sorted({r[FILE_COLUMN] for r in rows}):
+        found = read_matching(
+            root,
+            "article_id",
+            [r["article_id"] for r in rows if r[FILE_COLUMN] == path],
+            ["article_id", "text"],
+            only=Path(path),
+        )
+        texts.update(zip(found["article_id"].to_pylist(), found["text"].to_pylist(), strict=True))
+    for row in rows:
+        row["text"] = texts[row["article_id"]]
+    add_fingerprints(rows)
+    for row in rows:
+        del row["text"]
 
 
 def _context(
@@ -321,7 +345,7 @@ def _context(
     """The stored rows that `rows` may join: those in the window's partitions with one of the
     rows' content hashes or band hashes (one vectorised membership test over two columns),
     and every other member of their stories."""
-    from transforms.dataset import FILE_COLUMN, read_matching, read_partitions
+    from transforms.dataset import read_matching, read_partitions
 
     if not rows:
         return []
@@ -359,7 +383,7 @@ def _context(
     ]
     context: dict[str, dict[str, Any]] = {}
     for table in found:
-        for row in table.drop([FILE_COLUMN]).to_pylist():
+        for row in table.to_pylist():
             if before_day is None or row["published_at"].date() < before_day:
                 context[row["article_id"]] = row
     return list(context.values())
@@ -402,5 +426,6 @@ def commit_deduplicated(
     update_columns(
         root,
         {aid: dict(zip(FLAGS, flags, strict=True)) for aid, flags in result.updates.items()},
+        result.files,
     )
     return result, files

@@ -98,7 +98,10 @@ def test_dates_partitions_and_cross_source_copies(
     original, copy = by_title[("harbour-gazette", crane)], by_title[("limited-times", crane)]
     assert original["duplicate_of"] is None
     assert copy["duplicate_of"] == original["article_id"]
+    assert copy["story_id"] == original["story_id"] == original["article_id"]
+    assert copy["dup_similarity"] == 1.0 and original["dup_similarity"] is None
     assert copy["content_hash"] == original["content_hash"] and copy["url"] != original["url"]
+    assert len({r["story_id"] for r in by_title.values()}) == len(by_title) - 1
 
 
 def test_404_non_html_and_robots_become_quarantine_rows_and_nothing_is_lost(
@@ -253,3 +256,22 @@ def test_query_command_has_articles_and_quarantine_views(
 def test_query_on_an_empty_data_root_has_empty_views(tmp_path: Path) -> None:
     assert run_query(tmp_path, "SELECT count(*) FROM articles")[1] == [(0,)]
     assert run_query(tmp_path, "SELECT count(*) FROM quarantine")[1] == [(0,)]
+
+
+def test_dedup_command_counts_rebuilds_and_explains_a_wrong_folder(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    ingest(demo_sources, data, capsys)
+    before = articles(data)
+    assert main(["dedup", "--data", str(data)]) == 0
+    assert capsys.readouterr().out == "articles=5 stories=4 copies=1 unflagged=0\n"
+    assert main(["dedup", "--data", str(data), "--rebuild", "--since", "2023-04-01"]) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt: 5 articles checked, 0 rows changed in 0 files" in out
+    assert articles(data) == before
+    assert main(["dedup", "--data", str(tmp_path / "nowhere"), "--rebuild"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere: no stored articles; pass --data" in err and "Traceback" not in err
+    assert main(["dedup", "--data", str(data), "--window-days", "-1"]) == 2
+    assert "--window-days -1: use a number of days from 0 to 366." in capsys.readouterr().err
