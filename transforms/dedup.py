@@ -30,6 +30,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import pairwise
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,11 +153,12 @@ def copy_pairs(
     for i, row in enumerate(nodes):
         by_hash[row["content_hash"]].append(i)
     for group in by_hash.values():
-        for a in range(len(group)):
-            for b in range(a + 1, len(group)):
-                i, j = group[a], group[b]
-                if i < limit and abs(int(micros[i] - micros[j])) <= span:
-                    pairs.add((i, j))
+        # equal words: in time order, neighbours within the window connect the same sets
+        # as all pairs would, in O(g log g) for a hash shared by g rows
+        ordered = sorted(group, key=lambda i: micros[i])
+        for i, j in pairwise(ordered):
+            if micros[j] - micros[i] <= span and (i < limit or j < limit):
+                pairs.add((min(i, j), max(i, j)))
     usable = [i for i, r in enumerate(nodes) if r["shingles"] and r["lsh_bands"]]
     if usable:
         sigs = np.array([nodes[i]["minhash"] for i in usable], dtype=np.uint32)
