@@ -30,8 +30,8 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
