@@ -7,8 +7,11 @@
 3. trafilatura for the body and whatever is still missing, and htmldate (inside it) for the
    day of publication, which also reads dates in the URL.
 
-The publication time keeps the page's time of day, fraction and offset when its metadata
-has them and they agree with the day found in the page; otherwise the day found wins.
+Next to the layers, ingest.dates reads the dates printed around the headline and in the URL
+path. The publication date is the URL's day, else the printed one (an "Updated" one gives way
+to the metadata's publication time), else the metadata's when htmldate agrees, else
+htmldate's day (choose_date); it keeps a stated time of day, fraction and offset whenever
+the metadata states that day.
 Pages that are sections, listings or tag pages raise ExtractError("not_article").
 """
 
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ingest.authors import clean_authors
+from ingest.dates import PrintedDate, byline_date, printed_dates, same_instant, url_day
 from ingest.decode import decode_html
 from ingest.metadata import ARTICLE_TYPES, PageMetadata, read_metadata
 
@@ -56,7 +60,9 @@ class ExtractedPage:
     description: str | None
     authors: tuple[str, ...]
     published: str | None  # as the page states it (or a day, YYYY-MM-DD, from the page text)
-    published_from: str | None  # jsonld | meta | time_element | page_heuristic
+    # jsonld | meta | time_element (the layer of the timestamp) | page_heuristic (a bare day
+    # from the URL, the printed byline or htmldate)
+    published_from: str | None
     modified: str | None
     canonical: str | None
     site_name: str | None
@@ -77,6 +83,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     headings = _headings(tree)
     profile = find_profile(meta, url)
     fields = profile.extract(tree, meta) if profile is not None else None
+    printed = printed_dates(tree, meta.language)  # before trafilatura, which edits the tree
     doc = _trafilatura(tree, url)
     if fields is None and _is_listing(meta, url, doc, tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
@@ -89,7 +96,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         raise ExtractError(
             "no_text", f"{url}: only {len(text.split())} words of text (minimum {MIN_WORDS})"
         )
-    published, published_from = choose_date(meta, doc.get("date"))
+    published, published_from = choose_date(meta, doc.get("date"), printed, url_day(url))
     organisations = [s for s in (meta.site_name, doc.get("sitename")) if s]
     candidates = (
         fields.authors if fields else (),
@@ -131,17 +138,63 @@ def choose_title(meta: PageMetadata, headings: list[str], generic: str | None) -
     return _strip_site(declared, meta.site_name)
 
 
-def choose_date(meta: PageMetadata, found_day: str | None) -> tuple[str | None, str | None]:
-    """The stated timestamp when its day agrees with the day found in the page (or none was
-    found); else the found day. Days are compared in the timestamp's own offset."""
+def choose_date(
+    meta: PageMetadata,
+    found_day: str | None,
+    printed: list[PrintedDate] | None = None,
+    from_url: str | None = None,
+) -> tuple[str | None, str | None]:
+    """The publication date and its layer, best evidence first.
+
+    1. A whole date in the URL path: the CMS wrote it once, at publication.
+    2. The date printed with the headline (ingest.dates.byline_date), the date the page
+       stands by; but when it is labelled "Updated" and the metadata states a publication
+       time, the page was published before it: the stated time (unless htmldate's day is
+       the printed one).
+    3. The stated timestamp when its day agrees with the day htmldate found (or it found
+       none); else htmldate's day.
+
+    A chosen day keeps a timestamp's time of day and offset when the metadata states the
+    same instant (its published, else its modified time) or a <time datetime> gave one;
+    days are compared in the timestamp's own offset.
+    """
     from transforms.normalise import local_day
 
     stated = meta.published
+    if from_url is not None:
+        return _timestamped(from_url, meta, None, exact=True)
+    shown = byline_date(printed or [])
+    if shown is not None:
+        if shown.label != "updated" or stated is None or shown.day == found_day:
+            return _timestamped(shown.day, meta, shown.stamp, exact=False)
+        return stated, meta.published_from  # published before the printed update
     if stated is not None and (found_day is None or local_day(stated) == found_day):
         return stated, meta.published_from
     if found_day is not None:
         return found_day, "page_heuristic"
     return stated, meta.published_from
+
+
+def _timestamped(
+    day: str, meta: PageMetadata, stamp: str | None, exact: bool
+) -> tuple[str, str | None]:
+    """`day` as the fullest timestamp that names it: the stated publication time, a <time
+    datetime>, the modification time; else the bare day (layer `page_heuristic`).
+
+    A printed day (not `exact`) also matches a stated time that is the same instant in
+    another time zone: pages render dates in the server's or the reader's zone, while a URL
+    day is written once, in the publisher's."""
+    from transforms.normalise import local_day
+
+    if meta.published is not None and (
+        local_day(meta.published) == day or (not exact and same_instant(day, meta.published))
+    ):
+        return meta.published, meta.published_from
+    if stamp is not None and local_day(stamp) == day:
+        return stamp, "time_element"
+    if meta.modified is not None and local_day(meta.modified) == day:
+        return meta.modified, meta.modified_from
+    return day, "page_heuristic"
 
 
 def _is_listing(

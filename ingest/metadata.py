@@ -40,6 +40,7 @@ class PageMetadata:
     published: str | None = None
     published_from: str | None = None  # jsonld | meta | time_element
     modified: str | None = None
+    modified_from: str | None = None  # jsonld | meta
     canonical: str | None = None
     title: str | None = None
     site_name: str | None = None
@@ -62,6 +63,9 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
                 break
     if meta.modified is None:
         meta.modified = next((values[k] for k in MODIFIED_META if values.get(k)), None)
+        meta.modified_from = "meta" if meta.modified else None
+    if meta.published is None:
+        _page_dates(tree, meta)
     if meta.published is None:
         for node in tree.iterfind(".//time[@datetime]"):
             value = (node.get("datetime") or "").strip()
@@ -133,7 +137,7 @@ def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
         meta.published, meta.published_from = published.strip(), "jsonld"
     modified = article.get("dateModified")
     if isinstance(modified, str) and modified.strip():
-        meta.modified = modified.strip()
+        meta.modified, meta.modified_from = modified.strip(), "jsonld"
     headline = article.get("headline")
     if isinstance(headline, str) and headline.strip():
         meta.title = " ".join(headline.split())
@@ -141,6 +145,33 @@ def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
     publisher = article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         meta.site_name = publisher["name"].strip() or None
+
+
+def _page_dates(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
+    """Dates of the JSON-LD node that describes the page when no article node gave one: SEO
+    plugins state `datePublished` on a WebPage (or an Article subtype such as TechArticle)
+    node and leave the article node out."""
+    for script in tree.iterfind(".//script[@type]"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        for node in _nodes(data):
+            kinds = node.get("@type")
+            names = {str(t).lower() for t in (kinds if isinstance(kinds, list) else [kinds]) if t}
+            published = node.get("datePublished")
+            if (
+                any(n.endswith(("page", "article", "posting")) for n in names)
+                and isinstance(published, str)
+                and published.strip()
+            ):
+                meta.published, meta.published_from = published.strip(), "jsonld"
+                modified = node.get("dateModified")
+                if meta.modified is None and isinstance(modified, str) and modified.strip():
+                    meta.modified, meta.modified_from = modified.strip(), "jsonld"
+                return
 
 
 def _nodes(data: Any) -> list[dict[str, Any]]:
