@@ -54,7 +54,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     ),
     "dedup_window_days": (False, 0.0, 366, "days of publication time within which copies match"),
 }
-SETTINGS_KEYS = {"user_agent", "allow_networks", *NUMERIC_SETTINGS}
+SETTINGS_KEYS = {"user_agent", "allow_networks", "taxonomy", "entity_model", *NUMERIC_SETTINGS}
 SOURCE_KEYS = {
     "id",
     "name",
@@ -111,6 +111,8 @@ class Settings:
     fetch_workers: int = 4
     retry_failed_after_s: float = 86400.0
     dedup_window_days: float = 7.0
+    taxonomy: str | None = None  # a user's taxonomy file, added to the bundled one
+    entity_model: str | None = None  # a spaCy pipeline for people and organisations
 
     @property
     def robots_token(self) -> str:
@@ -288,8 +290,45 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
     return Settings(
         user_agent=user_agent.strip(),
         allow_networks=tuple(str(n) for n in networks),
+        taxonomy=_taxonomy(raw.get("taxonomy"), path),
+        entity_model=_entity_model(raw.get("entity_model"), path),
         **numbers,  # type: ignore[arg-type]
     )
+
+
+def _taxonomy(value: Any, path: Path) -> str | None:
+    """A user's taxonomy file (relative to the sources file), checked by loading it."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{path}: settings.taxonomy must be the path of a taxonomy YAML file, like taxonomy: my-tags.yaml."
+        )
+    from transforms.tagging.topics import TaxonomyError, load_taxonomy
+
+    target = (path.parent / value.strip()).resolve()
+    try:
+        load_taxonomy(target)
+    except TaxonomyError as exc:
+        raise ConfigError(f"{path}: settings.taxonomy: {exc}") from None
+    return str(target)
+
+
+def _entity_model(value: Any, path: Path) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"{path}: settings.entity_model must name an installed spaCy pipeline, like entity_model: en_core_web_sm."
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("spacy") is None:
+        raise ConfigError(
+            f"{path}: settings.entity_model is {value!r}, but spaCy is not installed; "
+            "install it and the model (see the README's Tagging section) or remove the setting."
+        )
+    return value.strip()
 
 
 def _number(raw: dict[str, Any], key: str, default: float, path: Path, where: str) -> float | int:

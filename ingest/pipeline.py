@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http
+import logging
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ from ingest.state import (
     is_transient,
 )
 from ingest.workfiles import read_json, read_jsonl, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 
@@ -237,6 +240,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
     from transforms.dataset import write_atomic
     from transforms.dedup import add_fingerprints
     from transforms.schema import ARTICLE_SCHEMA
+    from transforms.tagging import get_tagger, tag_rows
 
     work = Path(extracted).parent
     rows: list[dict[str, Any]] = []
@@ -253,6 +257,9 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
                 _problem(record["url"], source, run, "transform", "transform_error", repr(exc))
             )
     add_fingerprints(rows)
+    failed = tag_rows(rows, get_tagger(settings.taxonomy, settings.entity_model))
+    if failed:
+        log.warning("%s: %d tagging parts failed; their columns are empty", source.id, failed)
     path = work / "articles.parquet"
     write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
     write_jsonl(work / "quarantine-transform.jsonl", problems)

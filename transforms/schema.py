@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from transforms.minhash import SCHEME as MINHASH_SCHEME
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 TS = pa.timestamp("us", tz="UTC")
 
 _ARTICLE_FIELDS: list[pa.Field[Any]] = [
@@ -44,6 +44,21 @@ _ARTICLE_FIELDS: list[pa.Field[Any]] = [
     pa.field("shingles", pa.int32()),
     pa.field("minhash", pa.list_(pa.uint32())),
     pa.field("lsh_bands", pa.list_(pa.int64())),
+    # tags (added in 4): see transforms/tagging/
+    pa.field("language_declared", pa.string()),
+    pa.field("language_score", pa.float32()),
+    pa.field("places", pa.list_(pa.string())),
+    pa.field("cities", pa.list_(pa.string())),
+    pa.field("people", pa.list_(pa.string())),
+    pa.field("organizations", pa.list_(pa.string())),
+    pa.field("topics", pa.list_(pa.string())),
+    pa.field("keywords", pa.list_(pa.string())),
+    pa.field("tags", pa.list_(pa.string())),
+    pa.field(
+        "tag_evidence",
+        pa.list_(pa.struct([("tag", pa.string()), ("terms", pa.list_(pa.string()))])),
+    ),
+    pa.field("tagger_version", pa.string()),
 ]
 ARTICLE_SCHEMA = pa.schema(
     _ARTICLE_FIELDS,

@@ -1,0 +1,123 @@
+"""Tags computed from an article's stored text, offline and reproducibly: language, places,
+people and organisations, topics and user tags, keywords.
+
+Each part runs on its own: a part that fails leaves its columns empty, logs the error and
+never fails the article. `tagger_version` records what produced the tags (this package's
+version, the entity tagger, and a digest of the taxonomy files), so `newsflow retag` can
+recompute them over history when any of it changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from transforms.tagging.entities import EntityTagger, entity_tagger
+from transforms.tagging.topics import Taxonomy, load_taxonomy
+
+TAGGER_VERSION = "1"
+TAG_COLUMNS = (
+    "language",
+    "language_score",
+    "places",
+    "cities",
+    "people",
+    "organizations",
+    "topics",
+    "keywords",
+    "tags",
+    "tag_evidence",
+    "tagger_version",
+)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tagger:
+    taxonomy: Taxonomy
+    entities: EntityTagger
+
+    @property
+    def version(self) -> str:
+        return f"{TAGGER_VERSION}+{self.entities.name}+taxonomy-{self.taxonomy.digest}"
+
+    def tag(
+        self, title: str | None, text: str, declared_language: str | None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The tag columns for one article and the parts that failed (their columns empty)."""
+        from transforms.tagging.keywords import keywords
+        from transforms.tagging.language import detect
+        from transforms.tagging.places import find_places
+
+        title = title or ""
+        full = f"{title}\n{text}"
+        out: dict[str, Any] = {
+            "language": declared_language,
+            "language_score": None,
+            "places": [],
+            "cities": [],
+            "people": [],
+            "organizations": [],
+            "topics": [],
+            "keywords": [],
+            "tags": [],
+            "tag_evidence": [],
+            "tagger_version": self.version,
+        }
+        failed: list[str] = []
+
+        def part(name: str, work: Any) -> None:
+            try:
+                out.update(work())
+            except Exception:
+                log.exception("tagging: %s failed for %r", name, title[:80])
+                failed.append(name)
+
+        def language() -> dict[str, Any]:
+            found, score = detect(text, declared_language)
+            return {"language": found, "language_score": score}
+
+        def places() -> dict[str, Any]:
+            codes, cities = find_places(full)
+            return {"places": codes, "cities": cities}
+
+        def entities() -> dict[str, Any]:
+            people, organizations = self.entities.people_and_organizations(full)
+            return {"people": people, "organizations": organizations}
+
+        def topics() -> dict[str, Any]:
+            fired = self.taxonomy.match(title, text)
+            return {
+                "topics": [tag for tag, is_topic, _ in fired if is_topic],
+                "tags": [tag for tag, _, _ in fired],
+                "tag_evidence": [{"tag": tag, "terms": terms} for tag, _, terms in fired],
+            }
+
+        part("language", language)
+        part("places", places)
+        part("entities", entities)
+        part("topics", topics)
+        part("keywords", lambda: {"keywords": keywords(title, text)})
+        return out, failed
+
+
+@lru_cache(maxsize=4)
+def get_tagger(taxonomy: str | None = None, entity_model: str | None = None) -> Tagger:
+    """The tagger for a taxonomy file and entity model (cached per process)."""
+    return Tagger(load_taxonomy(Path(taxonomy) if taxonomy else None), entity_tagger(entity_model))
+
+
+def tag_rows(rows: list[dict[str, Any]], tagger: Tagger) -> int:
+    """Set the tag columns of article rows in place (the declared language is kept in
+    `language_declared`); returns how many parts failed."""
+    failures = 0
+    for row in rows:
+        declared = row.get("language_declared") or row.get("language")
+        columns, failed = tagger.tag(row.get("title"), row.get("text") or "", declared)
+        row.update(columns)
+        row["language_declared"] = declared
+        failures += len(failed)
+    return failures

@@ -1,0 +1,300 @@
+"""People and organisations named in an article.
+
+`EntityTagger` is the interface. `RuleEntityTagger`, the default, needs no statistical
+model: a gazetteer of well-known names (data/entities.yaml) plus the ways news prints
+names — a role or title before a name ("Prime Minister Anna Berg", "spokesman Tom Hale"),
+a reporting verb next to it ("said Tom Hale", "Anna Berg told"), an appositive
+("Tom Hale, a spokesman for"), organisation words ("... Bank", "Ministry of ...",
+"University of ...") and acronyms defined in brackets. `SpacyEntityTagger` uses a spaCy
+pipeline when one is installed (see the README). Both normalise names: a surname printed
+alone becomes the full name printed elsewhere in the article; gazetteer aliases become the
+canonical name ("Lukashenka" -> "Alexander Lukashenko").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from transforms.tagging.tokens import Token, phrases, tokenize
+
+DATA = Path(__file__).parent / "data"
+LONGEST = 6
+
+ROLES = (
+    "President|Vice President|Prime Minister|Deputy Prime Minister|Chancellor|Minister|"
+    "Foreign Minister|Defence Minister|Defense Minister|Finance Minister|Secretary|"
+    "Secretary-General|Secretary General|Mayor|Governor|Senator|Sen\\.|Rep\\.|"
+    "Representative|Judge|Justice|Dr\\.?|Mr\\.?|Mrs\\.?|Ms\\.?|Professor|Prof\\.|King|Queen|"
+    "Prince|Princess|Pope|General|Gen\\.|Colonel|Col\\.|Captain|Capt\\.|Commander|Admiral|"
+    "Ambassador|Chief|Sheriff|Inspector|Detective|Sergeant|Officer|Councillor|Councilor|"
+    "Archbishop|Bishop|Cardinal|Father|Rabbi|Imam|Sir|Dame|Lord|Lady|Coach|coach|"
+    "spokesman|spokeswoman|spokesperson|chief executive|executive|CEO|founder|director|"
+    "chairman|chairwoman|chair|president|minister|leader|striker|midfielder|defender|"
+    "goalkeeper|captain|manager|head coach|forward|winger|author|writer|novelist|actor|"
+    "actress|singer|rapper|musician|artist|director|producer|scientist|researcher|"
+    "economist|analyst|lawyer|attorney|prosecutor|professor|teacher|doctor|surgeon|"
+    "nurse|farmer|resident|owner|official|commissioner|envoy|negotiator|journalist|"
+    "reporter|correspondent|historian|physicist|biologist|astronaut|pilot|champion"
+)
+NAME = r"(?:[A-Z][a-zà-ÿ'\u2019\-]+|[A-Z]\.)(?: (?:[A-Z][a-zà-ÿ'\u2019\-]+|[A-Z]\.|de|van|von|der|da|bin|al-[A-Z][a-z]+)){1,3}"
+_ROLE_NAME = re.compile(rf"\b(?:{ROLES})\.? ({NAME})")
+_SAID_NAME = re.compile(rf"\b(?:said|says|told|according to|wrote|added|asked) ({NAME})\b")
+_NAME_SAID = re.compile(
+    rf"\b({NAME}),? (?:said|says|told|added|wrote|explained|warned|announced|insisted|"
+    r"argued|noted|stressed|confirmed|denied|replied|tweeted|posted)\b"
+)
+_APPOSITIVE = re.compile(rf"\b({NAME}), (?:a|an|the|who|whose|\d+,)\b")
+ORG_WORDS = (
+    "Bank|University|Party|Ministry|Agency|Council|Committee|Commission|Association|"
+    "Federation|Union|Institute|Foundation|Court|Police|Army|Navy|Corporation|Corp\\.?|Inc\\.?|"
+    "Ltd\\.?|LLC|AG|GmbH|SA|plc|Group|Company|Co\\.|Airlines|Airways|Authority|Office|"
+    "Department|Service|Services|Club|FC|Organization|Organisation|Fund|Parliament|"
+    "Assembly|Senate|Congress|Forces|Guard|Times|Post|News|Herald|Journal|Gazette|Press|"
+    "Network|Holdings|Industries|Motors|Energy|Pharmaceuticals|Labs|Laboratories|Hospital|"
+    "Center|Centre|School|College|Academy|Museum|Orchestra|Theatre|Theater|Church|Festival|"
+    "Exchange|Reserve|Board|Alliance|League|Movement|Front|Coalition|Trust|Society|Institution"
+)
+_ORG_SUFFIX = re.compile(rf"\b((?:[A-Z][\w&'\u2019\-]*|of|for|the|de) ){{0,5}}(?:{ORG_WORDS})\b")
+_ORG_PREFIX = re.compile(
+    r"\b(?:University|Ministry|Bank|Department|Institute|Court|Museum|Church|Academy|"
+    r"Council|Office|Federation|Association|Union|Organisation|Organization) (?:of|for) "
+    r"(?:the )?[A-Z][\w'\u2019\-]*(?: (?:of|the|[A-Z][\w'\u2019\-]*))*"
+)
+_ACRONYM = re.compile(
+    r"((?:[A-Z][\w'\u2019\-]+ (?:(?:of|for|and|the|on) )?){1,7})\(([A-Z][A-Za-z&]{1,9})\)"
+)
+_NOT_NAMES = {
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "At",
+    "But",
+    "And",
+    "Or",
+    "If",
+    "When",
+    "While",
+    "After",
+    "Before",
+    "Since",
+    "As",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "It",
+    "He",
+    "She",
+    "They",
+    "We",
+    "I",
+    "His",
+    "Her",
+    "Their",
+    "Our",
+    "Its",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "According",
+    "Meanwhile",
+    "However",
+    "Also",
+    "Last",
+    "Next",
+    "New",
+    "Read",
+    "More",
+    "Source",
+    "Photo",
+    "Image",
+}
+
+
+_ROLE_WORDS = {w.rstrip(".").replace("\\", "") for w in " ".join(ROLES.split("|")).split()}
+
+
+class EntityTagger(Protocol):
+    name: str
+
+    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]: ...
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    people: dict[str, str]  # printed form -> canonical name
+    organizations: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    data = yaml.safe_load((DATA / "entities.yaml").read_text(encoding="utf-8"))
+    people: dict[str, str] = {}
+    organizations: dict[str, str] = {}
+    for target, section in ((people, "people"), (organizations, "organizations")):
+        for canonical, aliases in (data.get(section) or {}).items():
+            target[canonical] = canonical
+            for alias in aliases or []:
+                target.setdefault(alias, canonical)
+    return Gazetteer(people, organizations)
+
+
+class RuleEntityTagger:
+    """The default: a gazetteer and the patterns news uses to print names."""
+
+    name = "rules"
+
+    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]:
+        g = gazetteer()
+        flat = " ".join(text.split())
+        tokens = tokenize(flat)
+        people: list[str] = []
+        organizations: list[str] = []
+        known_spans: list[tuple[int, int]] = []
+        i = 0
+        while i < len(tokens):
+            if tokens[i].capitalised or tokens[i].text in ("bin", "von", "dpa"):
+                for phrase, size in phrases(tokens, i, LONGEST):
+                    if phrase in g.people:
+                        _add(people, g.people[phrase])
+                    elif phrase in g.organizations:
+                        _add(organizations, g.organizations[phrase])
+                    else:
+                        continue
+                    known_spans.append((tokens[i].start, tokens[i + size - 1].end))
+                    i += size - 1
+                    break
+            i += 1
+        for match in _ORG_PREFIX.finditer(flat):
+            _add(organizations, _trim_org(match.group(0)))
+        for match in _ORG_SUFFIX.finditer(flat):
+            org = _trim_org(match.group(0))
+            if len(org.split()) >= 2 and not _covered(match.span(), known_spans):
+                _add(organizations, org)
+        for match in _ACRONYM.finditer(flat):
+            full = _trim_org(match.group(1).strip())
+            if len(full.split()) >= 2 and full.split()[0] not in _NOT_NAMES:
+                _add(organizations, full)
+        for pattern in (_ROLE_NAME, _SAID_NAME, _NAME_SAID, _APPOSITIVE):
+            for match in pattern.finditer(flat):
+                name = _clean_name(match.group(1))
+                if name and not _covered(match.span(1), known_spans) and name not in organizations:
+                    _add(people, g.people.get(name, name))
+        people = _merge_surnames(people, tokens, g)
+        organizations = [o for o in organizations if o not in people]
+        return people, _drop_contained(organizations)
+
+
+class SpacyEntityTagger:
+    """Named entities from a spaCy pipeline (PERSON, ORG), normalised like the rules'."""
+
+    name = "spacy"
+
+    def __init__(self, nlp: Any) -> None:
+        self.nlp = nlp
+        self.name = f"spacy:{nlp.meta.get('name', 'pipeline')}@{nlp.meta.get('version', '')}"
+
+    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]:
+        g = gazetteer()
+        doc = self.nlp(text[:100_000])
+        people: list[str] = []
+        organizations: list[str] = []
+        for ent in doc.ents:
+            name = " ".join(ent.text.split()).removeprefix("the ")
+            if ent.label_ in ("PERSON", "PER"):
+                _add(people, g.people.get(name, name))
+            elif ent.label_ == "ORG":
+                _add(organizations, g.organizations.get(name, name))
+        tokens = tokenize(" ".join(text.split()))
+        return _merge_surnames(people, tokens, g), _drop_contained(organizations)
+
+
+def entity_tagger(model: str | None = None) -> EntityTagger:
+    """The spaCy tagger when `model` (a spaCy pipeline name or path) loads, else the rules."""
+    if model:
+        import importlib.util
+
+        if importlib.util.find_spec("spacy") is not None:
+            import spacy
+
+            return SpacyEntityTagger(spacy.load(model))
+        raise RuntimeError(f"spaCy is not installed, so the model {model!r} cannot be used")
+    return RuleEntityTagger()
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _add(found: list[str], name: str) -> None:
+    if name and name not in found:
+        found.append(name)
+
+
+def _covered(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(s < span[1] and span[0] < e for s, e in spans)
+
+
+def _clean_name(name: str) -> str | None:
+    words = name.split()
+    while words and (words[0] in _NOT_NAMES or words[0].rstrip(".") in _ROLE_WORDS):
+        words = words[1:]
+    if len(words) < 2 or any(w in _NOT_NAMES for w in words):
+        return None
+    return " ".join(words).removesuffix("'s").removesuffix("\u2019s")
+
+
+def _trim_org(org: str) -> str:
+    words = org.split()
+    while words and (
+        words[0] in _NOT_NAMES
+        or words[0] in ("of", "for", "and", "the", "de")
+        or (len(words) > 2 and words[0].endswith(("'s", "\u2019s")))  # "Ukraine's State ..."
+    ):
+        words = words[1:]
+    return " ".join(words).removesuffix("'s").removesuffix("\u2019s")
+
+
+def _merge_surnames(people: list[str], tokens: list[Token], g: Gazetteer) -> list[str]:
+    """A one-word name that is the last word of a full name found becomes that name; the
+    full names of people the article prints only by surname stay as printed elsewhere."""
+    full = [p for p in people if " " in p]
+    merged: list[str] = []
+    for person in people:
+        if " " not in person:
+            longer = [f for f in full if f.split()[-1] == person]
+            person = longer[0] if longer else person
+        _add(merged, person)
+    return merged
+
+
+def _drop_contained(organizations: list[str]) -> list[str]:
+    """ "Bank of England" and "England" is one organisation, not two."""
+    return [
+        o
+        for o in organizations
+        if not any(o != other and f" {o} " in f" {other} " for other in organizations)
+    ]
