@@ -1,4 +1,4 @@
-"""The `newsflow` command line: ingest, reprocess, dedup, query, demo, serve-demo."""
+"""The `newsflow` command line: ingest, reprocess, dedup, retag, query, demo, serve-demo."""
 
 from __future__ import annotations
 
@@ -105,6 +105,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     dedup.set_defaults(func=_cmd_dedup)
 
+    retag = sub.add_parser(
+        "retag", help="recompute the tags of stored articles (after a change of taxonomy or tagger)"
+    )
+    retag.add_argument("--data", type=Path, default=None, help="data root")
+    retag.add_argument(
+        "--since",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="only partitions (publication days, UTC) on or after this day; default: all",
+    )
+    retag.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="sources file whose settings.taxonomy and settings.entity_model to use (default: none, the bundled taxonomy and the rules)",
+    )
+    retag.set_defaults(func=_cmd_retag)
+
     query = sub.add_parser(
         "query", help="run DuckDB SQL over the dataset (views: articles, quarantine)"
     )
@@ -180,6 +199,26 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     print(
         f"articles={counts['articles']} stories={counts['stories']} copies={counts['copies']} "
         f"unflagged={counts['unflagged']}"
+    )
+    return 0
+
+
+def _cmd_retag(args: argparse.Namespace) -> int:
+    from transforms.dataset import article_files, commit_lock
+    from transforms.tagging import get_tagger, retag
+
+    root = args.data or data_root()
+    if not article_files(root):
+        raise ConfigError(
+            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
+        )
+    settings = load_sources(args.config).settings if args.config else Settings()
+    tagger = get_tagger(settings.taxonomy, settings.entity_model)
+    with commit_lock(root):
+        done = retag(root, tagger, args.since)
+    print(
+        f"retagged: {done['rows']} articles checked, {done['changed']} changed in "
+        f"{done['files']} files ({tagger.version}); {done['failed']} tagging parts failed"
     )
     return 0
 

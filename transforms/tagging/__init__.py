@@ -121,3 +121,45 @@ def tag_rows(rows: list[dict[str, Any]], tagger: Tagger) -> int:
         row["language_declared"] = declared
         failures += len(failed)
     return failures
+
+
+def retag(root: Path, tagger: Tagger, since: Any = None) -> dict[str, int]:
+    """Recompute the tag columns of stored articles (of partitions on or after `since`, a
+    date) with `tagger`, rewriting only files whose tags change: running it twice changes
+    nothing the second time. The caller holds the dataset's commit lock."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from transforms.dataset import article_files, write_atomic
+    from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
+
+    counts = {"rows": 0, "changed": 0, "files": 0, "failed": 0}
+    for path in article_files(root):
+        day = path.parent.name.removeprefix(f"{PARTITION_COLUMN}=")
+        if since is not None and day < since.isoformat():
+            continue
+        rows = pq.read_table(path, schema=ARTICLE_SCHEMA).to_pylist()
+        before = [{k: r.get(k) for k in (*TAG_COLUMNS, "language_declared")} for r in rows]
+        counts["failed"] += tag_rows(rows, tagger)
+        after = [{k: r.get(k) for k in (*TAG_COLUMNS, "language_declared")} for r in rows]
+        changed = sum(_differs(a, b) for a, b in zip(after, before, strict=True))
+        counts["rows"] += len(rows)
+        if changed:
+            write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
+            counts["changed"] += changed
+            counts["files"] += 1
+    return counts
+
+
+def _differs(after: dict[str, Any], before: dict[str, Any]) -> bool:
+    """Compared as stored: the score is a float32 column."""
+    import numpy as np
+
+    for key, value in after.items():
+        old = before[key]
+        if key == "language_score" and value is not None and old is not None:
+            if np.float32(value) != np.float32(old):
+                return True
+        elif value != old:
+            return True
+    return False

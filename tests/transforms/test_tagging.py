@@ -1,0 +1,228 @@
+"""Tagging: each tagger, the taxonomy loader's messages, error isolation, retag."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from transforms.dataset import article_files
+from transforms.tagging import TAG_COLUMNS, Tagger, get_tagger, retag, tag_rows
+from transforms.tagging.entities import RuleEntityTagger
+from transforms.tagging.keywords import keywords
+from transforms.tagging.language import detect
+from transforms.tagging.places import find_places
+from transforms.tagging.topics import TaxonomyError, load_taxonomy
+
+SEED = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
+SEED_TITLE = "New Putin-Lukashenko plan: Russia apparently moves Belarus troops"
+
+
+def seed_text() -> str:
+    import json
+
+    text: str = json.loads(
+        (SEED / "limited-times-2023-04-06.expected.json").read_text("utf-8")
+    )["text"]
+    return text
+
+
+def test_the_seed_article_carries_its_language_places_people_and_topics() -> None:
+    columns, failed = get_tagger().tag(SEED_TITLE, seed_text(), "en")
+    assert failed == []
+    assert columns["language"] == "en" and columns["language_score"] > 0.9
+    assert {"RU", "BY", "UA", "FI", "PL"} <= set(columns["places"])
+    assert {"Vladimir Putin", "Alexander Lukashenko"} <= set(columns["people"])
+    assert "conflict" in columns["topics"] and "politics" in columns["topics"]
+    assert columns["tags"] == columns["topics"]
+    evidence = {e["tag"]: e["terms"] for e in columns["tag_evidence"]}
+    assert "troop*" in evidence["conflict"] and "kremlin" in evidence["politics"]
+    assert columns["keywords"] and columns["tagger_version"].startswith("1+rules+taxonomy-")
+
+
+@pytest.mark.parametrize(
+    ("text", "places", "cities"),
+    [
+        ("Belarusian troops crossed into Poland, the Kremlin said.", ["BY", "PL", "RU"], []),
+        ("Fighting in Donbass and talks in Helsinki.", ["FI", "UA"], ["Helsinki"]),
+        ("The Bank of England met in London.", ["GB"], ["London"]),
+        ("Michael Jordan spoke at Georgia Tech; Chad Smith played.", [], []),
+        ("Jordan's king met Finns and Poles in the Netherlands.", ["FI", "JO", "NL", "PL"], []),
+        ("The U.S. and Republic of Korea signed.", ["KR", "US"], []),
+        ("a china cup and a turkey dinner", [], []),
+    ],
+)
+def test_places(text: str, places: list[str], cities: list[str]) -> None:
+    assert find_places(text) == (places, cities)
+
+
+def test_people_and_organizations_by_rules() -> None:
+    text = (
+        'Mayor Anna Berg said the council would vote. "We are ready," said Tom Hale, a '
+        "spokesman for the Port Authority. The World Health Organization (WHO) and Deutsche "
+        "Bank agreed. Lukashenka met Putin. Berg added that the University of Oslo helped."
+    )
+    people, organizations = RuleEntityTagger().people_and_organizations(text)
+    assert people == ["Alexander Lukashenko", "Vladimir Putin", "Anna Berg", "Tom Hale"]
+    assert {"World Health Organization", "Deutsche Bank", "University of Oslo"} <= set(
+        organizations
+    )
+    assert "Berg" not in people and "Mayor Anna Berg" not in people
+
+
+@pytest.mark.parametrize(
+    ("text", "declared", "expected"),
+    [
+        ("Der Bundestag hat am Donnerstag das neue Gesetz zur Rente beschlossen.", None, "de"),
+        (
+            "Le gouvernement a présenté mercredi son projet de budget pour l'année prochaine.",
+            "fr",
+            "fr",
+        ),
+        ("Уряд ухвалив", "ru", "ru"),  # too short to tell apart: the declared language stands
+        ("Уряд ухвалив новий закон про освіту", "ru", "uk"),  # long enough: the text wins
+        ("", "pt-BR", "pt"),
+        (
+            "The council approved the budget on Tuesday after a long debate.",
+            "de",
+            "en",
+        ),  # wrong hint
+    ],
+)
+def test_language_with_the_declared_language_as_a_hint(
+    text: str, declared: str | None, expected: str
+) -> None:
+    assert detect(text, declared)[0] == expected
+
+
+def test_topics_fire_on_distinct_terms_and_record_them(tmp_path: Path) -> None:
+    taxonomy = load_taxonomy()
+    fired = taxonomy.match(
+        "Storm warning for the coast",
+        "Forecasters expect heavy rain and gusts of wind; temperatures will fall.",
+    )
+    assert [(tag, terms) for tag, _, terms in fired] == [
+        ("weather", ["forecast*", "gust*", "rain", "storm*", "temperature*", "wind"])
+    ]
+    assert taxonomy.match("", "It rained.") == []
+
+
+def test_user_tags_extend_and_replace_the_bundled_taxonomy(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "tags:\n"
+        "  harbour:\n    terms: [harbour, port authority, crane*]\n    min_score: 2\n    topic: false\n"
+        "  weather:\n    terms: [drizzle]\n    min_score: 1\n",
+        encoding="utf-8",
+    )
+    taxonomy = load_taxonomy(mine)
+    fired = taxonomy.match("Cranes for the harbour", "A light drizzle fell.")
+    assert [(tag, is_topic) for tag, is_topic, _ in fired] == [
+        ("weather", True),
+        ("harbour", False),
+    ]
+    assert taxonomy.digest != load_taxonomy().digest
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("tags: [1, 2]", "needs a `tags:` mapping of tag names to `terms:` lists"),
+        ("tags:\n  Bad Name:\n    terms: [x]", "tags.Bad Name: a tag name is lower-case letters"),
+        ("tags:\n  a:\n    terms: []", "tags.a: give it a non-empty `terms:` list"),
+        (
+            "tags:\n  a:\n    terms: [x]\n    weight: 2",
+            "tags.a: unknown key 'weight'; use terms, min_score or topic",
+        ),
+        ("tags:\n  a:\n    terms: ['(x)']", "tags.a: term '(x)' is not a word or phrase"),
+        (
+            "tags:\n  a:\n    terms: [x]\n    min_score: 0",
+            "tags.a.min_score: 0 is not a whole number from 1 to 100",
+        ),
+        ("tags:\n  a:\n    terms: [x]\n    topic: maybe", "tags.a.topic: write true or false"),
+        ("tags: {a: [", "not a valid YAML file at line"),
+    ],
+)
+def test_taxonomy_errors_name_the_file_the_item_and_the_fix(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "tags.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(TaxonomyError) as raised:
+        load_taxonomy(path)
+    assert str(raised.value).startswith(f"{path}: ") and message in str(raised.value)
+    with pytest.raises(TaxonomyError, match="cannot read the taxonomy file"):
+        load_taxonomy(tmp_path / "missing.yaml")
+
+
+def test_a_bad_taxonomy_in_the_sources_file_is_a_config_error(tmp_path: Path) -> None:
+    from ingest.config import ConfigError, load_sources
+
+    (tmp_path / "tags.yaml").write_text("tags:\n  a:\n    terms: []\n", encoding="utf-8")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "settings:\n  taxonomy: tags.yaml\nsources:\n"
+        "  - {id: a, name: A, feeds: ['http://127.0.0.1:1/feed.xml']}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_sources(sources)
+    assert str(raised.value).startswith(f"{sources}: settings.taxonomy: ")
+    assert "tags.a: give it a non-empty `terms:` list" in str(raised.value)
+
+
+class Broken:
+    name = "broken"
+
+    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]:
+        raise RuntimeError("entity model crashed")
+
+
+def test_a_failing_tagger_leaves_its_columns_empty_and_the_others_filled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tagger = Tagger(load_taxonomy(), Broken())
+    rows: list[dict[str, Any]] = [{"title": SEED_TITLE, "text": seed_text(), "language": "en"}]
+    with caplog.at_level(logging.ERROR, logger="transforms.tagging"):
+        assert tag_rows(rows, tagger) == 1
+    row = rows[0]
+    assert row["people"] == [] and row["organizations"] == []
+    assert "RU" in row["places"] and "conflict" in row["topics"]
+    assert "tagging: entities failed" in caplog.text and "entity model crashed" in caplog.text
+    assert set(TAG_COLUMNS) <= set(row) and row["language_declared"] == "en"
+
+
+def test_keywords_are_a_handful_of_phrases_from_the_article() -> None:
+    found = keywords(SEED_TITLE, seed_text())
+    assert 1 <= len(found) <= 5
+    assert any("Belarus" in k for k in found)
+    assert len({k.casefold() for k in found}) == len(found)
+
+
+def test_retag_is_idempotent_and_follows_a_changed_taxonomy(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.cli import main
+
+    data = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
+    assert retag(data, get_tagger())["changed"] == 0  # the ingest tagged with the same tagger
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "tags:\n  harbour:\n    terms: [harbour, port, crane*, ferry]\n    min_score: 1\n    topic: false\n",
+        "utf-8",
+    )
+    tagger = get_tagger(str(mine))
+    first = retag(data, tagger, since=dt.date(2023, 4, 1))
+    assert first["changed"] == 5 and first["failed"] == 0  # every row's tagger_version changes
+    mtimes = {p: p.stat().st_mtime_ns for p in article_files(data)}
+    assert retag(data, tagger)["changed"] == 0
+    assert {p: p.stat().st_mtime_ns for p in article_files(data)} == mtimes
+    rows = [r for p in article_files(data) for r in pq.read_table(p).to_pylist()]
+    ferry = next(r for r in rows if "ferry" in (r["title"] or "").lower())
+    assert "harbour" in ferry["tags"] and "harbour" not in ferry["topics"]
+    assert all(r["tagger_version"] == tagger.version for r in rows)
