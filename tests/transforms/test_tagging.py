@@ -25,9 +25,9 @@ SEED_TITLE = "New Putin-Lukashenko plan: Russia apparently moves Belarus troops"
 def seed_text() -> str:
     import json
 
-    text: str = json.loads(
-        (SEED / "limited-times-2023-04-06.expected.json").read_text("utf-8")
-    )["text"]
+    text: str = json.loads((SEED / "limited-times-2023-04-06.expected.json").read_text("utf-8"))[
+        "text"
+    ]
     return text
 
 
@@ -178,7 +178,9 @@ def test_a_bad_taxonomy_in_the_sources_file_is_a_config_error(tmp_path: Path) ->
 class Broken:
     name = "broken"
 
-    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]:
+    def people_and_organizations(
+        self, text: str, tokens: list[Any] | None = None
+    ) -> tuple[list[str], list[str]]:
         raise RuntimeError("entity model crashed")
 
 

@@ -51,6 +51,7 @@ class Tagger:
         from transforms.tagging.keywords import keywords
         from transforms.tagging.language import detect
         from transforms.tagging.places import find_places
+        from transforms.tagging.tokens import flatten, tokenize
 
         title = title or ""
         full = f"{title}\n{text}"
@@ -80,12 +81,15 @@ class Tagger:
             found, score = detect(text, declared_language)
             return {"language": found, "language_score": score}
 
+        flat = flatten(full)
+        tokens = tokenize(flat)
+
         def places() -> dict[str, Any]:
-            codes, cities = find_places(full)
+            codes, cities = find_places(flat, tokens)
             return {"places": codes, "cities": cities}
 
         def entities() -> dict[str, Any]:
-            people, organizations = self.entities.people_and_organizations(full)
+            people, organizations = self.entities.people_and_organizations(flat, tokens)
             return {"people": people, "organizations": organizations}
 
         def topics() -> dict[str, Any]:

@@ -21,10 +21,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from transforms.tagging.tokens import Token, phrases, tokenize
+from transforms.tagging.tokens import Token, first_words, flatten, phrases, tokenize
 
 DATA = Path(__file__).parent / "data"
-LONGEST = 6
 
 ROLES = (
     "President|Vice President|Prime Minister|Deputy Prime Minister|Chancellor|Minister|"
@@ -141,13 +140,18 @@ _ROLE_WORDS = {w.rstrip(".").replace("\\", "") for w in " ".join(ROLES.split("|"
 class EntityTagger(Protocol):
     name: str
 
-    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]: ...
+    def people_and_organizations(
+        self, text: str, tokens: list[Token] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """`tokens`, when given, are tokenize(flatten(text)), computed once per article."""
+        ...
 
 
 @dataclass(frozen=True)
 class Gazetteer:
     people: dict[str, str]  # printed form -> canonical name
     organizations: dict[str, str]
+    starts: dict[str, int]  # first word of a name -> most words of a name starting with it
 
 
 @lru_cache(maxsize=1)
@@ -160,7 +164,7 @@ def gazetteer() -> Gazetteer:
             target[canonical] = canonical
             for alias in aliases or []:
                 target.setdefault(alias, canonical)
-    return Gazetteer(people, organizations)
+    return Gazetteer(people, organizations, first_words([*people, *organizations]))
 
 
 class RuleEntityTagger:
@@ -168,17 +172,20 @@ class RuleEntityTagger:
 
     name = "rules"
 
-    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]:
+    def people_and_organizations(
+        self, text: str, tokens: list[Token] | None = None
+    ) -> tuple[list[str], list[str]]:
         g = gazetteer()
-        flat = " ".join(text.split())
-        tokens = tokenize(flat)
+        flat = flatten(text)
+        tokens = tokenize(flat) if tokens is None else tokens
         people: list[str] = []
         organizations: list[str] = []
         known_spans: list[tuple[int, int]] = []
         i = 0
         while i < len(tokens):
-            if tokens[i].capitalised or tokens[i].text in ("bin", "von", "dpa"):
-                for phrase, size in phrases(tokens, i, LONGEST):
+            longest = g.starts.get(tokens[i].text) or g.starts.get(tokens[i].bare, 0)
+            if longest:
+                for phrase, size in phrases(tokens, i, longest):
                     if phrase in g.people:
                         _add(people, g.people[phrase])
                     elif phrase in g.organizations:
@@ -204,7 +211,7 @@ class RuleEntityTagger:
                 name = _clean_name(match.group(1))
                 if name and not _covered(match.span(1), known_spans) and name not in organizations:
                     _add(people, g.people.get(name, name))
-        people = _merge_surnames(people, tokens, g)
+        people = _merge_surnames(people)
         organizations = [o for o in organizations if o not in people]
         return people, _drop_contained(organizations)
 
@@ -218,7 +225,9 @@ class SpacyEntityTagger:
         self.nlp = nlp
         self.name = f"spacy:{nlp.meta.get('name', 'pipeline')}@{nlp.meta.get('version', '')}"
 
-    def people_and_organizations(self, text: str) -> tuple[list[str], list[str]]:
+    def people_and_organizations(
+        self, text: str, tokens: list[Token] | None = None
+    ) -> tuple[list[str], list[str]]:
         g = gazetteer()
         doc = self.nlp(text[:100_000])
         people: list[str] = []
@@ -229,8 +238,7 @@ class SpacyEntityTagger:
                 _add(people, g.people.get(name, name))
             elif ent.label_ == "ORG":
                 _add(organizations, g.organizations.get(name, name))
-        tokens = tokenize(" ".join(text.split()))
-        return _merge_surnames(people, tokens, g), _drop_contained(organizations)
+        return _merge_surnames(people), _drop_contained(organizations)
 
 
 def entity_tagger(model: str | None = None) -> EntityTagger:
@@ -278,7 +286,7 @@ def _trim_org(org: str) -> str:
     return " ".join(words).removesuffix("'s").removesuffix("\u2019s")
 
 
-def _merge_surnames(people: list[str], tokens: list[Token], g: Gazetteer) -> list[str]:
+def _merge_surnames(people: list[str]) -> list[str]:
     """A one-word name that is the last word of a full name found becomes that name; the
     full names of people the article prints only by surname stay as printed elsewhere."""
     full = [p for p in people if " " in p]

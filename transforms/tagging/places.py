@@ -18,10 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from transforms.tagging.tokens import Token, phrases, tokenize
+from transforms.tagging.tokens import Token, first_words, phrases, tokenize
 
 DATA = Path(__file__).parent / "data"
-LONGEST = 5  # words in the longest name looked up
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,7 @@ class Gazetteer:
     countries: dict[str, str]  # name -> code
     cities: dict[str, tuple[str, str]]  # name -> (city, code)
     ambiguous: frozenset[str]
+    starts: dict[str, int]  # first word of a name -> most words of a name starting with it
 
 
 @lru_cache(maxsize=1)
@@ -57,22 +57,24 @@ def gazetteer() -> Gazetteer:
         for row in csv.reader(handle, delimiter="\t"):
             if row and not row[0].startswith("#"):
                 cities.setdefault(row[0], (row[0], row[1]))
-    return Gazetteer(countries, cities, ambiguous)
+    starts = first_words([*countries, *cities])
+    return Gazetteer(countries, cities, ambiguous, starts)
 
 
-def find_places(text: str) -> tuple[list[str], list[str]]:
+def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str], list[str]]:
     """(sorted country codes, cities as printed in the gazetteer) mentioned in `text`."""
     g = gazetteer()
-    tokens = tokenize(text)
+    tokens = tokenize(text) if tokens is None else tokens
     codes: set[str] = set()
     cities: dict[str, None] = {}
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if not token.capitalised:
+        longest = g.starts.get(token.text) or (1 if token.capitalised else 0)
+        if not token.capitalised or not longest:
             i += 1
             continue
-        for name, size in phrases(tokens, i, LONGEST):
+        for name, size in phrases(tokens, i, longest):
             found = _lookup(g, name)
             if found is None:
                 continue

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # initialisms with dots (U.S., U.K.), then words with inner apostrophes, hyphens or dots
 _TOKEN = re.compile(r"[A-Z]\.(?:[A-Z]\.)+|\w+(?:['\u2019\-]\w+)*")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
+_BREAK = re.compile(r"[.!?\n:;\"\u201c\u201d]")
+_SPACES = re.compile(r"[^\S\n]+")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     text: str
     start: int
     end: int
@@ -24,18 +25,34 @@ class Token:
     @property
     def bare(self) -> str:
         """Without a possessive 's: "Russia's" -> "Russia"."""
-        return _POSSESSIVE.sub("", self.text)
+        return _POSSESSIVE.sub("", self.text) if "s" in self.text[-1:] else self.text
+
+
+def flatten(text: str) -> str:
+    """Spaces collapsed, line breaks kept (they end sentences and names)."""
+    return _SPACES.sub(" ", text).strip()
 
 
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     previous_end = 0
     for match in _TOKEN.finditer(text):
-        gap = text[previous_end : match.start()]
-        sentence_start = not tokens or any(c in gap for c in '.!?\n:;"“”')
-        tokens.append(Token(match.group(0), match.start(), match.end(), sentence_start))
+        start = match.start()
+        gap = text[previous_end:start]
+        sentence_start = not tokens or (gap != " " and _BREAK.search(gap) is not None)
+        tokens.append(Token(match.group(0), start, match.end(), sentence_start))
         previous_end = match.end()
     return tokens
+
+
+def first_words(names: object) -> dict[str, int]:
+    """For a collection of names: the first word of each and the most words a name starting
+    with it has — so a lookup at a token tries only the lengths that can match."""
+    longest: dict[str, int] = {}
+    for name in names:  # type: ignore[attr-defined]
+        words = str(name).split()
+        longest[words[0]] = max(longest.get(words[0], 0), len(words))
+    return longest
 
 
 def phrases(tokens: list[Token], start: int, longest: int) -> list[tuple[str, int]]:

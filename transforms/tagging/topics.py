@@ -7,6 +7,7 @@ text, 2 in the title); the terms that fired are its evidence.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
@@ -47,11 +48,15 @@ class Taxonomy:
         title_line = f" {' '.join(title_words)} "
         text_line = f" {' '.join(text_words)} "
         title_set, text_set = set(title_words), set(text_words)
+        title_sorted, text_sorted = sorted(title_set), sorted(text_set)
         fired = []
         for rule in self.rules:
             score = 0
             found: list[str] = []
-            for term, in_title, in_text in _hits(rule, title_set, text_set, title_line, text_line):
+            hits = _hits(
+                rule, (title_set, title_sorted, title_line), (text_set, text_sorted, text_line)
+            )
+            for term, in_title, in_text in hits:
                 score += 2 if in_title else 1 if in_text else 0
                 found.append(term)
             if score >= rule.min_score:
@@ -148,20 +153,29 @@ def _min_score(path: Path, item: str, value: Any) -> int:
     return value
 
 
+def _has_prefix(words: list[str], prefix: str) -> bool:
+    """Whether a sorted word list has a word starting with `prefix` (binary search)."""
+    at = bisect.bisect_left(words, prefix)
+    return at < len(words) and words[at].startswith(prefix)
+
+
 def _words(text: str) -> list[str]:
     return [w.replace("\u2019", "'") for w in _WORD.findall(text.casefold())]
 
 
-def _hits(
-    rule: Rule, title: set[str], text: set[str], title_line: str, text_line: str
-) -> list[tuple[str, bool, bool]]:
+Words = tuple[set[str], list[str], str]  # the distinct words, the same sorted, " joined "
+
+
+def _hits(rule: Rule, title_words: Words, text_words: Words) -> list[tuple[str, bool, bool]]:
+    title, title_sorted, title_line = title_words
+    text, text_sorted, text_line = text_words
     hits = []
     for word in rule.words:
         if word in title or word in text:
             hits.append((word, word in title, word in text))
     for prefix in rule.prefixes:
-        in_title = any(w.startswith(prefix) for w in title)
-        in_text = in_title or any(w.startswith(prefix) for w in text)
+        in_title = _has_prefix(title_sorted, prefix)
+        in_text = in_title or _has_prefix(text_sorted, prefix)
         if in_title or in_text:
             hits.append((f"{prefix}*", in_title, in_text))
     for phrase in rule.phrases:
