@@ -41,10 +41,11 @@ typecheck: $(STAMP) ## mypy --strict on ingest/ and transforms/
 pytest: $(STAMP) ## the test suite only
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## throughput against trafilatura alone, the per-host rate limit, deduplication
+bench: $(STAMP) ## throughput against trafilatura alone, the per-host rate limit, deduplication, tagging
 	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/rate_limit.py
 	$(BIN)/python benchmarks/dedup.py
+	$(BIN)/python benchmarks/tagging.py
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py
