@@ -228,3 +228,58 @@ def test_retag_is_idempotent_and_follows_a_changed_taxonomy(
     ferry = next(r for r in rows if "ferry" in (r["title"] or "").lower())
     assert "harbour" in ferry["tags"] and "harbour" not in ferry["topics"]
     assert all(r["tagger_version"] == tagger.version for r in rows)
+
+
+class FakeEntity:
+    def __init__(self, text: str, label: str) -> None:
+        self.text, self.label_ = text, label
+
+
+class FakePipeline:
+    """Stands in for a spaCy Language object: called on a text, returns a doc with .ents."""
+
+    def __init__(self) -> None:
+        self.meta = {"name": "core_fake", "version": "0.0"}
+
+    def __call__(self, text: str) -> Any:
+        doc = type("Doc", (), {})()
+        doc.ents = [
+            FakeEntity("Lukashenka", "PERSON"),
+            FakeEntity("Anna  Berg", "PERSON"),
+            FakeEntity("Berg", "PERSON"),
+            FakeEntity("the Bank of England", "ORG"),
+            FakeEntity("England", "GPE"),
+        ]
+        return doc
+
+
+def test_the_spacy_tagger_normalises_its_entities_like_the_rules() -> None:
+    from transforms.tagging.entities import SpacyEntityTagger
+
+    tagger = SpacyEntityTagger(FakePipeline())
+    assert tagger.name == "spacy:core_fake@0.0"
+    people, organizations = tagger.people_and_organizations("any text")
+    assert people == ["Alexander Lukashenko", "Anna Berg"]
+    assert organizations == ["Bank of England"]
+
+
+def test_an_entity_model_without_spacy_is_refused_with_the_fix(tmp_path: Path) -> None:
+    import importlib.util
+
+    from ingest.config import ConfigError, load_sources
+    from transforms.tagging.entities import entity_tagger
+
+    if (
+        importlib.util.find_spec("spacy") is not None
+    ):  # pragma: no cover - not in the default install
+        pytest.fail("spaCy is installed here: this test checks the default install")
+    with pytest.raises(RuntimeError, match="spaCy is not installed"):
+        entity_tagger("en_core_web_sm")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "settings:\n  entity_model: en_core_web_sm\nsources:\n"
+        "  - {id: a, name: A, feeds: ['http://127.0.0.1:1/feed.xml']}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="spaCy is not installed; install it and the model"):
+        load_sources(sources)
