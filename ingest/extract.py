@@ -450,12 +450,12 @@ def _unescape(text: str | None) -> str | None:
 
 
 def _drop_title_line(text: str, title: str | None) -> str:
-    """trafilatura keeps the headline as the body's first line; the record has it as `title`."""
+    """trafilatura keeps the headline as the body's first line; the record has it as `title`.
+    The line goes too when it is the headline as printed with a kicker or a separated tail
+    ("Blog: Headline", "Headline | Opinion")."""
     lines = text.strip().split("\n")
-    if (
-        title
-        and lines
-        and " ".join(lines[0].split()).casefold() == " ".join(title.split()).casefold()
-    ):
-        lines = lines[1:]
+    if title and lines:
+        first = " ".join(lines[0].split())
+        if first.casefold() == " ".join(title.split()).casefold() or _holds(first, title):
+            lines = lines[1:]
     return "\n".join(lines).strip()
