@@ -151,7 +151,12 @@ def choose_title(
     if declared is None or len(headings) == 1:
         best = headings[0]
     else:
-        best = max(headings, key=lambda h: _overlap(h, declared))
+        # of the <h1>s that name the stated story, the one sharing the most of its words: a
+        # one-word section heading ("Reviews") is trivially inside a long stated title
+        best = max(
+            headings,
+            key=lambda h: (_overlap(h, declared) >= 0.5, len(_words(h) & _words(declared))),
+        )
         if _overlap(best, declared) < 0.5:
             return _repair(stated)
     if stated and _holds(best, stated):

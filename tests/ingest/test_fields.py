@@ -184,3 +184,9 @@ def test_the_headline_line_leaves_the_body_with_its_kicker() -> None:
     assert _drop_title_line(text, "Ferry fares rise again") == "The council voted on Tuesday."
     text = "Ferry fares rise again, and again\nThe council voted on Tuesday."
     assert _drop_title_line(text, "Ferry fares rise again").startswith("Ferry fares")
+
+
+def test_of_several_h1s_the_one_sharing_most_of_the_stated_title_wins() -> None:
+    head = "<title>Ferry fares (2024) - rise of up to 10 percent. Comments</title>"
+    body = "<h1>Ferry fares - rise of up to 10 percent in 2024</h1><h1>Comments</h1>"
+    assert title_of(head, body) == "Ferry fares - rise of up to 10 percent in 2024"
