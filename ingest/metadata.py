@@ -43,7 +43,11 @@ class PageMetadata:
     modified_from: str | None = None  # jsonld | meta
     canonical: str | None = None
     title: str | None = None
+    # every title the page states, in this order: JSON-LD headline, og:title, twitter:title,
+    # <title>; choose_title weighs them against each other and against the page's <h1>
+    titles: tuple[str, ...] = ()
     site_name: str | None = None
+    site_names: tuple[str, ...] = ()  # JSON-LD publisher, og:site_name, application-name
     description: str | None = None
     authors: tuple[str, ...] = ()
     language: str | None = None
@@ -78,8 +82,20 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
                 if "pubdate" in node.attrib or node.get("itemprop") == "datePublished":
                     break
     meta.og_type = values.get("og:type")
+    headline = meta.title  # from JSON-LD, when it has one
     meta.title = meta.title or values.get("og:title") or values.get("twitter:title")
+    element = tree.find("./head/title")
+    element = tree.find(".//title") if element is None else element
+    stated = (
+        headline,
+        values.get("og:title"),
+        values.get("twitter:title"),
+        " ".join(element.text_content().split()) if element is not None else None,
+    )
+    meta.titles = tuple(dict.fromkeys(t for t in stated if t))
     meta.site_name = meta.site_name or values.get("og:site_name") or values.get("application-name")
+    names = (meta.site_name, values.get("og:site_name"), values.get("application-name"))
+    meta.site_names = tuple(dict.fromkeys(n for n in names if n))
     meta.description = meta.description or values.get("og:description") or values.get("description")
     if not meta.authors and values.get("author"):
         meta.authors = (values["author"],)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.authors import clean_authors
-from ingest.extract import choose_date, choose_title
+from ingest.extract import _repair, _strip_site, choose_date, choose_title
 from ingest.metadata import PageMetadata
 
 
@@ -63,3 +63,130 @@ def test_date_keeps_the_full_timestamp_when_the_page_agrees() -> None:
     assert choose_date(
         PageMetadata(published="2012-09-12T16:45:28+00:00", published_from="jsonld"), "2021-09-08"
     ) == ("2021-09-08", "page_heuristic")
+
+
+# ------------------------------------------------------------------------------ titles
+
+BODY = "<p>" + "Words of the story go here and keep going for a while. " * 5 + "</p>"
+
+
+def title_of(head: str, body: str, url: str = "https://news.example/2024/05/story") -> str | None:
+    """The title extract_page would choose, from the title layer alone (no body pass)."""
+    from ingest.extract import _headings, _parse, _subheadings
+    from ingest.metadata import read_metadata
+
+    page = f"<html><head>{head}</head><body>{body}{BODY}</body></html>"
+    tree = _parse(page.encode(), url, None)
+    meta = read_metadata(tree)
+    return choose_title(meta, _headings(tree, meta, url), None, url, _subheadings(tree))
+
+
+def test_the_site_logo_in_an_h1_is_not_the_headline() -> None:
+    head = "<title>Harbour council votes on ferry fares \u2013 Harbour Gazette</title>"
+    head += '<meta property="og:site_name" content="Harbour Gazette">'
+    # the site's name, and a link to the home page
+    assert title_of(head, "<header><h1>Harbour Gazette</h1></header>") == (
+        "Harbour council votes on ferry fares"
+    )
+    logo = '<header><h1><a href="/">HG</a></h1></header><article><h1>Ferry fares</h1></article>'
+    assert title_of(head, logo) == "Ferry fares"
+    # the menu, even when a broken page leaves the <nav> open around the article
+    menu = "<nav><h1>Sections</h1></nav>"
+    assert title_of(head, menu) == "Harbour council votes on ferry fares"
+    unclosed = "<nav><ul><li><div><article><h1>Ferry fares rise</h1></article>"
+    assert title_of(head, unclosed) == "Ferry fares rise"
+
+
+def test_the_site_part_of_the_title_element_is_not_the_headline() -> None:
+    # "Site: Headline" where og:title states the headline alone
+    head = '<title>Night Notes: Counting owls</title><meta property="og:title" content="Counting owls">'
+    assert title_of(head, "<div><h1>Night Notes</h1></div>") == "Counting owls"
+    # "Headline | Site" with no other metadata, and a host name as the site's name
+    head = "<title>Counting owls in the dark | Night Notes</title>"
+    assert title_of(head, "<div><h1>Night Notes</h1></div>") == "Counting owls in the dark"
+    head = "<title>nightnotes.example Counting owls</title>"
+    url = "https://nightnotes.example/owls"
+    assert title_of(head, "<div><h1>nightnotes.example</h1></div>", url) == "Counting owls"
+
+
+def test_heading_text_reads_line_breaks_and_skips_the_date() -> None:
+    assert title_of("", "<h1>FERRY<br>FARES<br><span>RISE</span></h1>") == "FERRY FARES RISE"
+    dated = (
+        '<h1><a href="/x"><time datetime="2024-05-02">May 2 2024</time> Ferry fares rise</a></h1>'
+    )
+    assert title_of("", dated) == "Ferry fares rise"
+    nested = "<h1>Ferry fares rise<h3>Posted on May 2, 2024 by staff</h3></h1>"
+    assert title_of("", nested) == "Ferry fares rise"
+    assert title_of("", "<h1>Fares &amp;#x26; tolls</h1>") == "Fares & tolls"
+
+
+def test_the_stated_headline_wins_over_a_kicker_or_tail_in_the_h1() -> None:
+    head = '<meta property="og:title" content="Ferry fares rise again">'
+    assert (
+        title_of(head, "<h1><b>Blog:</b> Ferry fares rise again</h1>") == "Ferry fares rise again"
+    )
+    assert title_of(head, "<h1>Ferry fares rise again | Opinion</h1>") == "Ferry fares rise again"
+    assert title_of(head, "<h1>Ferry fares rise again \u2013 Gazette</h1>") == (
+        "Ferry fares rise again"
+    )
+    # words that continue the sentence are the headline's own
+    assert title_of(head, "<h1>Ferry fares rise again, and again</h1>") == (
+        "Ferry fares rise again, and again"
+    )
+    assert title_of(head, "<h1>Ferry fares rise again: what it costs you</h1>") == (
+        "Ferry fares rise again: what it costs you"
+    )
+
+
+def test_a_pipe_in_the_h1_sets_off_a_tagline() -> None:
+    assert title_of("", "<h1>Ferry fares rise again | Tips, tolls & AI</h1>") == (
+        "Ferry fares rise again"
+    )
+
+
+def test_the_stated_headline_wins_when_the_page_prints_it_as_a_subheading() -> None:
+    head = '<meta property="og:title" content="How the ferry timetable is set">'
+    body = "<h1>Ferries</h1><h2>How the ferry timetable is set</h2>"
+    assert title_of(head, body) == "How the ferry timetable is set"
+    assert title_of(head, "<h1>Ferries</h1><h2>Other news</h2>") == "Ferries"
+
+
+def test_a_cut_short_metadata_title_gives_way_to_the_full_one() -> None:
+    headline = '{"@type": "NewsArticle", "headline": "Ferry fares rise again (Including"}'
+    head = f'<script type="application/ld+json">{headline}</script>'
+    head += (
+        '<meta property="og:title" content="Ferry fares rise again (Including Tolls) - Gazette">'
+    )
+    assert title_of(head, "") == "Ferry fares rise again (Including Tolls)"
+    # a " - Site" tail does not make the shorter one cut short
+    head = '<meta property="og:title" content="Ferry fares rise again">'
+    head += "<title>Ferry fares rise again - Harbour Gazette Online</title>"
+    assert title_of(head, "") == "Ferry fares rise again"
+
+
+def test_site_names_and_stray_separators_are_stripped() -> None:
+    site = {"harbour", "gazette"}
+    assert _strip_site("Harbour Gazette | Ferry fares rise again", site) == "Ferry fares rise again"
+    assert _strip_site("Ferry fares rise again \u22c6", None) == "Ferry fares rise again"
+    assert _strip_site("Ferry fares: rise again", site) == "Ferry fares: rise again"
+
+
+def test_mojibake_in_a_title_is_repaired() -> None:
+    assert _repair("The investor\u00e2\u0080\u0099s guide") == "The investor\u2019s guide"
+    assert _repair("The investor\u00e2\u20ac\u2122s guide") == "The investor\u2019s guide"
+    assert _repair("S\u00c3O PAULO caf\u00e9") == "S\u00c3O PAULO caf\u00e9"
+
+
+def test_the_headline_line_leaves_the_body_with_its_kicker() -> None:
+    from ingest.extract import _drop_title_line
+
+    text = "Blog: Ferry fares rise again\nThe council voted on Tuesday."
+    assert _drop_title_line(text, "Ferry fares rise again") == "The council voted on Tuesday."
+    text = "Ferry fares rise again, and again\nThe council voted on Tuesday."
+    assert _drop_title_line(text, "Ferry fares rise again").startswith("Ferry fares")
+
+
+def test_of_several_h1s_the_one_sharing_most_of_the_stated_title_wins() -> None:
+    head = "<title>Ferry fares (2024) - rise of up to 10 percent. Comments</title>"
+    body = "<h1>Ferry fares - rise of up to 10 percent in 2024</h1><h1>Comments</h1>"
+    assert title_of(head, body) == "Ferry fares - rise of up to 10 percent in 2024"
