@@ -32,18 +32,17 @@ def test_the_site_name_is_not_an_author() -> None:
 
 def test_title_prefers_the_headline_naming_the_same_story() -> None:
     meta = PageMetadata(
-        title="Best Cloud Computing Stocks of 2025 | The Motley Fool", site_name="The Motley Fool"
+        title="Harbour cranes to double terminal capacity | The Coast Daily",
+        site_name="The Coast Daily",
     )
     assert (
-        choose_title(meta, ["Best Cloud Computing Stocks of 2025", "Newsletter"], None)
-        == "Best Cloud Computing Stocks of 2025"
+        choose_title(meta, ["Harbour cranes to double terminal capacity", "Newsletter"], None)
+        == "Harbour cranes to double terminal capacity"
     )
-    assert choose_title(meta, [], None) == "Best Cloud Computing Stocks of 2025"
+    assert choose_title(meta, [], None) == "Harbour cranes to double terminal capacity"
     assert (
-        choose_title(
-            PageMetadata(title="Wedding Planning Tools &#8211; Caterer Spreadsheet"), [], None
-        )
-        == "Wedding Planning Tools \u2013 Caterer Spreadsheet"
+        choose_title(PageMetadata(title="Ferry timetable &#8211; winter changes"), [], None)
+        == "Ferry timetable \u2013 winter changes"
     )
 
 
