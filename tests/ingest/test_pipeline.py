@@ -72,6 +72,12 @@ def test_demo_site_ingest_writes_the_seed_record(
     ):
         assert chrome not in seed["text"]
     assert seed["word_count"] > 300 and len(seed["content_hash"]) == 64
+    # tags, computed in the transform stage from the stored text
+    assert seed["language"] == "en" and seed["language_score"] > 0.9
+    assert {"RU", "BY", "UA", "FI", "PL"} <= set(seed["places"])
+    assert {"Vladimir Putin", "Alexander Lukashenko"} <= set(seed["people"])
+    assert {"conflict", "politics"} <= set(seed["topics"]) <= set(seed["tags"])
+    assert seed["tagger_version"].startswith("1+rules+taxonomy-")
     files = list((data / "articles" / "published_date=2023-04-06").glob("limited-times__*.parquet"))
     assert len(files) == 1
 
