@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     retag.set_defaults(func=_cmd_retag)
 
     query = sub.add_parser(
-        "query", help="run DuckDB SQL over the dataset (views: articles, quarantine)"
+        "query", help="run DuckDB SQL over the dataset (views: articles, quarantine, runs)"
     )
     query.add_argument("--data", type=Path, default=None, help="data root")
     query.add_argument(

@@ -11,14 +11,16 @@ Crawl state (validators, seen URLs) is committed only by the write stage, with t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source
@@ -101,9 +103,35 @@ def workdir(root: Path, source: Source, run: Run) -> Path:
     return root / "work" / source.id / run.key
 
 
+STAGES = ("discover", "fetch", "extract", "transform", "write")
+_Stage = TypeVar("_Stage", bound=Callable[..., Any])
+
+
+def _timed(stage: str) -> Callable[[_Stage], _Stage]:
+    """Record when a stage started and finished in the run's work folder (for run metrics)."""
+
+    def wrap(function: _Stage) -> _Stage:
+        @functools.wraps(function)
+        def timed(
+            source: Source, settings: Settings, root: Path, run: Run, *args: Any, **kwargs: Any
+        ) -> Any:
+            started = dt.datetime.now(dt.UTC)
+            result = function(source, settings, root, run, *args, **kwargs)
+            write_json(
+                workdir(root, source, run) / f"timing-{stage}.json",
+                {"started": started.isoformat(), "finished": dt.datetime.now(dt.UTC).isoformat()},
+            )
+            return result
+
+        return timed  # type: ignore[return-value]
+
+    return wrap
+
+
 # ---------------------------------------------------------------------------------- stages
 
 
+@_timed("discover")
 def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageRef:
     """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry."""
     from ingest.discover import Discoverer
@@ -132,6 +160,7 @@ def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageR
     return StageRef(path=str(path), count=len(found.items), quarantined=len(problems))
 
 
+@_timed("fetch")
 def fetch(
     source: Source,
     settings: Settings,
@@ -202,6 +231,7 @@ def _fetch_all(
     return StageRef(path=str(path), count=len(fetched), quarantined=len(problems))
 
 
+@_timed("extract")
 def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: str) -> StageRef:
     """Extract an article from every fetched page, reading the bodies back from the WARC file."""
     from ingest.warc import read_responses, warc_path
@@ -232,6 +262,7 @@ def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: s
     return StageRef(path=str(path), count=len(extracted), quarantined=len(problems))
 
 
+@_timed("transform")
 def transform(source: Source, settings: Settings, root: Path, run: Run, extracted: str) -> StageRef:
     """Normalise extracted records into rows of the article schema (a Parquet work file)."""
     import pyarrow as pa
@@ -289,6 +320,7 @@ def write(
     from transforms.dedup import commit_deduplicated
     from transforms.schema import ARTICLE_SCHEMA
 
+    written_at = dt.datetime.now(dt.UTC)
     work = Path(transformed).parent
     name = output_name(source.id, run.key)
     discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
@@ -322,22 +354,87 @@ def write(
         commit_quarantine(problems, root, source.id, run.key, run.start.date())
         if not reprocess:
             _commit_state(root, source, run, work, batch, problems, discovered)
-    fresh = {r["url"] for r in batch}
-    summary = read_json(work / "discover.json")
-    fetch_summary = read_json(work / "fetch.json")
-    return WriteRef(
-        source_id=source.id,
-        discovered=len(discovered),
-        not_modified=int(summary.get("not_modified", 0)),
-        fetched=int(fetch_summary.get("fetched", 0)),
-        new=sum(1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is None),
-        duplicate=sum(
-            1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is not None
-        ),
-        seen=result.seen + int(summary.get("repeated", 0)) + int(fetch_summary.get("skipped", 0)),
-        failed=len(problems),
-        files=[str(f) for f in files],
+        fresh = {r["url"] for r in batch}
+        summary = read_json(work / "discover.json")
+        fetch_summary = read_json(work / "fetch.json")
+        ref = WriteRef(
+            source_id=source.id,
+            discovered=len(discovered),
+            not_modified=int(summary.get("not_modified", 0)),
+            fetched=int(fetch_summary.get("fetched", 0)),
+            new=sum(1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is None),
+            duplicate=sum(
+                1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is not None
+            ),
+            seen=result.seen
+            + int(summary.get("repeated", 0))
+            + int(fetch_summary.get("skipped", 0)),
+            failed=len(problems),
+            files=[str(f) for f in files],
+        )
+        record_run(root, source, run, work, ref, problems, written_at, reprocess=reprocess)
+    return ref
+
+
+def record_run(
+    root: Path,
+    source: Source,
+    run: Run,
+    work: Path,
+    ref: WriteRef,
+    problems: list[dict[str, Any]],
+    write_started: dt.datetime,
+    *,
+    reprocess: bool = False,
+    status: str = "success",
+) -> None:
+    """Append (or, for a re-run, replace) the run's row of metrics in DATA/runs/."""
+    from transforms.dataset import commit_run_metrics
+
+    timings = {stage: read_json(work / f"timing-{stage}.json") for stage in STAGES}
+    timings["write"] = {
+        "started": write_started.isoformat(),
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    seconds = {
+        f"seconds_{stage}": (
+            dt.datetime.fromisoformat(t["finished"]) - dt.datetime.fromisoformat(t["started"])
+        ).total_seconds()
+        if t
+        else None
+        for stage, t in timings.items()
+    }
+    starts = [dt.datetime.fromisoformat(t["started"]) for t in timings.values() if t]
+    discover_summary, fetch_summary = (
+        read_json(work / "discover.json"),
+        read_json(work / "fetch.json"),
     )
+    reasons: dict[str, int] = defaultdict(int)
+    for problem in problems:
+        reasons[problem["reason"]] += 1
+    row: dict[str, Any] = {
+        "run_id": run.run_id,
+        "source_id": source.id,
+        "interval_start": run.start,
+        "interval_end": run.end,
+        "started_at": min(starts),
+        "finished_at": dt.datetime.fromisoformat(timings["write"]["finished"]),
+        "status": status,
+        "reprocess": reprocess,
+        "discovered": ref["discovered"],
+        "not_modified": ref["not_modified"],
+        "fetched": ref["fetched"],
+        "new": ref["new"],
+        "duplicates": ref["duplicate"],
+        "seen": ref["seen"],
+        "quarantined": ref["failed"],
+        "quarantined_by_reason": sorted(reasons.items()),
+        "bytes_fetched": int(discover_summary.get("bytes", 0)) + int(fetch_summary.get("bytes", 0)),
+        "requests": int(discover_summary.get("requests", 0))
+        + int(fetch_summary.get("requests", 0)),
+        **seconds,
+    }
+    commit_run_metrics(row, root, source.id, run.key, run.start.date())
 
 
 def run_source(

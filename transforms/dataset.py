@@ -16,16 +16,18 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
 ARTICLES = "articles"
 QUARANTINE = "quarantine"
+RUNS = "runs"
 
 
 def output_name(source_id: str, run_key: str) -> str:
@@ -213,4 +215,14 @@ def commit_quarantine(
     if not table.num_rows:
         return None
     write_atomic(table, target)
+    return target
+
+
+def commit_run_metrics(
+    row: dict[str, Any], root: Path, source_id: str, run_key: str, run_day: dt.date
+) -> Path:
+    """Write a run's metrics row: runs/run_date=YYYY-MM-DD/<source>__<run>.parquet, replacing an
+    earlier attempt of the same run (one row per source and run)."""
+    target = root / RUNS / f"run_date={run_day.isoformat()}" / output_name(source_id, run_key)
+    write_atomic(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), target)
     return target

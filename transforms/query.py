@@ -1,4 +1,4 @@
-"""SQL over the dataset with DuckDB: views `articles` and `quarantine` over the Parquet files."""
+"""SQL over the dataset with DuckDB: views `articles`, `quarantine` and `runs` over the Parquet files."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from transforms.dataset import ARTICLES, QUARANTINE
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA
+from transforms.dataset import ARTICLES, QUARANTINE, RUNS
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
 VIEWS: dict[str, tuple[str, pa.Schema, str]] = {
     "articles": (ARTICLES, ARTICLE_SCHEMA, PARTITION_COLUMN),
     "quarantine": (QUARANTINE, QUARANTINE_SCHEMA, "run_date"),
+    "runs": (RUNS, RUNS_SCHEMA, "run_date"),
 }
 
 

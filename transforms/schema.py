@@ -84,3 +84,32 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 PARTITION_COLUMN = "published_date"
+
+_RUN_FIELDS: list[pa.Field[Any]] = [
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("source_id", pa.string(), nullable=False),
+    pa.field("interval_start", TS, nullable=False),
+    pa.field("interval_end", TS, nullable=False),
+    pa.field("started_at", TS, nullable=False),
+    pa.field("finished_at", TS, nullable=False),
+    pa.field("status", pa.string(), nullable=False),  # success | failed
+    pa.field("reprocess", pa.bool_(), nullable=False),
+    pa.field("discovered", pa.int32()),
+    pa.field("not_modified", pa.int32()),
+    pa.field("fetched", pa.int32()),
+    pa.field("new", pa.int32()),
+    pa.field("duplicates", pa.int32()),
+    pa.field("seen", pa.int32()),
+    pa.field("quarantined", pa.int32()),
+    pa.field("quarantined_by_reason", pa.map_(pa.string(), pa.int32())),
+    pa.field("bytes_fetched", pa.int64()),
+    pa.field("requests", pa.int32()),
+    pa.field("seconds_discover", pa.float64()),
+    pa.field("seconds_fetch", pa.float64()),
+    pa.field("seconds_extract", pa.float64()),
+    pa.field("seconds_transform", pa.float64()),
+    pa.field("seconds_write", pa.float64()),
+]
+RUNS_SCHEMA = pa.schema(
+    _RUN_FIELDS, metadata={"newsflow.table": "runs", "newsflow.schema_version": SCHEMA_VERSION}
+)

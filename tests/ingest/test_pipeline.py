@@ -281,3 +281,44 @@ def test_dedup_command_counts_rebuilds_and_explains_a_wrong_folder(
     assert "nowhere: no stored articles; pass --data" in err and "Traceback" not in err
     assert main(["dedup", "--data", str(data), "--window-days", "-1"]) == 2
     assert "--window-days -1: use a number of days from 0 to 366." in capsys.readouterr().err
+
+
+def test_every_run_records_one_row_of_metrics_per_source(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    ingest(demo_sources, data, capsys)
+    _, rows = run_query(
+        data,
+        "SELECT source_id, status, discovered, fetched, new, duplicates, seen, quarantined, "
+        "quarantined_by_reason, bytes_fetched > 0, requests, started_at <= finished_at, "
+        "seconds_discover >= 0 AND seconds_fetch >= 0 AND seconds_extract >= 0 "
+        "AND seconds_transform >= 0 AND seconds_write >= 0 FROM runs ORDER BY source_id",
+    )
+    assert rows == [
+        ("harbour-gazette", "success", 3, 3, 3, 0, 0, 0, {}, True, 5, True, True),
+        (
+            "limited-times",
+            "success",
+            5,
+            2,
+            1,
+            1,
+            0,
+            3,
+            {"http_404": 1, "not_html": 1, "robots_disallowed": 1},
+            True,
+            5,
+            True,
+            True,
+        ),
+    ]
+    # running one run again replaces its row
+    config = load_sources(demo_sources)
+    source = config.select(["harbour-gazette"])[0]
+    run = Run.adhoc(dt.datetime(2030, 1, 1, tzinfo=UTC))
+    for _ in range(2):
+        run_source(source, config.settings, data, run)
+    assert run_query(data, "SELECT count(*) FROM runs WHERE source_id = 'harbour-gazette'")[1] == [
+        (2,)
+    ]
