@@ -311,11 +311,12 @@ def write(
     import pyarrow.parquet as pq
 
     from transforms.dataset import (
+        RunOutput,
         commit_lock,
         commit_quarantine,
         output_name,
-        read_articles,
         read_quarantine,
+        read_run,
     )
     from transforms.dedup import commit_deduplicated
     from transforms.schema import ARTICLE_SCHEMA
@@ -341,15 +342,14 @@ def write(
         redone = {r["url"] for r in batch} | {
             p["url"] for p in problems if p["stage"] != "discover"
         }
+        output = RunOutput(source.id, run.key, run.run_id)
         own = [
             r
-            for r in read_articles(
-                root, [f.name for f in ARTICLE_SCHEMA], only_name=name
-            ).to_pylist()
+            for r in read_run(root, output, [f.name for f in ARTICLE_SCHEMA]).to_pylist()
             if r["url"] not in redone
         ]
         result, files = commit_deduplicated(
-            own + batch, root, source.id, run.key, dt.timedelta(days=settings.dedup_window_days)
+            own + batch, root, output, dt.timedelta(days=settings.dedup_window_days)
         )
         commit_quarantine(problems, root, source.id, run.key, run.start.date())
         if not reprocess:

@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,41 @@ def write_atomic(table: pa.Table, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def commit_articles(table: pa.Table, root: Path, source_id: str, run_key: str) -> list[Path]:
+COMPACTED_PREFIX = "compacted-"
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """A run's rows in the dataset: the files named after it and, once a partition has been
+    compacted, its rows (by source and run id) inside the compacted file."""
+
+    source_id: str
+    run_key: str
+    run_id: str
+
+    @property
+    def name(self) -> str:
+        return output_name(self.source_id, self.run_key)
+
+    def mask(self, table: pa.Table) -> Any:
+        """True for the rows of a compacted file's table (with source_id, run_id) that are this run's."""
+        source = pc.equal(table["source_id"], pa.scalar(self.source_id, pa.string()))
+        run = pc.equal(table["run_id"], pa.scalar(self.run_id, pa.string()))
+        return pc.and_(source, run)
+
+
+def is_compacted(path: Path) -> bool:
+    return path.name.startswith(COMPACTED_PREFIX)
+
+
+def commit_articles(
+    table: pa.Table, root: Path, source_id: str, run_key: str, run_id: str | None = None
+) -> list[Path]:
     """Write a run's articles, one file per publication-date partition; returns the files.
 
     Files this (source, run) wrote earlier but that it no longer produces are removed after
-    the new ones are in place, so a re-run leaves exactly the re-run's rows.
+    the new ones are in place, and so are its rows in compacted files (with `run_id`), so a
+    re-run leaves exactly the re-run's rows.
     """
     name = output_name(source_id, run_key)
     table = table.cast(ARTICLE_SCHEMA)
@@ -74,23 +105,37 @@ def commit_articles(table: pa.Table, root: Path, source_id: str, run_key: str) -
     for stale in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{name}"):
         if stale not in written:
             stale.unlink()
+    if run_id is not None:
+        _drop_from_compacted(root, RunOutput(source_id, run_key, run_id))
     return written
 
 
-def read_articles(
-    root: Path, columns: list[str], exclude_name: str | None = None, only_name: str | None = None
-) -> pa.Table:
-    """Columns of every stored article, as one table: without the files called `exclude_name`,
-    or only from the files called `only_name`."""
-    files = [
-        str(p)
-        for p in article_files(root)
-        if p.name != exclude_name and only_name in (None, p.name)
-    ]
-    schema = pa.schema([ARTICLE_SCHEMA.field(c) for c in columns])
-    if not files:
-        return schema.empty_table()
-    return ds.dataset(files, format="parquet", schema=schema).to_table(columns=columns)
+def _drop_from_compacted(root: Path, run: RunOutput) -> None:
+    for path in article_files(root):
+        if not is_compacted(path):
+            continue
+        keys = pq.read_table(path, columns=["source_id", "run_id"])
+        mine = run.mask(keys)
+        if pc.any(mine).as_py():
+            rest = pq.read_table(path, schema=ARTICLE_SCHEMA).filter(pc.invert(mine))
+            if rest.num_rows:
+                write_atomic(rest, path)
+            else:
+                path.unlink()
+
+
+def read_run(root: Path, run: RunOutput, columns: list[str]) -> pa.Table:
+    """The stored rows a run wrote: its own files, and its rows in compacted files."""
+    tables = []
+    for path in article_files(root):
+        if path.name == run.name:
+            tables.append(_read_files([path], columns))
+        elif is_compacted(path):
+            table = _read_files([path], sorted({*columns, "source_id", "run_id"}))
+            tables.append(table.filter(run.mask(table)).select([*columns, FILE_COLUMN]))
+    if not tables:
+        return _read_files([], columns).drop([FILE_COLUMN])
+    return pa.concat_tables(tables).drop([FILE_COLUMN])
 
 
 FILE_COLUMN = "__file"
@@ -100,7 +145,7 @@ def read_partitions(
     root: Path,
     columns: list[str],
     days: Iterable[dt.date] | None = None,
-    exclude_name: str | None = None,
+    exclude: RunOutput | None = None,
 ) -> pa.Table:
     """Columns of the stored articles in the given publication days (all when None), plus
     FILE_COLUMN naming each row's file. One column read per file: no per-row Python work."""
@@ -112,7 +157,7 @@ def read_partitions(
             for day in sorted(set(days))
             for f in sorted(partition_dir(root, day).glob("*.parquet"))
         ]
-    return _read_files([f for f in files if f.name != exclude_name], columns)
+    return _read_files(files, columns, exclude)
 
 
 def read_matching(
@@ -120,7 +165,7 @@ def read_matching(
     column: str,
     values: Iterable[str],
     columns: list[str],
-    exclude_name: str | None = None,
+    exclude: RunOutput | None = None,
     only: Path | None = None,
 ) -> pa.Table:
     """Rows of any stored file (or of the file `only`) whose `column` is one of `values`,
@@ -130,12 +175,14 @@ def read_matching(
         return _read_files([], columns)
     hits = []
     for path in [only] if only is not None else article_files(root):
-        if path.name == exclude_name:
+        if exclude is not None and path.name == exclude.name:
             continue
         keys = pq.read_table(path, columns=[column], schema=_schema([column]))[column]
-        mask = pc.is_in(keys, value_set=value_set)
-        if pc.any(mask).as_py():
-            hits.append(_read_files([path], columns).filter(mask))
+        if not pc.any(pc.is_in(keys, value_set=value_set)).as_py():
+            continue
+        table = _read_files([path], list(dict.fromkeys([*columns, column])), exclude)
+        table = table.filter(pc.is_in(table[column], value_set=value_set))
+        hits.append(table.select([*columns, FILE_COLUMN]))
     return pa.concat_tables(hits) if hits else _read_files([], columns)
 
 
@@ -165,13 +212,24 @@ def _schema(columns: list[str]) -> pa.Schema:
     return pa.schema([ARTICLE_SCHEMA.field(c) for c in columns])
 
 
-def _read_files(files: list[Path], columns: list[str]) -> pa.Table:
+def _read_files(
+    files: list[Path], columns: list[str], exclude: RunOutput | None = None
+) -> pa.Table:
+    """Columns of the files plus FILE_COLUMN; without the rows of the run `exclude`."""
     schema = _schema(columns).append(pa.field(FILE_COLUMN, pa.string()))
     tables = []
     for path in files:
-        table = ds.dataset(str(path), format="parquet", schema=_schema(columns)).to_table(
-            columns=columns
+        if exclude is not None and path.name == exclude.name:
+            continue
+        wanted = columns
+        if exclude is not None and is_compacted(path):
+            wanted = list(dict.fromkeys([*columns, "source_id", "run_id"]))
+        table = ds.dataset(str(path), format="parquet", schema=_schema(wanted)).to_table(
+            columns=wanted
         )
+        if wanted is not columns:
+            assert exclude is not None
+            table = table.filter(pc.invert(exclude.mask(table))).select(columns)
         tables.append(
             table.append_column(FILE_COLUMN, pa.repeat(pa.scalar(str(path)), table.num_rows))
         )

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms import minhash
+from transforms.dataset import RunOutput
 
 DEDUP_COLUMNS = [
     "article_id",
@@ -250,14 +251,14 @@ def dedup_batch(
     batch: list[dict[str, Any]],
     root: Path,
     window: dt.timedelta,
-    exclude_name: str | None = None,
+    exclude: RunOutput | None = None,
 ) -> DedupResult:
-    """Flag a batch of article rows against the dataset under `root` (the files called
-    `exclude_name`, the run's own earlier output, are not part of the store). The caller
+    """Flag a batch of article rows against the dataset under `root` (the rows of the run
+    `exclude`, its own earlier output, are not part of the store). The caller
     holds the commit lock, writes `rows` and then applies `updates`."""
     from transforms.dataset import FILE_COLUMN, read_partitions
 
-    stored_ids = read_partitions(root, ["article_id"], exclude_name=exclude_name)["article_id"]
+    stored_ids = read_partitions(root, ["article_id"], exclude=exclude)["article_id"]
     batch_ids = pa.array([r["article_id"] for r in batch], type=pa.string())
     known = set(pc.filter(batch_ids, pc.is_in(batch_ids, value_set=stored_ids)).to_pylist())
     kept: dict[str, dict[str, Any]] = {}
@@ -268,7 +269,7 @@ def dedup_batch(
     missing = [r for r in rows if r.get("shingles") is None]
     if missing:
         add_fingerprints(missing)
-    stored = _context(rows, root, window, exclude_name=exclude_name)
+    stored = _context(rows, root, window, exclude=exclude)
     flags, changed = cluster(rows, stored, window)
     for row in rows:
         row["duplicate_of"], row["story_id"], row["dup_similarity"] = flags[row["article_id"]]
@@ -341,7 +342,7 @@ def _context(
     rows: list[dict[str, Any]],
     root: Path,
     window: dt.timedelta,
-    exclude_name: str | None = None,
+    exclude: RunOutput | None = None,
     before_day: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """The stored rows that `rows` may join: those in the window's partitions with one of the
@@ -360,7 +361,7 @@ def _context(
     if before_day is not None:
         days = {d for d in days if d < before_day}
     window_rows = read_partitions(
-        root, ["article_id", "content_hash", "story_id", "lsh_bands"], days, exclude_name
+        root, ["article_id", "content_hash", "story_id", "lsh_bands"], days, exclude
     )
     if not window_rows.num_rows:
         return []
@@ -380,8 +381,8 @@ def _context(
     stories = {s for s in story_ids if s}
     loose = {a for a, s in zip(article_ids, story_ids, strict=True) if not s}
     found = [
-        read_matching(root, "story_id", stories, DEDUP_COLUMNS, exclude_name),
-        read_matching(root, "article_id", loose, DEDUP_COLUMNS, exclude_name),
+        read_matching(root, "story_id", stories, DEDUP_COLUMNS, exclude),
+        read_matching(root, "article_id", loose, DEDUP_COLUMNS, exclude),
     ]
     context: dict[str, dict[str, Any]] = {}
     for table in found:
@@ -410,20 +411,20 @@ def story_counts(root: Path, since: dt.date | None = None) -> dict[str, int]:
 
 
 def commit_deduplicated(
-    batch: list[dict[str, Any]],
-    root: Path,
-    source_id: str,
-    run_key: str,
-    window: dt.timedelta,
+    batch: list[dict[str, Any]], root: Path, run: RunOutput, window: dt.timedelta
 ) -> tuple[DedupResult, list[Path]]:
-    """Flag a run's rows against the store, write them (replacing the run's earlier files) and
+    """Flag a run's rows against the store, write them (replacing the run's earlier output) and
     rewrite stored rows whose flags changed. The caller holds dataset.commit_lock."""
-    from transforms.dataset import commit_articles, output_name, update_columns
+    from transforms.dataset import commit_articles, update_columns
     from transforms.schema import ARTICLE_SCHEMA
 
-    result = dedup_batch(batch, root, window, exclude_name=output_name(source_id, run_key))
+    result = dedup_batch(batch, root, window, exclude=run)
     files = commit_articles(
-        pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA), root, source_id, run_key
+        pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
+        root,
+        run.source_id,
+        run.run_key,
+        run.run_id,
     )
     update_columns(
         root,

@@ -12,10 +12,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from transforms import dataset
-from transforms.dataset import commit_articles, commit_quarantine, read_articles, write_atomic
+from transforms.dataset import (
+    FILE_COLUMN,
+    RunOutput,
+    commit_articles,
+    commit_quarantine,
+    read_partitions,
+    write_atomic,
+)
 from transforms.schema import ARTICLE_SCHEMA
 
 UTC = dt.UTC
+
+
+def read_articles(root: Path, columns: list[str], exclude: RunOutput | None = None) -> pa.Table:
+    return read_partitions(root, columns, exclude=exclude).drop([FILE_COLUMN])
 
 
 def row(n: int, published: dt.datetime, **extra: Any) -> dict[str, Any]:
@@ -126,13 +137,13 @@ def test_a_failed_write_leaves_the_previous_file_and_no_partial_file(
     assert sorted(p.name for p in target.parent.iterdir()) == ["src__K1.parquet"]
 
 
-def test_read_articles_excludes_a_runs_own_files_and_handles_an_empty_dataset(
+def test_reads_exclude_a_runs_own_files_and_handle_an_empty_dataset(
     tmp_path: Path,
 ) -> None:
     assert read_articles(tmp_path, ["article_id"]).num_rows == 0
     commit_articles(table([row(1, dt.datetime(2023, 4, 6, tzinfo=UTC))]), tmp_path, "src", "K1")
     commit_articles(table([row(2, dt.datetime(2023, 4, 6, tzinfo=UTC))]), tmp_path, "src", "K2")
-    got = read_articles(tmp_path, ["article_id", "content_hash"], exclude_name="src__K2.parquet")
+    got = read_articles(tmp_path, ["article_id", "content_hash"], RunOutput("src", "K2", "run"))
     assert got.to_pylist() == [{"article_id": f"{1:016x}", "content_hash": "hash1"}]
 
 

@@ -13,7 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from transforms.articles import build_article
-from transforms.dataset import article_files, commit_lock, read_partitions, update_columns
+from transforms.dataset import (
+    RunOutput,
+    article_files,
+    commit_lock,
+    read_partitions,
+    update_columns,
+)
 from transforms.dedup import (
     FLAGS,
     add_fingerprints,
@@ -151,7 +157,7 @@ def test_at_equal_times_without_a_named_original_the_lowest_article_id_wins() ->
 
 def commit(root: Path, rows: list[dict[str, Any]], source_id: str, run_key: str) -> Any:
     with commit_lock(root):
-        result, _ = commit_deduplicated(rows, root, source_id, run_key, WEEK)
+        result, _ = commit_deduplicated(rows, root, RunOutput(source_id, run_key, run_key), WEEK)
     return result
 
 
