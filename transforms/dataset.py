@@ -43,12 +43,12 @@ def article_files(root: Path) -> list[Path]:
     return sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/*.parquet"))
 
 
-def write_atomic(table: pa.Table, target: Path) -> None:
+def write_atomic(table: pa.Table, target: Path, row_group_size: int | None = None) -> None:
     """Write `table` to `target` so that no reader ever sees a partial file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         tmp.replace(target)
@@ -247,14 +247,18 @@ def read_quarantine(root: Path, name: str) -> list[dict[str, object]]:
 @contextmanager
 def commit_lock(root: Path) -> Iterator[None]:
     """Serialise commits to one data root across processes: dedup reads what is stored and
-    writes what is new, and two runs must not both decide a story is new."""
+    writes what is new, and two runs must not both decide a story is new. Whoever takes the
+    lock first finishes or undoes a compaction that was interrupted."""
     import fcntl
+
+    from transforms.compaction import recover
 
     lock = root / "state" / "commit.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
+            recover(root)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

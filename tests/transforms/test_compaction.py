@@ -1,0 +1,156 @@
+"""Compaction: one sorted zstd file per older partition, no row lost or doubled, even when
+the process is killed half-way; a re-run of a compacted run replaces its rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.compaction import JOURNAL, compact
+from transforms.dataset import (
+    RunOutput,
+    commit_articles,
+    commit_lock,
+    read_partitions,
+    read_run,
+)
+from transforms.schema import ARTICLE_SCHEMA
+
+UTC = dt.UTC
+NOW = dt.datetime(2024, 3, 20, 12, tzinfo=UTC)
+OLD_DAY = dt.datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def article(n: int, published: dt.datetime, source: str, run_id: str) -> dict[str, Any]:
+    return {
+        "article_id": f"{n:016x}",
+        "url": f"https://{source}.example/{n}",
+        "canonical_url": f"https://{source}.example/{n}",
+        "source_id": source,
+        "text": f"text {n}",
+        "published_at": published,
+        "date_source": "page_meta",
+        "fetched_at": published + dt.timedelta(hours=1),
+        "word_count": 2,
+        "content_hash": f"hash{n}",
+        "run_id": run_id,
+        "extractor": "test",
+    }
+
+
+def fill(root: Path) -> list[str]:
+    """Twelve small files: three sources x four runs on an old day, plus one recent file."""
+    ids = []
+    n = 0
+    for source in ("a", "b", "c"):
+        for run in range(4):
+            rows = []
+            for k in range(3):
+                n += 1
+                rows.append(
+                    article(
+                        n,
+                        OLD_DAY + dt.timedelta(hours=(n * 7) % 23, minutes=k),
+                        source,
+                        f"run{run}",
+                    )
+                )
+                ids.append(f"{n:016x}")
+            commit_articles(
+                pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA),
+                root,
+                source,
+                f"K{run}",
+                f"run{run}",
+            )
+    recent = article(999, NOW - dt.timedelta(days=1), "a", "run9")
+    commit_articles(pa.Table.from_pylist([recent], schema=ARTICLE_SCHEMA), root, "a", "K9", "run9")
+    return [*ids, f"{999:016x}"]
+
+
+def stored_ids(root: Path) -> list[str]:
+    return sorted(read_partitions(root, ["article_id"])["article_id"].to_pylist())
+
+
+def test_older_partitions_become_one_sorted_zstd_file(tmp_path: Path) -> None:
+    ids = fill(tmp_path)
+    with commit_lock(tmp_path):
+        done = compact(tmp_path, dt.timedelta(days=7), NOW, row_group_rows=5)
+    assert done == {"partitions": 1, "files": 12, "rows": 36}
+    old = sorted((tmp_path / "articles" / "published_date=2024-03-01").iterdir())
+    assert len(old) == 1 and old[0].name.startswith("compacted-")
+    table = pq.read_table(old[0])
+    assert table["published_at"].to_pylist() == sorted(table["published_at"].to_pylist())
+    meta = pq.ParquetFile(old[0]).metadata
+    assert meta.num_row_groups == 8  # 36 rows in groups of 5
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert len(list((tmp_path / "articles" / "published_date=2024-03-19").iterdir())) == 1
+    assert stored_ids(tmp_path) == sorted(ids)
+    with commit_lock(tmp_path):  # nothing left to do
+        assert compact(tmp_path, dt.timedelta(days=7), NOW)["partitions"] == 0
+
+
+def _compact_and_die(root: str) -> None:
+    def die(target: Path) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with commit_lock(Path(root)):
+        compact(Path(root), dt.timedelta(days=7), NOW, after_write=die)
+
+
+def test_a_compaction_killed_half_way_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    ids = fill(tmp_path)
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_compact_and_die, args=(str(tmp_path),)
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == -signal.SIGKILL
+    part = tmp_path / "articles" / "published_date=2024-03-01"
+    assert (part / JOURNAL).exists()  # killed between writing the target and the clean-up
+    with commit_lock(tmp_path):  # the next writer finishes it before reading anything
+        pass
+    assert not (part / JOURNAL).exists()
+    assert stored_ids(tmp_path) == sorted(ids)
+    with commit_lock(tmp_path):
+        assert compact(tmp_path, dt.timedelta(days=7), NOW)["partitions"] == 0
+    assert stored_ids(tmp_path) == sorted(ids)
+
+
+def test_a_compaction_killed_before_its_target_was_complete_changes_nothing(tmp_path: Path) -> None:
+    ids = fill(tmp_path)
+    part = tmp_path / "articles" / "published_date=2024-03-01"
+    inputs = sorted(p.name for p in part.iterdir())
+    (part / JOURNAL).write_text(json.dumps({"inputs": inputs, "target": "compacted-x.parquet"}))
+    (part / ".compacted-x.parquet.tmp").write_bytes(b"PAR1 half")  # an interrupted write
+    with commit_lock(tmp_path):
+        pass
+    assert sorted(p.name for p in part.glob("*.parquet")) == inputs
+    assert stored_ids(tmp_path) == sorted(ids)
+
+
+def test_a_rerun_of_a_compacted_run_replaces_its_rows(tmp_path: Path) -> None:
+    fill(tmp_path)
+    with commit_lock(tmp_path):
+        compact(tmp_path, dt.timedelta(days=7), NOW)
+    run = RunOutput("b", "K2", "run2")
+    before = read_run(tmp_path, run, ["article_id"])["article_id"].to_pylist()
+    assert len(before) == 3
+    again = [article(500, OLD_DAY + dt.timedelta(hours=2), "b", "run2")]
+    with commit_lock(tmp_path):
+        commit_articles(
+            pa.Table.from_pylist(again, schema=ARTICLE_SCHEMA), tmp_path, "b", "K2", "run2"
+        )
+    assert read_run(tmp_path, run, ["article_id"])["article_id"].to_pylist() == [f"{500:016x}"]
+    stored = stored_ids(tmp_path)
+    assert f"{500:016x}" in stored and not set(before) & set(stored)
+    excluded = read_partitions(tmp_path, ["article_id"], exclude=run)["article_id"].to_pylist()
+    assert f"{500:016x}" not in excluded and len(excluded) == len(stored) - 1
