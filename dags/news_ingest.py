@@ -1,5 +1,12 @@
 """One ingest DAG per source in the sources file: discover → fetch → extract → transform → write.
 
+Tasks are named after what they produce: discovered_items, fetched_pages,
+extracted_articles, normalised_articles, stored_articles (the last updates the
+`newsflow_articles` Asset with the run's counts, which triggers `news_daily`). Manual runs
+take the Param `refetch` (fetch items again even if already stored). A failed task is
+recorded in the run metrics (DATA/runs/) and handed to the notifiers named in
+NEWSFLOW_FAILURE_NOTIFIERS (see ingest/callbacks.py).
+
 Configuration only. The sources file is named by NEWSFLOW_SOURCES (default: the project's
 sources.yaml) and the data root by NEWSFLOW_DATA (default: the project's data/ folder).
 Tasks pass references (paths and counts) through XCom; the pipeline's libraries are
@@ -9,12 +16,14 @@ imported inside the tasks, so parsing this file stays cheap.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from ingest.config import Settings, Source, load_sources, sources_path
+from ingest.callbacks import task_failed
+from ingest.config import Settings, Source, data_root, load_sources, sources_path
 
 ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -42,12 +51,35 @@ def _run() -> Any:
 
 
 def _doc(source: Source) -> str:
-    feeds = "\n".join(f"- <{url}>" for url in source.feeds)
+    feeds = "\n".join(f"- <{url}>" for url in (*source.feeds, *source.sitemaps)) or "- (homepage)"
     return (
         f"### {source.name}\n\nIngests the source `{source.id}` on `{source.schedule}` (UTC): "
-        f"discover feed items, fetch pages, extract articles, normalise, deduplicate and write "
-        f"them to the `articles` Parquet dataset, partitioned by publication date.\n\n"
-        f"**Feeds**\n\n{feeds}\n\nItems that fail at any stage are written to `quarantine/` with a reason."
+        f"discover feed items, fetch pages, extract articles, normalise, deduplicate, tag and "
+        f"write them to the `articles` Parquet dataset, partitioned by publication date.\n\n"
+        f"**Feeds and sitemaps**\n\n{feeds}\n\n**Last run**\n\n{_last_run(source.id)}\n\n"
+        "Items that fail at any stage are written to `quarantine/` with a reason; every run "
+        'writes one row of metrics to `runs/` (`newsflow query "SELECT * FROM runs"`).'
+    )
+
+
+def _last_run(source_id: str) -> str:
+    """The source's latest run metrics, read when the DAG file is parsed (a small JSON file
+    the write stage keeps next to the metrics, so parsing stays cheap)."""
+    import json
+
+    path = data_root() / "runs" / "latest" / f"{source_id}.json"
+    try:
+        last = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "No run recorded yet."
+    except (OSError, ValueError) as exc:  # the docs must never break the DAG
+        return f"(last run unreadable: {exc})"
+    reasons = ", ".join(f"{k} {v}" for k, v in last.get("quarantined_by_reason", [])) or "none"
+    return (
+        f"`{last['run_id']}` finished {last['finished_at'][:16]} UTC, **{last['status']}**: "
+        f"discovered {last['discovered']}, fetched {last['fetched']}, new {last['new']}, "
+        f"copies {last['duplicates']}, seen before {last['seen']}, not modified "
+        f"{last['not_modified']}, quarantined {last['quarantined']} ({reasons})."
     )
 
 
@@ -59,52 +91,63 @@ def build_dag(source: Source, settings: Settings) -> Any:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
         tags=["newsflow", "ingest", f"source:{source.id}"],
         doc_md=_doc(source),
+        params={
+            "refetch": Param(
+                False,
+                type="boolean",
+                title="Refetch",
+                description="Fetch the items again even if they are already stored.",
+            )
+        },
+        default_args={
+            **DEFAULT_ARGS,
+            "on_failure_callback": functools.partial(task_failed, source.id),
+        },
     )
     def ingest() -> None:
         @task(multiple_outputs=False)
-        def discover_items() -> dict[str, Any]:
+        def discovered_items() -> dict[str, Any]:
             from ingest import pipeline
-            from ingest.config import data_root
 
             return dict(pipeline.discover(source, settings, data_root(), _run()))
 
         @task(multiple_outputs=False)
-        def fetch_pages(found: dict[str, Any]) -> dict[str, Any]:
+        def fetched_pages(found: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
-            from ingest.config import data_root
 
-            return dict(pipeline.fetch(source, settings, data_root(), _run(), found["path"]))
+            refetch = bool(get_current_context()["params"].get("refetch", False))
+            return dict(
+                pipeline.fetch(
+                    source, settings, data_root(), _run(), found["path"], refetch=refetch
+                )
+            )
 
         @task(multiple_outputs=False)
-        def extract_articles(fetched: dict[str, Any]) -> dict[str, Any]:
+        def extracted_articles(fetched: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
-            from ingest.config import data_root
 
             return dict(pipeline.extract(source, settings, data_root(), _run(), fetched["path"]))
 
         @task(multiple_outputs=False)
-        def transform_articles(extracted: dict[str, Any]) -> dict[str, Any]:
+        def normalised_articles(extracted: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
-            from ingest.config import data_root
 
             return dict(
                 pipeline.transform(source, settings, data_root(), _run(), extracted["path"])
             )
 
         @task(multiple_outputs=False, outlets=[ARTICLES])
-        def write_articles(transformed: dict[str, Any]) -> dict[str, Any]:
+        def stored_articles(transformed: dict[str, Any]) -> dict[str, Any]:
             from ingest import pipeline
-            from ingest.config import data_root
 
             ref = pipeline.write(source, settings, data_root(), _run(), transformed["path"])
             counts = {k: v for k, v in ref.items() if k != "files"}
             get_current_context()["outlet_events"][ARTICLES].extra = counts
             return {**counts, "files": len(ref["files"])}
 
-        write_articles(transform_articles(extract_articles(fetch_pages(discover_items()))))
+        stored_articles(normalised_articles(extracted_articles(fetched_pages(discovered_items()))))
 
     return ingest()
 

@@ -109,6 +109,8 @@ _RUN_FIELDS: list[pa.Field[Any]] = [
     pa.field("seconds_extract", pa.float64()),
     pa.field("seconds_transform", pa.float64()),
     pa.field("seconds_write", pa.float64()),
+    pa.field("failed_task", pa.string()),  # the task that failed, for status "failed"
+    pa.field("error", pa.string()),
 ]
 RUNS_SCHEMA = pa.schema(
     _RUN_FIELDS, metadata={"newsflow.table": "runs", "newsflow.schema_version": SCHEMA_VERSION}

@@ -42,17 +42,55 @@ def test_ingest_dags_follow_the_contract(dagbag: DagBag) -> None:
         assert dag.timetable.summary == source.cron
         assert dag.doc_md and source.name in dag.doc_md and source.feeds[0] in dag.doc_md
         assert [t.task_id for t in dag.topological_sort()] == [
-            "discover_items",
-            "fetch_pages",
-            "extract_articles",
-            "transform_articles",
-            "write_articles",
+            "discovered_items",
+            "fetched_pages",
+            "extracted_articles",
+            "normalised_articles",
+            "stored_articles",
         ]
         for task in dag.tasks:
             assert task.owner == "newsflow"
             assert task.retries >= 2
-        (outlet,) = dag.get_task("write_articles").outlets
+            assert task.on_failure_callback
+        (outlet,) = dag.get_task("stored_articles").outlets
         assert outlet.name == "newsflow_articles" and outlet.uri == "newsflow://articles/"
+        assert dag.params["refetch"] is False
+        assert "Last run" in dag.doc_md
+
+
+def test_news_daily_follows_the_articles_asset_and_the_clock(dagbag: DagBag) -> None:
+    from airflow.timetables.assets import AssetOrTimeSchedule
+
+    dag = dagbag.dags["news_daily"]
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "compacted_partitions",
+        "quality_findings",
+        "daily_report",
+    ]
+    assert dag.get_task("daily_report").trigger_rule == "all_done"
+    (outlet,) = dag.get_task("daily_report").outlets
+    assert outlet.name == "newsflow_report"
+    assert dag.params["compact_older_than_days"] == 7 and dag.params["report_day"] is None
+    assert "DATA/reports/YYYY-MM-DD/report.html" in dag.doc_md
+
+
+def test_params_are_validated_by_airflow(dagbag: DagBag) -> None:
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for dag_id, key, value, message in (
+        ("news_daily", "compact_older_than_days", 0, "less than the minimum of 1"),
+        ("news_daily", "report_day", "not a day", "is not a 'date'"),
+        ("news_ingest__harbour-gazette", "refetch", "yes", "is not of type 'boolean'"),
+    ):
+        params = copy.deepcopy(dagbag.dags[dag_id].params)
+        with pytest.raises(ParamValidationError, match=message):
+            params[key] = value
+    good = copy.deepcopy(dagbag.dags["news_daily"].params)
+    good["report_day"] = "2026-11-24"
+    assert good.validate()["report_day"] == "2026-11-24"
 
 
 def test_importing_a_dag_file_pulls_in_nothing_heavy() -> None:

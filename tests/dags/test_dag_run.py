@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +83,59 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
 
     assert main(["ingest", "--config", str(demo_sources), "--data", str(cli_data)]) == 0
     assert rows(cli_data) == dag_rows
+
+    # the daily DAG after the ingest runs: compaction, checks, report
+    daily = dags["news_daily"].test(
+        logical_date=dt.datetime(2026, 11, 25, 13, tzinfo=UTC),
+        run_conf={"report_day": "2023-04-06", "check_days": 3},
+    )
+    assert daily.state == "success"
+    assert {ti.task_id: ti.state for ti in daily.get_task_instances()} == {
+        "compacted_partitions": "success",
+        "quality_findings": "success",
+        "daily_report": "success",
+    }
+    for day in ("2023-04-05", "2023-04-06"):  # old partitions: one compacted file each
+        (only,) = (dag_data / "articles" / f"published_date={day}").iterdir()
+        assert only.name.startswith("compacted-")
+    assert rows(dag_data) == dag_rows
+    report = dag_data / "reports" / "2023-04-06" / "report.html"
+    assert "Articles per source per day" in report.read_text(encoding="utf-8")
+    assert (dag_data / "reports" / "2023-04-06" / "articles_per_source.png").stat().st_size > 1000
+    assert (dag_data / "quality" / "check_date=2023-04-06" / "quality.parquet").exists()
+
+
+def test_a_failed_task_is_recorded_and_notified(
+    demo_sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from ingest.callbacks import task_failed
+
+    calls: list[object] = []
+    module = type(sys)("newsflow_test_notifiers")
+    module.remember = calls.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "newsflow_test_notifiers", module)
+    monkeypatch.setenv(
+        "NEWSFLOW_FAILURE_NOTIFIERS", "newsflow_test_notifiers:remember, missing_module:x"
+    )
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(demo_sources))
+    monkeypatch.setenv("NEWSFLOW_DATA", str(tmp_path))
+    start = dt.datetime(2026, 11, 25, 11, tzinfo=UTC)
+    context = {
+        "run_id": "scheduled__2026-11-25T11:00:00+00:00",
+        "data_interval_start": start,
+        "data_interval_end": start + dt.timedelta(hours=1),
+        "task_instance": type("TI", (), {"task_id": "fetched_pages"})(),
+        "exception": ConnectionError("the network went away"),
+    }
+    task_failed("harbour-gazette", context)
+    (path,) = (tmp_path / "runs").glob("run_date=*/*.parquet")
+    (row,) = pq.read_table(path).to_pylist()
+    assert (row["status"], row["failed_task"], row["source_id"]) == (
+        "failed",
+        "fetched_pages",
+        "harbour-gazette",
+    )
+    assert row["error"] == "ConnectionError: the network went away"
+    assert calls == [context]  # the broken notifier path is logged, the good one still runs

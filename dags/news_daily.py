@@ -1,0 +1,131 @@
+"""news_daily: compaction, data-quality checks and the daily report.
+
+Runs when an ingest run updates the `newsflow_articles` Asset, and every day at 05:30 UTC
+whatever happened. Configuration only: the work is in transforms.compaction,
+transforms.quality and transforms.report. Tasks are named after what they produce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
+REPORT = Asset(name="newsflow_report", uri="newsflow://reports")
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+DOC = """
+### Daily upkeep of the article dataset
+
+Triggered by every ingest run (the `newsflow_articles` Asset) and daily at 05:30 UTC.
+
+1. **compacted_partitions** — partitions older than `compact_older_than_days` are merged
+   into one file each, sorted by `published_at` (zstd, large row groups). Journalled: an
+   interrupted compaction is finished or undone by the next writer; no row is lost or doubled.
+2. **quality_findings** — checks on the last `check_days` days of partitions: schema,
+   required fields, dates within bounds, copy rate, per-source volume against its trailing
+   average (dropped to zero, spikes), extraction health (short bodies, missing dates).
+   Recorded in `DATA/quality/check_date=YYYY-MM-DD/quality.parquet`. **Errors fail this
+   task** (the log lists each finding); warnings are logged and shown in the report.
+3. **daily_report** — `DATA/reports/YYYY-MM-DD/report.html` with charts: articles per source
+   per day, unique stories and copies, top topics and places, quarantine reasons and run
+   outcomes per source. Runs even when the checks failed. Its path is in the
+   `newsflow_report` Asset event (`extra.report`).
+"""
+
+
+def _day() -> dt.date:
+    context = get_current_context()
+    chosen = context["params"].get("report_day")
+    if chosen:
+        return dt.date.fromisoformat(chosen)
+    moment = context.get("data_interval_end") or context.get("logical_date")
+    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
+
+
+@dag(
+    dag_id="news_daily",
+    description="Compaction, quality checks and the daily report of the article dataset",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("30 5 * * *", timezone="UTC"), assets=[ARTICLES]
+    ),
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "newsflow", "retries": 1, "retry_delay": dt.timedelta(minutes=5)},
+    tags=["newsflow", "daily"],
+    doc_md=DOC,
+    params={
+        "compact_older_than_days": Param(
+            7, type="integer", minimum=1, maximum=3650, title="Compact partitions older than (days)"
+        ),
+        "check_days": Param(
+            3, type="integer", minimum=1, maximum=60, title="Days of partitions to check"
+        ),
+        "report_day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            title="Report day (default: the run's day)",
+        ),
+    },
+)
+def news_daily() -> None:
+    @task(multiple_outputs=False)
+    def compacted_partitions() -> dict[str, int]:
+        from ingest.config import data_root
+        from transforms.compaction import compact
+        from transforms.dataset import commit_lock
+
+        root = data_root()
+        days = int(get_current_context()["params"]["compact_older_than_days"])
+        with commit_lock(root):
+            return compact(root, dt.timedelta(days=days), dt.datetime.now(dt.UTC))
+
+    @task(multiple_outputs=False)
+    def quality_findings() -> dict[str, Any]:
+        import logging
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from ingest.config import data_root
+        from transforms.quality import check_recent, record
+
+        log = logging.getLogger("newsflow.quality")
+        root, day, now = data_root(), _day(), dt.datetime.now(dt.UTC)
+        findings = check_recent(root, day, int(get_current_context()["params"]["check_days"]), now)
+        path = record(root, day, findings, now)
+        for finding in findings:
+            (log.error if finding.severity == "error" else log.warning)(
+                "%s %s: %s", finding.severity.upper(), finding.check, finding.message
+            )
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise AirflowFailException(
+                f"{len(errors)} data-quality errors (first: {errors[0].message}); all findings in {path}"
+            )
+        return {"warnings": len(findings), "errors": 0, "file": str(path)}
+
+    @task(multiple_outputs=False, trigger_rule="all_done", outlets=[REPORT])
+    def daily_report() -> dict[str, str]:
+        import pyarrow.parquet as pq
+
+        from ingest.config import data_root
+        from transforms.quality import QUALITY
+        from transforms.report import build_report
+
+        root, day = data_root(), _day()
+        findings_file = root / QUALITY / f"check_date={day.isoformat()}" / "quality.parquet"
+        findings = pq.read_table(findings_file).to_pylist() if findings_file.exists() else []
+        path = build_report(root, day, findings)
+        get_current_context()["outlet_events"][REPORT].extra = {"report": str(path)}
+        return {"report": str(path)}
+
+    compacted_partitions() >> quality_findings() >> daily_report()
+
+
+news_daily()

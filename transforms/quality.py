@@ -1,0 +1,263 @@
+"""Data-quality checks on recent partitions, recorded in DATA/quality/.
+
+Each finding has a severity: `error` (the data breaks its contract: a schema mismatch, a
+required field missing, a date out of bounds) fails the checking task; `warning` (a
+source that went silent or spiked, too many copies, extraction going bad) is logged and
+recorded for the report. Checks:
+
+- schema: every file's columns have the contract's types; no unknown columns;
+- required: the contract's non-null columns have no nulls;
+- dates: `published_at` not after the fetch (plus a small clock tolerance), not in the
+  future, not before 1990-01-01 (the first online news);
+- duplicate_rate: per source, the share of copies among the recent rows (over MAX_COPY_SHARE);
+- volume: per source, the articles its runs added on the check day against the average of
+  the previous VOLUME_DAYS days (nothing at all after a non-zero average: `dropped`; more
+  than SPIKE_FACTOR times the average: `spike`), from the run metrics;
+- extraction: per source, the share of short bodies (under SHORT_WORDS words) and of rows
+  whose date is only the fetch time (over MAX_BAD_SHARE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from transforms.dataset import ARTICLES, RUNS, partition_dir, write_atomic
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, RUNS_SCHEMA
+
+QUALITY = "quality"
+EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+CLOCK_TOLERANCE = dt.timedelta(minutes=10)
+MAX_COPY_SHARE = 0.5
+MAX_BAD_SHARE = 0.2
+SHORT_WORDS = 50
+VOLUME_DAYS = 7
+SPIKE_FACTOR = 3.0
+MIN_ROWS = 5  # shares are not judged on fewer rows
+
+_QUALITY_FIELDS: list[pa.Field[Any]] = [
+    pa.field("checked_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("check", pa.string(), nullable=False),
+    pa.field("severity", pa.string(), nullable=False),
+    pa.field("source_id", pa.string()),
+    pa.field("value", pa.float64()),
+    pa.field("threshold", pa.float64()),
+    pa.field("message", pa.string(), nullable=False),
+]
+QUALITY_SCHEMA = pa.schema(_QUALITY_FIELDS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: str  # error | warning
+    source_id: str | None
+    value: float | None
+    threshold: float | None
+    message: str
+
+
+def check_recent(root: Path, day: dt.date, days: int, now: dt.datetime) -> list[Finding]:
+    """Run every check on the partitions of the `days` days up to `day` (inclusive), and on
+    any partition after it (rows dated in the future land there)."""
+    span = [day - dt.timedelta(days=k) for k in range(days)]
+    files = [f for d in span for f in sorted(partition_dir(root, d).glob("*.parquet"))]
+    for folder in sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*")):
+        if folder.name.removeprefix(f"{PARTITION_COLUMN}=") > day.isoformat():
+            files += sorted(folder.glob("*.parquet"))
+    findings = [*_schema(files)]
+    if files:
+        table = pa.concat_tables(
+            [pq.read_table(f, schema=ARTICLE_SCHEMA) for f in files], promote_options="default"
+        )
+        findings += _required(table) + _dates(table, now) + _copies(table) + _extraction(table)
+    findings += _volume(root, day)
+    return findings
+
+
+def record(root: Path, day: dt.date, findings: list[Finding], now: dt.datetime) -> Path:
+    """Write the day's findings to DATA/quality/check_date=YYYY-MM-DD/quality.parquet
+    (replacing an earlier check of the same day); an empty file records a clean check."""
+    rows = [{"checked_at": now, **asdict(f)} for f in findings]
+    target = root / QUALITY / f"check_date={day.isoformat()}" / "quality.parquet"
+    write_atomic(pa.Table.from_pylist(rows, schema=QUALITY_SCHEMA), target)
+    return target
+
+
+def _schema(files: list[Path]) -> list[Finding]:
+    out = []
+    for path in files:
+        schema = pq.read_schema(path)
+        for field in schema:
+            if field.name == PARTITION_COLUMN:
+                continue
+            if field.name not in ARTICLE_SCHEMA.names:
+                out.append(
+                    Finding(
+                        "schema",
+                        "error",
+                        None,
+                        None,
+                        None,
+                        f"{path}: unknown column {field.name!r}",
+                    )
+                )
+            elif not field.type.equals(ARTICLE_SCHEMA.field(field.name).type):
+                expected = ARTICLE_SCHEMA.field(field.name).type
+                out.append(
+                    Finding(
+                        "schema",
+                        "error",
+                        None,
+                        None,
+                        None,
+                        f"{path}: column {field.name!r} is {field.type}, the contract says {expected}",
+                    )
+                )
+    return out
+
+
+def _required(table: pa.Table) -> list[Finding]:
+    out = []
+    for field in ARTICLE_SCHEMA:
+        if not field.nullable and field.name in table.column_names:
+            nulls = table[field.name].null_count
+            if nulls:
+                out.append(
+                    Finding(
+                        "required", "error", None, nulls, 0, f"{nulls} rows have no {field.name}"
+                    )
+                )
+    return out
+
+
+def _dates(table: pa.Table, now: dt.datetime) -> list[Finding]:
+    out = []
+    published, fetched = table["published_at"], table["fetched_at"]
+    tolerance = pa.scalar(CLOCK_TOLERANCE, pa.duration("us"))
+    checks: dict[str, Any] = {
+        "after the fetch": pc.greater(published, pc.add(fetched, tolerance)),
+        "in the future": pc.greater(published, pa.scalar(now + CLOCK_TOLERANCE, published.type)),
+        f"before {EARLIEST.date()}": pc.less(published, pa.scalar(EARLIEST, published.type)),
+    }
+    for what, mask in checks.items():
+        bad = pc.sum(pc.cast(pc.fill_null(mask, pa.scalar(False)), pa.int64())).as_py() or 0
+        if bad:
+            out.append(Finding("dates", "error", None, bad, 0, f"{bad} rows are published {what}"))
+    return out
+
+
+def _per_source(table: pa.Table, column: Any) -> list[tuple[str, int, int]]:
+    """(source, rows, rows where `column` is true) for every source."""
+    out = []
+    sources: list[str] = sorted({s for s in table["source_id"].to_pylist() if s})
+    for source in sources:
+        mask = pc.equal(table["source_id"], pa.scalar(source, pa.string()))
+        rows = pc.sum(pc.cast(mask, pa.int64())).as_py() or 0
+        hits = (
+            pc.sum(
+                pc.cast(pc.and_(mask, pc.fill_null(column, pa.scalar(False))), pa.int64())
+            ).as_py()
+            or 0
+        )
+        out.append((source, rows, hits))
+    return out
+
+
+def _copies(table: pa.Table) -> list[Finding]:
+    out = []
+    for source, rows, copies in _per_source(table, pc.is_valid(table["duplicate_of"])):
+        share = copies / rows
+        if rows >= MIN_ROWS and share > MAX_COPY_SHARE:
+            out.append(
+                Finding(
+                    "duplicate_rate",
+                    "warning",
+                    source,
+                    share,
+                    MAX_COPY_SHARE,
+                    f"{source}: {share:.0%} of its recent articles are copies of others",
+                )
+            )
+    return out
+
+
+def _extraction(table: pa.Table) -> list[Finding]:
+    out = []
+    checks: dict[str, Any] = {
+        "short bodies": pc.less(table["word_count"], pa.scalar(SHORT_WORDS, pa.int32())),
+        "no date but the fetch time": pc.equal(
+            table["date_source"], pa.scalar("fetch_time", pa.string())
+        ),
+    }
+    for what, mask in checks.items():
+        for source, rows, bad in _per_source(table, mask):
+            share = bad / rows
+            if rows >= MIN_ROWS and share > MAX_BAD_SHARE:
+                out.append(
+                    Finding(
+                        "extraction",
+                        "warning",
+                        source,
+                        share,
+                        MAX_BAD_SHARE,
+                        f"{source}: {share:.0%} of its recent articles have {what}",
+                    )
+                )
+    return out
+
+
+def _volume(root: Path, day: dt.date) -> list[Finding]:
+    """New articles per source and run day, from the run metrics."""
+    files = sorted((root / RUNS).glob("run_date=*/*.parquet"))
+    if not files:
+        return []
+    runs = pa.concat_tables([pq.read_table(f, schema=RUNS_SCHEMA) for f in files]).to_pylist()
+    first = day - dt.timedelta(days=VOLUME_DAYS)
+    per: dict[str, dict[dt.date, int]] = {}
+    for run in runs:
+        when = (
+            run["interval_end"].date()
+            if run["interval_end"] > run["interval_start"]
+            else run["started_at"].date()
+        )
+        if first <= when <= day and not run["reprocess"]:
+            per.setdefault(run["source_id"], {}).setdefault(when, 0)
+            per[run["source_id"]][when] += run["new"] or 0
+    out = []
+    for source, by_day in sorted(per.items()):
+        history = [by_day.get(first + dt.timedelta(days=k), 0) for k in range(VOLUME_DAYS)]
+        ran_before = [d for d in by_day if d < day]
+        if not ran_before:
+            continue  # a new source has no history to compare with
+        average = sum(history) / VOLUME_DAYS
+        today = by_day.get(day, 0)
+        if average > 0 and today == 0:
+            out.append(
+                Finding(
+                    "volume",
+                    "warning",
+                    source,
+                    today,
+                    average,
+                    f"{source}: no new articles on {day} after {average:.1f} a day before (dropped)",
+                )
+            )
+        elif today > SPIKE_FACTOR * max(average, 1.0):
+            out.append(
+                Finding(
+                    "volume",
+                    "warning",
+                    source,
+                    today,
+                    SPIKE_FACTOR * max(average, 1.0),
+                    f"{source}: {today} new articles on {day} against {average:.1f} a day before (spike)",
+                )
+            )
+    return out

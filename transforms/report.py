@@ -1,0 +1,177 @@
+"""The daily report: DATA/reports/YYYY-MM-DD/report.html with PNG charts (matplotlib).
+
+Charts over the DAYS days up to the report day: articles per source per day, unique
+stories against copies, top topics and places, quarantine reasons per source, fetch
+outcomes per source from the run metrics; then the day's quality findings as a table.
+The numbers come from DuckDB over the dataset's views, as `newsflow query` sees them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+from typing import Any
+
+from transforms.query import connect
+
+REPORTS = "reports"
+DAYS = 14
+TOP = 12
+
+
+def build_report(root: Path, day: dt.date, findings: list[dict[str, Any]] | None = None) -> Path:
+    """Write the report for `day` (replacing an earlier one) and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    out = root / REPORTS / day.isoformat()
+    out.mkdir(parents=True, exist_ok=True)
+    first = day - dt.timedelta(days=DAYS - 1)
+    con = connect(root)
+    try:
+        sections = [
+            _articles_per_source(con, out, first, day),
+            _stories(con, out, first, day),
+            _top(con, out, "topics", first, day),
+            _top(con, out, "places", first, day),
+            _quarantine(con, out, first, day),
+            _fetch_outcomes(con, out, first, day),
+        ]
+    finally:
+        con.close()
+    body = "\n".join(sections) + _findings_table(findings or [])
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>newsflow report {day}</title>"
+        "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}"
+        "img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:2px 6px;text-align:left}</style></head><body>"
+        f"<h1>newsflow: the {DAYS} days to {day}</h1>{body}</body></html>"
+    )
+    target = out / "report.html"
+    tmp = out / ".report.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def _where(first: dt.date, day: dt.date, column: str = "published_date") -> str:
+    return f"CAST({column} AS DATE) BETWEEN DATE '{first}' AND DATE '{day}'"
+
+
+def _chart(out: Path, name: str, title: str, draw: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 3.6))
+    try:
+        drawn = draw(axes)
+        axes.set_title(title)
+        figure.tight_layout()
+        figure.savefig(out / f"{name}.png", dpi=90)
+    finally:
+        plt.close(figure)
+    if not drawn:
+        return f"<h2>{html.escape(title)}</h2><p>No data in this period.</p>"
+    return f"<h2>{html.escape(title)}</h2><img src='{name}.png' alt='{html.escape(title)}'>"
+
+
+def _stacked(axes: Any, labels: list[str], series: dict[str, list[float]]) -> bool:
+    bottom = [0.0] * len(labels)
+    for name, values in series.items():
+        axes.bar(labels, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    if series:
+        axes.legend(fontsize="small")
+        axes.tick_params(axis="x", labelrotation=45, labelsize="small")
+    return bool(series) and any(bottom)
+
+
+def _pivot(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], dict[str, list[float]]]:
+    labels = sorted({str(r[0]) for r in rows})
+    series: dict[str, list[float]] = {}
+    for x, name, value in rows:
+        series.setdefault(str(name), [0.0] * len(labels))[labels.index(str(x))] = float(value)
+    return labels, series
+
+
+def _articles_per_source(con: Any, out: Path, first: dt.date, day: dt.date) -> str:
+    rows = con.execute(
+        "SELECT CAST(published_date AS DATE) AS d, source_id, count(*) FROM articles "
+        f"WHERE {_where(first, day)} GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall()
+    labels, series = _pivot(rows)
+    return _chart(
+        out,
+        "articles_per_source",
+        "Articles per source per day",
+        lambda ax: _stacked(ax, labels, series),
+    )
+
+
+def _stories(con: Any, out: Path, first: dt.date, day: dt.date) -> str:
+    rows = con.execute(
+        "SELECT CAST(published_date AS DATE) AS d, "
+        "count(*) FILTER (WHERE duplicate_of IS NULL), count(*) FILTER (WHERE duplicate_of IS NOT NULL) "
+        f"FROM articles WHERE {_where(first, day)} GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    labels = [str(r[0]) for r in rows]
+    series = {"unique stories": [float(r[1]) for r in rows], "copies": [float(r[2]) for r in rows]}
+    return _chart(
+        out,
+        "stories",
+        "Unique stories and copies per day",
+        lambda ax: _stacked(ax, labels, series if rows else {}),
+    )
+
+
+def _top(con: Any, out: Path, column: str, first: dt.date, day: dt.date) -> str:
+    rows = con.execute(
+        f"SELECT value, count(*) AS n FROM (SELECT unnest({column}) AS value FROM articles "
+        f"WHERE {_where(first, day)} AND duplicate_of IS NULL) GROUP BY 1 ORDER BY n DESC, value LIMIT {TOP}"
+    ).fetchall()
+
+    def draw(axes: Any) -> bool:
+        axes.barh([str(r[0]) for r in reversed(rows)], [r[1] for r in reversed(rows)])
+        return bool(rows)
+
+    return _chart(out, f"top_{column}", f"Top {column} (unique stories)", draw)
+
+
+def _quarantine(con: Any, out: Path, first: dt.date, day: dt.date) -> str:
+    rows = con.execute(
+        "SELECT source_id, reason, count(*) FROM quarantine "
+        f"WHERE {_where(first, day, 'run_date')} GROUP BY 1, 2 ORDER BY 1, 2"
+    ).fetchall()
+    labels, series = _pivot(rows)
+    return _chart(
+        out, "quarantine", "Quarantine reasons per source", lambda ax: _stacked(ax, labels, series)
+    )
+
+
+def _fetch_outcomes(con: Any, out: Path, first: dt.date, day: dt.date) -> str:
+    rows = con.execute(
+        "SELECT source_id, sum(new), sum(duplicates), sum(seen), sum(not_modified), sum(quarantined) "
+        f"FROM runs WHERE {_where(first, day, 'run_date')} GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    labels = [str(r[0]) for r in rows]
+    names = ["new", "copies", "seen before", "not modified", "quarantined"]
+    series = {n: [float(r[i + 1] or 0) for r in rows] for i, n in enumerate(names)}
+    return _chart(
+        out,
+        "fetch_outcomes",
+        "Outcomes per source (run metrics)",
+        lambda ax: _stacked(ax, labels, series if rows else {}),
+    )
+
+
+def _findings_table(findings: list[dict[str, Any]]) -> str:
+    if not findings:
+        return "<h2>Quality checks</h2><p>No findings.</p>"
+    head = "<tr><th>check</th><th>severity</th><th>source</th><th>message</th></tr>"
+    rows = "".join(
+        f"<tr><td>{html.escape(f['check'])}</td><td>{html.escape(f['severity'])}</td>"
+        f"<td>{html.escape(f.get('source_id') or '')}</td><td>{html.escape(f['message'])}</td></tr>"
+        for f in findings
+    )
+    return f"<h2>Quality checks</h2><table>{head}{rows}</table>"
