@@ -1,4 +1,4 @@
-"""The `newsflow` command line: ingest, reprocess, dedup, retag, query, demo, serve-demo."""
+"""The `newsflow` command line: ingest, reprocess, dedup, retag, daily, query, demo, serve-demo."""
 
 from __future__ import annotations
 
@@ -124,6 +124,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     retag.set_defaults(func=_cmd_retag)
 
+    daily = sub.add_parser(
+        "daily",
+        help="what the news_daily DAG does: compact older partitions, check quality, write the report",
+    )
+    daily.add_argument("--data", type=Path, default=None, help="data root")
+    daily.add_argument(
+        "--day",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="report day (default: today, UTC)",
+    )
+    daily.add_argument(
+        "--compact-older-than-days",
+        type=int,
+        default=7,
+        help="compact partitions older than this (default: 7; 0: skip compaction)",
+    )
+    daily.add_argument("--check-days", type=int, default=3, help="days of partitions to check")
+    daily.set_defaults(func=_cmd_daily)
+
     query = sub.add_parser(
         "query", help="run DuckDB SQL over the dataset (views: articles, quarantine, runs)"
     )
@@ -221,6 +242,36 @@ def _cmd_retag(args: argparse.Namespace) -> int:
         f"{done['files']} files ({tagger.version}); {done['failed']} tagging parts failed"
     )
     return 0
+
+
+def _cmd_daily(args: argparse.Namespace) -> int:
+    from transforms.compaction import compact
+    from transforms.dataset import article_files, commit_lock
+    from transforms.quality import check_recent, record
+    from transforms.report import build_report
+
+    root = args.data or data_root()
+    if not article_files(root):
+        raise ConfigError(
+            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
+        )
+    if args.compact_older_than_days < 0 or not 1 <= args.check_days <= 60:
+        raise ConfigError(
+            "--compact-older-than-days must be 0 or more and --check-days from 1 to 60."
+        )
+    now = dt.datetime.now(dt.UTC)
+    day = args.day or now.date()
+    if args.compact_older_than_days:
+        with commit_lock(root):
+            done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
+        print(f"compacted: {done['files']} files into {done['partitions']} partitions")
+    findings = check_recent(root, day, args.check_days, now)
+    record(root, day, findings, now)
+    for finding in findings:
+        print(f"{finding.severity}: {finding.check}: {finding.message}")
+    report = build_report(root, day, [vars(f) for f in findings])
+    print(f"report: {report}")
+    return 1 if any(f.severity == "error" for f in findings) else 0
 
 
 def _date(text: str) -> dt.date:

@@ -322,3 +322,19 @@ def test_every_run_records_one_row_of_metrics_per_source(
     assert run_query(data, "SELECT count(*) FROM runs WHERE source_id = 'harbour-gazette'")[1] == [
         (2,)
     ]
+
+
+def test_daily_command_compacts_checks_and_reports(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    ingest(demo_sources, data, capsys)
+    before = articles(data)
+    assert main(["daily", "--data", str(data), "--day", "2023-04-06"]) == 0
+    out = capsys.readouterr().out
+    assert "compacted: 3 files into 2 partitions" in out
+    assert (data / "reports" / "2023-04-06" / "report.html").exists()
+    assert articles(data) == before
+    assert main(["daily", "--data", str(data), "--day", "2023-04-06"]) == 0
+    assert "compacted: 0 files into 0 partitions" in capsys.readouterr().out
+    assert main(["daily", "--data", str(tmp_path / "nowhere")]) == 2
