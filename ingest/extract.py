@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from lxml import html as lxml_html
 
 MIN_WORDS = 10  # news briefs can be two sentences
-PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
-SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
 # a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
 LISTING_PATH = re.compile(
@@ -94,8 +92,8 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     headings = _headings(tree, meta, url)
     profile = find_profile(meta, url)
     fields = profile.extract(tree, meta) if profile is not None else None
-    printed = printed_dates(tree, meta.language)  # before trafilatura, which edits the tree
-    doc = _trafilatura(tree, url)
+    printed = printed_dates(tree, meta.language)
+    doc = _trafilatura(tree, url, meta)
     if fields is None and _is_listing(meta, url, doc, tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
     title = choose_title(meta, headings, doc.get("title"), url, _subheadings(tree))
@@ -260,47 +258,14 @@ def _link_density(tree: lxml_html.HtmlElement) -> float:
     return linked / total if total else 0.0
 
 
-def _trafilatura(tree: lxml_html.HtmlElement, url: str) -> dict[str, Any]:
-    """Body and metadata from trafilatura, in its precision mode (which drops boilerplate its
-    default keeps: link lists, comment blocks, teasers). A short result may mean it cut into
-    the article itself: then the default mode runs too, and wins when precision kept less
-    than PRECISION_KEEP of its words."""
-    import copy
+def _trafilatura(
+    tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None = None
+) -> dict[str, Any]:
+    """Body, day found in the page, and the fallback title/author/description/site name from
+    trafilatura and htmldate (see ingest.article_body for how the body is chosen)."""
+    from ingest.article_body import trafilatura_fields
 
-    import trafilatura
-
-    options: dict[str, Any] = {"url": url, "include_comments": False, "include_tables": True}
-    doc = trafilatura.bare_extraction(
-        copy.deepcopy(tree),
-        with_metadata=True,
-        favor_precision=True,
-        date_extraction_params={
-            "extensive_search": True,
-            "original_date": True,
-            "outputformat": "%Y-%m-%d",
-        },
-        **options,
-    )
-    if doc is None or isinstance(doc, dict):
-        doc = None
-    found = {
-        k: getattr(doc, k, None)
-        for k in ("title", "text", "date", "author", "description", "sitename")
-    }
-    precise_words = len((found["text"] or "").split())
-    if precise_words < SHORT_BODY_WORDS:
-        default = trafilatura.bare_extraction(tree, with_metadata=doc is None, **options)
-        text = getattr(default, "text", None) or ""
-        if precise_words < PRECISION_KEEP * len(text.split()):
-            found["text"] = text
-            if doc is None and default is not None and not isinstance(default, dict):
-                found.update(
-                    {
-                        k: getattr(default, k, None)
-                        for k in ("title", "date", "author", "description", "sitename")
-                    }
-                )
-    return found
+    return trafilatura_fields(tree, url, meta)
 
 
 # ------------------------------------------------------------------------------ helpers

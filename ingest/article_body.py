@@ -1,0 +1,174 @@
+"""The article body (and the page-heuristic day) from trafilatura and htmldate.
+
+trafilatura runs in three modes that fail in opposite ways. Its precision mode drops
+boilerplate (link lists, comment blocks, teasers) but also cuts article content it is
+unsure of: lists, tables, short paragraphs between sections. Its recall mode keeps those,
+with more boilerplate around the article. The body is the precision text with the blocks
+that only the recall text has *between* two blocks both texts share: a block the article
+itself frames on both sides is part of it, while boilerplate sits before the article
+(navigation, teasers) or after it (related links, newsletter boxes, comments). When the
+precision text is short it may have cut the article itself: then the default mode runs too
+and wins when precision kept less than PRECISION_KEEP of its words.
+
+The day of publication comes from htmldate's find_date on the same tree, with the
+parameters trafilatura would pass. trafilatura's own metadata (title, author,
+description, site name) is read only for the fields the page's structured metadata lacks,
+since the extractor uses them only as fallbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lxml import html as lxml_html
+
+    from ingest.metadata import PageMetadata
+
+PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
+SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
+WIDEN_BODY = False  # add the recall pass's interior blocks (costs a third pass on some pages)
+CONTENT_ITEM_WORDS = 6  # a list item or cell this long is prose, not a menu entry or label
+_CHROME = frozenset({"nav", "header", "footer", "aside"})
+FALLBACK_FIELDS = ("title", "author", "description", "sitename")
+_OPTIONS: dict[str, Any] = {"include_comments": False, "include_tables": True}
+
+
+def trafilatura_fields(
+    tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None = None
+) -> dict[str, Any]:
+    """Body text, day found in the page, and trafilatura's metadata for the fields `meta`
+    lacks (all of them when `meta` is None). The tree is not modified: trafilatura and
+    htmldate both work on copies of an element they are given."""
+    text = body_text(tree, url)
+    found: dict[str, Any] = {"text": text, "date": page_day(tree, url, meta)}
+    found.update(fallback_metadata(tree, url, meta))
+    return found
+
+
+def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
+    """The precision text with the recall text's interior blocks; the default text when the
+    precision pass cut the article (see the module docstring)."""
+    import trafilatura
+
+    precise = _text(trafilatura.bare_extraction(tree, url=url, favor_precision=True, **_OPTIONS))
+    precise_words = len(precise.split())
+    if precise_words < SHORT_BODY_WORDS:
+        default = _text(trafilatura.bare_extraction(tree, url=url, **_OPTIONS))
+        if precise_words < PRECISION_KEEP * len(default.split()):
+            return default
+    if not precise or not (WIDEN_BODY and _drops_content_items(tree, precise)):
+        return precise
+    # fast: the recall text serves only as a source of blocks to insert between shared
+    # anchors, so trafilatura's fallback extractors (readability, jusText) add nothing here
+    wide = _text(
+        trafilatura.bare_extraction(tree, url=url, favor_recall=True, fast=True, **_OPTIONS)
+    )
+    return with_interior_blocks(precise, wide)
+
+
+def with_interior_blocks(narrow: str, wide: str) -> str:
+    """`narrow` plus the lines only `wide` has that sit between two lines both share.
+
+    Lines are aligned in order (difflib on whole lines). A run of wide-only lines is kept
+    only when shared lines come both before and after it, so boilerplate leading or trailing
+    the article never enters; lines only `narrow` has are always kept."""
+    base = [line for line in (" ".join(x.split()) for x in narrow.split("\n")) if line]
+    extra = [line for line in (" ".join(x.split()) for x in wide.split("\n")) if line]
+    if not base or not extra:
+        return narrow
+    ops = difflib.SequenceMatcher(None, base, extra, autojunk=False).get_opcodes()
+    out: list[str] = []
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        if tag == "insert":
+            if 0 < k < len(ops) - 1:
+                out.extend(extra[j1:j2])
+        else:  # equal, delete, replace: the precision text's own lines
+            out.extend(base[i1:i2])
+    return "\n".join(out)
+
+
+def _drops_content_items(tree: lxml_html.HtmlElement, text: str) -> bool:
+    """Whether the page has more prose-like list items than `text` has list lines, or
+    prose-like table cells while `text` has no table: precision mode drops such lists and
+    tables inside articles, and only then can the recall pass add interior blocks. Items in
+    navigation, headers, footers and asides, short items and link-dominated ones (menus,
+    related links) do not count."""
+    items = cells = 0
+    for node in tree.iter("li", "td"):
+        if any(a.tag in _CHROME for a in node.iterancestors()):
+            continue
+        words = " ".join(node.text_content().split())
+        if len(words.split()) < CONTENT_ITEM_WORDS:
+            continue
+        linked = sum(len(" ".join(a.text_content().split())) for a in node.iter("a"))
+        if linked < 0.5 * len(words):
+            if node.tag == "li":
+                items += 1
+            else:
+                cells += 1
+    lines = [line.lstrip() for line in text.split("\n")]
+    listed = sum(line.startswith("- ") for line in lines)
+    tabled = sum(line.startswith("|") for line in lines)
+    return items > listed or (cells > 0 and tabled == 0)
+
+
+def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None) -> str | None:
+    """htmldate's day of publication, with the parameters newsflow has always given it
+    through trafilatura: original (not updated) date, extensive search, and the page's own
+    declared address for dates in the URL."""
+    from htmldate import find_date
+
+    address = (meta.canonical if meta is not None else None) or url
+    try:
+        day = find_date(
+            tree, extensive_search=True, original_date=True, outputformat="%Y-%m-%d", url=address
+        )
+    except ValueError:
+        return None
+    return day
+
+
+def fallback_metadata(
+    tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None
+) -> dict[str, str | None]:
+    """trafilatura's author and site name, and its title and description when the page's
+    structured metadata lacks them (the extractor uses those only then). Follows
+    trafilatura's extract_metadata, without its date, category, tag and licence searches."""
+    # the author is a fallback also when the stated authors are all organisations, and the
+    # site name is one of the organisations they are checked against: both are always read
+    wanted = {
+        "title": meta is None or not meta.title,
+        "author": True,
+        "description": meta is None or not meta.description,
+        "sitename": True,
+    }
+    from trafilatura import metadata as tm
+
+    doc = tm.examine_meta(tree)
+    if doc.author and " " not in doc.author:
+        doc.author = None
+    with contextlib.suppress(Exception):  # trafilatura guards this call the same way
+        doc = tm.extract_meta_json(tree, doc)
+    if wanted["title"] and not doc.title:
+        doc.title = tm.extract_title(tree)
+    if wanted["author"] and not doc.author:
+        doc.author = tm.extract_author(tree)
+    if wanted["sitename"]:
+        doc.sitename = doc.sitename or tm.extract_sitename(tree)
+        if doc.sitename:
+            doc.sitename = doc.sitename.lstrip("@")
+            if doc.sitename and "." not in doc.sitename and not doc.sitename[0].isupper():
+                doc.sitename = doc.sitename.title()
+        else:
+            address = doc.url or tm.extract_url(tree, url)
+            match = tm.META_URL.match(address or "")
+            doc.sitename = match[1] if match else None
+    doc.clean_and_trim()
+    return {k: getattr(doc, k, None) if wanted[k] else None for k in FALLBACK_FIELDS}
+
+
+def _text(doc: Any) -> str:
+    return (getattr(doc, "text", None) or "") if doc is not None else ""
