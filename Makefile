@@ -83,9 +83,9 @@ airflow: $(STAMP) ## Airflow standalone on 127.0.0.1:8080 with the project's DAG
 	  trap - INT TERM EXIT; echo "stopping Airflow and the demo site"; \
 	  kill -TERM -- -$$airflow $$demo 2>/dev/null; \
 	  for _ in $$(seq 150); do kill -0 -- -$$airflow 2>/dev/null || break; sleep 0.1; done; \
-	  kill -KILL -- -$$airflow 2>/dev/null; wait; exit 0; \
+	  kill -KILL -- -$$airflow 2>/dev/null; wait; \
 	}; \
-	trap stop INT TERM EXIT; \
+	trap 'stop; exit 0' INT TERM; trap stop EXIT; \
 	echo "Airflow: http://127.0.0.1:8080 (no login, local only) - demo site: http://127.0.0.1:8765 - Ctrl-C stops both"; \
 	wait $$airflow
 
