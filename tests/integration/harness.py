@@ -226,9 +226,11 @@ class Service:
         return self.proc.poll() is None
 
 
-def stop_services(services: Iterable[Service], grace: float = 10.0) -> None:
+def stop_services(services: Iterable[Service], grace: float = 5.0) -> None:
     """SIGTERM to every service's whole group at once, then SIGKILL to whatever is left after
-    `grace` seconds: all shut down in parallel, so teardown costs the slowest, not the sum."""
+    `grace` seconds: all shut down in parallel, so teardown costs the slowest, not the sum.
+    The components themselves exit within a few seconds; what outlasts the grace is a task
+    still running (a run the scheduler queued after the test's), which is thrown away anyway."""
     services = list(services)
     for service in services:
         signal_group(service.proc.pid, signal.SIGTERM)
@@ -432,17 +434,19 @@ class AirflowStack:
         run_id: str | None = None,
         timeout: float = 180,
         since: dt.datetime | None = None,
+        run_type: str | None = None,
     ) -> dict[str, Any]:
         """Wait until a run of `dag_id` has finished and return it; fail unless it succeeded.
 
-        `run_id=None` waits for a run the scheduler creates itself (a schedule or an Asset
-        event), optionally one queued after `since`. A task waiting for a retry fails the wait
-        at once: the DAGs' retry delays are minutes, far longer than any deadline here.
+        `run_id=None` waits for a run the scheduler creates itself, optionally only one queued
+        after `since` and of `run_type` (`scheduled`, `asset_triggered`, `manual`). A task
+        waiting for a retry fails the wait at once: the DAGs' retry delays are minutes, far
+        longer than any deadline here.
         """
 
         def finished() -> dict[str, Any] | None:
             self._check_alive()
-            runs = [r for r in self.dag_runs(dag_id) if _matches(r, run_id, since)]
+            runs = [r for r in self.dag_runs(dag_id) if _matches(r, run_id, since, run_type)]
             for run in runs:
                 states = self.task_states(dag_id, run["dag_run_id"])
                 if run["state"] in TERMINAL_RUN_STATES or "up_for_retry" in states.values():
@@ -477,9 +481,13 @@ class AirflowStack:
         return "\n".join(parts)
 
 
-def _matches(run: dict[str, Any], run_id: str | None, since: dt.datetime | None) -> bool:
+def _matches(
+    run: dict[str, Any], run_id: str | None, since: dt.datetime | None, run_type: str | None
+) -> bool:
     if run_id is not None:
         return bool(run["dag_run_id"] == run_id)
+    if run_type is not None and run["run_type"] != run_type:
+        return False
     return since is None or dt.datetime.fromisoformat(run["queued_at"]) >= since
 
 
