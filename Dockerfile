@@ -1,4 +1,5 @@
-# Airflow's image with newsflow installed (used by docker-compose.yml).
+# Airflow's image with newsflow installed (used by docker-compose.yml). The image already has the
+# Celery, Redis and PostgreSQL providers the compose stack uses.
 FROM apache/airflow:3.3.2-python3.11
 COPY --chown=airflow:root pyproject.toml constraints.txt README.md /opt/newsflow/
 COPY --chown=airflow:root ingest /opt/newsflow/ingest

@@ -7,9 +7,14 @@ STAMP := $(VENV)/.installed-stamp
 PIP_VERSION := 25.3
 DATA ?= data/demo
 AIRFLOW_TEST_HOME := $(CURDIR)/.airflow
+AIRFLOW_LOCAL_HOME := $(CURDIR)/.airflow/standalone
+# Debian packages the integration tests need (tests/integration/): a browser, and PostgreSQL's
+# server binaries, which Debian keeps under /usr/lib/postgresql/<version>/bin
+SYSTEM_PACKAGES = $(if $(shell command -v chromium || command -v chromium-browser),,chromium) \
+  $(if $(wildcard /usr/lib/postgresql/*/bin/initdb)$(shell command -v initdb),,postgresql)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format typecheck pytest bench eval eval-baseline serve-demo airflow-test clean
+.PHONY: help install system-deps demo test lint format typecheck pytest bench eval eval-baseline serve-demo airflow airflow-test clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,10 +27,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv (if missing) and install the project with pinned dependencies
 
+system-deps: ## apt-get install Chromium and PostgreSQL when missing (the integration tests use them)
+	@missing="$(strip $(SYSTEM_PACKAGES))"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "missing: $$missing (as root: apt-get install -y $$missing); the tests that need it are skipped"; exit 0; \
+	fi; \
+	echo "installing $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing > /dev/null
+
 demo: $(STAMP) ## serve the bundled demo site on 127.0.0.1, ingest it into data/demo, query it
 	$(BIN)/newsflow demo --data $(DATA)
 
-test: $(STAMP) lint typecheck pytest ## lint, type-check and run the whole test suite
+test: $(STAMP) system-deps lint typecheck pytest ## lint, type-check and run the whole test suite
 
 lint: $(STAMP) ## ruff format --check and ruff check (with the AIR and DTZ rules)
 	$(BIN)/ruff format --check .
@@ -55,6 +69,25 @@ eval-baseline: $(STAMP) ## re-measure and pin the extraction floors in benchmark
 
 serve-demo: $(STAMP) ## serve the demo site on 127.0.0.1:8765 until Ctrl-C (for airflow dags test)
 	$(BIN)/newsflow serve-demo --port 8765
+
+airflow: $(STAMP) ## Airflow standalone on 127.0.0.1:8080 with the project's DAGs and the demo site; local only, no login
+	@export PATH=$(abspath $(BIN)):$$PATH AIRFLOW_HOME=$(AIRFLOW_LOCAL_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \
+	  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True \
+	  AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=8080 \
+	  NEWSFLOW_SOURCES=$(CURDIR)/sources.yaml NEWSFLOW_DATA=$(CURDIR)/$(DATA); \
+	mkdir -p $$AIRFLOW_HOME; \
+	$(BIN)/newsflow serve-demo --port 8765 & demo=$$!; \
+	setsid $(BIN)/airflow standalone & airflow=$$!; \
+	stop() { \
+	  trap - INT TERM EXIT; echo "stopping Airflow and the demo site"; \
+	  kill -TERM -- -$$airflow $$demo 2>/dev/null; \
+	  for _ in $$(seq 150); do kill -0 -- -$$airflow 2>/dev/null || break; sleep 0.1; done; \
+	  kill -KILL -- -$$airflow 2>/dev/null; wait; \
+	}; \
+	trap 'stop; exit 0' INT TERM; trap stop EXIT; \
+	echo "Airflow: http://127.0.0.1:8080 (no login, local only) - demo site: http://127.0.0.1:8765 - Ctrl-C stops both"; \
+	wait $$airflow
 
 airflow-test: $(STAMP) ## run every demo DAG once with `airflow dags test` against the demo site
 	@set -e; export AIRFLOW_HOME=$(AIRFLOW_TEST_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \

@@ -42,12 +42,9 @@ def write_sources(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def demo_sources(tmp_path: Path, demo_server: SiteServer) -> Path:
-    """A sources file for the demo site on the test's server."""
-    return write_sources(
-        tmp_path / "sources.yaml",
-        f"""
+def demo_sources_text(base_url: str) -> str:
+    """The sources file for the demo site served at `base_url` (fast settings for tests)."""
+    return f"""
 settings:
   user_agent: "newsflow-tests/0.1 (+https://example.org/tests)"
   timeout_s: 5
@@ -57,13 +54,18 @@ settings:
 sources:
   - id: harbour-gazette
     name: The Harbour Gazette
-    feeds: ["{demo_server.base_url}/harbour-gazette/atom.xml"]
+    feeds: ["{base_url}/harbour-gazette/atom.xml"]
     language: en
     schedule: "15 */2 * * *"
   - id: limited-times
     name: The Limited Times
-    feeds: ["{demo_server.base_url}/limited-times/feed.xml"]
+    feeds: ["{base_url}/limited-times/feed.xml"]
     language: en
     schedule: "@hourly"
-""",
-    )
+"""
+
+
+@pytest.fixture
+def demo_sources(tmp_path: Path, demo_server: SiteServer) -> Path:
+    """A sources file for the demo site on the test's server."""
+    return write_sources(tmp_path / "sources.yaml", demo_sources_text(demo_server.base_url))

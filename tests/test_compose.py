@@ -36,9 +36,11 @@ def test_compose_has_the_airflow_3_services_and_consistent_references() -> None:
     services = data["services"]
     assert {
         "postgres",
+        "redis",
         "airflow-apiserver",
         "airflow-scheduler",
         "airflow-dag-processor",
+        "airflow-worker",
         "airflow-triggerer",
         "airflow-init",
     } <= set(services)
@@ -46,6 +48,11 @@ def test_compose_has_the_airflow_3_services_and_consistent_references() -> None:
         depends = service.get("depends_on", {})
         for dependency in depends if isinstance(depends, list) else depends.keys():
             assert dependency in services, f"{name} depends on unknown service {dependency}"
+            condition = {} if isinstance(depends, list) else depends[dependency]
+            if condition.get("condition") == "service_healthy":  # else compose never starts it
+                assert "healthcheck" in services[dependency], (
+                    f"{name} waits for {dependency}'s health"
+                )
     named_volumes = set(data.get("volumes") or {})
     for name, service in services.items():
         for volume in service.get("volumes", []):
@@ -61,13 +68,45 @@ def test_compose_has_the_airflow_3_services_and_consistent_references() -> None:
 
 def test_airflow_services_share_one_configuration() -> None:
     services = load()["services"]
-    airflow = {k: v for k, v in services.items() if k.startswith("airflow-")}
+    airflow = {k: v for k, v in services.items() if k.startswith("airflow-") or k == "flower"}
     for name, service in airflow.items():
         env = service["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor", name
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:@redis:6379/"), name
+        assert "@postgres/airflow" in env["AIRFLOW__CELERY__RESULT_BACKEND"], name
+        assert "@postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        assert {"redis", "postgres"} <= set(service["depends_on"]), name
+        assert "airflow-logs:/opt/airflow/logs" in service["volumes"], (
+            name
+        )  # the UI reads task logs
         assert env["NEWSFLOW_DATA"] == "/opt/airflow/data", name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith(
             "http://airflow-apiserver:8080"
         ), name
         assert "./dags:/opt/airflow/dags" in service["volumes"], name
         assert service["build"]["dockerfile"] == "Dockerfile" and (ROOT / "Dockerfile").exists()
+
+
+def test_celery_worker_runs_the_tasks_with_the_dataset_mounted() -> None:
+    services = load()["services"]
+    worker = services["airflow-worker"]
+    assert worker["command"] == "celery worker"
+    assert "./data:/opt/airflow/data" in worker["volumes"]  # where the tasks write the dataset
+    assert (
+        worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    )  # execution API
+    assert "celery_executor.app inspect ping" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_init_writes_the_login_the_api_server_reads() -> None:
+    """The simple auth manager has no `users create`: the init service writes its passwords file."""
+    services = load()["services"]
+    init, api = services["airflow-init"], services["airflow-apiserver"]
+    script = "\n".join(init["command"])
+    assert "_AIRFLOW_WWW_USER_CREATE" not in init["environment"]
+    assert "SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" in script and "_AIRFLOW_WWW_USER_PASSWORD" in script
+    assert init["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
+    passwords = api["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert passwords.startswith("/opt/airflow/config/")
+    assert "airflow-config:/opt/airflow/config" in api["volumes"]
+    assert api["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"

@@ -1,0 +1,497 @@
+"""Real Airflow components, and a throw-away PostgreSQL, as subprocesses for the integration tests.
+
+The other DAG tests run a DAG in-process with `dag.test()`. Only separate scheduler,
+dag-processor, api-server and executor processes on a real database show that the DAGs work
+the way they are deployed: serialised by one process, scheduled by another, run by executor
+workers that talk to the api-server's execution API. Everything here listens on 127.0.0.1 on
+free ports, lives in temporary folders and is stopped by process group at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+AIRFLOW = BIN / "airflow"
+PG_PACKAGE_HINT = "apt-get install -y postgresql (make test installs it when missing)"
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    """A port nothing listens on now; the OS picks it, so parallel runs do not collide."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The end of a log file, for failure messages that say what went wrong without a rerun."""
+    if not path.exists():
+        return f"({path} does not exist)"
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, detail: Callable[[], str] = str
+) -> Any:
+    """Poll `condition` until it returns something truthy, or fail after `timeout` seconds.
+
+    Polls quickly at first and backs off to half a second: most waits here end within a
+    second or two on an idle machine, but a loaded two-core machine needs the long deadline.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{detail()}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def find_pg_bindir() -> Path | None:
+    """PostgreSQL's server binaries: NEWSFLOW_PG_BIN, Debian's versioned folder, or the PATH.
+
+    Debian keeps initdb and pg_ctl out of the PATH, under /usr/lib/postgresql/<version>/bin.
+    """
+    candidates: list[Path] = []
+    if os.environ.get("NEWSFLOW_PG_BIN"):
+        candidates.append(Path(os.environ["NEWSFLOW_PG_BIN"]))
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    candidates += sorted(
+        versions, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True
+    )
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).parent)
+    for candidate in candidates:
+        if (candidate / "initdb").is_file() and (candidate / "pg_ctl").is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class Postgres:
+    """A private PostgreSQL cluster in a temporary folder, on a free port of 127.0.0.1."""
+
+    bindir: Path
+    root: Path
+    port: int
+    user: str | None  # the OS user that owns the cluster (PostgreSQL refuses to run as root)
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    def url(self, driver: str = "psycopg2") -> str:
+        return f"postgresql+{driver}://airflow@127.0.0.1:{self.port}/airflow"
+
+    @classmethod
+    def start(cls, bindir: Path) -> Postgres:
+        """initdb (trust auth, no fsync: a test database is thrown away), start, create the DB."""
+        user = "postgres" if os.geteuid() == 0 else None
+        root = Path(tempfile.mkdtemp(prefix="newsflow-pg-"))
+        if user:
+            shutil.chown(root, user)
+        server = cls(bindir, root, free_port(), user)
+        try:
+            server._run(
+                "initdb",
+                "-D",
+                str(server.datadir),
+                "-U",
+                "airflow",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            )
+            options = (
+                f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            server._run(
+                "pg_ctl",
+                "-D",
+                str(server.datadir),
+                "-l",
+                str(server.log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            )
+            server._run(
+                "createdb", "-h", "127.0.0.1", "-p", str(server.port), "-U", "airflow", "airflow"
+            )
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _run(self, program: str, *args: str) -> None:
+        result = subprocess.run(
+            [str(self.bindir / program), *args],
+            user=self.user,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}):\n{result.stdout}{result.stderr}\n{tail(self.log)}"
+            )
+
+    def stop(self) -> None:
+        """Stop the server at once (nothing in it is kept) and remove its folder."""
+        if (self.datadir / "postmaster.pid").exists():
+            try:
+                self._run(
+                    "pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "-t", "30", "stop"
+                )
+            except (RuntimeError, subprocess.TimeoutExpired):
+                self._kill_postmaster()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _kill_postmaster(self) -> None:
+        """Last resort when pg_ctl cannot stop it: SIGKILL the postmaster named in its pid file."""
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+# --- Processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """A long-running command in its own process group, its output in a log file.
+
+    Its own group, so that stopping it also stops what it started (executor workers, gunicorn
+    or uvicorn workers, task supervisors) and nothing outlives the test.
+    """
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Service:
+        log = log_dir / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=log_dir,
+                start_new_session=True,
+            )
+        return cls(name, proc, log)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+
+def stop_services(services: Iterable[Service], grace: float = 5.0) -> None:
+    """SIGTERM to every service's whole group at once, then SIGKILL to whatever is left after
+    `grace` seconds: all shut down in parallel, so teardown costs the slowest, not the sum.
+    The components themselves exit within a few seconds; what outlasts the grace is a task
+    still running (a run the scheduler queued after the test's), which is thrown away anyway."""
+    services = list(services)
+    for service in services:
+        signal_group(service.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_group_alive(s.proc.pid) for s in services):
+        for service in services:
+            service.proc.poll()  # reap the leader, so its group can be seen to be empty
+        time.sleep(0.05)
+    for service in services:
+        signal_group(service.proc.pid, signal.SIGKILL)
+        service.proc.wait(timeout=10)
+
+
+def signal_group(group: int, sig: signal.Signals) -> None:
+    """Signal a whole process group; one that has already gone is fine."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, sig)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- Airflow --------------------------------------------------------------------------------
+
+
+def airflow_env(home: Path, sql_conn: str, api_port: int, extra: dict[str, str]) -> dict[str, str]:
+    """The environment every Airflow process of one stack shares.
+
+    Built from scratch for Airflow and newsflow settings, so that nothing of the test session's
+    own Airflow setup (its SQLite home, unit-test mode) leaks into the stack. PYTHONPATH puts
+    this checkout first, so the DAG files and the tasks import its `ingest` package.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "NEWSFLOW_", "_AIRFLOW"))
+    }
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_conn,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__WORKERS": "1",
+            # one secret for every process: task tokens are signed by one and checked by another
+            "AIRFLOW__API_AUTH__JWT_SECRET": "newsflow-integration-tests-" + os.urandom(8).hex(),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def airflow_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    """Run one `airflow` command to completion; its output is the failure message if it fails."""
+    result = subprocess.run(
+        [str(AIRFLOW), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout
+
+
+@dataclass
+class AirflowStack:
+    """Airflow components of one metadata database, and a client for their REST API."""
+
+    home: Path
+    env: dict[str, str]
+    api_url: str
+    services: list[Service] = field(default_factory=list)
+    http: requests.Session = field(default_factory=requests.Session)
+
+    @classmethod
+    def prepare(cls, home: Path, sql_conn: str, extra: dict[str, str]) -> AirflowStack:
+        """A migrated metadata database and the environment for its components (none started)."""
+        home.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        stack = cls(home, airflow_env(home, sql_conn, port, extra), f"http://127.0.0.1:{port}")
+        airflow_cli(stack.env, "db", "migrate")
+        return stack
+
+    def start(self, *components: str) -> None:
+        """Start `airflow <component>` for each, and wait until the REST API answers if started."""
+        logs = self.home / "service-logs"
+        logs.mkdir(exist_ok=True)
+        for component in components:
+            self.services.append(
+                Service.start(component, [str(AIRFLOW), component], self.env, logs)
+            )
+        if "api-server" in components:
+            wait_until(self._api_up, 180, "the api-server", self.diagnostics)
+
+    def stop(self) -> None:
+        """Stop every component; the client's keep-alive connection is closed first, or the
+        api-server waits for it before it exits."""
+        self.http.close()
+        stop_services(self.services)
+        self.services.clear()
+
+    def _api_up(self) -> bool:
+        self._check_alive()
+        try:
+            return self.http.get(f"{self.api_url}/api/v2/version", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    def _check_alive(self) -> None:
+        """Fail at once, with its log, when a component has died instead of waiting out a deadline."""
+        for service in self.services:
+            if not service.running():
+                raise AssertionError(
+                    f"airflow {service.name} exited with {service.proc.returncode}:\n{tail(service.log, 60)}"
+                )
+
+    # REST API ---------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call to /api/v2; a non-2xx answer fails with the body the server gave."""
+        response = self.http.request(method, f"{self.api_url}/api/v2{path}", timeout=30, **kwargs)
+        if not response.ok:
+            raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def wait_for_dag(
+        self, dag_id: str, timeout: float = 120, scheduled: bool = False
+    ) -> dict[str, Any]:
+        """The DAG once the dag-processor has parsed and serialised it (with `scheduled`, once
+        its next scheduled run is known too: time-scheduled DAGs only)."""
+
+        def parsed() -> dict[str, Any] | None:
+            self._check_alive()
+            response = self.http.get(f"{self.api_url}/api/v2/dags/{dag_id}", timeout=30)
+            if response.ok and (not scheduled or response.json().get("next_dagrun_logical_date")):
+                return dict(response.json())
+            return None
+
+        return dict(wait_until(parsed, timeout, f"DAG {dag_id} to be parsed", self.diagnostics))
+
+    def unpause(self, dag_id: str) -> None:
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str) -> str:
+        """Trigger a run for the interval the scheduler would run next; returns its run id.
+
+        The same logical date as the scheduler's next run, so that unpausing the DAG does not
+        add a second, scheduled run of the same interval (the scheduler skips a logical date
+        that already has a run); a DAG with `max_active_runs=1` would otherwise run twice.
+        """
+        dag = self.wait_for_dag(dag_id, scheduled=True)
+        run = self.api(
+            "POST",
+            f"/dags/{dag_id}/dagRuns",
+            json={
+                "logical_date": dag["next_dagrun_logical_date"],
+                "data_interval_start": dag["next_dagrun_data_interval_start"],
+                "data_interval_end": dag["next_dagrun_data_interval_end"],
+                "conf": {},
+            },
+        )
+        return str(run["dag_run_id"])
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.api("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "id"})["dag_runs"]
+        )
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        tis = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {ti["task_id"]: ti["state"] for ti in tis}
+
+    def wait_for_dag_run(
+        self,
+        dag_id: str,
+        run_id: str | None = None,
+        timeout: float = 180,
+        since: dt.datetime | None = None,
+        run_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Wait until a run of `dag_id` has finished and return it; fail unless it succeeded.
+
+        `run_id=None` waits for a run the scheduler creates itself, optionally only one queued
+        after `since` and of `run_type` (`scheduled`, `asset_triggered`, `manual`). A task
+        waiting for a retry fails the wait at once: the DAGs' retry delays are minutes, far
+        longer than any deadline here.
+        """
+
+        def finished() -> dict[str, Any] | None:
+            self._check_alive()
+            runs = [r for r in self.dag_runs(dag_id) if _matches(r, run_id, since, run_type)]
+            for run in runs:
+                states = self.task_states(dag_id, run["dag_run_id"])
+                if run["state"] in TERMINAL_RUN_STATES or "up_for_retry" in states.values():
+                    return {**run, "task_states": states}
+            return None
+
+        what = f"a run of {dag_id}" + (f" ({run_id})" if run_id else "")
+        run = wait_until(finished, timeout, what, lambda: self.diagnostics(dag_id, run_id))
+        if run["state"] != "success":
+            raise AssertionError(
+                f"{what} ended {run['state']}: tasks {run['task_states']}\n"
+                + self.diagnostics(dag_id, run["dag_run_id"])
+            )
+        return dict(run)
+
+    def diagnostics(self, dag_id: str | None = None, run_id: str | None = None) -> str:
+        """Task states, the task logs of the run and the tail of every component's log."""
+        parts: list[str] = []
+        if dag_id:
+            try:
+                for run in self.dag_runs(dag_id):
+                    if run_id is None or run["dag_run_id"] == run_id:
+                        states = self.task_states(dag_id, run["dag_run_id"])
+                        parts.append(f"{dag_id} {run['dag_run_id']}: {run['state']} {states}")
+            except (AssertionError, requests.RequestException) as error:
+                parts.append(f"(no run states: {error})")
+            for log in _task_logs(self.home / "logs", dag_id, run_id):
+                parts.append(f"--- {log.relative_to(self.home)}\n{tail(log, 30)}")
+        for service in self.services:
+            state = "running" if service.running() else f"exited {service.proc.returncode}"
+            parts.append(f"--- airflow {service.name} ({state})\n{tail(service.log, 25)}")
+        return "\n".join(parts)
+
+
+def _matches(
+    run: dict[str, Any], run_id: str | None, since: dt.datetime | None, run_type: str | None
+) -> bool:
+    if run_id is not None:
+        return bool(run["dag_run_id"] == run_id)
+    if run_type is not None and run["run_type"] != run_type:
+        return False
+    return since is None or dt.datetime.fromisoformat(run["queued_at"]) >= since
+
+
+def _task_logs(logs: Path, dag_id: str, run_id: str | None) -> Iterable[Path]:
+    folder = logs / f"dag_id={dag_id}"
+    pattern = f"run_id={run_id}/*/*.log" if run_id else "*/*/*.log"
+    return sorted(folder.glob(pattern))
