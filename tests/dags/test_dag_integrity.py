@@ -119,3 +119,25 @@ def test_a_broken_sources_file_is_an_import_error_with_the_message(
     errors = DagBag(dag_folder=str(DAGS)).import_errors
     assert len(errors) == 1
     assert "ids must be lower-case letters" in next(iter(errors.values()))
+
+
+def test_news_reprocess_is_manual_and_needs_a_since_day(dagbag: DagBag) -> None:
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = dagbag.dags["news_reprocess"]
+    assert type(dag.timetable).__name__ == "NullTimetable"  # manual runs only
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "reprocessed_articles",
+        "recomputed_stories_and_tags",
+    ]
+    (outlet,) = dag.get_task("recomputed_stories_and_tags").outlets
+    assert outlet.name == "newsflow_articles"
+    params = copy.deepcopy(dag.params)
+    with pytest.raises(ParamValidationError):
+        params.validate()  # no since day given
+    with pytest.raises(ParamValidationError, match="is not a 'date'"):
+        params["since"] = "last week"
+    params["since"] = "2026-11-01"
+    assert params.validate()["sources"] == []

@@ -104,6 +104,14 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
     assert (dag_data / "reports" / "2023-04-06" / "articles_per_source.png").stat().st_size > 1000
     assert (dag_data / "quality" / "check_date=2023-04-06" / "quality.parquet").exists()
 
+    # reprocessing from the raw responses gives the same rows back
+    again = dags["news_reprocess"].test(
+        logical_date=dt.datetime(2026, 11, 25, 14, tzinfo=UTC),
+        run_conf={"since": "2026-11-25", "workers": 1},
+    )
+    assert again.state == "success"
+    assert rows(dag_data) == dag_rows
+
 
 def test_a_failed_task_is_recorded_and_notified(
     demo_sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

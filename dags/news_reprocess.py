@@ -1,0 +1,75 @@
+"""news_reprocess: rebuild stored articles from the raw responses kept as WARC, offline.
+
+Manual only: trigger it after an extractor fix, with the Params `since` (runs started on or
+after that day, UTC), `sources` (ids; empty: all) and `workers` (processes). Then copies
+and tags are recomputed for the days it touched, and the `newsflow_articles` Asset is
+updated, which triggers `news_daily`. Configuration only: the work is ingest.reprocess,
+transforms.dedup.rebuild and transforms.tagging.retag (`newsflow reprocess`, `dedup`,
+`retag` on the command line).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
+
+
+@dag(
+    dag_id="news_reprocess",
+    description="Rebuild stored articles from the raw responses, after an extractor fix",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "newsflow", "retries": 0},
+    tags=["newsflow", "maintenance"],
+    doc_md=__doc__,
+    params={
+        "since": Param(type="string", format="date", title="Runs started on or after (UTC day)"),
+        "sources": Param(
+            [], type="array", items={"type": "string"}, title="Source ids (empty: all)"
+        ),
+        "workers": Param(2, type="integer", minimum=1, maximum=32, title="Processes"),
+    },
+)
+def news_reprocess() -> None:
+    @task(multiple_outputs=False)
+    def reprocessed_articles() -> dict[str, Any]:
+        from ingest.config import data_root
+        from ingest.reprocess import reprocess_runs
+
+        params = get_current_context()["params"]
+        since = dt.date.fromisoformat(params["since"])
+        results = reprocess_runs(
+            data_root(), list(params["sources"]) or None, since, workers=int(params["workers"])
+        )
+        failed = [f"{r.source_id}: {r.error}" for r in results if r.ref is None]
+        if failed:
+            raise RuntimeError(f"{len(failed)} runs could not be reprocessed: {failed[:3]}")
+        return {"runs": len(results), "new": sum(int(r.ref["new"]) for r in results if r.ref)}
+
+    @task(multiple_outputs=False, outlets=[ARTICLES])
+    def recomputed_stories_and_tags() -> dict[str, int]:
+        from ingest.config import data_root, load_sources, sources_path
+        from transforms.dataset import commit_lock
+        from transforms.dedup import rebuild
+        from transforms.tagging import get_tagger, retag
+
+        root = data_root()
+        settings = load_sources(sources_path()).settings
+        since = dt.date.fromisoformat(get_current_context()["params"]["since"])
+        with commit_lock(root):
+            stories = rebuild(root, dt.timedelta(days=settings.dedup_window_days), since)
+            tags = retag(root, get_tagger(settings.taxonomy, settings.entity_model), since)
+        counts = {"story_rows_changed": stories["changed"], "tag_rows_changed": tags["changed"]}
+        get_current_context()["outlet_events"][ARTICLES].extra = counts
+        return counts
+
+    reprocessed_articles() >> recomputed_stories_and_tags()
+
+
+news_reprocess()
