@@ -19,7 +19,7 @@ INGEST_DAGS = {
     "news_ingest__harbour-gazette": "harbour-gazette",
     "news_ingest__limited-times": "limited-times",
 }
-DAILY_DAG = "news_daily"  # scheduled on the Asset the ingest DAGs' write_articles updates
+DAILY_DAG = "news_daily"  # scheduled on the Asset the ingest DAGs' stored_articles updates
 
 
 def read_partitions(folder: Path, key: str) -> pa.Table:
