@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
 SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
-WIDEN_BODY = False  # add the recall pass's interior blocks (costs a third pass on some pages)
+WIDEN_BODY = True  # add the recall pass's interior blocks (costs a third pass on some pages)
 CONTENT_ITEM_WORDS = 6  # a list item or cell this long is prose, not a menu entry or label
 _CHROME = frozenset({"nav", "header", "footer", "aside"})
 FALLBACK_FIELDS = ("title", "author", "description", "sitename")
@@ -39,11 +39,11 @@ _OPTIONS: dict[str, Any] = {"include_comments": False, "include_tables": True}
 def trafilatura_fields(
     tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None = None
 ) -> dict[str, Any]:
-    """Body text, day found in the page, and trafilatura's metadata for the fields `meta`
-    lacks (all of them when `meta` is None). The tree is not modified: trafilatura and
-    htmldate both work on copies of an element they are given."""
+    """Body text and trafilatura's metadata for the fields `meta` lacks (all of them when
+    `meta` is None). The tree is not modified: trafilatura and htmldate both work on copies
+    of an element they are given, so `page_day` can run on it later, only when needed."""
     text = body_text(tree, url)
-    found: dict[str, Any] = {"text": text, "date": page_day(tree, url, meta)}
+    found: dict[str, Any] = {"text": text}
     found.update(fallback_metadata(tree, url, meta))
     return found
 

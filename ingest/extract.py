@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
@@ -105,7 +105,9 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         raise ExtractError(
             "no_text", f"{url}: only {len(text.split())} words of text (minimum {MIN_WORDS})"
         )
-    published, published_from = choose_date(meta, doc.get("date"), printed, url_day(url))
+    published, published_from = choose_date(
+        meta, lambda: page_day(tree, url, meta), printed, url_day(url)
+    )
     organisations = [s for s in (meta.site_name, doc.get("sitename")) if s]
     candidates = (
         fields.authors if fields else (),
@@ -172,7 +174,7 @@ def choose_title(
 
 def choose_date(
     meta: PageMetadata,
-    found_day: str | None,
+    found: str | Callable[[], str | None] | None,
     printed: list[PrintedDate] | None = None,
     from_url: str | None = None,
 ) -> tuple[str | None, str | None]:
@@ -188,7 +190,8 @@ def choose_date(
 
     A chosen day keeps a timestamp's time of day and offset when the metadata states the
     same instant (its published, else its modified time) or a <time datetime> gave one;
-    days are compared in the timestamp's own offset.
+    days are compared in the timestamp's own offset. `found`, htmldate's day, may be given
+    as a function: it runs only when the choice needs it (htmldate is the costliest step).
     """
     from transforms.normalise import local_day
 
@@ -196,8 +199,11 @@ def choose_date(
     if from_url is not None:
         return _timestamped(from_url, meta, None, exact=True)
     shown = byline_date(printed or [])
+    if shown is not None and (shown.label != "updated" or stated is None):
+        return _timestamped(shown.day, meta, shown.stamp, exact=False)
+    found_day = found() if callable(found) else found
     if shown is not None:
-        if shown.label != "updated" or stated is None or shown.day == found_day:
+        if shown.day == found_day:
             return _timestamped(shown.day, meta, shown.stamp, exact=False)
         return stated, meta.published_from  # published before the printed update
     if stated is not None and (found_day is None or local_day(stated) == found_day):
@@ -266,6 +272,12 @@ def _trafilatura(
     from ingest.article_body import trafilatura_fields
 
     return trafilatura_fields(tree, url, meta)
+
+
+def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata) -> str | None:
+    from ingest.article_body import page_day as htmldate_day
+
+    return htmldate_day(tree, url, meta)
 
 
 # ------------------------------------------------------------------------------ helpers
