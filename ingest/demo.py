@@ -21,6 +21,11 @@ SAMPLE_QUERIES = (
         "FROM articles ORDER BY published_at",
     ),
     (
+        "Stories and tags",
+        "SELECT source_id, left(title, 40) AS title, story_id, language, places, topics "
+        "FROM articles ORDER BY story_id, published_at",
+    ),
+    (
         "Quarantined items",
         "SELECT source_id, stage, reason, url FROM quarantine ORDER BY source_id, url",
     ),

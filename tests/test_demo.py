@@ -19,6 +19,7 @@ def test_demo_prints_the_summary_and_a_query_result(
     assert "2023-04-06     | limited-times   | New Putin-Lukashenko plan" in out
     assert "2023-04-06 11:03:23.682" in out
     assert "http_404" in out and "not_html" in out
+    assert "['BY', 'FI', 'PL', 'RU', 'UA'] | ['conflict', 'politics']" in out
     # the second demo run finds everything already stored
     assert main(["demo", "--data", str(tmp_path / "demo")]) == 0
     assert (
@@ -35,5 +36,14 @@ def test_console_script_help_lists_the_commands() -> None:
         check=True,
         cwd=ROOT,
     ).stdout
-    for command in ("ingest", "query", "demo", "serve-demo"):
+    for command in (
+        "ingest",
+        "reprocess",
+        "dedup",
+        "retag",
+        "daily",
+        "query",
+        "demo",
+        "serve-demo",
+    ):
         assert command in out
