@@ -212,13 +212,8 @@ def predicted_stories(docs: list[dict[str, Any]], rule: str) -> list[int]:
         parent[find(i)] = find(by_id.setdefault(r["article_id"], i))
     if rule == "newsflow":
         pairs = copy_pairs(rows, WINDOW)
-    else:
-        saved = (minhash.CONTAINMENT_MIN, minhash.JACCARD_MIN)
-        minhash.CONTAINMENT_MIN, minhash.JACCARD_MIN = 0.0, 0.8
-        try:
-            pairs = copy_pairs(rows, WINDOW)
-        finally:
-            minhash.CONTAINMENT_MIN, minhash.JACCARD_MIN = saved
+    else:  # plain MinHash: a copy is an estimated Jaccard of 0.8 or more
+        pairs = copy_pairs(rows, WINDOW, is_copy=lambda jaccard, _: jaccard >= 0.8)
     for i, j in pairs:
         parent[find(i)] = find(j)
     return [find(i) for i in range(len(rows))]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -139,10 +139,15 @@ def cluster(
 
 
 def copy_pairs(
-    nodes: Sequence[dict[str, Any]], window: dt.timedelta, n_new: int | None = None
+    nodes: Sequence[dict[str, Any]],
+    window: dt.timedelta,
+    n_new: int | None = None,
+    is_copy: Callable[[Any, Any], Any] = minhash.is_copy,
 ) -> list[tuple[int, int]]:
     """Pairs (i, j), i < j, of copies among `nodes`; with `n_new`, only pairs with at least one
-    of the first n_new nodes (the others' pairs are already reflected in their stories)."""
+    of the first n_new nodes (the others' pairs are already reflected in their stories).
+    `is_copy` decides from the estimated Jaccard and containment arrays (benchmarks compare
+    other rules with it)."""
     n = len(nodes)
     limit = n if n_new is None else n_new
     if not n or not limit:
@@ -176,7 +181,7 @@ def copy_pairs(
         keep = np.abs(micros[u[q]] - micros[u[c]]) <= span
         q, c = q[keep], c[keep]
         jaccard, containment = minhash.similarity(sigs[q], sizes[q], sigs[c], sizes[c])
-        ok = minhash.is_copy(jaccard, containment)
+        ok = is_copy(jaccard, containment)
         for a, b in zip(u[q[ok]].tolist(), u[c[ok]].tolist(), strict=True):
             pairs.add((min(a, b), max(a, b)))
     return sorted(pairs)
