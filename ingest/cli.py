@@ -197,14 +197,10 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def _cmd_dedup(args: argparse.Namespace) -> int:
-    from transforms.dataset import article_files, commit_lock
+    from transforms.dataset import commit_lock
     from transforms.dedup import rebuild, story_counts
 
-    root = args.data or data_root()
-    if not article_files(root):
-        raise ConfigError(
-            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
-        )
+    root = _stored_root(args)
     if not 0 <= args.window_days <= 366:
         raise ConfigError(
             f"--window-days {args.window_days:g}: use a number of days from 0 to 366."
@@ -225,14 +221,10 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def _cmd_retag(args: argparse.Namespace) -> int:
-    from transforms.dataset import article_files, commit_lock
+    from transforms.dataset import commit_lock
     from transforms.tagging import get_tagger, retag
 
-    root = args.data or data_root()
-    if not article_files(root):
-        raise ConfigError(
-            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
-        )
+    root = _stored_root(args)
     settings = load_sources(args.config).settings if args.config else Settings()
     tagger = get_tagger(settings.taxonomy, settings.entity_model)
     with commit_lock(root):
@@ -246,15 +238,11 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 
 def _cmd_daily(args: argparse.Namespace) -> int:
     from transforms.compaction import compact
-    from transforms.dataset import article_files, commit_lock
+    from transforms.dataset import commit_lock
     from transforms.quality import check_recent, record
     from transforms.report import build_report
 
-    root = args.data or data_root()
-    if not article_files(root):
-        raise ConfigError(
-            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
-        )
+    root = _stored_root(args)
     if args.compact_older_than_days < 0 or not 1 <= args.check_days <= 60:
         raise ConfigError(
             "--compact-older-than-days must be 0 or more and --check-days from 1 to 60."
@@ -272,6 +260,18 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     report = build_report(root, day, [vars(f) for f in findings])
     print(f"report: {report}")
     return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def _stored_root(args: argparse.Namespace) -> Path:
+    """The data root of a command that works on stored articles; a clear error without any."""
+    from transforms.dataset import article_files
+
+    root: Path = args.data or data_root()
+    if not article_files(root):
+        raise ConfigError(
+            f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
+        )
+    return root
 
 
 def _date(text: str) -> dt.date:
