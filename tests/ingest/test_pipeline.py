@@ -338,3 +338,16 @@ def test_daily_command_compacts_checks_and_reports(
     assert main(["daily", "--data", str(data), "--day", "2023-04-06"]) == 0
     assert "compacted: 0 files into 0 partitions" in capsys.readouterr().out
     assert main(["daily", "--data", str(tmp_path / "nowhere")]) == 2
+
+
+def test_retag_command_reports_and_explains_a_wrong_folder(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    ingest(demo_sources, data, capsys)
+    assert main(["retag", "--data", str(data), "--config", str(demo_sources)]) == 0
+    out = capsys.readouterr().out
+    assert "retagged: 5 articles checked, 0 changed in 0 files (1+rules+taxonomy-" in out
+    assert "0 tagging parts failed" in out
+    assert main(["retag", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "no stored articles" in capsys.readouterr().err
