@@ -58,7 +58,8 @@ class PageMetadata:
 def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
     """Collect what the page states about itself; missing values stay None."""
     meta = PageMetadata()
-    _from_jsonld(tree, meta)
+    nodes = _jsonld_nodes(tree)
+    _from_jsonld(nodes, meta)
     values = _meta_values(tree)
     if meta.published is None:
         for key in PUBLISHED_META:
@@ -69,7 +70,7 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
         meta.modified = next((values[k] for k in MODIFIED_META if values.get(k)), None)
         meta.modified_from = "meta" if meta.modified else None
     if meta.published is None:
-        _page_dates(tree, meta)
+        _page_dates(nodes, meta)
     if meta.published is None:
         for node in tree.iterfind(".//time[@datetime]"):
             value = (node.get("datetime") or "").strip()
@@ -129,9 +130,10 @@ def _meta_values(tree: lxml_html.HtmlElement) -> dict[str, str]:
     return values
 
 
-def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
-    types: set[str] = set()
-    article: dict[str, Any] | None = None
+def _jsonld_nodes(tree: lxml_html.HtmlElement) -> list[tuple[dict[str, Any], set[str]]]:
+    """Every JSON-LD node of the page (graphs and lists flattened) with its lower-cased
+    @types, parsed once for all the readers below."""
+    found = []
     for script in tree.iterfind(".//script[@type]"):
         if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
             continue
@@ -142,9 +144,17 @@ def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
         for node in _nodes(data):
             kinds = node.get("@type")
             names = {str(t).lower() for t in (kinds if isinstance(kinds, list) else [kinds]) if t}
-            types |= names
-            if article is None and names & ARTICLE_TYPES:
-                article = node
+            found.append((node, names))
+    return found
+
+
+def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadata) -> None:
+    types: set[str] = set()
+    article: dict[str, Any] | None = None
+    for node, names in nodes:
+        types |= names
+        if article is None and names & ARTICLE_TYPES:
+            article = node
     meta.schema_types = frozenset(types)
     if article is None:
         return
@@ -163,31 +173,22 @@ def _from_jsonld(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
         meta.site_name = publisher["name"].strip() or None
 
 
-def _page_dates(tree: lxml_html.HtmlElement, meta: PageMetadata) -> None:
+def _page_dates(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadata) -> None:
     """Dates of the JSON-LD node that describes the page when no article node gave one: SEO
     plugins state `datePublished` on a WebPage (or an Article subtype such as TechArticle)
     node and leave the article node out."""
-    for script in tree.iterfind(".//script[@type]"):
-        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
-            continue
-        try:
-            data = json.loads(script.text)
-        except ValueError:
-            continue
-        for node in _nodes(data):
-            kinds = node.get("@type")
-            names = {str(t).lower() for t in (kinds if isinstance(kinds, list) else [kinds]) if t}
-            published = node.get("datePublished")
-            if (
-                any(n.endswith(("page", "article", "posting")) for n in names)
-                and isinstance(published, str)
-                and published.strip()
-            ):
-                meta.published, meta.published_from = published.strip(), "jsonld"
-                modified = node.get("dateModified")
-                if meta.modified is None and isinstance(modified, str) and modified.strip():
-                    meta.modified, meta.modified_from = modified.strip(), "jsonld"
-                return
+    for node, names in nodes:
+        published = node.get("datePublished")
+        if (
+            any(n.endswith(("page", "article", "posting")) for n in names)
+            and isinstance(published, str)
+            and published.strip()
+        ):
+            meta.published, meta.published_from = published.strip(), "jsonld"
+            modified = node.get("dateModified")
+            if meta.modified is None and isinstance(modified, str) and modified.strip():
+                meta.modified, meta.modified_from = modified.strip(), "jsonld"
+            return
 
 
 def _nodes(data: Any) -> list[dict[str, Any]]:
