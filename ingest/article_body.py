@@ -10,8 +10,9 @@ itself frames on both sides is part of it, while boilerplate sits before the art
 precision text is short it may have cut the article itself: then the default mode runs too
 and wins when precision kept less than PRECISION_KEEP of its words.
 
-The day of publication comes from htmldate's find_date on the same tree, with the
-parameters trafilatura would pass. trafilatura's own metadata (title, author,
+The day of publication (`page_day`) comes from htmldate's find_date on the same tree, with
+the parameters trafilatura would pass; ingest.extract calls it only when its date choice
+needs it. trafilatura's own metadata (title, author,
 description, site name) is read only for the fields the page's structured metadata lacks,
 since the extractor uses them only as fallbacks.
 """

@@ -85,6 +85,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
 
     Raises ExtractError: `parse_error`, `no_text`, `not_article`.
     """
+    from ingest.article_body import page_day
     from ingest.profiles import find_profile
 
     tree = _parse(body, url, header_charset)
@@ -267,17 +268,11 @@ def _link_density(tree: lxml_html.HtmlElement) -> float:
 def _trafilatura(
     tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None = None
 ) -> dict[str, Any]:
-    """Body, day found in the page, and the fallback title/author/description/site name from
-    trafilatura and htmldate (see ingest.article_body for how the body is chosen)."""
+    """Body and the fallback title/author/description/site name from trafilatura (see
+    ingest.article_body for how the body is chosen; the day is read later, when needed)."""
     from ingest.article_body import trafilatura_fields
 
     return trafilatura_fields(tree, url, meta)
-
-
-def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata) -> str | None:
-    from ingest.article_body import page_day as htmldate_day
-
-    return htmldate_day(tree, url, meta)
 
 
 # ------------------------------------------------------------------------------ helpers
