@@ -153,64 +153,38 @@ def _dates(table: pa.Table, now: dt.datetime) -> list[Finding]:
     return out
 
 
-def _per_source(table: pa.Table, column: Any) -> list[tuple[str, int, int]]:
-    """(source, rows, rows where `column` is true) for every source."""
+def _share_warnings(
+    table: pa.Table, check: str, mask: Any, limit: float, what: str
+) -> list[Finding]:
+    """A warning for each source (with at least MIN_ROWS rows) where more than `limit` of its
+    rows match `mask`; `what` completes "<share> of its recent articles ..."."""
     out = []
     sources: list[str] = sorted({s for s in table["source_id"].to_pylist() if s})
+    matched = pc.fill_null(mask, pa.scalar(False))
     for source in sources:
-        mask = pc.equal(table["source_id"], pa.scalar(source, pa.string()))
-        rows = pc.sum(pc.cast(mask, pa.int64())).as_py() or 0
-        hits = (
-            pc.sum(
-                pc.cast(pc.and_(mask, pc.fill_null(column, pa.scalar(False))), pa.int64())
-            ).as_py()
-            or 0
-        )
-        out.append((source, rows, hits))
+        mine = pc.equal(table["source_id"], pa.scalar(source, pa.string()))
+        rows = pc.sum(pc.cast(mine, pa.int64())).as_py() or 0
+        hits = pc.sum(pc.cast(pc.and_(mine, matched), pa.int64())).as_py() or 0
+        share = hits / rows if rows else 0.0
+        if rows >= MIN_ROWS and share > limit:
+            message = f"{source}: {share:.0%} of its recent articles {what}"
+            out.append(Finding(check, "warning", source, share, limit, message))
     return out
 
 
 def _copies(table: pa.Table) -> list[Finding]:
-    out = []
-    for source, rows, copies in _per_source(table, pc.is_valid(table["duplicate_of"])):
-        share = copies / rows
-        if rows >= MIN_ROWS and share > MAX_COPY_SHARE:
-            out.append(
-                Finding(
-                    "duplicate_rate",
-                    "warning",
-                    source,
-                    share,
-                    MAX_COPY_SHARE,
-                    f"{source}: {share:.0%} of its recent articles are copies of others",
-                )
-            )
-    return out
+    copies = pc.is_valid(table["duplicate_of"])
+    return _share_warnings(table, "duplicate_rate", copies, MAX_COPY_SHARE, "are copies of others")
 
 
 def _extraction(table: pa.Table) -> list[Finding]:
-    out = []
-    checks: dict[str, Any] = {
-        "short bodies": pc.less(table["word_count"], pa.scalar(SHORT_WORDS, pa.int32())),
-        "no date but the fetch time": pc.equal(
-            table["date_source"], pa.scalar("fetch_time", pa.string())
-        ),
-    }
-    for what, mask in checks.items():
-        for source, rows, bad in _per_source(table, mask):
-            share = bad / rows
-            if rows >= MIN_ROWS and share > MAX_BAD_SHARE:
-                out.append(
-                    Finding(
-                        "extraction",
-                        "warning",
-                        source,
-                        share,
-                        MAX_BAD_SHARE,
-                        f"{source}: {share:.0%} of its recent articles have {what}",
-                    )
-                )
-    return out
+    short = pc.less(table["word_count"], pa.scalar(SHORT_WORDS, pa.int32()))
+    undated = pc.equal(table["date_source"], pa.scalar("fetch_time", pa.string()))
+    return _share_warnings(
+        table, "extraction", short, MAX_BAD_SHARE, "have short bodies"
+    ) + _share_warnings(
+        table, "extraction", undated, MAX_BAD_SHARE, "have no date but the fetch time"
+    )
 
 
 def _volume(root: Path, day: dt.date) -> list[Finding]:
