@@ -10,6 +10,10 @@ itself frames on both sides is part of it, while boilerplate sits before the art
 precision text is short it may have cut the article itself: then the default mode runs too
 and wins when precision kept less than PRECISION_KEEP of its words.
 
+Precision mode also drops the article's own section headings. They come back from the tree:
+a heading outside the page chrome whose next element's text starts a line of the body is
+set before that line (a heading introduces what follows it).
+
 The day of publication (`page_day`) comes from htmldate's find_date on the same tree, with
 the parameters trafilatura would pass; ingest.extract calls it only when its date choice
 needs it. trafilatura's own metadata (title, author,
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +37,10 @@ PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep t
 SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
 WIDEN_BODY = True  # add the recall pass's interior blocks (costs a third pass on some pages)
 CONTENT_ITEM_WORDS = 6  # a list item or cell this long is prose, not a menu entry or label
+ANCHOR_WORDS = 6  # words of the text after a heading that must start a line of the body
+HEADING_WORDS = 20  # a longer "heading" is a paragraph styled as one
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_WORD = re.compile(r"\w+")
 _CHROME = frozenset({"nav", "header", "footer", "aside"})
 FALLBACK_FIELDS = ("title", "author", "description", "sitename")
 _OPTIONS: dict[str, Any] = {"include_comments": False, "include_tables": True}
@@ -59,15 +68,65 @@ def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
     if precise_words < SHORT_BODY_WORDS:
         default = _text(trafilatura.bare_extraction(tree, url=url, **_OPTIONS))
         if precise_words < PRECISION_KEEP * len(default.split()):
-            return default
-    if not precise or not (WIDEN_BODY and _drops_content_items(tree, precise)):
-        return precise
-    # fast: the recall text serves only as a source of blocks to insert between shared
-    # anchors, so trafilatura's fallback extractors (readability, jusText) add nothing here
-    wide = _text(
-        trafilatura.bare_extraction(tree, url=url, favor_recall=True, fast=True, **_OPTIONS)
-    )
-    return with_interior_blocks(precise, wide)
+            return with_headings(tree, default)
+    if precise and WIDEN_BODY and _drops_content_items(tree, precise):
+        # fast: the recall text serves only as a source of blocks to insert between shared
+        # anchors, so trafilatura's fallback extractors (readability, jusText) add nothing
+        wide = _text(
+            trafilatura.bare_extraction(tree, url=url, favor_recall=True, fast=True, **_OPTIONS)
+        )
+        precise = with_interior_blocks(precise, wide)
+    return with_headings(tree, precise)
+
+
+def with_headings(tree: lxml_html.HtmlElement, text: str) -> str:
+    """`text` with the page's section headings it lacks, each set before the line that starts
+    with the text of the element after the heading (see the module docstring). Headings are
+    placed last to first, so a heading followed by a subheading lands before the subheading
+    once that has been placed."""
+    if not text:
+        return text
+    lines = text.split("\n")
+    # where each line's opening words (and each whole short line) first occur
+    first: dict[tuple[str, ...], int] = {}
+    present: set[tuple[str, ...]] = set()
+    for i, line in enumerate(lines):
+        words = tuple(_tokens(line))
+        present.add(words)
+        for key in {words[:n] for n in range(4, ANCHOR_WORDS + 1)} | {words}:
+            first.setdefault(key, i)
+    placed: dict[int, list[str]] = {}
+    headings = [
+        h for h in tree.iter(*_HEADINGS) if not any(a.tag in _CHROME for a in h.iterancestors())
+    ]
+    for heading in reversed(headings):
+        title = " ".join(heading.text_content().split())
+        words = tuple(_tokens(title))
+        if not words or words in present or len(words) > HEADING_WORDS:
+            continue
+        after = next(
+            (
+                el
+                for el in heading.itersiblings()
+                if isinstance(el.tag, str) and el.text_content().strip()
+            ),
+            None,
+        )
+        if after is None:
+            continue
+        # a short anchor must be a whole line (a subheading); a long one starts its line
+        at = first.get(tuple(_tokens(after.text_content())[:ANCHOR_WORDS]))
+        if at is not None:
+            placed.setdefault(at, []).insert(0, title)
+            first.setdefault(words, at)
+            present.add(words)
+    if not placed:
+        return text
+    return "\n".join(x for i, line in enumerate(lines) for x in (*placed.get(i, ()), line))
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
 
 
 def with_interior_blocks(narrow: str, wide: str) -> str:

@@ -9,9 +9,10 @@ _PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|story|text|words|photos?)\s+)?(?:by|von|par|por|di|door|av|przez)\s*[:\-]?\s+",
     re.IGNORECASE,
 )
-_SPLIT = re.compile(
-    r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\ben\b|\boch\b|\bi\b)\s*", re.IGNORECASE
-)
+# "and"/"und" in any case ("JOHN SMITH AND JANE DOE"); the one- and two-letter
+# conjunctions (Spanish "y", Italian "e", Catalan "i", ...) only in lower case: "Sarah E
+# Needleman" has a middle initial, not two authors
+_SPLIT = re.compile(r"\s*(?:,|;|\||&|\b(?i:and|und)\b|\b(?:et|y|e|en|och|i)\b)\s*")
 _ORG_WORDS = re.compile(
     r"\b(?:news|staff|team|desk|editorial|editors?|newsroom|media|press|agency|agencies|associated|reuters|afp|dpa|"
     r"inc|ltd|llc|gmbh|corp|company|group|online|magazine|times|post|daily|herald|tribune|gazette|journal|"

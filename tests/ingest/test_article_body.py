@@ -8,6 +8,7 @@ from ingest.article_body import (
     fallback_metadata,
     page_day,
     trafilatura_fields,
+    with_headings,
     with_interior_blocks,
 )
 from ingest.metadata import read_metadata
@@ -39,6 +40,36 @@ def test_blocks_before_or_after_the_shared_text_stay_out() -> None:
 def test_lines_only_the_narrow_text_has_are_kept() -> None:
     narrow = "First paragraph.\nA line only precision found.\nLast paragraph."
     assert with_interior_blocks(narrow, "First paragraph.\nLast paragraph.") == narrow
+
+
+def test_section_headings_go_back_before_the_text_they_introduce() -> None:
+    budget = "The budget grows by four per cent, most of it for road repairs across town."
+    tree = _tree(
+        "<aside><h2>Most read</h2><p>A story from elsewhere on the site today.</p></aside>"
+        f"<article><p>{PROSE}</p><h2>What the money buys</h2><h3>Roads</h3><p>{budget}</p>"
+        "<h2>Newsletter</h2><p>Sign up to get the council's weekly briefing by email.</p>"
+        "</article>"
+    )
+    text = f"{PROSE}\n{budget}"
+    assert with_headings(tree, text) == f"{PROSE}\nWhat the money buys\nRoads\n{budget}"
+    # a heading the text already has is not repeated
+    assert with_headings(tree, f"{PROSE}\nRoads\n{budget}").count("Roads") == 1
+
+
+def test_section_headings_survive_trafilaturas_precision_mode() -> None:
+    sections = "".join(
+        # headings with a table-of-contents anchor inside (a common blog plugin's markup):
+        # trafilatura's precision mode drops them
+        f"<h2><span class='toc-section' id='{name}'></span>{name} section"
+        "<span class='toc-section-end'></span></h2>"
+        f"<p>{PROSE.replace('council', name)}</p>"
+        for name in ("Harbour", "Library", "Schools")
+    )
+    body = f"<article><h1>Budget night</h1><p>{PROSE}</p>{sections}</article>"
+    text = trafilatura_fields(_tree(body), "https://example.org/news/budget")["text"]
+    lines = text.split("\n")
+    for name in ("Harbour", "Library", "Schools"):
+        assert lines[lines.index(f"{name} section") + 1].startswith(f"The {name} met")
 
 
 def test_prose_list_items_missing_from_the_text_call_for_the_recall_pass() -> None:

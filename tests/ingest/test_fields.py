@@ -20,6 +20,9 @@ from ingest.metadata import PageMetadata
         (["https://x.example/jane", "jane@x.example"], ()),
         (["Von Anna Schmidt und Jonas Weber"], ("Anna Schmidt", "Jonas Weber")),
         (["(as)"], ("as",)),
+        (["Sarah E Needleman", "Anna I Berg"], ("Sarah E Needleman", "Anna I Berg")),
+        (["Juan Pérez y María López"], ("Juan Pérez", "María López")),
+        (["MIRA LUND AND OLE BERG"], ("MIRA LUND", "OLE BERG")),
     ],
 )
 def test_clean_authors(raw: list[str], expected: tuple[str, ...]) -> None:
