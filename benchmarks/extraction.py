@@ -7,8 +7,10 @@ public sets with human-checked ground truth (see ../shared/eval/README.md):
 
 Metrics: body precision/recall/F1 with the Scrapinghub metric (token 4-gram multisets,
 per-page P and R averaged, F1 from the averages) on both sets, and WCXB's own bag-of-words
-F1; title exact match; author F1; date accuracy (exact day); page-type accuracy (article
-vs not); pages per second on one core.
+F1; title exact match; author F1; date accuracy (exact day) on the dated articles, and the
+share of undated articles left without a date (a date there is most often invented from a
+copyright year or an unrelated month); page-type accuracy (article vs not); pages per second
+on one core.
 
     .venv/bin/python benchmarks/extraction.py [--limit N] [--write-baseline]
 
@@ -277,6 +279,11 @@ def score(pages: list[Page], results: dict[str, Result]) -> dict[str, float]:
         out["date_day_accuracy"] = sum(
             results[p.id + p.corpus].date == p.date for p in dated
         ) / len(dated)
+        # a date on a page whose truth has none is most often invented (a copyright year)
+        undated = [p for p in articles if not p.date]
+        out["undated_left_blank"] = sum(
+            results[p.id + p.corpus].date is None for p in undated
+        ) / len(undated)
     if wcxb:
         out["page_type_accuracy"] = sum(
             results[p.id + p.corpus].is_article == p.is_article for p in wcxb

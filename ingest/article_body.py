@@ -40,6 +40,7 @@ CONTENT_ITEM_WORDS = 6  # a list item or cell this long is prose, not a menu ent
 ANCHOR_WORDS = 6  # words of the text after a heading that must start a line of the body
 HEADING_WORDS = 20  # a longer "heading" is a paragraph styled as one
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+DAY_REACH = 40  # characters around a year within which its month and day are written
 _WORD = re.compile(r"\w+")
 _CHROME = frozenset({"nav", "header", "footer", "aside"})
 FALLBACK_FIELDS = ("title", "author", "description", "sitename")
@@ -178,7 +179,13 @@ def _drops_content_items(tree: lxml_html.HtmlElement, text: str) -> bool:
 def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None) -> str | None:
     """htmldate's day of publication, with the parameters newsflow has always given it
     through trafilatura: original (not updated) date, extensive search, and the page's own
-    declared address for dates in the URL."""
+    declared address for dates in the URL.
+
+    When it finds no whole date, htmldate falls back to a month ("2024-03" as 2024-03-01)
+    or a year, often the footer's copyright year ("© 2026" as 2026-01-01). A day that is
+    the first of a month is therefore kept only when the page writes that day somewhere
+    (see `writes_day`): a record without a date is better than one filed under a copyright
+    year."""
     from htmldate import find_date
 
     address = (meta.canonical if meta is not None else None) or url
@@ -188,7 +195,40 @@ def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None) -
         )
     except ValueError:
         return None
+    if day is not None and day.endswith("-01") and not writes_day(tree, day, address):
+        return None
     return day
+
+
+def writes_day(tree: lxml_html.HtmlElement, day: str, url: str = "") -> bool:
+    """Whether the page's HTML (text, attributes, scripts) or its URL writes the whole
+    date `day` (YYYY-MM-DD): as digits in year-first, day-first or month-first order, or
+    with the month's name in one of the languages ingest.dates reads."""
+    from lxml import html as lxml_html
+
+    from ingest.dates import MONTHS
+
+    year, month, date = day.split("-")
+    m, d = int(month), int(date)
+    names = "|".join(sorted((n for n, k in MONTHS.items() if k == m), key=len, reverse=True))
+    mm, dd = rf"0?{m}", rf"0?{d}"
+    written = re.compile(
+        rf"(?<![\d])(?:{year}[-/.]{mm}[-/.]{dd}(?!\d)|{dd}[-/.]{mm}[-/.]{year}"
+        rf"|{mm}[-/.]{dd}[-/.]{year}|{year}{month}{date}(?!\d))"
+        rf"|(?<!\w)(?:{names})\.?\s+{dd}(?:st|nd|rd|th|er|º)?,?\s+(?:de\s+)?{year}"
+        rf"|(?<!\d){dd}(?:st|nd|rd|th|er|º)?\.?\s+(?:de\s+|of\s+)?(?:{names})\.?,?\s+(?:de\s+)?{year}",
+        re.IGNORECASE,
+    )
+    if written.search(url):
+        return True
+    # the pattern runs only around the year's occurrences: a page's HTML is long
+    page = lxml_html.tostring(tree, encoding=str)
+    at = page.find(year)
+    while at != -1:
+        if written.search(page, max(0, at - DAY_REACH), at + len(year) + DAY_REACH):
+            return True
+        at = page.find(year, at + 1)
+    return False
 
 
 def fallback_metadata(
@@ -197,8 +237,8 @@ def fallback_metadata(
     """trafilatura's author and site name, and its title and description when the page's
     structured metadata lacks them (the extractor uses those only then). Follows
     trafilatura's extract_metadata, without its date, category, tag and licence searches."""
-    # the author is a fallback also when the stated authors are all organisations, and the
-    # site name is one of the organisations they are checked against: both are always read
+    # the site name is one of the organisations the stated authors are checked against:
+    # it is always read; the author only when no stated author is left after that check
     wanted = {
         "title": meta is None or not meta.title,
         "author": True,
@@ -214,8 +254,6 @@ def fallback_metadata(
         doc = tm.extract_meta_json(tree, doc)
     if wanted["title"] and not doc.title:
         doc.title = tm.extract_title(tree)
-    if wanted["author"] and not doc.author:
-        doc.author = tm.extract_author(tree)
     if wanted["sitename"]:
         doc.sitename = doc.sitename or tm.extract_sitename(tree)
         if doc.sitename:
@@ -226,8 +264,21 @@ def fallback_metadata(
             address = doc.url or tm.extract_url(tree, url)
             match = tm.META_URL.match(address or "")
             doc.sitename = match[1] if match else None
+    if not doc.author and not _stated_people(meta, doc.sitename):
+        doc.author = tm.extract_author(tree)  # the costliest of these searches
     doc.clean_and_trim()
     return {k: getattr(doc, k, None) if wanted[k] else None for k in FALLBACK_FIELDS}
+
+
+def _stated_people(meta: PageMetadata | None, sitename: str | None) -> bool:
+    """Whether the page's structured metadata names an author who is a person (then
+    ingest.extract never falls back to trafilatura's author)."""
+    from ingest.authors import clean_authors
+
+    if meta is None or not meta.authors:
+        return False
+    site = " ".join(sitename.split()) if sitename else None
+    return bool(clean_authors(meta.authors, [s for s in (meta.site_name, site) if s]))
 
 
 def _text(doc: Any) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -10,6 +11,7 @@ from ingest.article_body import (
     trafilatura_fields,
     with_headings,
     with_interior_blocks,
+    writes_day,
 )
 from ingest.metadata import read_metadata
 
@@ -113,6 +115,39 @@ def test_the_day_in_the_declared_address_is_read() -> None:
     head = '<link rel="canonical" href="https://example.org/2021/03/04/story/">'
     tree = _tree(f"<p>{PROSE}</p>", head)
     assert page_day(tree, "https://example.org/story", read_metadata(tree)) == "2021-03-04"
+
+
+def test_a_copyright_year_or_a_bare_month_is_not_a_day_of_publication() -> None:
+    footer = "<footer>\u00a9 2026 Example Gazette. All rights reserved.</footer>"
+    tree = _tree(f"<article><p>{PROSE}</p></article>{footer}")
+    assert page_day(tree, "https://example.org/story", read_metadata(tree)) is None
+    tree = _tree(f"<article><p>Posted in March 2024.</p><p>{PROSE}</p></article>")
+    assert page_day(tree, "https://example.org/story", read_metadata(tree)) is None
+
+
+def test_a_first_of_the_month_the_page_writes_is_kept() -> None:
+    for stated in ("Published 1 March 2024", "Posted March 1st, 2024", "Stand: 01.03.2024"):
+        tree = _tree(f"<article><p>{stated}</p><p>{PROSE}</p></article>")
+        assert page_day(tree, "https://example.org/story", read_metadata(tree)) == "2024-03-01"
+
+
+@pytest.mark.parametrize(
+    ("html", "day", "written"),
+    [
+        ('<time datetime="2025-12-01T10:00:00Z">Monday</time>', "2025-12-01", True),
+        ("<p>1er janvier 2026</p>", "2026-01-01", True),
+        ("<p>Updated: 01/03/2024</p>", "2024-03-01", True),
+        ("<p>11/03/2024</p>", "2024-03-01", False),
+        ("<p>March 11, 2024</p>", "2024-03-01", False),
+        ("<p>March 2024</p>", "2024-03-01", False),
+    ],
+)
+def test_writes_day(html: str, day: str, written: bool) -> None:
+    assert writes_day(_tree(html), day) is written
+
+
+def test_the_url_can_write_the_day() -> None:
+    assert writes_day(_tree("<p>text</p>"), "2024-03-01", "https://example.org/2024/03/01/a")
 
 
 def test_fallback_fields_are_read_only_where_the_metadata_lacks_them() -> None:
