@@ -274,11 +274,12 @@ def _stated_people(meta: PageMetadata | None, sitename: str | None) -> bool:
     """Whether the page's structured metadata names an author who is a person (then
     ingest.extract never falls back to trafilatura's author)."""
     from ingest.authors import clean_authors
+    from ingest.metadata import site_organisations
 
     if meta is None or not meta.authors:
         return False
     site = " ".join(sitename.split()) if sitename else None
-    return bool(clean_authors(meta.authors, [s for s in (meta.site_name, site) if s]))
+    return bool(clean_authors(meta.authors, site_organisations(meta, site)))
 
 
 def _text(doc: Any) -> str:

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 from ingest.authors import clean_authors
 from ingest.dates import PrintedDate, byline_date, printed_dates, same_instant, url_day
 from ingest.decode import decode_html
-from ingest.metadata import ARTICLE_TYPES, PageMetadata, read_metadata
+from ingest.metadata import ARTICLE_TYPES, PageMetadata, read_metadata, site_organisations
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
@@ -109,7 +109,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     published, published_from = choose_date(
         meta, lambda: page_day(tree, url, meta), printed, url_day(url)
     )
-    organisations = [s for s in (meta.site_name, doc.get("sitename")) if s]
+    organisations = site_organisations(meta, doc.get("sitename"))
     candidates = (
         fields.authors if fields else (),
         meta.authors,

@@ -50,9 +50,20 @@ class PageMetadata:
     site_names: tuple[str, ...] = ()  # JSON-LD publisher, og:site_name, application-name
     description: str | None = None
     authors: tuple[str, ...] = ()
+    # the authors JSON-LD types as Person: people even when they share the site's name (a
+    # personal site is named after its owner)
+    people: tuple[str, ...] = ()
     language: str | None = None
     og_type: str | None = None
     schema_types: frozenset[str] = frozenset()  # every JSON-LD @type on the page, lower-cased
+
+
+def site_organisations(meta: PageMetadata, sitename: str | None) -> list[str]:
+    """The site's names (the stated one and `sitename`, found elsewhere on the page): a byline
+    that repeats one is the publisher, not a person, unless JSON-LD types that author as a
+    Person (a personal site named after its owner)."""
+    people = {p.casefold() for p in meta.people}
+    return [s for s in (meta.site_name, sitename) if s and s.casefold() not in people]
 
 
 def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
@@ -168,6 +179,7 @@ def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadat
     if isinstance(headline, str) and headline.strip():
         meta.title = " ".join(headline.split())
     meta.authors = tuple(_names(article.get("author")))
+    meta.people = tuple(_names(article.get("author"), "Person"))
     publisher = article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         meta.site_name = publisher["name"].strip() or None
@@ -203,16 +215,16 @@ def _nodes(data: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: Any, only: str | None = None) -> list[str]:
+    """The names of a JSON-LD `author` value, Organizations left out; with `only`, just the
+    nodes of that @type."""
     if isinstance(value, str):
-        return [value.strip()] if value.strip() else []
+        return [value.strip()] if value.strip() and only is None else []
     if isinstance(value, dict):
-        name = value.get("name")
-        return (
-            [name.strip()]
-            if isinstance(name, str) and name.strip() and value.get("@type") != "Organization"
-            else []
-        )
+        name, kind = value.get("name"), value.get("@type")
+        kinds = {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
+        wanted = "Organization" not in kinds and (only is None or only in kinds)
+        return [name.strip()] if isinstance(name, str) and name.strip() and wanted else []
     if isinstance(value, list):
-        return [n for item in value for n in _names(item)]
+        return [n for item in value for n in _names(item, only)]
     return []

@@ -192,3 +192,46 @@ def test_of_several_h1s_the_one_sharing_most_of_the_stated_title_wins() -> None:
     head = "<title>Ferry fares (2024) - rise of up to 10 percent. Comments</title>"
     body = "<h1>Ferry fares - rise of up to 10 percent in 2024</h1><h1>Comments</h1>"
     assert title_of(head, body) == "Ferry fares - rise of up to 10 percent in 2024"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # entities, date lines run into the name, reviewers, bullets before the date
+        (["Maria &amp; Katerina"], ("Maria", "Katerina")),
+        (["Luke Kim December 3, 2025"], ("Luke Kim",)),
+        (["Haley Hoekstra \u2022 March 4"], ("Haley Hoekstra",)),
+        (["CM Craig Moore Last updated"], ("CM Craig Moore",)),
+        (["Shelby Lane, DVM Reviewed by Molly Price"], ("Shelby Lane",)),
+        (["Updated January", "Dec", "October"], ()),
+        # titles and qualifications after the name; a lone word beside a full name
+        (["Mateo Haber Founder"], ("Mateo Haber",)),
+        (["Liz Kerr Former McKinsey Consultant"], ("Liz Kerr",)),
+        (["Brett Cole, Privacy, Digital Security Expert"], ("Brett Cole",)),
+        (["Recipe by PJ Hamel", "Article by Cara Dunn RN"], ("PJ Hamel", "Cara Dunn")),
+        (
+            ["Authors Julie Weis, Nat Hoid, Extension horticulture educators"],
+            ("Julie Weis", "Nat Hoid"),
+        ),
+        # page furniture and topics are not names
+        (["View more posts", "Written By", "Www Facebook Com", "Personal finance"], ()),
+        # names that look like the rules' words stay names
+        (
+            ["Edith Head", "Theresa May", "Marna van der Merwe"],
+            ("Edith Head", "Theresa May", "Marna van der Merwe"),
+        ),
+    ],
+)
+def test_clean_authors_drops_what_byline_widgets_add(
+    raw: list[str], expected: tuple[str, ...]
+) -> None:
+    assert clean_authors(raw) == expected
+
+
+def test_an_author_typed_person_may_share_the_site_name() -> None:
+    from ingest.metadata import site_organisations
+
+    meta = PageMetadata(site_name="Kira Lund", authors=("Kira Lund",), people=("Kira Lund",))
+    assert clean_authors(meta.authors, site_organisations(meta, "Kira Lund")) == ("Kira Lund",)
+    meta = PageMetadata(site_name="Harbour Clinic", authors=("Harbour Clinic",))
+    assert clean_authors(meta.authors, site_organisations(meta, None)) == ()
