@@ -29,6 +29,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from lxml import html as lxml_html
 
     from ingest.metadata import PageMetadata
@@ -48,14 +50,18 @@ _OPTIONS: dict[str, Any] = {"include_comments": False, "include_tables": True}
 
 
 def trafilatura_fields(
-    tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None = None
+    tree: lxml_html.HtmlElement,
+    url: str,
+    meta: PageMetadata | None = None,
+    bylines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Body text and trafilatura's metadata for the fields `meta` lacks (all of them when
-    `meta` is None). The tree is not modified: trafilatura and htmldate both work on copies
-    of an element they are given, so `page_day` can run on it later, only when needed."""
+    `meta` is None; its author only when neither `meta` nor the printed `bylines` name a
+    person). The tree is not modified: trafilatura and htmldate both work on copies of an
+    element they are given, so `page_day` can run on it later, only when needed."""
     text = body_text(tree, url)
     found: dict[str, Any] = {"text": text}
-    found.update(fallback_metadata(tree, url, meta))
+    found.update(fallback_metadata(tree, url, meta, bylines))
     return found
 
 
@@ -232,7 +238,10 @@ def writes_day(tree: lxml_html.HtmlElement, day: str, url: str = "") -> bool:
 
 
 def fallback_metadata(
-    tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None
+    tree: lxml_html.HtmlElement,
+    url: str,
+    meta: PageMetadata | None,
+    bylines: Sequence[str] = (),
 ) -> dict[str, str | None]:
     """trafilatura's author and site name, and its title and description when the page's
     structured metadata lacks them (the extractor uses those only then). Follows
@@ -264,22 +273,24 @@ def fallback_metadata(
             address = doc.url or tm.extract_url(tree, url)
             match = tm.META_URL.match(address or "")
             doc.sitename = match[1] if match else None
-    if not doc.author and not _stated_people(meta, doc.sitename):
+    if not doc.author and not _stated_people(meta, doc.sitename, bylines):
         doc.author = tm.extract_author(tree)  # the costliest of these searches
     doc.clean_and_trim()
     return {k: getattr(doc, k, None) if wanted[k] else None for k in FALLBACK_FIELDS}
 
 
-def _stated_people(meta: PageMetadata | None, sitename: str | None) -> bool:
-    """Whether the page's structured metadata names an author who is a person (then
-    ingest.extract never falls back to trafilatura's author)."""
+def _stated_people(
+    meta: PageMetadata | None, sitename: str | None, bylines: Sequence[str] = ()
+) -> bool:
+    """Whether the page's structured metadata or a byline printed by its headline names an
+    author who is a person (then ingest.extract never falls back to trafilatura's author)."""
     from ingest.authors import clean_authors
-    from ingest.metadata import site_organisations
+    from ingest.metadata import PageMetadata, site_organisations
 
-    if meta is None or not meta.authors:
-        return False
     site = " ".join(sitename.split()) if sitename else None
-    return bool(clean_authors(meta.authors, site_organisations(meta, site)))
+    organisations = site_organisations(meta or PageMetadata(), site)
+    stated = [meta.authors] if meta is not None else []
+    return any(clean_authors(names, organisations) for names in [*stated, *([b] for b in bylines)])
 
 
 def _text(doc: Any) -> str:

@@ -47,10 +47,14 @@ _ROLE_TAIL = re.compile(
     re.IGNORECASE,
 )
 # degrees after a name, in any part of a byline ("Cara Dunn RN, BSN")
-_DEGREE_TAIL = re.compile(r"^(\S+\s+\S+?)\s+(?:rn|md|bsn|phd|dvm|mba|cpa|cfp)\b.*$", re.IGNORECASE)
+_DEGREE_TAIL = re.compile(
+    r"^(\S+\s+\S+?)\s+(?:rn|rd|rdn|md|bsn|msn|phd|dvm|vmd|mba|cpa|cfp)\b.*$", re.IGNORECASE
+)
 # page furniture that trafilatura's byline search picks up
 _UI_WORDS = re.compile(
-    r"\b(?:view|more|posts|profile|follow|subscribe|share|read|written|by|www|com)\b", re.IGNORECASE
+    r"\b(?:view|more|all|posts|articles|stories|profile|bio|follow|subscribe|share|read|"
+    r"written|by|www|com)\b",
+    re.IGNORECASE,
 )
 _NOT_A_NAME = re.compile(r"[@/\\]|https?:|www\.|\d")
 _TRAILING_ROLE = re.compile(
@@ -86,6 +90,50 @@ _PARTICLES = frozenset(
 )
 # the English month names and abbreviations a byline runs into ("Luke Kim December"), but
 # for those that are also names ("Theresa May", "Lee August")
+_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "our",
+        "your",
+        "my",
+        "their",
+        "his",
+        "her",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "one",
+        "some",
+        "all",
+        "any",
+        "no",
+        "not",
+        "and",
+        "or",
+        "but",
+        "as",
+        "so",
+    ]
+)
 _END_MONTHS = frozenset(
     [
         "january",
@@ -168,6 +216,8 @@ def _looks_like_person(name: str) -> bool:
     if len(words) == 1 and name.casefold().rstrip(".") in MONTHS:  # "Dec", from "Dec 3, 2025"
         return False
     if name.islower():  # "kirstin boatto"; one short word is initials, such as "as"
-        return len(words) > 1 or len(name) <= 4
+        if len(words) == 1:
+            return len(name) <= 4
+        return not any(w in _FUNCTION_WORDS for w in words)  # "the way", from "by the way"
     # a name's words are capitalised, but for particles: "Personal finance" is not a name
     return all(w[:1].isupper() or not w[:1].isalpha() or w in _PARTICLES for w in words)

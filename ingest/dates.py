@@ -192,19 +192,21 @@ def same_instant(day: str, stamp: str) -> bool:
 
 
 def printed_dates(
-    tree: lxml_html.HtmlElement, language: str | None = None, now: dt.datetime | None = None
+    tree: lxml_html.HtmlElement,
+    language: str | None = None,
+    now: dt.datetime | None = None,
+    text: PageText | None = None,
 ) -> list[PrintedDate]:
     """The dates written in the page's visible text around the headline (the first <h1>; the
     start of the page when it has none), from KICKER_REACH before it to LABELLED_REACH
     after it, in document order, each with its label and distance from the headline.
 
     A <time datetime> counts once, by its machine-readable value (its printed text may be
-    the same instant in another time zone, or a relative "2 days ago")."""
-    body = tree.find(".//body")
-    if body is None:
+    the same instant in another time zone, or a relative "2 days ago"). `text` is the
+    page's `read_page_text`, when the caller has it already."""
+    text = text or read_page_text(tree)
+    if text is None:
         return []
-    text = _PageText()
-    text.read(body)
     start_h, end_h = text.headline or (0, 0)
     low = max(0, start_h - KICKER_REACH)
     high = end_h + LABELLED_REACH
@@ -235,7 +237,17 @@ def printed_dates(
 # ------------------------------------------------------------------------------ helpers
 
 
-class _PageText:
+def read_page_text(tree: lxml_html.HtmlElement) -> PageText | None:
+    """The visible text around the headline (see PageText); None for a page without a body."""
+    body = tree.find(".//body")
+    if body is None:
+        return None
+    text = PageText()
+    text.read(body)
+    return text
+
+
+class PageText:
     """The visible text of a page in document order, with where its first <h1> and each
     <time datetime> sit in it and which element holds each run of text. Reading stops
     LABELLED_REACH characters after the headline: nothing further is used."""

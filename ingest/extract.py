@@ -19,14 +19,22 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from ingest.authors import clean_authors
-from ingest.dates import PrintedDate, byline_date, printed_dates, same_instant, url_day
+from ingest.bylines import printed_bylines
+from ingest.dates import (
+    PrintedDate,
+    byline_date,
+    printed_dates,
+    read_page_text,
+    same_instant,
+    url_day,
+)
 from ingest.decode import decode_html
 from ingest.metadata import ARTICLE_TYPES, PageMetadata, read_metadata, site_organisations
 
@@ -93,8 +101,10 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     headings = _headings(tree, meta, url)
     profile = find_profile(meta, url)
     fields = profile.extract(tree, meta) if profile is not None else None
-    printed = printed_dates(tree, meta.language)
-    doc = _trafilatura(tree, url, meta)
+    near_headline = read_page_text(tree)
+    printed = printed_dates(tree, meta.language, text=near_headline)
+    bylines = printed_bylines(tree, near_headline)
+    doc = _trafilatura(tree, url, meta, bylines)
     if fields is None and _is_listing(meta, url, doc, tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
     title = choose_title(meta, headings, doc.get("title"), url, _subheadings(tree))
@@ -113,6 +123,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     candidates = (
         fields.authors if fields else (),
         meta.authors,
+        *([b] for b in bylines),
         (doc.get("author") or "").split(";"),
     )
     authors = next((found for c in candidates if (found := clean_authors(c, organisations))), ())
@@ -266,13 +277,16 @@ def _link_density(tree: lxml_html.HtmlElement) -> float:
 
 
 def _trafilatura(
-    tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None = None
+    tree: lxml_html.HtmlElement,
+    url: str,
+    meta: PageMetadata | None = None,
+    bylines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Body and the fallback title/author/description/site name from trafilatura (see
     ingest.article_body for how the body is chosen; the day is read later, when needed)."""
     from ingest.article_body import trafilatura_fields
 
-    return trafilatura_fields(tree, url, meta)
+    return trafilatura_fields(tree, url, meta, bylines)
 
 
 # ------------------------------------------------------------------------------ helpers
