@@ -29,10 +29,11 @@ _NOT_AUTHOR = re.compile(
 # where a byline line goes on to its date or section ("Ann Lee · 3 May", "Ann Lee | News")
 _AFTER_NAME = re.compile(r"\s*(?:[|\u00b7\u2022\u2014]|\bon\s|\d).*$", re.DOTALL)
 _AUTHOR_PATH = re.compile(
-    r"/(?:authors?|contributors?|writers?|journalists?|columnists?|people|profiles?|byline|"
+    r"/(?:authors?|contributors?|writers?|journalists?|columnists?|people|byline|"
     r"autor(?:en)?|auteurs?|redakteur(?:e|in)?)/[^/?#]+",
     re.IGNORECASE,
 )
+_CONTROLS = frozenset({"option", "select", "button", "label"})  # "Sort by Review"
 _ANCESTORS = 3  # how far up from a run of text an author link or mark is looked for
 
 
@@ -49,7 +50,9 @@ def printed_bylines(tree: lxml_html.HtmlElement, text: PageText | None = None) -
     for i, offset in enumerate(text.starts):
         if offset < start_h - BEFORE_HEADLINE or start_h <= offset < end_h:
             continue
-        if _NOT_AUTHOR.search(" ".join(text.parts[max(0, i - 2) : i])):
+        if text.holders[i].tag in _CONTROLS or _NOT_AUTHOR.search(
+            " ".join(text.parts[max(0, i - 2) : i])
+        ):
             continue
         byline = _marked(text.holders[i]) or _labelled(text.parts, i)
         if byline and byline not in found:

@@ -7,6 +7,7 @@ offset); turning strings into UTC datetimes is transforms.normalise's job.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +51,17 @@ class PageMetadata:
     site_names: tuple[str, ...] = ()  # JSON-LD publisher, og:site_name, application-name
     description: str | None = None
     authors: tuple[str, ...] = ()
-    # the authors JSON-LD types as Person: people even when they share the site's name (a
-    # personal site is named after its owner)
+    # the authors JSON-LD describes as a Person (with a profile: url, image, description...):
+    # people even when they share the site's name (a personal site is named after its owner)
     people: tuple[str, ...] = ()
     language: str | None = None
     og_type: str | None = None
     schema_types: frozenset[str] = frozenset()  # every JSON-LD @type on the page, lower-cased
+
+
+# a Person node with a profile of its own; a bare {"@type": "Person", "name": <the site>} is
+# what CMS templates write when an article has no author
+PROFILE_KEYS = ("url", "image", "description", "sameAs", "jobTitle", "email")
 
 
 def site_organisations(meta: PageMetadata, sitename: str | None) -> list[str]:
@@ -179,7 +185,7 @@ def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadat
     if isinstance(headline, str) and headline.strip():
         meta.title = " ".join(headline.split())
     meta.authors = tuple(_names(article.get("author")))
-    meta.people = tuple(_names(article.get("author"), "Person"))
+    meta.people = tuple(_names(article.get("author"), "Person", PROFILE_KEYS))
     publisher = article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         meta.site_name = publisher["name"].strip() or None
@@ -215,16 +221,20 @@ def _nodes(data: Any) -> list[dict[str, Any]]:
     return []
 
 
-def _names(value: Any, only: str | None = None) -> list[str]:
+def _names(value: Any, only: str | None = None, having: Collection[str] = ()) -> list[str]:
     """The names of a JSON-LD `author` value, Organizations left out; with `only`, just the
-    nodes of that @type."""
+    nodes of that @type, and with `having`, just those with one of these keys."""
     if isinstance(value, str):
         return [value.strip()] if value.strip() and only is None else []
     if isinstance(value, dict):
         name, kind = value.get("name"), value.get("@type")
         kinds = {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
-        wanted = "Organization" not in kinds and (only is None or only in kinds)
+        wanted = (
+            "Organization" not in kinds
+            and (only is None or only in kinds)
+            and (not having or any(value.get(k) for k in having))
+        )
         return [name.strip()] if isinstance(name, str) and name.strip() and wanted else []
     if isinstance(value, list):
-        return [n for item in value for n in _names(item, only)]
+        return [n for item in value for n in _names(item, only, having)]
     return []

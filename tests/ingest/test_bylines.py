@@ -32,7 +32,8 @@ def _tree(body: str) -> lxml_html.HtmlElement:
         # credits and reviewers are not the article's author
         ("<figure><figcaption>Photo by Ole Berg</figcaption></figure>", []),
         ('<p><a href="#">Medically reviewed</a> by <a href="/authors/ole">Ole Berg</a></p>', []),
-        # the author link of the byline, not a sentence that starts with "By"
+        # not a sort control, a profile link in the menu, a sentence that starts with "By"
+        ('<select><option>Sort by Rating</option></select><a href="/profile/me">Ada</a>', []),
         (f"<p>By 2030 the terminal will handle twice the cargo. {PROSE[:80]}</p>", []),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ingest.authors import clean_authors
@@ -228,10 +230,23 @@ def test_clean_authors_drops_what_byline_widgets_add(
     assert clean_authors(raw) == expected
 
 
-def test_an_author_typed_person_may_share_the_site_name() -> None:
-    from ingest.metadata import site_organisations
+def test_a_person_with_a_profile_may_share_the_site_name() -> None:
+    """A personal site is named after its owner; a bare Person node with the site's name is
+    a CMS template's default author, the publisher itself."""
+    from lxml import html as lxml_html
 
-    meta = PageMetadata(site_name="Kira Lund", authors=("Kira Lund",), people=("Kira Lund",))
-    assert clean_authors(meta.authors, site_organisations(meta, "Kira Lund")) == ("Kira Lund",)
-    meta = PageMetadata(site_name="Harbour Clinic", authors=("Harbour Clinic",))
-    assert clean_authors(meta.authors, site_organisations(meta, None)) == ()
+    from ingest.metadata import read_metadata, site_organisations
+
+    def authors(author: str, site: str) -> tuple[str, ...]:
+        publisher = json.dumps({"@type": "Organization", "name": site})
+        ld = f'{{"@type": "BlogPosting", "author": {author}, "publisher": {publisher}}}'
+        tree = lxml_html.document_fromstring(
+            f'<html><head><script type="application/ld+json">{ld}</script></head>'
+            "<body><p>text</p></body></html>"
+        )
+        meta = read_metadata(tree)
+        return clean_authors(meta.authors, site_organisations(meta, site))
+
+    profile = '{"@type": "Person", "name": "Kira Lund", "url": "https://kiralund.example/"}'
+    assert authors(profile, "Kira Lund") == ("Kira Lund",)
+    assert authors('{"@type": "Person", "name": "Harbour Clinic"}', "Harbour Clinic") == ()
