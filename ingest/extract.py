@@ -36,18 +36,14 @@ from ingest.dates import (
     url_day,
 )
 from ingest.decode import decode_html
-from ingest.metadata import ARTICLE_TYPES, PageMetadata, read_metadata, site_organisations
+from ingest.metadata import PageMetadata, read_metadata, site_organisations
+from ingest.page_type import is_listing
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
 
 MIN_WORDS = 10  # news briefs can be two sentences
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
-# a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
-LISTING_PATH = re.compile(
-    r"/(?:tags?|categor(?:y|ies)|sections?|authors?|search)(?:/[^/]{1,40})?/?$|/page/\d+/?$",
-    re.IGNORECASE,
-)
 # what site templates put between headline and site name (the choices Yoast SEO offers)
 _SEPARATOR = "[|\u2013\u2014\\-:\u00b7\u2022\u00bb\u00ab\u22c6*~<>]"
 _TITLE_SEPARATORS = re.compile(f"\\s+{_SEPARATOR}\\s+")
@@ -105,7 +101,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     printed = printed_dates(tree, meta.language, text=near_headline)
     bylines = printed_bylines(tree, near_headline)
     doc = _trafilatura(tree, url, meta, bylines)
-    if fields is None and _is_listing(meta, url, doc, tree):
+    if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
     title = choose_title(meta, headings, doc.get("title"), url, _subheadings(tree))
     if fields is not None:
@@ -245,35 +241,6 @@ def _timestamped(
     if meta.modified is not None and local_day(meta.modified) == day:
         return meta.modified, meta.modified_from
     return day, "page_heuristic"
-
-
-def _is_listing(
-    meta: PageMetadata, url: str, doc: dict[str, Any], tree: lxml_html.HtmlElement
-) -> bool:
-    """Conservative: only pages with no article markup and clear listing signs."""
-    if meta.schema_types & ARTICLE_TYPES or (meta.og_type or "").startswith("article"):
-        return False
-    path = urlsplit(url).path
-    if not url:
-        return False
-    listing = LISTING_PATH.search(path)
-    if listing and listing.group(0).count("-") <= 3:  # a long slug after /category/ is an article
-        return True
-    if path in ("", "/"):
-        return _link_density(tree) > 0.4
-    if meta.schema_types & {"collectionpage", "itemlist", "searchresultspage"}:
-        return True
-    words = len((doc.get("text") or "").split())
-    return words < 200 and _link_density(tree) > 0.6
-
-
-def _link_density(tree: lxml_html.HtmlElement) -> float:
-    body = tree.find(".//body")
-    if body is None:
-        return 0.0
-    total = len(" ".join(body.text_content().split()))
-    linked = sum(len(" ".join(a.text_content().split())) for a in body.iterfind(".//a"))
-    return linked / total if total else 0.0
 
 
 def _trafilatura(
