@@ -38,7 +38,7 @@ _ANCESTORS = 3  # how far up from a run of text an author link or mark is looked
 
 
 def printed_bylines(tree: lxml_html.HtmlElement, text: PageText | None = None) -> list[str]:
-    """The raw bylines printed near the first <h1>, nearest first in document order (at most
+    """The raw bylines printed near the first <h1>, in document order (at most
     MAX_FOUND); ingest.authors.clean_authors turns them into names. Empty when the page has
     no <h1>: without a headline there is no place where a byline is expected. `text` is the
     page's `read_page_text`, when the caller has it already."""

@@ -18,10 +18,13 @@ if TYPE_CHECKING:
 
 # a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
 LISTING_PATH = re.compile(
-    r"/(?:tags?|categor(?:y|ies)|sections?|authors?|search)(?:/[^/]{1,40})?/?$|/page/\d+/?$",
+    r"/(?:tags?|topics?|hubs?|categor(?:y|ies)|sections?|authors?|search)(?:/[^/]{1,40})?/?$|/page/\d+/?$",
     re.IGNORECASE,
 )
-LISTING_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage"})
+# the page's own type: a collection even when it also carries an article node
+COLLECTION_TYPES = frozenset({"collectionpage", "searchresultspage"})
+LISTING_TYPES = frozenset({"itemlist"})  # also listicles: only on pages without article markup
+NOT_ARTICLE_OG = ("product", "profile")  # og:type product, product.group, profile
 # a teaser is a block with a link whose text reads as a headline (this many words or more)
 TEASER_WORDS = 4
 # a related-stories widget under an article holds a handful of teasers; a listing, a dozen and
@@ -37,8 +40,12 @@ _CHROME_NAMES = re.compile(r"menu|(?<![a-z])nav|sidebar|footer|archive", re.IGNO
 
 def is_listing(meta: PageMetadata, url: str, text: str, tree: lxml_html.HtmlElement) -> bool:
     """Whether the page is a section, listing, tag or search page (`text` is the body the
-    extractor read). Only pages without article markup, and with clear signs."""
-    if meta.schema_types & ARTICLE_TYPES or (meta.og_type or "").startswith("article"):
+    extractor read). A page that states it is a collection, a product or a profile is one;
+    otherwise only pages without article markup, and with clear signs."""
+    og_type = (meta.og_type or "").lower()
+    if meta.schema_types & COLLECTION_TYPES or og_type.startswith(NOT_ARTICLE_OG):
+        return True  # an article node on a CollectionPage is one of its teasers
+    if meta.schema_types & ARTICLE_TYPES or og_type.startswith("article"):
         return False
     if not url:
         return False

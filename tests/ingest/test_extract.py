@@ -70,7 +70,15 @@ def test_page_without_article_text_is_no_text() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/tag/politics/", "/category/world", "/section/sport/page/2"]
+    "path",
+    [
+        "/",
+        "/tag/politics/",
+        "/category/world",
+        "/section/sport/page/2",
+        "/topic/cloud/",
+        "/hub/science",
+    ],
 )
 def test_section_listing_and_tag_pages_are_not_articles(path: str) -> None:
     items = "".join(

@@ -59,3 +59,25 @@ def test_a_listing_of_teasers_with_summaries_is_not_an_article(card: str) -> Non
 def test_articles_with_teaser_lists_stay_articles(main: str, aside: str) -> None:
     page = extract_page(_page(main, aside), "https://news.example/harbour-and-ferries")
     assert "harbour board met" in page.text
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta property="og:type" content="product.group">',
+        '<meta property="og:type" content="profile">',
+        # a category page whose JSON-LD also describes one of its teasers as an article
+        '<script type="application/ld+json">{"@graph": [{"@type": "CollectionPage", "name": '
+        '"Harbour"}, {"@type": "BlogPosting", "headline": "Ferry plan"}]}</script>',
+    ],
+)
+def test_a_page_that_states_it_is_a_collection_product_or_profile_is_not_an_article(
+    head: str,
+) -> None:
+    html = (
+        f"<html><head><title>Harbour</title>{head}</head><body><h1>Harbour</h1>"
+        f"<p>{' '.join([SENTENCE] * 20)}</p></body></html>"
+    )
+    with pytest.raises(ExtractError) as info:
+        extract_page(html.encode(), "https://news.example/harbour")
+    assert info.value.reason == "not_article"
