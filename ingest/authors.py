@@ -31,9 +31,8 @@ _ORG_WORDS = re.compile(
     r"writer|reporter|correspondent|columnist|photographer|producer|author)\b",
     re.IGNORECASE,
 )
-# job titles and qualifications printed after the name ("Jo Ames Founder", "Ann Lee, Head
-# of Content", "Ben Cole, Digital Security Expert"): never part of a person's name
-# job descriptions ("Luxury Travel Expert") are never a name
+# job descriptions ("Ben Cole, Digital Security Expert", "Luxury Travel Expert") are never
+# a name
 _ROLE_WORD = re.compile(
     r"\b(?:founder|co-?founder|ceo|cto|cfo|coo|director|expert|consultant|educators?|reviewer|"
     r"editor|winemaker|specialist|strategist|manager|analyst|attorney|lawyer|bsn|phd|dvm)\b",
@@ -62,100 +61,19 @@ _TRAILING_ROLE = re.compile(
     re.IGNORECASE,
 )
 # lower-case words inside a name: "Marna van der Merwe", "Ana de la Cruz"
-_PARTICLES = frozenset(
-    [
-        "van",
-        "der",
-        "den",
-        "de",
-        "del",
-        "della",
-        "la",
-        "le",
-        "da",
-        "das",
-        "dos",
-        "du",
-        "von",
-        "zu",
-        "ter",
-        "ten",
-        "bin",
-        "ibn",
-        "al",
-        "el",
-        "y",
-        "e",
-    ]
+_PARTICLES = re.compile(
+    r"van|der|den|de|del|della|la|le|da|das|dos|du|von|zu|ter|ten|bin|ibn|al|el|y|e"
+)
+# words of a sentence, never of a lower-case name ("the way", from "by the way")
+_FUNCTION_WORDS = re.compile(
+    r"the|a|an|of|to|in|on|at|for|with|from|by|our|your|my|their|his|her|its|this|that|"
+    r"these|those|it|is|are|was|were|be|one|some|all|any|no|not|and|or|but|as|so"
 )
 # the English month names and abbreviations a byline runs into ("Luke Kim December"), but
 # for those that are also names ("Theresa May", "Lee August")
-_FUNCTION_WORDS = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "from",
-        "by",
-        "our",
-        "your",
-        "my",
-        "their",
-        "his",
-        "her",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "one",
-        "some",
-        "all",
-        "any",
-        "no",
-        "not",
-        "and",
-        "or",
-        "but",
-        "as",
-        "so",
-    ]
-)
-_END_MONTHS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "september",
-        "october",
-        "november",
-        "december",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-    ]
+_END_MONTHS = re.compile(
+    r"january|february|march|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec"
 )
 _DAY = re.compile(r"\d{1,2}(?:st|nd|rd|th)?")
 
@@ -202,7 +120,7 @@ def _drop_trailing_month(name: str) -> str:
     words = name.split()
     if len(words) > 2 and _DAY.fullmatch(words[-1]) and words[-2].casefold() in MONTHS:
         return " ".join(words[:-2])  # a month followed by a day is a date's, in any language
-    if len(words) > 1 and words[-1].casefold().rstrip(".") in _END_MONTHS:
+    if len(words) > 1 and _END_MONTHS.fullmatch(words[-1].casefold().rstrip(".")):
         return " ".join(words[:-1])
     return name
 
@@ -218,6 +136,6 @@ def _looks_like_person(name: str) -> bool:
     if name.islower():  # "kirstin boatto"; one short word is initials, such as "as"
         if len(words) == 1:
             return len(name) <= 4
-        return not any(w in _FUNCTION_WORDS for w in words)  # "the way", from "by the way"
+        return not any(_FUNCTION_WORDS.fullmatch(w) for w in words)  # "the way", from "by the way"
     # a name's words are capitalised, but for particles: "Personal finance" is not a name
-    return all(w[:1].isupper() or not w[:1].isalpha() or w in _PARTICLES for w in words)
+    return all(w[:1].isupper() or not w[:1].isalpha() or _PARTICLES.fullmatch(w) for w in words)

@@ -66,8 +66,8 @@ PROFILE_KEYS = ("url", "image", "description", "sameAs", "jobTitle", "email")
 
 def site_organisations(meta: PageMetadata, sitename: str | None) -> list[str]:
     """The site's names (the stated one and `sitename`, found elsewhere on the page): a byline
-    that repeats one is the publisher, not a person, unless JSON-LD types that author as a
-    Person (a personal site named after its owner)."""
+    that repeats one is the publisher, not a person, unless JSON-LD describes that author as
+    a Person with a profile (`people`: a personal site named after its owner)."""
     people = {p.casefold() for p in meta.people}
     return [s for s in (meta.site_name, sitename) if s and s.casefold() not in people]
 
