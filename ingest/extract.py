@@ -100,7 +100,8 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     near_headline = read_page_text(tree)
     printed = printed_dates(tree, meta.language, text=near_headline)
     bylines = printed_bylines(tree, near_headline)
-    doc = _trafilatura(tree, url, meta, bylines)
+    # trafilatura's author search is spared when a layer above names a person
+    doc = _trafilatura(tree, url, meta, [*(fields.authors if fields else ()), *bylines])
     if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
     title = choose_title(meta, headings, doc.get("title"), url, _subheadings(tree))

@@ -137,3 +137,15 @@ def test_jsonld_graph_date_author_and_headline() -> None:
     assert page.modified == "2023-04-07T07:00:00+02:00"
     assert page.authors == ("Mira Lund",)
     assert page.language == "de"
+
+
+def test_a_profile_naming_the_author_spares_trafilaturas_author_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trafilatura import metadata
+
+    def refuse(tree: object) -> None:
+        raise AssertionError("trafilatura's author search ran")
+
+    monkeypatch.setattr(metadata, "extract_author", refuse)
+    assert extract_page(seed_page(), SEED_URL).authors == ("as",)
