@@ -175,7 +175,7 @@ def choose_title(
         )
         if _overlap(best, declared) < 0.5:
             return _repair(stated)
-    if stated and _holds(best, stated):
+    if stated and (_holds(best, stated) or _lossy_copy(best, stated)):
         return _repair(stated)
     # a pipe does not occur inside a headline: it sets off a tagline, section or site name
     return _repair(max(best.split(" | "), key=lambda part: len(part.split())))
@@ -387,6 +387,16 @@ def _site_words(meta: PageMetadata, url: str = "") -> set[str]:
 
 def _key(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _lossy_copy(heading: str, stated: str) -> bool:
+    """Whether `heading` is `stated` saved through a charset that lacked some of its
+    characters, each written as "?" ("Beginner? Guide" for "Beginner's Guide" written with
+    a typographic apostrophe)."""
+    if "?" not in heading:
+        return False
+    pattern = ".{1,3}".join(re.escape(part) for part in heading.split("?"))
+    return re.fullmatch(pattern, stated, re.IGNORECASE | re.DOTALL) is not None
 
 
 def _holds(heading: str, stated: str) -> bool:

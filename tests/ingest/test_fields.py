@@ -250,3 +250,17 @@ def test_a_person_with_a_profile_may_share_the_site_name() -> None:
     profile = '{"@type": "Person", "name": "Kira Lund", "url": "https://kiralund.example/"}'
     assert authors(profile, "Kira Lund") == ("Kira Lund",)
     assert authors('{"@type": "Person", "name": "Harbour Clinic"}', "Harbour Clinic") == ()
+
+
+def test_a_headline_saved_with_question_marks_for_lost_characters_gives_way() -> None:
+    meta = PageMetadata(title="Event planning: a beginner\u2019s guide")
+    assert (
+        choose_title(meta, ["Event planning? a beginner? guide"], None)
+        == "Event planning: a beginner\u2019s guide"
+    )
+    # a real question in the headline stays
+    meta = PageMetadata(title="Is the ferry late again? Harbour board answers | Coast Daily")
+    assert (
+        choose_title(meta, ["Is the ferry late again? Harbour board answers"], None)
+        == "Is the ferry late again? Harbour board answers"
+    )
