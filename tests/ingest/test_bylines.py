@@ -49,15 +49,8 @@ def test_bylines_far_from_the_headline_or_without_one_are_not_read() -> None:
     assert printed_bylines(_tree(f"<p>By Ann Lee</p><p>{PROSE}</p>")) == []
 
 
-def test_a_printed_byline_fills_authors_and_trafilatura_is_not_searched(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from trafilatura import metadata
-
-    def refuse(tree: object) -> None:
-        raise AssertionError("trafilatura's author search ran")
-
-    monkeypatch.setattr(metadata, "extract_author", refuse)
+@pytest.mark.usefixtures("no_author_search")
+def test_a_printed_byline_fills_authors_and_trafilatura_is_not_searched() -> None:
     page = (
         "<html><head><title>Harbour cranes arrive</title></head><body><article>"
         '<h1>Harbour cranes arrive</h1><p>By <a href="/author/ann-lee">Ann Lee</a></p>'

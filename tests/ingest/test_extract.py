@@ -139,13 +139,6 @@ def test_jsonld_graph_date_author_and_headline() -> None:
     assert page.language == "de"
 
 
-def test_a_profile_naming_the_author_spares_trafilaturas_author_search(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from trafilatura import metadata
-
-    def refuse(tree: object) -> None:
-        raise AssertionError("trafilatura's author search ran")
-
-    monkeypatch.setattr(metadata, "extract_author", refuse)
+@pytest.mark.usefixtures("no_author_search")
+def test_a_profile_naming_the_author_spares_trafilaturas_author_search() -> None:
     assert extract_page(seed_page(), SEED_URL).authors == ("as",)
