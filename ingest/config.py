@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ingest.netguard import unsafe_url_reason
+
 SOURCES_ENV = "NEWSFLOW_SOURCES"
 DATA_ENV = "NEWSFLOW_DATA"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -413,6 +415,10 @@ def _url_list(raw: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
         if not isinstance(url, str) or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
                 f"{path}: {where} has '{url}' in '{key}', which is not an http(s) URL; write the full address."
+            )
+        if unsafe_url_reason(url) is not None:
+            raise ConfigError(
+                f"{path}: {where} has {url!r} in '{key}', which holds a backslash, a space or a control character; write the address without it (percent-encode what belongs in the path)."
             )
         urls.append(str(url))
     return tuple(urls)

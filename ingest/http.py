@@ -26,7 +26,14 @@ from requests.structures import CaseInsensitiveDict
 
 from ingest.body import BodyError, read_limited
 from ingest.config import Settings
-from ingest.netguard import BlockedAddress, UnresolvableHost, check_url, parse_networks
+from ingest.netguard import (
+    BlockedAddress,
+    UnresolvableHost,
+    UnsafeURL,
+    check_url,
+    guarded_adapter,
+    parse_networks,
+)
 
 if TYPE_CHECKING:
     from ingest.robots import RobotsPolicy
@@ -128,6 +135,9 @@ class HttpClient:
         self.state = state
         self.allowed = parse_networks(settings.allow_networks)
         self.session = requests.Session()
+        guarded = guarded_adapter(self.allowed)  # the address check where the socket connects
+        self.session.mount("http://", guarded)
+        self.session.mount("https://", guarded)
         self.session.headers["User-Agent"] = settings.user_agent
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
         self.bytes_fetched = 0
@@ -229,6 +239,8 @@ class HttpClient:
             raise FetchError("bad_scheme", f"refusing non-http(s) URL {url}")
         try:
             check_url(url, self.allowed)
+        except UnsafeURL as exc:
+            raise FetchError("bad_url", str(exc)) from None
         except BlockedAddress as exc:
             raise FetchError("network_blocked", str(exc)) from None
         except UnresolvableHost as exc:
@@ -262,6 +274,8 @@ class HttpClient:
                 allow_redirects=False,
                 stream=True,
             )
+        except BlockedAddress as exc:  # the connect-time check (a name that changed its address)
+            raise FetchError("network_blocked", str(exc)) from None
         except requests.RequestException as exc:
             raise _as_fetch_error(url, exc) from None
         except ValueError as exc:  # requests parses a malformed Location before we see it

@@ -87,7 +87,7 @@ class RobotsPolicy:
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 return exc.status, ""
-            if exc.reason in ("network_blocked", "bad_scheme", "dns_error"):
+            if exc.reason in ("network_blocked", "bad_scheme", "bad_url", "dns_error"):
                 raise
             return UNAVAILABLE, ""
         return 200, response.body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
