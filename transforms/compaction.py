@@ -2,11 +2,16 @@
 `published_at`, with a target row-group size and zstd compression.
 
 Crash safety: a journal (`.compaction.json` in the partition) names the inputs and the
-target before anything changes; the target is written atomically; the inputs are deleted;
-the journal goes last. An interrupted compaction is finished (target present: delete the
-inputs still there) or undone (target absent: nothing changed) by `recover` — which every
-commit runs under the dataset's lock before it reads — so no row is ever lost or stored
-twice once any writer has run. Callers hold the commit lock.
+target before anything changes, written atomically (a temporary file, fsync, rename), so it is
+complete or absent; the target is written atomically; the inputs are deleted; the journal
+goes last. An interrupted compaction is finished (target present: delete the inputs still
+there) or undone (target absent: nothing changed) by `recover` — which every commit runs
+under the dataset's lock before it reads — so no row is ever lost or stored twice once any
+writer has run. Readers that take no lock see the same rows through `published_files`.
+A journal that cannot be read (torn by a crash or a full disk) is removed with a warning,
+after removing the files whose rows a compacted file of the partition already holds (a
+compaction that finished while its journal was lost); nothing else changes. Callers hold
+the commit lock.
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
+import os
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,10 +35,14 @@ from transforms.dataset import (
     is_compacted,
     write_atomic,
 )
+from transforms.exceptions import CorruptFile
+from transforms.files import reading
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
 
 JOURNAL = ".compaction.json"
 ROW_GROUP_ROWS = 50_000  # about 100-200 MB of articles: large enough for fast scans
+
+log = logging.getLogger(__name__)
 
 
 def compact(
@@ -41,7 +54,8 @@ def compact(
 ) -> dict[str, int]:
     """Compact every partition whose day is older than `now - older_than` and that has more
     than one file (or one file not yet compacted). Returns counts. `after_write` is called
-    between writing a target and deleting its inputs (for tests that interrupt it there)."""
+    between writing a target and deleting its inputs (for tests that interrupt it there).
+    Raises CorruptFile when an input is not readable Parquet (its partition is left as it was)."""
     recover(root)
     cutoff = (now - older_than).date()
     done = {"partitions": 0, "files": 0, "rows": 0}
@@ -66,13 +80,21 @@ def _compact_partition(
     digest = hashlib.sha256("\n".join(p.name for p in inputs).encode()).hexdigest()[:16]
     target = part / f"{COMPACTED_PREFIX}{digest}.parquet"
     journal = part / JOURNAL
-    journal.write_text(
-        json.dumps({"inputs": [p.name for p in inputs], "target": target.name}), encoding="utf-8"
-    )
-    table = pa.concat_tables([pq.read_table(p, schema=ARTICLE_SCHEMA) for p in inputs]).sort_by(
-        [("published_at", "ascending"), ("article_id", "ascending")]
-    )
-    write_atomic(table, target, row_group_size=row_group_rows)
+    _write_journal(journal, _Plan(tuple(p.name for p in inputs), target.name))
+    try:
+        tables = []
+        for path in inputs:
+            with reading(path):
+                tables.append(pq.read_table(path, schema=ARTICLE_SCHEMA))
+        table = pa.concat_tables(tables).sort_by(
+            [("published_at", "ascending"), ("article_id", "ascending")]
+        )
+        write_atomic(table, target, row_group_size=row_group_rows)
+        _fsync_dir(part)  # the target's name is durable before any input goes
+    except Exception:
+        if not target.exists():  # nothing changed: the plan is void
+            journal.unlink(missing_ok=True)
+        raise
     if after_write is not None:
         after_write(target)
     for path in inputs:
@@ -83,15 +105,147 @@ def _compact_partition(
 
 
 def recover(root: Path) -> int:
-    """Finish or undo compactions that were interrupted; returns how many it found."""
+    """Finish or undo compactions that were interrupted; returns how many it found. An
+    unreadable journal is removed with a warning naming it (see the module's docstring)."""
     found = 0
-    for journal in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{JOURNAL}"):
-        found += 1
-        plan = json.loads(journal.read_text(encoding="utf-8"))
+    for journal in sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{JOURNAL}")):
         part = journal.parent
-        if (part / plan["target"]).exists():  # the merged file is complete: finish
-            for name in plan["inputs"]:
-                if name != plan["target"]:
+        try:
+            plan = _read_plan(journal)
+        except ValueError as exc:
+            found += 1
+            _recover_unreadable(journal, str(exc))
+            continue
+        if plan is None:  # gone meanwhile
+            continue
+        found += 1
+        if (part / plan.target).exists():  # the merged file is complete: finish
+            for name in plan.inputs:
+                if name != plan.target:
                     (part / name).unlink(missing_ok=True)
-        journal.unlink()  # otherwise nothing had changed: the inputs are all there
+        journal.unlink(missing_ok=True)  # otherwise nothing had changed: the inputs are all there
     return found
+
+
+def published_files(root: Path, folder: str) -> list[Path]:
+    """The Parquet files of the table folder `folder` (articles, quarantine, runs) that hold
+    its rows: every `<partition>/*.parquet` except the inputs of a pending compaction whose
+    target is complete (the target holds their rows); what `recover` would leave, without
+    changing anything. Raises CorruptFile when a partition whose journal is unreadable has a
+    file that cannot be read."""
+    files: list[Path] = []
+    for part in sorted(p for p in (root / folder).glob("*") if p.is_dir()):
+        hidden = _superseded(part)
+        files += [f for f in sorted(part.glob("*.parquet")) if f.name not in hidden]
+    return files
+
+
+@dataclass(frozen=True)
+class _Plan:
+    inputs: tuple[str, ...]
+    target: str
+
+
+def _write_journal(journal: Path, plan: _Plan) -> None:
+    """Write the journal so that it is complete or absent, even when the disk fills or the
+    machine stops: a temporary file, fsync, rename, fsync of the folder."""
+    tmp = journal.with_name(f"{journal.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"inputs": list(plan.inputs), "target": plan.target}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(journal)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(journal.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_plan(journal: Path) -> _Plan | None:
+    """The journal's plan; None when there is no journal; ValueError saying why it cannot be
+    used (empty, torn JSON, or not naming files of its partition)."""
+    try:
+        raw = journal.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(f"cannot be read: {exc.strerror or exc}") from exc
+    if not raw.strip():
+        raise ValueError("it is empty")
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"it is not complete JSON: {exc}") from exc
+    inputs = data.get("inputs") if isinstance(data, dict) else None
+    target = data.get("target") if isinstance(data, dict) else None
+    if not isinstance(inputs, list) or not all(map(_file_name, [*inputs, target])):
+        raise ValueError("it does not name its inputs and target as files of its partition")
+    return _Plan(tuple(inputs), str(target))
+
+
+def _file_name(name: object) -> bool:
+    return isinstance(name, str) and name.endswith(".parquet") and Path(name).name == name
+
+
+def _superseded(part: Path) -> set[str]:
+    """Names of the files of `part` whose rows a pending compaction's target already holds."""
+    try:
+        plan = _read_plan(part / JOURNAL)
+    except ValueError:
+        return {p.name for p in _unjournaled(part)[1]}
+    if plan is None or not (part / plan.target).exists():
+        return set()  # no compaction pending, or it had changed nothing yet
+    return set(plan.inputs) - {plan.target}
+
+
+def _unjournaled(part: Path) -> tuple[Path | None, list[Path]]:
+    """For a partition whose journal is unreadable: its largest compacted file and the other
+    files all of whose rows (by article_id) that file holds, the inputs of a compaction that
+    finished; (None, []) without a compacted file. Raises CorruptFile for an unreadable file."""
+    files = sorted(part.glob("*.parquet"))
+    compacted = [f for f in files if is_compacted(f)]
+    if not compacted:
+        return None, []
+    ids = {f: _article_ids(f) for f in files}
+    container = max(compacted, key=lambda f: (len(ids[f]), f.name))
+    return container, [f for f in files if f != container and ids[f] <= ids[container]]
+
+
+def _article_ids(path: Path) -> set[str]:
+    with reading(path):
+        ids = pq.read_table(path, columns=["article_id"])["article_id"].to_pylist()
+    return {str(i) for i in ids}
+
+
+def _recover_unreadable(journal: Path, why: str) -> None:
+    try:
+        container, leftovers = _unjournaled(journal.parent)
+    except CorruptFile as exc:
+        log.warning(
+            "%s: compaction journal unreadable (%s) and the partition cannot be checked (%s); "
+            "removed the journal and left the partition's files as they are",
+            journal,
+            why,
+            exc,
+        )
+        journal.unlink(missing_ok=True)
+        return
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    if leftovers and container is not None:
+        done = (
+            f"removed {', '.join(p.name for p in leftovers)}: every row of them is in "
+            f"{container.name} (a compaction that finished)"
+        )
+    else:
+        done = "no compaction had changed the partition: nothing to redo"
+    journal.unlink(missing_ok=True)
+    log.warning("%s: compaction journal unreadable (%s); removed it; %s", journal, why, done)

@@ -4,7 +4,9 @@ the process is killed half-way; a re-run of a compacted run replaces its rows.""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -13,8 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
-from transforms.compaction import JOURNAL, compact
+from transforms.compaction import JOURNAL, compact, published_files
 from transforms.dataset import (
     RunOutput,
     commit_articles,
@@ -154,3 +157,103 @@ def test_a_rerun_of_a_compacted_run_replaces_its_rows(tmp_path: Path) -> None:
     assert f"{500:016x}" in stored and not set(before) & set(stored)
     excluded = read_partitions(tmp_path, ["article_id"], exclude=run)["article_id"].to_pylist()
     assert f"{500:016x}" not in excluded and len(excluded) == len(stored) - 1
+
+
+def commit_new_run(root: Path) -> str:
+    """What an ingest does: take the commit lock (which runs recovery), write a run's file."""
+    row = article(700, OLD_DAY + dt.timedelta(hours=5), "d", "run7")
+    with commit_lock(root):
+        commit_articles(pa.Table.from_pylist([row], schema=ARTICLE_SCHEMA), root, "d", "K7", "run7")
+    return f"{700:016x}"
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [b"", b'{"inputs": ["a__K0.parquet", "a__K1.parq'],
+    ids=["empty", "truncated"],
+)
+def test_an_unreadable_journal_is_removed_with_a_warning_and_commits_go_on(
+    tmp_path: Path, journal: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = fill(tmp_path)
+    part = tmp_path / "articles" / "published_date=2024-03-01"
+    files = sorted(p.name for p in part.glob("*.parquet"))
+    (part / JOURNAL).write_bytes(journal)  # a disk that filled while the journal was written
+    with caplog.at_level(logging.WARNING, logger="transforms.compaction"):
+        new = commit_new_run(tmp_path)
+    assert not (part / JOURNAL).exists()
+    assert sorted(p.name for p in part.glob("*.parquet")) == sorted([*files, "d__K7.parquet"])
+    assert stored_ids(tmp_path) == sorted([*ids, new])
+    assert f"{part / JOURNAL}: compaction journal unreadable" in caplog.text
+    assert "nothing to redo" in caplog.text
+    with commit_lock(tmp_path):
+        assert compact(tmp_path, dt.timedelta(days=7), NOW)["partitions"] == 1
+    assert stored_ids(tmp_path) == sorted([*ids, new])
+
+
+class Stop(Exception):
+    pass
+
+
+def stop(target: Path) -> None:
+    raise Stop(target)
+
+
+def test_a_finished_compaction_whose_journal_was_lost_leaves_no_row_doubled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = fill(tmp_path)
+    part = tmp_path / "articles" / "published_date=2024-03-01"
+    inputs = sorted(part.glob("*.parquet"))
+    with commit_lock(tmp_path), pytest.raises(Stop):
+        compact(tmp_path, dt.timedelta(days=7), NOW, after_write=stop)
+    (target,) = part.glob("compacted-*.parquet")
+    (part / JOURNAL).write_bytes(b'{"inputs": ["a__K')  # the machine stopped: journal torn
+    late = article(801, OLD_DAY, "e", "run8")  # a file whose rows the target does not hold
+    pq.write_table(pa.Table.from_pylist([late], schema=ARTICLE_SCHEMA), part / "e__K8.parquet")
+    # readers already see each row once
+    assert published_files(tmp_path, "articles") == sorted(
+        [target, part / "e__K8.parquet", *(tmp_path / "articles").glob("*19/*.parquet")]
+    )
+    with caplog.at_level(logging.WARNING, logger="transforms.compaction"):
+        new = commit_new_run(tmp_path)
+    assert not any(p.exists() for p in inputs)
+    assert sorted(part.glob("*.parquet")) == sorted(
+        [target, part / "e__K8.parquet", part / "d__K7.parquet"]
+    )
+    assert stored_ids(tmp_path) == sorted([*ids, f"{801:016x}", new])
+    assert f"{part / JOURNAL}: compaction journal unreadable" in caplog.text
+    assert f"every row of them is in {target.name}" in caplog.text
+
+
+def test_a_disk_that_fills_while_the_journal_is_written_leaves_no_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = fill(tmp_path)
+    part = tmp_path / "articles" / "published_date=2024-03-01"
+    files = sorted(part.iterdir())
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with commit_lock(tmp_path), pytest.raises(OSError, match="No space left"):
+        compact(tmp_path, dt.timedelta(days=7), NOW)
+    monkeypatch.undo()
+    assert sorted(part.iterdir()) == files  # no journal, no temporary file
+    new = commit_new_run(tmp_path)
+    assert stored_ids(tmp_path) == sorted([*ids, new])
+
+
+def test_a_journal_naming_files_outside_its_partition_is_not_followed(tmp_path: Path) -> None:
+    ids = fill(tmp_path)
+    part = tmp_path / "articles" / "published_date=2024-03-01"
+    victim = tmp_path / "state" / "keep.parquet"
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_bytes(b"not yours")
+    plan = {"inputs": ["../../state/keep.parquet"], "target": "a__K0.parquet"}
+    (part / JOURNAL).write_text(json.dumps(plan))
+    with commit_lock(tmp_path):
+        pass
+    assert victim.exists() and not (part / JOURNAL).exists()
+    assert stored_ids(tmp_path) == sorted(ids)

@@ -1,0 +1,31 @@
+"""Errors of the stored dataset. Imports nothing else from the project, so every layer
+(the dataset readers, the crawl state, the command line) can raise or catch them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CorruptFile(Exception):
+    """A stored file that cannot be read. `str()` is one sentence naming the file, what is
+    wrong and what to do."""
+
+    def __init__(self, path: Path | str, problem: str, fix: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{path}: {problem}; {fix}")
+
+    @classmethod
+    def parquet(cls, path: Path | str, exc: BaseException) -> CorruptFile:
+        """The error for a dataset file that is not readable Parquet (`exc`: the reader's)."""
+        reason = " ".join(str(exc).split())
+        if str(path) in reason:  # pyarrow's message names the file: keep what follows
+            reason = reason.rsplit(str(path), 1)[1].lstrip("': ")
+        reason = reason.split(". ")[0].rstrip(".") or type(exc).__name__
+        return cls(
+            path,
+            f"is not a readable Parquet file ({reason[:160]})",
+            "move it aside (its rows are then missing) or restore it from a backup, "
+            "then run the command again",
+        )
