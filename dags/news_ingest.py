@@ -108,16 +108,19 @@ def build_dag(source: Source, settings: Settings) -> Any:
     )
     def ingest() -> None:
         @task(multiple_outputs=False)
-        def discovered_items() -> dict[str, Any]:
+        def discovered_items(params: dict[str, Any] | None = None) -> dict[str, Any]:
             from ingest import pipeline
 
-            return dict(pipeline.discover(source, settings, data_root(), _run()))
+            refetch = bool((params or {}).get("refetch", False))
+            return dict(pipeline.discover(source, settings, data_root(), _run(), refetch=refetch))
 
         @task(multiple_outputs=False)
-        def fetched_pages(found: dict[str, Any]) -> dict[str, Any]:
+        def fetched_pages(
+            found: dict[str, Any], params: dict[str, Any] | None = None
+        ) -> dict[str, Any]:
             from ingest import pipeline
 
-            refetch = bool(get_current_context()["params"].get("refetch", False))
+            refetch = bool((params or {}).get("refetch", False))
             return dict(
                 pipeline.fetch(
                     source, settings, data_root(), _run(), found["path"], refetch=refetch

@@ -22,6 +22,7 @@ DATA_ENV = "NEWSFLOW_DATA"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = PROJECT_ROOT / "sources.yaml"
 DEFAULT_DATA = PROJECT_ROOT / "data"
+URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # s3://, gs://, file://
 
 DEFAULT_USER_AGENT = "newsflow/0.1 (+https://example.org/newsflow)"
 SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -47,6 +48,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "robots_ttl_s": (False, 0.0, 30 * 86400, "seconds a robots.txt is kept"),
     "sitemap_depth": (True, 1, 10, "levels of nested sitemap indexes"),
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
+    "sitemaps_per_run": (True, 1, 100_000, "changed sitemaps read in one run"),
     "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
     "retry_failed_after_s": (
         False,
@@ -110,6 +112,7 @@ class Settings:
     robots_ttl_s: float = 86400.0
     sitemap_depth: int = 3
     sitemap_lookback_days: float = 3.0
+    sitemaps_per_run: int = 200
     fetch_workers: int = 4
     retry_failed_after_s: float = 86400.0
     dedup_window_days: float = 7.0
@@ -170,9 +173,33 @@ def sources_path() -> Path:
     return Path(os.environ.get(SOURCES_ENV) or DEFAULT_SOURCES)
 
 
-def data_root() -> Path:
-    """The data root named by NEWSFLOW_DATA, or the project's data/ folder."""
-    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA)
+def data_root(given: str | None = None) -> Path:
+    """The data root: `given` (a command's --data), else NEWSFLOW_DATA, else the project's
+    data/ folder. Every command and DAG resolves it here. Raises ConfigError for a URL (only
+    local folders are supported) or a path that is a file (or lies under one)."""
+    if given is not None:
+        text, item = given, f"--data {given}"
+    elif os.environ.get(DATA_ENV):
+        text = os.environ[DATA_ENV]
+        item = f"{DATA_ENV}={text}"
+    else:
+        text, item = str(DEFAULT_DATA), f"the default data root {DEFAULT_DATA}"
+    if URL_SCHEME.match(text):
+        raise ConfigError(
+            f"{item}: only local folders are supported as the data root for now, not URLs; "
+            "pass a local folder (a bucket can be mounted as one)."
+        )
+    path = Path(text)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is a file" if folder == path else f"is under {folder}, which is a file"
+                raise ConfigError(
+                    f"{item}: {where}, not a folder; pass a folder for the dataset "
+                    "(it is created when missing)."
+                )
+            break
+    return path
 
 
 def load_sources(path: Path | str) -> SourcesConfig:

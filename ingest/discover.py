@@ -20,7 +20,6 @@ from ingest.state import CrawlState, Validators
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"
-MAX_SITEMAPS_PER_RUN = 200
 
 
 @dataclass
@@ -31,6 +30,8 @@ class Discovery:
     not_modified: int = 0
     repeated: int = 0
     out_of_window: int = 0
+    # sitemaps over the run's budget, with their nesting depth: the next run reads them first
+    deferred_sitemaps: list[tuple[str, int]] = field(default_factory=list)
 
     def add(self, item: dict[str, Any]) -> None:
         if item["url"] in self.items:
@@ -48,24 +49,27 @@ class Discoverer:
         state: CrawlState,
         run_key: str,
         window_end: dt.datetime,
+        *,
+        refetch: bool = False,
     ) -> None:
         self.source = source
         self.settings = settings
         self.client = client
         self.state = state
         self.run_key = run_key
+        self.refetch = refetch  # read every document in full, whatever the validators say
         self.oldest = window_end - dt.timedelta(days=settings.sitemap_lookback_days)
         self.found = Discovery()
-        self.parents: dict[
-            str, str
-        ] = {}  # a linked feed or child sitemap -> the document listing it
+        # a linked feed or child sitemap -> the document listing it
+        self.parents: dict[str, str] = {}
+        self.visited: set[str] = set()  # every feed, page and sitemap requested in this run
 
     def run(self) -> Discovery:
         for url in self.source.feeds:
             self._guard(url, self._feed, url, True)
         if self.source.homepage:
             self._guard(self.source.homepage, self._homepage, self.source.homepage)
-        sitemaps: list[tuple[str, int]] = []
+        sitemaps = self.state.sitemap_backlog(self.source.id)
         for url in self.source.sitemaps:
             if urlsplit(url).path == "/robots.txt":
                 self._guard(
@@ -100,14 +104,40 @@ class Discoverer:
     def _unsettle(self, url: str) -> None:
         """Keep the validators of `url` and of every document that led to it from being
         committed, so the next run reads them again and retries what failed here."""
-        current: str | None = url
-        while current is not None:
+        for current in self._lineage(url):
             self.found.validators.pop(current, None)
+
+    def _lineage(self, url: str) -> list[str]:
+        """`url` and the documents that led to it, nearest first (each once)."""
+        chain: list[str] = []
+        current: str | None = url
+        while current is not None and current not in chain:
+            chain.append(current)
             current = self.parents.get(current)
+        return chain
+
+    def _follows(self, child: str, parent: str) -> bool:
+        """Whether to read `child`, listed by `parent`: not when it is `parent` itself or a
+        document that led to it (a loop: recorded once as `discovery_loop`), nor when this
+        run has read it already."""
+        if child in self._lineage(parent):
+            self.found.problems.append(
+                (
+                    parent,
+                    "discovery_loop",
+                    f"{parent} lists {child}, which leads back to it; not following it again",
+                )
+            )
+            return False
+        if child in self.visited:
+            return False
+        self.parents.setdefault(child, parent)
+        return True
 
     def _conditional_get(self, url: str, accept: str) -> Response | None:
         """The response, or None when the document did not change since the last committed run."""
-        known = self.state.validators(url, self.run_key)
+        self.visited.add(url)
+        known = None if self.refetch else self.state.validators(url, self.run_key)
         response = self.client.get(
             url,
             accept=accept,
@@ -143,8 +173,8 @@ class Discoverer:
             if not links:
                 raise
             for link in links:  # the URL was a page advertising its feeds
-                self.parents[link] = url
-                self._guard(link, self._feed, link, False)
+                if self._follows(link, url):
+                    self._guard(link, self._feed, link, False)
             return
         if feed.recovered_error:
             self.found.problems.append(
@@ -172,6 +202,7 @@ class Discoverer:
     def _homepage(self, url: str) -> None:
         from ingest.feeds import FeedError, discover_feed_links
 
+        self.visited.add(url)
         response = self.client.get(url, accept="text/html, */*;q=0.1")
         links = discover_feed_links(response.body, response.url)
         if not links:
@@ -180,7 +211,7 @@ class Discoverer:
                 reason="no_feed_found",
             )
         for link in links:
-            if link not in self.source.feeds:
+            if link not in self.source.feeds and self._follows(link, url):
                 self._guard(link, self._feed, link, False)
 
     def _robots_sitemaps(self, robots_url: str) -> list[str]:
@@ -189,19 +220,28 @@ class Discoverer:
         return self.client.robots.sitemaps(robots_url)
 
     def _sitemaps(self, queue: list[tuple[str, int]]) -> None:
+        """Read sitemaps breadth first. The run's budget counts the sitemaps that changed
+        (a 304 or an identical body is free) and, at ten times that, every request; what is
+        left over is deferred and read first by the next run, so every child is read within
+        a bounded number of runs however long the index is."""
         from ingest.sitemaps import parse_sitemap
 
+        budget = self.settings.sitemaps_per_run
         seen: set[str] = set()
-        while queue and len(seen) < MAX_SITEMAPS_PER_RUN:
+        changed = requests = 0
+        while queue and changed < budget and requests < budget * 10:
             url, depth = queue.pop(0)
             if url in seen:
                 continue
             seen.add(url)
+            requests += 1
 
             def one(url: str = url, depth: int = depth) -> None:
+                nonlocal changed
                 response = self._conditional_get(url, SITEMAP_ACCEPT)
                 if response is None:
                     return
+                changed += 1
                 sitemap = parse_sitemap(response.body, response.url, self.settings.max_page_bytes)
                 for loc in sitemap.bad_locs:
                     self.found.problems.append(
@@ -220,8 +260,7 @@ class Discoverer:
                                     f"nested deeper than {self.settings.sitemap_depth} levels under {url}",
                                 )
                             )
-                        else:
-                            self.parents.setdefault(entry.url, url)
+                        elif self._follows(entry.url, url):
                             queue.append((entry.url, depth + 1))
                         continue
                     self.found.add(
@@ -236,13 +275,17 @@ class Discoverer:
                     )
 
             self._guard(url, one)
-        for url, _ in queue:
+        for url, depth in queue:
+            if url in seen:
+                continue
+            seen.add(url)
             self._unsettle(url)
+            self.found.deferred_sitemaps.append((url, depth))
             self.found.problems.append(
                 (
                     url,
                     "sitemap_limit",
-                    f"more than {MAX_SITEMAPS_PER_RUN} sitemaps in one run; the rest wait for the next",
+                    f"over the run's budget of {budget} changed sitemaps; read first in the next run",
                 )
             )
 

@@ -132,14 +132,17 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
 
 
 @_timed("discover")
-def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageRef:
-    """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry."""
+def discover(
+    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+) -> StageRef:
+    """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry;
+    with `refetch`, documents are read in full even when their validators say unchanged."""
     from ingest.discover import Discoverer
 
     settings = source.settings(settings)
     work = workdir(root, source, run)
     with CrawlState(root) as state, HttpClient(settings, state) as client:
-        found = Discoverer(source, settings, client, state, run.key, run.end).run()
+        found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
     problems = [
         _problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems
@@ -153,6 +156,7 @@ def discover(source: Source, settings: Settings, root: Path, run: Run) -> StageR
             "not_modified": found.not_modified,
             "repeated": found.repeated,
             "out_of_window": found.out_of_window,
+            "deferred_sitemaps": found.deferred_sitemaps,
             "bytes": client.bytes_fetched,
             "requests": client.requests_made,
         },
@@ -495,7 +499,7 @@ def run_source(
     source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
 ) -> WriteRef:
     """All five stages in-process, through the same functions the DAG tasks call."""
-    found = discover(source, settings, root, run)
+    found = discover(source, settings, root, run, refetch=refetch)
     fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
     extracted = extract(source, settings, root, run, fetched["path"])
     transformed = transform(source, settings, root, run, extracted["path"])
@@ -642,10 +646,14 @@ def _commit_state(
         for r in batch
     ]
     outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
-    validators = read_json(work / "discover.json").get("validators", {})
+    summary = read_json(work / "discover.json")
+    validators = summary.get("validators", {})
     with CrawlState(root) as state:
         state.record_outcomes(source.id, outcomes, run.key)
         state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
+        state.save_sitemap_backlog(
+            source.id, [(url, int(depth)) for url, depth in summary.get("deferred_sitemaps", [])]
+        )
 
 
 def _problem(

@@ -6,6 +6,7 @@
   that first stored it.
 - `robots`: robots.txt bodies per origin, with when they were fetched.
 - `host_slots`: the next moment each host may be contacted (the shared rate limiter).
+- `sitemap_backlog`: per source, the sitemaps a run deferred (over its budget), in order.
 
 Every process (CLI, Airflow task) opens the same file; SQLite's locking serialises writers.
 """
@@ -20,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from transforms.exceptions import CorruptFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS validators (
@@ -40,6 +43,10 @@ CREATE TABLE IF NOT EXISTS robots (
     origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL, fetched_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS host_slots (host TEXT PRIMARY KEY, next_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sitemap_backlog (
+    source_id TEXT NOT NULL, position INTEGER NOT NULL, url TEXT NOT NULL, depth INTEGER NOT NULL,
+    PRIMARY KEY (source_id, position)
+);
 """
 
 # Outcomes worth trying again on the next run: the server or the network may recover.
@@ -103,6 +110,13 @@ class CrawlState:
                 if attempt == 49:
                     raise
                 time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:  # not SQLite, or its pages are damaged
+                raise CorruptFile(
+                    self.path,
+                    f"is not a readable SQLite database ({exc})",
+                    "move it aside and run again: a new crawl state is created, so feeds and "
+                    "pages are requested again in full once (stored articles are not stored twice)",
+                ) from exc
 
     def _open(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -255,6 +269,26 @@ class CrawlState:
                         run_key,
                     ),
                 )
+
+    # ----------------------------------------------------------------------- sitemap backlog
+
+    def sitemap_backlog(self, source_id: str) -> list[tuple[str, int]]:
+        """The sitemaps (URL, nesting depth) the last committed run of the source deferred."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT url, depth FROM sitemap_backlog WHERE source_id = ? ORDER BY position",
+                (source_id,),
+            ).fetchall()
+        return [(str(url), int(depth)) for url, depth in rows]
+
+    def save_sitemap_backlog(self, source_id: str, backlog: Iterable[tuple[str, int]]) -> None:
+        """Replace the source's deferred sitemaps."""
+        with self._tx() as con:
+            con.execute("DELETE FROM sitemap_backlog WHERE source_id = ?", (source_id,))
+            con.executemany(
+                "INSERT INTO sitemap_backlog VALUES (?, ?, ?, ?)",
+                [(source_id, i, url, depth) for i, (url, depth) in enumerate(backlog)],
+            )
 
     # ---------------------------------------------------------------------------- robots.txt
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,16 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
         run_conf={"since": "2026-11-25", "workers": 1},
     )
     assert again.state == "success"
+    assert rows(dag_data) == dag_rows
+
+    # a manual run with the Param refetch reads the unchanged feed in full and fetches again
+    refetched = dags["news_ingest__harbour-gazette"].test(
+        logical_date=dt.datetime(2026, 11, 25, 16, 15, tzinfo=UTC), run_conf={"refetch": True}
+    )
+    assert refetched.state == "success"
+    latest = json.loads((dag_data / "runs" / "latest" / "harbour-gazette.json").read_text())
+    assert latest["not_modified"] == 0 and latest["fetched"] > 0
+    assert latest["new"] == 0 and latest["seen"] >= latest["fetched"]
     assert rows(dag_data) == dag_rows
 
 

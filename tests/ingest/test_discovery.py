@@ -15,6 +15,7 @@ from ingest.feeds import parse_feed
 from ingest.pipeline import Run, WriteRef, run_source
 from ingest.sitemaps import parse_sitemap
 from ingest.siteserver import serve_site
+from tests.guards import finishes
 from tests.ingest.sites import article_html, sources_file, write_site
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -196,3 +197,107 @@ def test_article_page_fixture_is_extractable() -> None:
         extract_page(article_html(1).encode(), "https://x.example/a/1.html").title
         == "Story number 1 from the fixture site"
     )
+
+
+# ------------------------------------------------------------------------ loops and bounds
+
+
+def quarantined(data: Path) -> list[dict[str, object]]:
+    import pyarrow.dataset as ds
+
+    folder = data / "quarantine"
+    if not folder.exists():
+        return []
+    return ds.dataset(folder, format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def test_a_sitemap_index_listing_itself_ends_with_one_loop_row(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 2)
+    entries = "".join(
+        f"<sitemap><loc>{{{{BASE_URL}}}}{p}</loc></sitemap>"
+        for p in ("/index.xml", "/missing.xml", "/child.xml")
+    )
+    (site / "index.xml").write_text(
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>',
+        encoding="utf-8",
+    )
+    back = "<sitemap><loc>{{BASE_URL}}/index.xml</loc></sitemap>"  # a child pointing back up
+    (site / "child.xml").write_text(
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{back}</sitemapindex>',
+        encoding="utf-8",
+    )
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=["/feed.xml"],
+            extra=f'    sitemaps: ["{server.base_url}/index.xml"]',
+        )
+        ref = finishes(lambda: ingest(sources, tmp_path / "data"), 60)
+        assert server.count("/index.xml") == 1 and server.count("/child.xml") == 1
+    assert ref["new"] == 2  # the feed's items are still stored
+    reasons = sorted(str(r["reason"]) for r in quarantined(tmp_path / "data"))
+    assert reasons == ["discovery_loop", "discovery_loop", "http_404"]
+
+
+def test_a_feed_url_serving_html_that_advertises_itself_ends(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 1)
+    (site / "news.html").write_text(
+        '<html><head><link rel="alternate" type="application/rss+xml" href="{{BASE_URL}}/news.html">'
+        "</head><body>News</body></html>",
+        encoding="utf-8",
+    )
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml", server.base_url, feeds=["/news.html", "/feed.xml"]
+        )
+        ref = finishes(lambda: ingest(sources, tmp_path / "data"), 60)
+        assert server.count("/news.html") == 1
+    assert ref["new"] == 1
+    rows = quarantined(tmp_path / "data")
+    assert [(r["reason"], r["url"]) for r in rows] == [
+        ("discovery_loop", f"{server.base_url}/news.html")
+    ]
+
+
+def test_every_child_sitemap_is_read_within_a_few_runs_over_the_budget(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "a").mkdir(parents=True)
+    children = ""
+    for n in range(7):
+        (site / "a" / f"{n}.html").write_text(article_html(n), encoding="utf-8")
+        (site / f"child{n}.xml").write_text(
+            urlset([f"<url><loc>{{{{BASE_URL}}}}/a/{n}.html</loc></url>"]), encoding="utf-8"
+        )
+        children += f"<sitemap><loc>{{{{BASE_URL}}}}/child{n}.xml</loc></sitemap>"
+    (site / "index.xml").write_text(
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>',
+        encoding="utf-8",
+    )
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    sitemaps: ["{server.base_url}/index.xml"]',
+            settings="  sitemaps_per_run: 3",
+        )
+        config = load_sources(sources)
+        stored = []
+        for hour in range(4):
+            at = NOW + dt.timedelta(hours=hour)
+            first = len(server.request_headers)
+            ref = run_source(
+                config.sources[0], config.settings, tmp_path / "data", Run(f"r{hour}", at, at)
+            )
+            stored.append(ref["new"])
+            # sitemaps read in full: asked without validators, or with ones that did not match
+            full = [
+                path
+                for path, headers in server.request_headers[first:]
+                if path.endswith(".xml") and "If-None-Match" not in headers
+            ]
+            assert len(full) <= 3  # the budget holds in every run
+        # a child is read in full once; afterwards it answers 304, which costs no budget
+        assert all(server.count(f"/child{n}.xml") >= 1 for n in range(7))
+    assert stored[:3] == [2, 3, 2] and stored[3] == 0  # all seven articles within three runs

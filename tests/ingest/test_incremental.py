@@ -65,8 +65,10 @@ def test_refetch_and_feed_updates_fetch_again(tmp_path: Path) -> None:
         sources = sources_file(tmp_path / "s.yaml", server.base_url)
         ingest(sources, tmp_path / "data")
         server.requests.clear()
-        ingest(sources, tmp_path / "data", refetch=True)  # the feed is 304: nothing to refetch
-        assert article_requests(server) == []
+        ingest(sources, tmp_path / "data", refetch=True)  # the feed is unchanged: still listed
+        assert sorted(article_requests(server)) == ["/a/0.html", "/a/1.html"]
+        assert all("If-None-Match" not in h for p, h in server.request_headers if p == "/feed.xml")
+        server.requests.clear()
         (site / "feed.xml").write_text(
             rss([("/a/0.html", "2026-11-25T10:00:00Z"), ("/a/1.html", None)]), encoding="utf-8"
         )
@@ -126,3 +128,20 @@ def test_permanent_failures_are_not_requested_again_every_run(tmp_path: Path) ->
         ref = ingest(sources, tmp_path / "data")  # the feed changed, but its items are known
     assert server.count("/a/gone.html") == 1
     assert (ref["new"], ref["seen"], ref["failed"]) == (0, 3, 0)
+
+
+def test_refetch_rebuilds_a_lost_file_although_the_feed_is_unchanged(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 3)
+    with serve_site(site) as server:
+        sources = sources_file(tmp_path / "s.yaml", server.base_url)
+        ingest(sources, tmp_path / "data")
+        stored = stored_ids(tmp_path / "data")
+        lost = sorted((tmp_path / "data" / "articles").glob("*/*.parquet"))
+        assert len(stored) == 3 and lost
+        lost[0].unlink()  # a file lost, or removed by hand
+        kept = len(stored_ids(tmp_path / "data"))
+        assert kept < 3
+        assert ingest(sources, tmp_path / "data")["fetched"] == 0  # the feed answers 304
+        ref = ingest(sources, tmp_path / "data", refetch=True)
+    assert (ref["fetched"], ref["new"], ref["seen"]) == (3, 3 - kept, kept)
+    assert stored_ids(tmp_path / "data") == stored
