@@ -1,4 +1,5 @@
-"""SQL over the dataset with DuckDB: views `articles`, `quarantine` and `runs` over the Parquet files."""
+"""SQL over the dataset with DuckDB: views `articles`, `quarantine` and `runs` over the
+published Parquet files (a pending compaction's superseded inputs left out)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from transforms.compaction import published_files
 from transforms.dataset import ARTICLES, QUARANTINE, RUNS
+from transforms.files import check_readable
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
 VIEWS: dict[str, tuple[str, pa.Schema, str]] = {
@@ -17,29 +20,45 @@ VIEWS: dict[str, tuple[str, pa.Schema, str]] = {
 }
 
 
-def connect(root: Path) -> Any:
-    """A DuckDB connection with the dataset's views defined (empty views for empty tables)."""
+def connect(root: Path, *, unsafe: bool = False) -> Any:
+    """A DuckDB connection with the dataset's views (empty views for empty tables). Unless
+    `unsafe`, it reads nothing but the views and writes no file: external access is off and
+    the configuration locked. Raises CorruptFile for a file that is not readable Parquet."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # show timestamps in UTC whatever the machine's zone
     for view, (folder, schema, partition) in VIEWS.items():
-        pattern = root / folder / "*" / "*.parquet"
-        if any((root / folder).glob("*/*.parquet")):
-            glob = str(pattern).replace("'", "''")
-            con.execute(
-                f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
-            )
-        else:
-            empty = schema.append(pa.field(partition, pa.string())).empty_table()
-            con.register(f"_{view}_empty", empty)
-            con.execute(f"CREATE VIEW {view} AS SELECT * FROM _{view}_empty")
+        con.register(f"_{view}", _dataset(root / folder, schema, partition))
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM _{view}")
+    if not unsafe:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     return con
 
 
-def run_query(root: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of `sql` run against the dataset's views."""
-    con = connect(root)
+def _dataset(folder: Path, schema: pa.Schema, partition: str) -> Any:
+    """The published files of a table as one pyarrow dataset: the table's whole schema (files
+    written before a column existed read it as null) and the Hive partition column as a date."""
+    import pyarrow.dataset as ds
+
+    files = published_files(folder.parent, folder.name)
+    check_readable(files)
+    key = pa.schema([pa.field(partition, pa.date32())])
+    return ds.dataset(
+        [str(f) for f in files],
+        schema=pa.unify_schemas([schema, key]),
+        format="parquet",
+        partitioning=ds.partitioning(key, flavor="hive"),
+        partition_base_dir=str(folder),
+    )
+
+
+def run_query(
+    root: Path, sql: str, *, unsafe: bool = False
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of `sql` run against the dataset's views (see `connect`)."""
+    con = connect(root, unsafe=unsafe)
     try:
         result = con.execute(sql)
         columns = [d[0] for d in result.description] if result.description else []
