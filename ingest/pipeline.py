@@ -105,6 +105,7 @@ def workdir(root: Path, source: Source, run: Run) -> Path:
 
 STAGES = ("discover", "fetch", "extract", "transform", "write")
 _Stage = TypeVar("_Stage", bound=Callable[..., Any])
+_Result = TypeVar("_Result")
 
 
 def _timed(stage: str) -> Callable[[_Stage], _Stage]:
@@ -291,12 +292,17 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
             problems.append(
                 _problem(record["url"], source, run, "transform", "transform_error", repr(exc))
             )
-    add_fingerprints(rows)
+    _, rows, failing = isolate(rows, add_fingerprints)
     failed = tag_rows(rows, get_tagger(settings.taxonomy, settings.entity_model))
     if failed:
         log.warning("%s: %d tagging parts failed; their columns are empty", source.id, failed)
+    table, _, unwritable = isolate(rows, lambda r: pa.Table.from_pylist(r, schema=ARTICLE_SCHEMA))
+    for row, error in failing + unwritable:  # one bad row must not keep the others out
+        problems.append(
+            _problem(row["url"], source, run, "transform", "transform_error", repr(error))
+        )
     path = work / "articles.parquet"
-    write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
+    write_atomic(table, path)
     write_jsonl(work / "quarantine-transform.jsonl", problems)
     return StageRef(path=str(path), count=len(rows), quarantined=len(problems))
 
@@ -322,7 +328,7 @@ def write(
         read_quarantine,
         read_run,
     )
-    from transforms.dedup import commit_deduplicated
+    from transforms.dedup import commit_flagged, dedup_batch
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
@@ -352,9 +358,18 @@ def write(
             for r in read_run(root, output, [f.name for f in ARTICLE_SCHEMA]).to_pylist()
             if r["url"] not in redone
         ]
-        result, files = commit_deduplicated(
-            own + batch, root, output, dt.timedelta(days=settings.dedup_window_days)
+        window = dt.timedelta(days=settings.dedup_window_days)
+        result, _, failing = isolate(
+            own + batch, lambda rows: dedup_batch(rows, root, window, exclude=output)
         )
+        for row, error in failing:  # one bad row must not keep the others out
+            problems.append(
+                _problem(row["url"], source, run, "write", "write_error", repr(error))
+                | {"at": dt.datetime.now(dt.UTC)}
+            )
+        set_aside = {row["url"] for row, _ in failing}
+        batch = [r for r in batch if r["url"] not in set_aside]
+        files = commit_flagged(result, root, output)
         commit_quarantine(problems, root, source.id, run.key, run.start.date())
         if not reprocess:
             _commit_state(root, source, run, work, batch, problems, discovered)
@@ -507,6 +522,30 @@ def run_source(
 
 
 # --------------------------------------------------------------------------------- helpers
+
+
+def isolate(
+    rows: list[dict[str, Any]], attempt: Callable[[list[dict[str, Any]]], _Result]
+) -> tuple[_Result, list[dict[str, Any]], list[tuple[dict[str, Any], Exception]]]:
+    """(`attempt(rows)`, rows, []) when it succeeds. When it raises, each row is tried alone,
+    the rows that fail alone are set aside with their error, and `attempt` runs on the rest:
+    (its result, the rows kept, the rows set aside). Raises the first error again when no
+    single row is to blame (a full disk, say)."""
+    try:
+        return attempt(rows), rows, []
+    except Exception as first:
+        failing: list[tuple[dict[str, Any], Exception]] = []
+        kept: list[dict[str, Any]] = []
+        for row in rows:
+            try:
+                attempt([row])
+                kept.append(row)
+            except Exception as exc:
+                failing.append((row, exc))
+        if not failing:
+            raise first from None
+        log.warning("%d of %d rows set aside after %r", len(failing), len(rows), first)
+        return attempt(kept), kept, failing
 
 
 def _skip_reason(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from transforms.normalise import (
@@ -17,6 +18,11 @@ from transforms.normalise import (
 
 # A page clock may run a little ahead of ours; anything later than this is not a real date.
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
+# No news page on the web was published before this: an earlier date is a placeholder
+# (0001-01-01, the Unix epoch) or a misread number, never a publication time.
+EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+
+log = logging.getLogger(__name__)
 
 
 class TransformError(Exception):
@@ -32,7 +38,8 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
     Page metadata with a full timestamp (`page_jsonld`, `page_meta`, `page_time_element`),
     then the feed's date (`feed`), then a day-only date read from the page (`page_text`),
     then the HTTP Last-Modified header (`http_header`), then the fetch time (`fetch_time`).
-    Dates in the future relative to the fetch are ignored.
+    A date outside the plausible window (before 1990, or later than the fetch) is not a
+    publication time: the next layer is used, and the rejection is logged with its reason.
     """
     page_from = record.get("published_from")
     page = parse_timestamp(record.get("published"))
@@ -46,9 +53,28 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
         ]
     candidates += [(parse_timestamp(record.get("last_modified")), "http_header")]
     for value, source in candidates:
-        if value is not None and value <= fetched_at + FUTURE_TOLERANCE:
+        if value is None:
+            continue
+        why = implausible(value, fetched_at)
+        if why is None:
             return value, source
+        log.warning(
+            "%s: the %s date %s is %s; trying the next layer",
+            record.get("url"),
+            source,
+            value.isoformat(),
+            why,
+        )
     return fetched_at, "fetch_time"
+
+
+def implausible(value: dt.datetime, fetched_at: dt.datetime) -> str | None:
+    """Why `value` cannot be a time the page was published or modified, or None if it can."""
+    if value < EARLIEST:
+        return f"before {EARLIEST:%Y-%m-%d}"
+    if value > fetched_at + FUTURE_TOLERANCE:
+        return "later than the fetch"
+    return None
 
 
 def build_article(
@@ -79,7 +105,7 @@ def build_article(
         "published_at": published_at,
         "date_source": date_source,
         "modified_at": modified
-        if modified is not None and modified <= fetched_at + FUTURE_TOLERANCE
+        if modified is not None and implausible(modified, fetched_at) is None
         else None,
         "fetched_at": fetched_at,
         "language": language,

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from transforms.files import reading
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
 ARTICLES = "articles"
@@ -83,34 +84,8 @@ def is_compacted(path: Path) -> bool:
     return path.name.startswith(COMPACTED_PREFIX)
 
 
-def commit_articles(
-    table: pa.Table, root: Path, source_id: str, run_key: str, run_id: str | None = None
-) -> list[Path]:
-    """Write a run's articles, one file per publication-date partition; returns the files.
-
-    Files this (source, run) wrote earlier but that it no longer produces are removed after
-    the new ones are in place, and so are its rows in compacted files (with `run_id`), so a
-    re-run leaves exactly the re-run's rows.
-    """
-    name = output_name(source_id, run_key)
-    table = table.cast(ARTICLE_SCHEMA)
-    written: list[Path] = []
-    if table.num_rows:
-        days = pc.cast(table["published_at"], pa.date32())
-        for day in sorted({d for d in days.to_pylist() if d is not None}):
-            part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by("published_at")
-            target = partition_dir(root, day) / name
-            write_atomic(part, target)
-            written.append(target)
-    for stale in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{name}"):
-        if stale not in written:
-            stale.unlink()
-    if run_id is not None:
-        _drop_from_compacted(root, RunOutput(source_id, run_key, run_id))
-    return written
-
-
-def _drop_from_compacted(root: Path, run: RunOutput) -> None:
+def drop_from_compacted(root: Path, run: RunOutput) -> None:
+    """Remove the rows of `run` from the compacted files (a compacted file left empty goes)."""
     for path in article_files(root):
         if not is_compacted(path):
             continue
@@ -224,9 +199,10 @@ def _read_files(
         wanted = columns
         if exclude is not None and is_compacted(path):
             wanted = list(dict.fromkeys([*columns, "source_id", "run_id"]))
-        table = ds.dataset(str(path), format="parquet", schema=_schema(wanted)).to_table(
-            columns=wanted
-        )
+        with reading(path):  # CorruptFile naming the file, not pyarrow's error
+            table = ds.dataset(str(path), format="parquet", schema=_schema(wanted)).to_table(
+                columns=wanted
+            )
         if wanted is not columns:
             assert exclude is not None
             table = table.filter(pc.invert(exclude.mask(table))).select(columns)
@@ -248,17 +224,18 @@ def read_quarantine(root: Path, name: str) -> list[dict[str, object]]:
 def commit_lock(root: Path) -> Iterator[None]:
     """Serialise commits to one data root across processes: dedup reads what is stored and
     writes what is new, and two runs must not both decide a story is new. Whoever takes the
-    lock first finishes or undoes a compaction that was interrupted."""
+    lock first finishes a run's commit or a compaction that was interrupted."""
     import fcntl
 
-    from transforms.compaction import recover
+    from transforms import commit, compaction
 
     lock = root / "state" / "commit.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            recover(root)
+            commit.recover(root)
+            compaction.recover(root)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

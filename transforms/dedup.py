@@ -416,24 +416,37 @@ def story_counts(root: Path, since: dt.date | None = None) -> dict[str, int]:
 
 
 def commit_deduplicated(
-    batch: list[dict[str, Any]], root: Path, run: RunOutput, window: dt.timedelta
+    batch: list[dict[str, Any]],
+    root: Path,
+    run: RunOutput,
+    window: dt.timedelta,
+    crash: Callable[[str], None] | None = None,
 ) -> tuple[DedupResult, list[Path]]:
-    """Flag a run's rows against the store, write them (replacing the run's earlier output) and
-    rewrite stored rows whose flags changed. The caller holds dataset.commit_lock."""
-    from transforms.dataset import commit_articles, update_columns
+    """Flag a run's rows against the store, then write them (replacing the run's earlier
+    output) and rewrite the stored rows whose flags changed, as one commit (a crash at any
+    point leaves either none of it or, once the next writer recovers, all of it). The caller
+    holds dataset.commit_lock."""
+    result = dedup_batch(batch, root, window, exclude=run)
+    return result, commit_flagged(result, root, run, crash)
+
+
+def commit_flagged(
+    result: DedupResult,
+    root: Path,
+    run: RunOutput,
+    crash: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Commit what `dedup_batch` decided (see commit_deduplicated); returns the run's files."""
+    from transforms.commit import commit_articles
     from transforms.schema import ARTICLE_SCHEMA
 
-    result = dedup_batch(batch, root, window, exclude=run)
-    files = commit_articles(
+    return commit_articles(
         pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
         root,
         run.source_id,
         run.run_key,
         run.run_id,
+        updates={aid: dict(zip(FLAGS, f, strict=True)) for aid, f in result.updates.items()},
+        update_files=result.files,
+        crash=crash,
     )
-    update_columns(
-        root,
-        {aid: dict(zip(FLAGS, flags, strict=True)) for aid, flags in result.updates.items()},
-        result.files,
-    )
-    return result, files

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import re
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 
 from ingest.config import Settings, load_sources
 from ingest.feeds import parse_feed
@@ -145,3 +148,77 @@ def test_waiting_for_a_slot_does_not_use_up_the_request_deadline(tmp_path: Path)
             assert (
                 client.get(f"{server.base_url}/a").status == 200
             )  # waited 1.2 s for its slot, then had 1 s
+
+
+def quarantine(data: Path) -> list[dict[str, object]]:
+    return (
+        ds.dataset(data / "quarantine", format="parquet", partitioning="hive")
+        .to_table()
+        .to_pylist()
+    )
+
+
+def test_a_page_dated_year_one_falls_back_to_the_next_date_and_blocks_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = write_site(tmp_path / "site", 3)
+    page = site / "a" / "1.html"
+    page.write_text(
+        re.sub(
+            r'published_time" content="[^"]+"',
+            'published_time" content="0001-01-01T00:00:00Z"',
+            page.read_text(),
+        ),
+        encoding="utf-8",
+    )
+    with serve_site(site) as server:
+        sources = sources_file(tmp_path / "s.yaml", server.base_url)
+        with caplog.at_level(logging.WARNING, logger="transforms.articles"):
+            ref = ingest(sources, tmp_path / "data")
+        assert ref["new"] == 3 and ref["failed"] == 0
+        assert ingest(sources, tmp_path / "data")["failed"] == 0  # and the next run goes on
+    table = ds.dataset(tmp_path / "data" / "articles", format="parquet", partitioning="hive")
+    rows = {r["url"].rsplit("/", 1)[-1]: r for r in table.to_table().to_pylist()}
+    assert rows["1.html"]["published_at"].year >= 2026  # the server's Last-Modified date
+    assert rows["1.html"]["date_source"] == "http_header"
+    assert rows["0.html"]["date_source"] == "page_meta"
+    assert any("0001-01-01" in m and "before 1990" in m for m in caplog.messages)
+
+
+def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest import pipeline
+
+    site = write_site(tmp_path / "site", 3)
+    with serve_site(site) as server:
+        config = load_sources(sources_file(tmp_path / "s.yaml", server.base_url))
+        source, settings, data, run = (
+            config.sources[0],
+            config.settings,
+            tmp_path / "data",
+            Run.adhoc(),
+        )
+        found = pipeline.discover(source, settings, data, run)
+        fetched = pipeline.fetch(source, settings, data, run, found["path"])
+    extracted = pipeline.extract(source, settings, data, run, fetched["path"])
+    transformed = pipeline.transform(source, settings, data, run, extracted["path"])
+    # a work file with a row no check caught (written by an older version, say)
+    table = pq.read_table(transformed["path"])
+    dates = table["published_at"].to_pylist()
+    dates[1] = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    index = table.schema.get_field_index("published_at")
+    table = table.set_column(
+        index, table.schema.field(index), pa.array(dates, table.schema.field(index).type)
+    )
+    pq.write_table(table, transformed["path"])
+    broken = table["url"][1].as_py()
+    ref = pipeline.write(source, settings, data, run, transformed["path"])
+    assert (ref["new"], ref["failed"]) == (2, 1)
+    assert [(q["url"], q["stage"], q["reason"]) for q in quarantine(data)] == [
+        (broken, "write", "write_error")
+    ]
+    assert broken.rsplit("/", 1)[-1] not in urls(data) and len(urls(data)) == 2

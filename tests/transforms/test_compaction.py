@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from transforms.commit import commit_articles
 from transforms.compaction import JOURNAL, compact, published_files
 from transforms.dataset import (
     RunOutput,
-    commit_articles,
     commit_lock,
     read_partitions,
     read_run,

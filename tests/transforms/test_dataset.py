@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from transforms import dataset
+from transforms.commit import commit_articles
 from transforms.dataset import (
     FILE_COLUMN,
     RunOutput,
-    commit_articles,
     commit_quarantine,
     read_partitions,
     write_atomic,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +209,50 @@ def test_an_earlier_original_arriving_later_takes_over_the_stored_story(tmp_path
     assert rows["https://c.example/early"]["duplicate_of"] is None
     assert rows["https://a.example/late"]["duplicate_of"] == early["article_id"]
     assert rows["https://b.example/copy"]["story_id"] == early["article_id"]
+
+
+def _commit_and_die(root: str, point: str) -> None:
+    def die(step: str) -> None:
+        if step == point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
+    with commit_lock(Path(root)):
+        commit_deduplicated([early], Path(root), RunOutput("c", "run2", "run2"), WEEK, crash=die)
+
+
+@pytest.mark.parametrize("point", ["staged", "journalled", "renamed", "replaced", "flagged"])
+def test_a_commit_killed_at_any_point_leaves_all_of_it_or_none_of_it(
+    tmp_path: Path, point: str
+) -> None:
+    late = row("https://a.example/late", STORIES["wire"], T0 + dt.timedelta(hours=6), "a")
+    copy = row("https://b.example/copy", STORIES["edited"], T0 + dt.timedelta(hours=8), "b")
+    commit(tmp_path, [late, copy], "a", "run1")
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_commit_and_die, args=(str(tmp_path), point)
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == -signal.SIGKILL
+    with commit_lock(tmp_path):  # the next writer recovers before it reads
+        pass
+    assert not list((tmp_path / "articles").rglob(".*"))  # no journal, no staged file left
+    rows = stored(tmp_path)
+    early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
+    if point == "staged":  # before the commit point: nothing happened
+        assert set(rows) == {"https://a.example/late", "https://b.example/copy"}
+        assert rows["https://a.example/late"]["duplicate_of"] is None
+        later = commit(tmp_path, [early], "c", "run3")  # the next run stores it as new
+        assert (len(later.rows), later.seen) == (1, 0)
+    else:  # after it: all of it, the stored copies re-flagged too
+        assert rows["https://c.example/early"]["duplicate_of"] is None
+        later = commit(tmp_path, [early], "c", "run3")  # the next run sees it as stored
+        assert (len(later.rows), later.seen) == (0, 1)
+    rows = stored(tmp_path)
+    assert rows["https://a.example/late"]["duplicate_of"] == early["article_id"]
+    assert rows["https://b.example/copy"]["story_id"] == early["article_id"]
+    with commit_lock(tmp_path):  # what the runs left is what a rebuild computes
+        assert rebuild(tmp_path, WEEK)["changed"] == 0
 
 
 def _commit_in_process(root: str, url: str, barrier: Any) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from transforms.dataset import commit_articles, commit_run_metrics, partition_dir
+from transforms.commit import commit_articles
+from transforms.dataset import commit_run_metrics, partition_dir
 from transforms.quality import check_recent, record
 from transforms.schema import ARTICLE_SCHEMA
 

@@ -1,0 +1,164 @@
+"""A run's commit to the article dataset as one unit: its new files, the removal of what it
+wrote before, and the copy flags of stored rows that its articles change.
+
+1. Stage: each new partition file is written under a hidden name beside its final name.
+2. Journal: the plan (staged file -> final name, the run's files to remove, the run whose
+   rows leave compacted files, the flag updates and the files holding those rows) is written
+   to `articles/.commit.json` so that it is complete or absent. This is the commit point.
+3. Apply: renames, removals, compacted files, flag updates; every step can be done twice.
+4. The journal is removed.
+
+`recover`, which every writer runs under the commit lock before it reads, applies a journal
+a crash left behind (the commit happens, late) and removes staged files no journal names
+(a crash before the commit point: nothing happened). Readers that take no lock see the
+dataset as it was before the commit until a writer recovers it. Callers hold the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.dataset import (
+    ARTICLES,
+    RunOutput,
+    drop_from_compacted,
+    output_name,
+    partition_dir,
+    update_columns,
+    write_atomic,
+)
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
+
+JOURNAL = ".commit.json"
+STAGED_SUFFIX = ".staged"
+
+log = logging.getLogger(__name__)
+
+Crash = Callable[[str], None]  # called at each named step (tests stop the process there)
+
+
+def commit_articles(
+    table: pa.Table,
+    root: Path,
+    source_id: str,
+    run_key: str,
+    run_id: str | None = None,
+    *,
+    updates: Mapping[str, Mapping[str, object]] | None = None,
+    update_files: Iterable[Path] = (),
+    crash: Crash | None = None,
+) -> list[Path]:
+    """Write a run's articles, one file per publication day, replacing what the (source, run)
+    wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
+    ({article_id: {column: value}}) on the stored rows in `update_files`. One commit; returns
+    the run's files."""
+    step = crash or (lambda _name: None)
+    name = output_name(source_id, run_key)
+    table = table.cast(ARTICLE_SCHEMA)
+    staged: dict[str, str] = {}
+    if table.num_rows:
+        days = pc.cast(table["published_at"], pa.date32())
+        for day in sorted({d for d in days.to_pylist() if d is not None}):
+            part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by("published_at")
+            target = partition_dir(root, day) / name
+            hidden = target.with_name(f".{name}.{uuid.uuid4().hex}{STAGED_SUFFIX}")
+            write_atomic(part, hidden)
+            staged[_relative(root, hidden)] = _relative(root, target)
+    step("staged")
+    stale = [
+        _relative(root, p)
+        for p in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{name}")
+        if _relative(root, p) not in staged.values()
+    ]
+    plan = {
+        "staged": staged,
+        "remove": sorted(stale),
+        "run": None if run_id is None else [source_id, run_key, run_id],
+        "updates": {aid: dict(values) for aid, values in (updates or {}).items()},
+        "update_files": sorted(_relative(root, p) for p in update_files),
+    }
+    write_json_durably(root / ARTICLES / JOURNAL, plan)
+    step("journalled")
+    _apply(root, plan, step)
+    (root / ARTICLES / JOURNAL).unlink()
+    return [root / final for final in staged.values()]
+
+
+def recover(root: Path) -> int:
+    """Finish a commit a crash interrupted after its commit point, and remove staged files of
+    commits interrupted before it; returns 1 when a commit was finished, else 0."""
+    journal = root / ARTICLES / JOURNAL
+    finished = 0
+    try:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        plan = None
+    except (OSError, ValueError) as exc:  # written durably, so only a damaged disk gets here
+        log.warning("%s: unreadable (%s); removed it, the commit did not happen", journal, exc)
+        journal.unlink(missing_ok=True)
+        plan = None
+    if plan is not None:
+        _apply(root, plan, lambda _name: None)
+        journal.unlink()
+        log.info("%s: finished a commit that a crash interrupted", journal)
+        finished = 1
+    for leftover in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/.*{STAGED_SUFFIX}"):
+        leftover.unlink(missing_ok=True)  # staged before a crash, never committed
+    return finished
+
+
+def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
+    """Carry out a journalled plan; each part is a no-op the second time. The new names are
+    made durable before the caller removes the journal."""
+    for hidden, final in plan["staged"].items():
+        if (root / hidden).exists():
+            (root / hidden).replace(root / final)
+    for folder in {(root / final).parent for final in plan["staged"].values()}:
+        fsync_dir(folder)
+    step("renamed")
+    for name in plan["remove"]:
+        (root / name).unlink(missing_ok=True)
+    if plan["run"] is not None:
+        drop_from_compacted(root, RunOutput(*plan["run"]))
+    step("replaced")
+    files = {root / name for name in plan["update_files"]}
+    update_columns(root, plan["updates"], {f for f in files if f.exists()})
+    step("flagged")
+
+
+def write_json_durably(path: Path, data: Any) -> None:
+    """Write `data` as JSON to `path` so that the file is complete or absent, even when the
+    disk fills or the machine stops: a temporary file, fsync, rename, fsync of the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the names in `folder` (a rename, a new file) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _relative(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
