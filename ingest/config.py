@@ -45,6 +45,18 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "backoff_base_s": (False, 0.0, 60, "seconds before the first retry"),
     "backoff_max_s": (False, 0.0, 3600, "seconds between retries at most"),
     "retry_after_cap_s": (False, 0.0, 3600, "seconds of Retry-After a request waits at most"),
+    "backoff_budget_host_s": (
+        False,
+        0.0,
+        86400,
+        "seconds a run waits at most for one host that asks it to back off",
+    ),
+    "backoff_budget_run_s": (
+        False,
+        0.0,
+        86400,
+        "seconds a run waits at most for all hosts that ask it to back off",
+    ),
     "robots_ttl_s": (False, 0.0, 30 * 86400, "seconds a robots.txt is kept"),
     "sitemap_depth": (True, 1, 10, "levels of nested sitemap indexes"),
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
@@ -109,6 +121,8 @@ class Settings:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     retry_after_cap_s: float = 120.0
+    backoff_budget_host_s: float = 300.0
+    backoff_budget_run_s: float = 900.0
     robots_ttl_s: float = 86400.0
     sitemap_depth: int = 3
     sitemap_lookback_days: float = 3.0

@@ -117,6 +117,41 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
     return (rng or random).uniform(0, min(cap, base * 2**attempt))
 
 
+class WaitBudget:
+    """The seconds a run may spend waiting for servers that ask it to back off (retry delays
+    and Retry-After), per host and in all; shared by the clients of one run's threads. Once a
+    wait was refused, the host (or, over the run's budget, every host) gets no more requests
+    in this run: its items are retried by the next."""
+
+    def __init__(self, settings: Settings, spent: Mapping[str, float] | None = None) -> None:
+        self.per_host = settings.backoff_budget_host_s
+        self.per_run = settings.backoff_budget_run_s
+        self.spent: dict[str, float] = dict(spent or {})
+        self._refused: dict[str, str] = {}  # host ("" for every host) -> why
+        self._lock = threading.Lock()
+
+    def refusal(self, host: str) -> str | None:
+        """Why no more requests go to `host` in this run, or None."""
+        with self._lock:
+            return self._refused.get("") or self._refused.get(host)
+
+    def spend(self, host: str, seconds: float) -> str | None:
+        """Take `seconds` of waiting for `host`, or return why not (over a budget)."""
+        with self._lock:
+            host_total = self.spent.get(host, 0.0) + seconds
+            run_total = sum(self.spent.values()) + seconds
+            if host_total > self.per_host:
+                why = f"{host} asked for {host_total:.0f}s of backing off, over the run's {self.per_host:g}s per host"
+                self._refused[host] = why
+                return why
+            if run_total > self.per_run:
+                why = f"servers asked for {run_total:.0f}s of backing off, over the run's {self.per_run:g}s"
+                self._refused[""] = why
+                return why
+            self.spent[host] = host_total
+            return None
+
+
 class HttpClient:
     """A requests session carrying the project's politeness and safety rules.
 
@@ -130,6 +165,7 @@ class HttpClient:
         state: CrawlState | None = None,
         *,
         sleeper: Callable[[float], None] = time.sleep,
+        budget: WaitBudget | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -144,6 +180,7 @@ class HttpClient:
         self.requests_made = 0
         self._lock = threading.Lock()
         self._sleep = sleeper
+        self.budget = budget or WaitBudget(settings)
         self.robots: RobotsPolicy | None = None
         if state is not None:
             from ingest.robots import RobotsPolicy
@@ -201,6 +238,9 @@ class HttpClient:
                     delay = exc.retry_after
                 else:
                     delay = backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s)
+                over = self.budget.spend(urlsplit(url).hostname or "", delay)
+                if over is not None:
+                    raise FetchError("host_backoff", f"{url}: {exc.detail}; {over}") from None
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -237,6 +277,9 @@ class HttpClient:
         """Scheme, address, robots.txt and rate limit, for one hop; returns the seconds waited."""
         if urlsplit(url).scheme not in ("http", "https"):
             raise FetchError("bad_scheme", f"refusing non-http(s) URL {url}")
+        over = self.budget.refusal(urlsplit(url).hostname or "")
+        if over is not None:
+            raise FetchError("host_backoff", f"not requesting {url}: {over}")
         try:
             check_url(url, self.allowed)
         except UnsafeURL as exc:

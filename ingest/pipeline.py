@@ -24,7 +24,7 @@ from typing import Any, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source
-from ingest.http import HTML_TYPES, FetchError, HttpClient
+from ingest.http import HTML_TYPES, FetchError, HttpClient, WaitBudget
 from ingest.state import (
     MAX_TRANSIENT_ATTEMPTS,
     CrawlState,
@@ -142,7 +142,8 @@ def discover(
 
     settings = source.settings(settings)
     work = workdir(root, source, run)
-    with CrawlState(root) as state, HttpClient(settings, state) as client:
+    budget = WaitBudget(settings)
+    with CrawlState(root) as state, HttpClient(settings, state, budget=budget) as client:
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
     problems = [
         _problem(url, source, run, "discover", reason, detail)
@@ -160,6 +161,7 @@ def discover(
             "deferred_sitemaps": found.deferred_sitemaps,
             "bytes": client.bytes_fetched,
             "requests": client.requests_made,
+            "waited": budget.spent,
         },
     )
     return StageRef(path=str(path), count=len(found.items), quarantined=len(problems))
@@ -217,10 +219,12 @@ def _fetch_all(
             "run_id": run.run_id,
             "run_key": run.key,
         }
+        # what discovery waited for counts too: the budget is the run's
+        budget = WaitBudget(settings, read_json(work / "discover.json").get("waited"))
         with RunArchive(warc_path(root, source.id, run.key), info) as archive:
 
             def one_host(host_items: list[dict[str, Any]]) -> None:
-                with HttpClient(settings, state) as client:
+                with HttpClient(settings, state, budget=budget) as client:
                     for item in host_items:
                         _fetch_item(client, archive, item, source, run, fetched, problems)
                     with totals_lock:

@@ -57,6 +57,7 @@ TRANSIENT_PREFIXES = (
     "http_429",
     "http_5",
     "robots_unavailable",
+    "host_backoff",
 )
 MAX_TRANSIENT_ATTEMPTS = 5
 
@@ -115,7 +116,7 @@ class CrawlState:
                     self.path,
                     f"is not a readable SQLite database ({exc})",
                     "move it aside and run again: a new crawl state is created, so feeds and "
-                    "pages are requested again in full once (stored articles are not stored twice)",
+                    "pages are requested again in full once (stored articles are not stored twice).",
                 ) from exc
 
     def _open(self) -> sqlite3.Connection:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ingest.config import Settings
-from ingest.http import FetchError, HttpClient, backoff_delay, retry_after_seconds
+from ingest.http import FetchError, HttpClient, WaitBudget, backoff_delay, retry_after_seconds
 from ingest.siteserver import Reply, SiteServer, serve_site
 from ingest.state import CrawlState
 
@@ -241,3 +241,52 @@ def test_connection_errors_are_retried_then_reported() -> None:
         client.get(f"{dead}/a")
     assert info.value.reason == "connection_error"
     assert client.requests_made == 3
+
+
+def test_a_storm_of_long_retry_afters_is_bounded_per_host_and_per_run(state: CrawlState) -> None:
+    storm = Flaky(Reply(503, {"Retry-After": "100"}, b""))
+    sleeps: list[float] = []
+    budget = WaitBudget(settings(backoff_budget_host_s=250, backoff_budget_run_s=500))
+    with site({f"/{n}": storm for n in range(50)}) as server:
+        client = HttpClient(
+            settings(max_retries=10, retry_after_cap_s=120),
+            state,
+            sleeper=sleeps.append,
+            budget=budget,
+        )
+        reasons = []
+        for n in range(50):
+            with pytest.raises(FetchError) as info:
+                client.get(f"{server.base_url}/{n}")
+            reasons.append(info.value.reason)
+    assert (
+        sorted(sleeps)[-3:][1:] == [100.0, 100.0] and sorted(sleeps)[-3] < 1
+    )  # a third wait would pass 250 s
+    assert reasons == ["host_backoff"] * 50
+    assert storm.calls == 3  # the other 49 items were not requested: retried next run
+    # another host still has its own budget until the run's is used up
+    assert budget.spend("other.example", 240) is None
+    assert budget.spend("third.example", 100) is not None  # 200 + 240 + 100 > 500
+    assert budget.refusal("fourth.example") is not None
+
+
+def test_host_backoff_items_are_retried_by_the_next_run(tmp_path: Path) -> None:
+    from ingest.config import load_sources
+    from ingest.pipeline import Run, run_source
+    from tests.ingest.sites import sources_file, write_site
+
+    site_root = write_site(tmp_path / "site", 4)
+    storm = Reply(503, {"Retry-After": "1"}, b"")
+    with serve_site(site_root, {f"/a/{n}.html": storm for n in range(4)}) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            settings="  backoff_budget_host_s: 1.5\n  max_retries: 5",
+        )
+        config = load_sources(sources)
+        first = run_source(config.sources[0], config.settings, tmp_path / "data", Run.adhoc())
+        pages = sum(server.count(f"/a/{n}.html") for n in range(4))
+        server.routes.clear()  # the site is back
+        second = run_source(config.sources[0], config.settings, tmp_path / "data", Run.adhoc())
+    assert (first["new"], first["failed"], pages) == (0, 4, 2)  # one wait of 1 s, then no more
+    assert second["new"] == 4
