@@ -18,6 +18,7 @@ from ingest.config import (
     load_sources,
     sources_path,
 )
+from transforms.exceptions import CorruptFile
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, CorruptFile) as exc:  # the user's to fix: one sentence, no traceback
         print(f"newsflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"sources file (default: ${SOURCES_ENV} or ./sources.yaml)",
     )
     ingest.add_argument(
-        "--data", type=Path, default=None, help=f"data root (default: ${DATA_ENV} or ./data)"
+        "--data", default=None, help=f"data root, a local folder (default: ${DATA_ENV} or ./data)"
     )
     ingest.add_argument(
         "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     reprocess = sub.add_parser(
         "reprocess", help="rebuild articles from the stored WARC files, offline"
     )
-    reprocess.add_argument("--data", type=Path, default=None, help="data root")
+    reprocess.add_argument("--data", default=None, help="data root")
     reprocess.add_argument(
         "--source", action="append", default=[], metavar="ID", help="only this source (repeatable)"
     )
@@ -83,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         "dedup",
         help="recompute copy and story flags of stored articles (after a change of thresholds)",
     )
-    dedup.add_argument("--data", type=Path, default=None, help="data root")
+    dedup.add_argument("--data", default=None, help="data root")
     dedup.add_argument(
         "--rebuild",
         action="store_true",
@@ -108,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     retag = sub.add_parser(
         "retag", help="recompute the tags of stored articles (after a change of taxonomy or tagger)"
     )
-    retag.add_argument("--data", type=Path, default=None, help="data root")
+    retag.add_argument("--data", default=None, help="data root")
     retag.add_argument(
         "--since",
         type=_date,
@@ -128,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         "daily",
         help="what the news_daily DAG does: compact older partitions, check quality, write the report",
     )
-    daily.add_argument("--data", type=Path, default=None, help="data root")
+    daily.add_argument("--data", default=None, help="data root")
     daily.add_argument(
         "--day",
         type=_date,
@@ -148,18 +149,22 @@ def _parser() -> argparse.ArgumentParser:
     query = sub.add_parser(
         "query", help="run DuckDB SQL over the dataset (views: articles, quarantine, runs)"
     )
-    query.add_argument("--data", type=Path, default=None, help="data root")
+    query.add_argument("--data", default=None, help="data root")
     query.add_argument(
         "sql", help='for example: "SELECT source_id, count(*) FROM articles GROUP BY 1"'
+    )
+    query.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="full DuckDB: the query may also read and write any file (by default it reads "
+        "only the views)",
     )
     query.set_defaults(func=_cmd_query)
 
     demo = sub.add_parser(
         "demo", help="serve the bundled demo site on 127.0.0.1, ingest it, query it"
     )
-    demo.add_argument(
-        "--data", type=Path, default=Path("data/demo"), help="data root (default: ./data/demo)"
-    )
+    demo.add_argument("--data", default="data/demo", help="data root (default: ./data/demo)")
     demo.set_defaults(func=_cmd_demo)
 
     serve = sub.add_parser(
@@ -175,9 +180,11 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.runner import ingest_sources, print_summary
 
+    root = data_root(args.data)
     config = load_sources(args.config or sources_path())
     sources = config.select(args.source)
-    results = ingest_sources(config, sources, args.data or data_root(), refetch=args.refetch)
+    _check_stored(root)
+    results = ingest_sources(config, sources, root, refetch=args.refetch)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
 
@@ -186,11 +193,12 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     from ingest.reprocess import reprocess_runs
     from ingest.runner import print_summary
 
-    root = args.data or data_root()
+    root = data_root(args.data)
     if not (root / "raw").is_dir():
         raise ConfigError(
             f"{root}: no raw/ folder with WARC files; pass --data with the folder an ingest wrote to."
         )
+    _check_stored(root)
     results = reprocess_runs(root, args.source, args.since, workers=args.workers)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
@@ -263,15 +271,31 @@ def _cmd_daily(args: argparse.Namespace) -> int:
 
 
 def _stored_root(args: argparse.Namespace) -> Path:
-    """The data root of a command that works on stored articles; a clear error without any."""
+    """The data root of a command that works on stored articles; a clear error without any,
+    or with a file that is not readable Parquet (CorruptFile, before anything is changed)."""
     from transforms.dataset import article_files
+    from transforms.files import check_readable
 
-    root: Path = args.data or data_root()
-    if not article_files(root):
+    root = data_root(args.data)
+    files = article_files(root)
+    if not files:
         raise ConfigError(
             f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
         )
+    check_readable(files)
     return root
+
+
+def _check_stored(root: Path) -> None:
+    """Open the crawl state and read the footer of every stored article file before any
+    source runs: a damaged file is one CorruptFile here, before any request, rather than the
+    same failure at the end of every source's run."""
+    from ingest.state import CrawlState
+    from transforms.dataset import article_files
+    from transforms.files import check_readable
+
+    CrawlState(root).close()
+    check_readable(article_files(root))
 
 
 def _date(text: str) -> dt.date:
@@ -286,24 +310,41 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     from transforms.query import format_table, run_query
 
-    root = args.data or data_root()
+    root = data_root(args.data)
     if not root.is_dir():
         raise ConfigError(
             f"{root}: no such data folder; pass --data with the folder an ingest wrote to."
         )
     try:
-        columns, rows = run_query(root, args.sql)
+        columns, rows = run_query(root, args.sql, unsafe=args.unsafe)
     except duckdb.Error as exc:
-        print(f"newsflow: query failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        message = str(exc).splitlines()[0]
+        if not args.unsafe and _refused(exc):
+            message += (
+                "; queries read only the views articles, quarantine, runs and quality "
+                "(--unsafe lifts this)"
+            )
+        print(f"newsflow: query failed: {message}", file=sys.stderr)
         return 2
     print(format_table(columns, rows))
     return 0
 
 
+def _refused(exc: Exception) -> bool:
+    """Whether DuckDB refused the query for the safe mode's settings."""
+    import duckdb
+
+    return isinstance(exc, duckdb.PermissionException) or "configuration has been locked" in str(
+        exc
+    )
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ingest.demo import run_demo
 
-    return run_demo(args.data)
+    root = data_root(args.data)
+    _check_stored(root)
+    return run_demo(root)
 
 
 def _cmd_serve_demo(args: argparse.Namespace) -> int:

@@ -27,5 +27,5 @@ class CorruptFile(Exception):
             path,
             f"is not a readable Parquet file ({reason[:160]})",
             "move it aside (its rows are then missing) or restore it from a backup, "
-            "then run the command again",
+            "then run the command again.",
         )

@@ -1,5 +1,5 @@
-"""SQL over the dataset with DuckDB: views `articles`, `quarantine` and `runs` over the
-published Parquet files (a pending compaction's superseded inputs left out)."""
+"""SQL over the dataset with DuckDB: views `articles`, `quarantine`, `runs` and `quality` over
+the published Parquet files (a pending compaction's superseded inputs left out)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import pyarrow as pa
 from transforms.compaction import published_files
 from transforms.dataset import ARTICLES, QUARANTINE, RUNS
 from transforms.files import check_readable
+from transforms.quality import QUALITY, QUALITY_SCHEMA
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
 VIEWS: dict[str, tuple[str, pa.Schema, str]] = {
     "articles": (ARTICLES, ARTICLE_SCHEMA, PARTITION_COLUMN),
     "quarantine": (QUARANTINE, QUARANTINE_SCHEMA, "run_date"),
     "runs": (RUNS, RUNS_SCHEMA, "run_date"),
+    "quality": (QUALITY, QUALITY_SCHEMA, "check_date"),
 }
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from ingest.cli import main
-from ingest.config import ConfigError, load_sources
+from ingest.config import DATA_ENV, ConfigError, data_root, load_sources
+from tests.conftest import ROOT
 
 VALID = """
 settings:
@@ -175,3 +176,38 @@ def test_cli_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["ingest", "--bogus"])
     assert info.value.code == 2
+
+
+def test_the_data_root_is_a_local_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert data_root(str(tmp_path / "new" / "a:b")) == tmp_path / "new" / "a:b"
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    assert data_root() == tmp_path
+    for url in ("s3://bucket/x", "gs://b", "file:///tmp/x", "HTTPS://example.org/d", "hdfs+ha://n"):
+        with pytest.raises(ConfigError, match=r"only local folders are supported"):
+            data_root(url)
+    monkeypatch.setenv(DATA_ENV, "s3://bucket/x")
+    with pytest.raises(ConfigError, match=r"^NEWSFLOW_DATA=s3://bucket/x: only local folders"):
+        data_root()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"file: is a file, not a folder; pass a folder"):
+        data_root(str(tmp_path / "file"))
+
+
+def test_dags_read_the_data_root_through_data_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    for dag_file in sorted((ROOT / "dags").glob("*.py")):
+        code = dag_file.read_text(encoding="utf-8")
+        assert "environ" not in code and "getenv" not in code, dag_file  # data_root() only
+    monkeypatch.setenv(DATA_ENV, "s3://bucket/x")
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    (error,) = [e for f, e in bag.import_errors.items() if f.endswith("news_ingest.py")]
+    assert (
+        error.strip()
+        .splitlines()[-1]
+        .endswith(
+            "NEWSFLOW_DATA=s3://bucket/x: only local folders are supported as the data root for "
+            "now, not URLs; pass a local folder (a bucket can be mounted as one)."
+        )
+    )

@@ -1,0 +1,171 @@
+"""The command line on a damaged or wrong data root: one sentence naming the file or value and
+what to do, exit code 2, no traceback; and `query`, which reads only the views unless --unsafe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.cli import main
+from tests.transforms.test_compaction import NOW, fill
+from tests.transforms.test_query import run_row
+from transforms.dataset import commit_quarantine, commit_run_metrics
+
+COMMANDS = [
+    ["ingest"],
+    ["reprocess"],
+    ["dedup"],
+    ["dedup", "--rebuild"],
+    ["retag"],
+    ["daily"],
+    ["query", "SELECT 1"],
+    ["demo"],
+]
+
+
+def dataset(root: Path) -> Path:
+    """Articles of three sources in two partitions, their runs and one quarantine row."""
+    fill(root)
+    for source, new in (("a", 13), ("b", 12), ("c", 12)):
+        commit_run_metrics(run_row(source, new, 1), root, source, "K1", NOW.date())
+    row = {
+        "url": "https://a.example/gone",
+        "source_id": "a",
+        "stage": "fetch",
+        "reason": "http_404",
+        "run_id": "run1",
+        "at": NOW,
+    }
+    commit_quarantine([row], root, "a", "K1", NOW.date())
+    return root
+
+
+def one_sentence(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("newsflow: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_query_answers_the_readme_examples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(dataset(tmp_path))
+    sql = "SELECT source_id, count(*) FROM articles GROUP BY 1 ORDER BY 1"
+    assert main(["query", "--data", root, sql]) == 0
+    out = capsys.readouterr().out
+    assert "a         | 13" in out and "c         | 12" in out and "(3 rows)" in out
+    sql = "SELECT source_id, sum(new), sum(quarantined) FROM runs GROUP BY 1 ORDER BY 1"
+    assert main(["query", "--data", root, sql]) == 0
+    assert "b         | 12         | 1" in capsys.readouterr().out
+    sql = "SELECT published_date, count(*) FROM articles GROUP BY 1 ORDER BY 1"
+    assert main(["query", "--data", root, sql]) == 0
+    assert "2024-03-01     | 36" in capsys.readouterr().out
+    assert main(["query", "--data", root, "SELECT reason, run_date FROM quarantine"]) == 0
+    assert f"http_404 | {NOW.date()}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1) TO '{tmp}/x.csv'",
+        "SELECT * FROM read_text('/etc/passwd')",
+        "SET enable_external_access=true",
+    ],
+)
+def test_query_reads_only_the_views_without_unsafe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str
+) -> None:
+    root = dataset(tmp_path / "data")
+    assert main(["query", "--data", str(root), sql.format(tmp=tmp_path)]) == 2
+    err = one_sentence(capsys)
+    assert "newsflow: query failed: " in err
+    assert (
+        "queries read only the views articles, quarantine, runs and quality (--unsafe lifts this)"
+        in err
+    )
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_query_unsafe_is_full_duckdb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(dataset(tmp_path / "data"))
+    sql = "SELECT count(*) > 0 AS has_lines FROM read_text('/etc/passwd')"
+    assert main(["query", "--data", root, "--unsafe", sql]) == 0
+    assert "True" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_file_that_is_not_parquet_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    root = dataset(tmp_path)
+    (root / "raw").mkdir()  # for reprocess
+    broken = next((root / "articles" / "published_date=2024-03-01").glob("b__*.parquet"))
+    truncated = broken.read_bytes()[:200]
+    broken.write_bytes(truncated)
+    assert main([command[0], "--data", str(root), *command[1:]]) == 2
+    err = one_sentence(capsys)
+    assert f"newsflow: {broken}: is not a readable Parquet file (" in err
+    assert "move it aside" in err
+    assert broken.read_bytes() == truncated
+    assert not (root / "reports").exists()  # nothing was done
+
+
+def test_a_crawl_state_that_is_not_sqlite_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "data" / "state" / "crawl.sqlite"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"this is not a database" * 10)
+    (tmp_path / "data" / "raw").mkdir()
+    sources = tmp_path / "sources.yaml"
+    sources.write_text('sources:\n  - id: a\n    feeds: ["https://a.example/feed.xml"]\n')
+    for command in (["ingest", "--config", str(sources)], ["reprocess"]):
+        assert main([*command, "--data", str(tmp_path / "data")]) == 2
+        err = one_sentence(capsys)
+        assert f"newsflow: {state}: is not a readable SQLite database (" in err
+        assert "move it aside and run again: a new crawl state is created" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_data_root_that_is_a_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    afile = tmp_path / "data"
+    afile.write_text("not a folder")
+    assert main([command[0], "--data", str(afile), *command[1:]]) == 2
+    err = one_sentence(capsys)
+    assert f"--data {afile}: is a file, not a folder; pass a folder" in err
+    assert main([command[0], "--data", str(afile / "sub"), *command[1:]]) == 2
+    assert f"is under {afile}, which is a file" in one_sentence(capsys)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_url_data_root_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([command[0], "--data", "s3://bucket/x", *command[1:]]) == 2
+    err = one_sentence(capsys)
+    assert "--data s3://bucket/x: only local folders are supported as the data root" in err
+    if command[0] != "demo":  # the demo has a default --data of its own
+        monkeypatch.setenv("NEWSFLOW_DATA", "GS://bucket/x")
+        assert main(command) == 2
+        assert "NEWSFLOW_DATA=GS://bucket/x: only local folders" in one_sentence(capsys)
+    assert list(tmp_path.iterdir()) == []  # no folder named "s3:" or "GS:"
+
+
+def test_daily_writes_its_report_through_the_read_only_views(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = dataset(tmp_path)
+    assert main(["daily", "--data", str(root), "--day", str(NOW.date())]) in (0, 1)
+    report = root / "reports" / str(NOW.date())
+    assert (report / "report.html").exists() and (report / "quarantine.png").exists()
+    sql = "SELECT check_date, quality.check, severity, source_id, message FROM quality"
+    assert main(["query", "--data", str(root), sql]) == 0
+    assert "check_date | check | severity | source_id | message" in capsys.readouterr().out
