@@ -26,6 +26,8 @@ Triggered by every ingest run (the `newsflow_articles` Asset) and daily at 05:30
 1. **compacted_partitions** — partitions older than `compact_older_than_days` are merged
    into one file each, sorted by `published_at` (zstd, large row groups). Journalled: an
    interrupted compaction is finished or undone by the next writer; no row is lost or doubled.
+   Then what killed runs left behind more than a day ago (hidden temporary files, work
+   folders of runs that never committed) is removed.
 2. **quality_findings** — checks on the last `check_days` days of partitions: schema,
    required fields, dates within bounds, copy rate, per-source volume against its trailing
    average (dropped to zero, spikes), extraction health (short bodies, missing dates).
@@ -78,13 +80,15 @@ def news_daily() -> None:
     @task(multiple_outputs=False)
     def compacted_partitions() -> dict[str, int]:
         from ingest.config import data_root
+        from ingest.workfiles import remove_leftovers
         from transforms.compaction import compact
         from transforms.dataset import commit_lock
 
-        root = data_root()
+        root, now = data_root(), dt.datetime.now(dt.UTC)
         days = int(get_current_context()["params"]["compact_older_than_days"])
         with commit_lock(root):
-            return compact(root, dt.timedelta(days=days), dt.datetime.now(dt.UTC))
+            done = compact(root, dt.timedelta(days=days), now)
+        return {**done, "leftovers_removed": remove_leftovers(root, now)}
 
     @task(multiple_outputs=False)
     def quality_findings() -> dict[str, Any]:

@@ -60,6 +60,7 @@ class Decoder:
     def _add(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.cap:
+            self.parts.append(data[: len(data) - (self.size - self.cap)])  # up to the cap
             what = "decompressed " if self._z is not None else ""
             raise BodyError("too_large", f"{what}body exceeds the cap of {self.cap} bytes")
         self.parts.append(data)
@@ -68,10 +69,19 @@ class Decoder:
         return b"".join(self.parts)
 
 
-def read_limited(read1: Callable[[int], bytes], encoding: str, cap: int, deadline: float) -> bytes:
+def read_limited(
+    read1: Callable[[int], bytes],
+    encoding: str,
+    cap: int,
+    deadline: float,
+    *,
+    truncate: bool = False,
+) -> bytes:
     """Read a body with `read1` (returns what is available, b'' at the end) within the limits.
 
-    `deadline` is a time.monotonic() value; raises BodyError (`too_large`, `timeout`, `bad_encoding`).
+    `deadline` is a time.monotonic() value; raises BodyError (`too_large`, `timeout`,
+    `bad_encoding`). With `truncate`, a body over `cap` is not an error: its first `cap`
+    bytes are returned (what a crawler reads of a long robots.txt).
     """
     decoder = Decoder(encoding, cap)
     while True:
@@ -80,7 +90,12 @@ def read_limited(read1: Callable[[int], bytes], encoding: str, cap: int, deadlin
         chunk = read1(16384)
         if not chunk:
             break
-        decoder.feed(chunk)
+        try:
+            decoder.feed(chunk)
+        except BodyError as exc:
+            if not (truncate and exc.reason == "too_large"):
+                raise
+            return decoder.body()[:cap]
     return decoder.body()
 
 

@@ -245,6 +245,7 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 
 
 def _cmd_daily(args: argparse.Namespace) -> int:
+    from ingest.workfiles import remove_leftovers
     from transforms.compaction import compact
     from transforms.dataset import commit_lock
     from transforms.quality import check_recent, record
@@ -261,6 +262,7 @@ def _cmd_daily(args: argparse.Namespace) -> int:
         with commit_lock(root):
             done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
         print(f"compacted: {done['files']} files into {done['partitions']} partitions")
+    print(f"removed: {remove_leftovers(root, now)} leftovers of killed runs")
     findings = check_recent(root, day, args.check_days, now)
     record(root, day, findings, now)
     for finding in findings:

@@ -87,12 +87,13 @@ class ExtractedPage:
 def extract_page(body: bytes, url: str, header_charset: str | None = None) -> ExtractedPage:
     """Extract one article from HTML bytes.
 
-    Raises ExtractError: `parse_error`, `no_text`, `not_article`.
+    Raises ExtractError: `parse_error`, `no_text`, `too_deep` (no text, and the page nests
+    elements deeper than the parser follows), `not_article`.
     """
     from ingest.article_body import page_day
     from ingest.profiles import find_profile
 
-    tree = _parse(body, url, header_charset)
+    tree, too_deep = _parse(body, url, header_charset)
     meta = read_metadata(tree)
     headings = _headings(tree, meta, url)
     profile = find_profile(meta, url)
@@ -110,6 +111,12 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     else:
         text, extractor = _drop_title_line(doc.get("text") or "", title), TRAFILATURA
     if len(text.split()) < MIN_WORDS:
+        if too_deep:
+            raise ExtractError(
+                "too_deep",
+                f"{url}: elements nest deeper than {MAX_DEPTH} levels, where the parser stops; "
+                f"only {len(text.split())} words of text before that",
+            )
         raise ExtractError(
             "no_text", f"{url}: only {len(text.split())} words of text (minimum {MIN_WORDS})"
         )
@@ -259,20 +266,25 @@ def _trafilatura(
 
 # ------------------------------------------------------------------------------ helpers
 
+MAX_DEPTH = 2048  # libxml2's nesting limit in huge-tree mode (256 otherwise)
 
-def _parse(body: bytes, url: str, header_charset: str | None) -> lxml_html.HtmlElement:
+
+def _parse(body: bytes, url: str, header_charset: str | None) -> tuple[lxml_html.HtmlElement, bool]:
+    """The page's tree, and whether parsing stopped at MAX_DEPTH levels of nesting: libxml2's
+    huge-tree mode follows nesting that deep (the body is already within the size cap) and
+    cuts off what is deeper."""
     from lxml import etree
     from lxml import html as lxml_html
 
     text, _ = decode_html(body, header_charset)
-    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True)
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
     try:
         tree: lxml_html.HtmlElement = lxml_html.document_fromstring(
             text.encode("utf-8"), parser=parser
         )
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError("parse_error", f"{url}: {exc}") from None
-    return tree
+    return tree, any("Excessive depth" in error.message for error in parser.error_log)
 
 
 def _headings(tree: lxml_html.HtmlElement, meta: PageMetadata, url: str = "") -> list[str]:

@@ -217,17 +217,27 @@ class HttpClient:
             headers["If-Modified-Since"] = last_modified
         return self._with_retries(url, headers, check_robots=True)
 
-    def get_robots(self, url: str) -> Response:
-        """GET a robots.txt itself: the same rules, minus robots.txt."""
-        return self._with_retries(url, {"Accept": "text/plain, */*;q=0.1"}, check_robots=False)
+    def get_robots(self, url: str, read_at_most: int) -> Response:
+        """GET a robots.txt itself: the same rules, minus robots.txt; a longer file is cut to
+        its first `read_at_most` bytes instead of being refused."""
+        return self._with_retries(
+            url, {"Accept": "text/plain, */*;q=0.1"}, check_robots=False, truncate_at=read_at_most
+        )
 
     # ---------------------------------------------------------------------------- internals
 
-    def _with_retries(self, url: str, headers: dict[str, str], *, check_robots: bool) -> Response:
+    def _with_retries(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        check_robots: bool,
+        truncate_at: int | None = None,
+    ) -> Response:
         s = self.settings
         for attempt in range(s.max_retries + 1):
             try:
-                return self._follow(url, headers, check_robots)
+                return self._follow(url, headers, check_robots, truncate_at)
             except FetchError as exc:
                 if not exc.retryable or attempt == s.max_retries:
                     raise
@@ -244,7 +254,9 @@ class HttpClient:
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _follow(self, url: str, headers: dict[str, str], check_robots: bool) -> Response:
+    def _follow(
+        self, url: str, headers: dict[str, str], check_robots: bool, truncate_at: int | None
+    ) -> Response:
         deadline = time.monotonic() + self.settings.deadline_s
         current = url
         for _ in range(MAX_REDIRECTS + 1):
@@ -270,7 +282,7 @@ class HttpClient:
                         status,
                     ) from None
                 continue
-            return self._read(current, response, deadline)
+            return self._read(current, response, deadline, truncate_at)
         raise FetchError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
 
     def _admit(self, url: str, check_robots: bool) -> float:
@@ -324,7 +336,9 @@ class HttpClient:
         except ValueError as exc:  # requests parses a malformed Location before we see it
             raise FetchError("bad_redirect", f"{url}: {exc}") from None
 
-    def _read(self, url: str, response: requests.Response, deadline: float) -> Response:
+    def _read(
+        self, url: str, response: requests.Response, deadline: float, truncate_at: int | None
+    ) -> Response:
         with response:
             status = response.status_code
             if status == 304:
@@ -336,10 +350,11 @@ class HttpClient:
                     status,
                     retry_after_seconds(response.headers.get("Retry-After")),
                 )
-            cap = self.settings.max_page_bytes
+            cap = truncate_at or self.settings.max_page_bytes
             declared = response.headers.get("Content-Length", "")
             if (
-                declared.isdigit()
+                truncate_at is None
+                and declared.isdigit()
                 and int(declared) > cap
                 and not response.headers.get("Content-Encoding")
             ):
@@ -352,6 +367,7 @@ class HttpClient:
                     response.headers.get("Content-Encoding", ""),
                     cap,
                     deadline,
+                    truncate=truncate_at is not None,
                 )
             except BodyError as exc:
                 raise FetchError(exc.reason, f"{url}: {exc.detail}") from None

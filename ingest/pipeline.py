@@ -33,7 +33,7 @@ from ingest.state import (
     Validators,
     is_transient,
 )
-from ingest.workfiles import read_json, read_jsonl, write_json, write_jsonl
+from ingest.workfiles import WRITTEN, read_json, read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -396,6 +396,7 @@ def write(
             files=[str(f) for f in files],
         )
         record_run(root, source, run, work, ref, problems, written_at, reprocess=reprocess)
+    write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
     return ref
 
 

@@ -1,8 +1,11 @@
-"""Work files of a run's stages: JSON lines, written atomically, under DATA/work/<source>/<run>/."""
+"""Work files of a run's stages: JSON lines, written atomically, under DATA/work/<source>/<run>/;
+and the removal of what killed processes left behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -47,3 +50,34 @@ def read_json(path: Path) -> dict[str, Any]:
         return {}
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+LEFTOVER_AGE = dt.timedelta(days=1)  # far longer than any stage may run (Airflow's timeout: 1 h)
+WRITTEN = "written.json"  # in a run's work folder once its write stage committed
+
+
+def remove_leftovers(root: Path, now: dt.datetime, age: dt.timedelta = LEFTOVER_AGE) -> int:
+    """Remove what killed processes left behind, once older than `age`: hidden temporary files
+    (a WARC file, a Parquet or work file being written) and the work folders of runs that
+    never committed. Returns how many files and folders went. Nothing younger is touched,
+    so a run in progress is safe."""
+    cutoff = (now - age).timestamp()
+    removed = 0
+    for pattern in ("raw/*/.*.tmp", "*/*=*/.*.tmp", "work/*/*/.*.tmp"):
+        for path in root.glob(pattern):
+            if _older(path, cutoff):
+                path.unlink(missing_ok=True)
+                removed += 1
+    for folder in root.glob("work/*/*"):
+        unfinished = folder.is_dir() and not (folder / WRITTEN).exists()
+        if unfinished and all(_older(p, cutoff) for p in [folder, *folder.iterdir()]):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False

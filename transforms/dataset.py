@@ -227,18 +227,43 @@ def commit_lock(root: Path) -> Iterator[None]:
     lock first finishes a run's commit or a compaction that was interrupted."""
     import fcntl
 
-    from transforms import commit, compaction
-
     lock = root / "state" / "commit.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            commit.recover(root)
-            compaction.recover(root)
+            _recover(root)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def recover_if_idle(root: Path) -> bool:
+    """For readers: finish what an interrupted commit or compaction left, when no writer holds
+    the lock (a reader never waits) and the data root is writable; returns whether it could."""
+    import fcntl
+
+    try:
+        handle = open(root / "state" / "commit.lock", "a+")  # noqa: SIM115 - closed below
+    except OSError:  # no lock file yet, or a read-only data root
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            _recover(root)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
+def _recover(root: Path) -> None:
+    from transforms import commit, compaction
+
+    commit.recover(root)
+    compaction.recover(root)
 
 
 def commit_quarantine(

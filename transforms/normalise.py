@@ -181,20 +181,37 @@ def article_id(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
+# Invisible controls that change how text displays or breaks, never what it says: bidi marks,
+# embeddings, overrides and isolates (a title can be made to read backwards), zero-width
+# spaces, word joiners, byte-order marks. ZWNJ and ZWJ stay: Persian and Indic spelling and
+# emoji sequences need them.
+_INVISIBLE = dict.fromkeys(
+    [
+        *(0x061C, 0x180E, 0x200B, 0x200E, 0x200F, 0xFEFF),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2065),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
 def clean_text(text: str | None) -> str:
-    """Unicode NFC, spaces collapsed within lines, paragraphs separated by one newline."""
+    """Unicode NFC without invisible controls, spaces collapsed within lines, paragraphs
+    separated by one newline."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = (_SPACES.sub(" ", line).strip() for line in _BLANKS.sub("\n", text).split("\n"))
     return "\n".join(line for line in lines if line)
 
 
 def clean_line(text: str | None) -> str | None:
-    """A single-line field (title, description, name): whitespace collapsed; None when empty."""
+    """A single-line field (title, description, name): NFC without invisible controls,
+    whitespace collapsed; None when empty."""
     if text is None:
         return None
-    cleaned = " ".join(unicodedata.normalize("NFC", text).split())
+    cleaned = " ".join(unicodedata.normalize("NFC", text.translate(_INVISIBLE)).split())
     return cleaned or None
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from transforms.compaction import published_files
-from transforms.dataset import ARTICLES, QUARANTINE, RUNS
+from transforms.dataset import ARTICLES, QUARANTINE, RUNS, recover_if_idle
 from transforms.files import check_readable
 from transforms.quality import QUALITY, QUALITY_SCHEMA
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
@@ -28,6 +28,7 @@ def connect(root: Path, *, unsafe: bool = False) -> Any:
     the configuration locked. Raises CorruptFile for a file that is not readable Parquet."""
     import duckdb
 
+    recover_if_idle(root)  # a commit a crash interrupted is finished first, when nobody writes
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # show timestamps in UTC whatever the machine's zone
     for view, (folder, schema, partition) in VIEWS.items():

@@ -222,3 +222,35 @@ def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
         (broken, "write", "write_error")
     ]
     assert broken.rsplit("/", 1)[-1] not in urls(data) and len(urls(data)) == 2
+
+
+def test_leftovers_of_killed_runs_go_after_a_day_and_nothing_live_is_touched(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from ingest.workfiles import remove_leftovers
+
+    site = write_site(tmp_path / "site", 2)
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        ingest(sources_file(tmp_path / "s.yaml", server.base_url), data)  # a committed run
+    (committed,) = (data / "work" / "fixture").iterdir()
+    killed = data / "work" / "fixture" / "20261124T000000Z_20261124T010000Z"
+    killed.mkdir()
+    (killed / "discovered.jsonl").write_text("{}\n")
+    warc_tmp = data / "raw" / "fixture" / ".x.warc.gz.0123.tmp"
+    parquet_tmp = next((data / "articles").iterdir()) / ".x.parquet.0123.tmp"
+    running = data / "raw" / "fixture" / ".y.warc.gz.4567.tmp"  # being written right now
+    for path in (warc_tmp, parquet_tmp, running):
+        path.write_bytes(b"partial")
+    now = dt.datetime.now(dt.UTC)
+    two_days_ago = (now - dt.timedelta(days=2)).timestamp()
+    old = [warc_tmp, parquet_tmp, killed / "discovered.jsonl", killed, committed]
+    old += list(committed.iterdir())
+    for path in old:
+        os.utime(path, (two_days_ago, two_days_ago))
+    assert remove_leftovers(data, now) == 3
+    assert not killed.exists() and not warc_tmp.exists() and not parquet_tmp.exists()
+    assert committed.exists() and running.exists() and len(urls(data)) == 2
+    assert remove_leftovers(data, now) == 0

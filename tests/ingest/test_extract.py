@@ -4,6 +4,7 @@ import pytest
 
 from ingest.demo import DEMO_SITE
 from ingest.extract import ExtractError, extract_page
+from tests.ingest.sites import article_html
 
 SEED = (
     DEMO_SITE
@@ -142,3 +143,24 @@ def test_jsonld_graph_date_author_and_headline() -> None:
 @pytest.mark.usefixtures("no_author_search")
 def test_a_profile_naming_the_author_spares_trafilaturas_author_search() -> None:
     assert extract_page(seed_page(), SEED_URL).authors == ("as",)
+
+
+def nested(depth: int) -> bytes:
+    page = article_html(3)
+    return (
+        page.replace("<article>", "<div>" * depth + "<article>")
+        .replace("</article>", "</article>" + "</div>" * depth)
+        .encode()
+    )
+
+
+def test_an_article_nested_deeper_than_libxml2s_default_limit_is_extracted() -> None:
+    page = extract_page(nested(600), "https://deep.example/a/3.html")  # default limit: 256
+    assert page.title == "Story number 3 from the fixture site"
+    assert len(page.text.split()) > 50
+
+
+def test_an_article_nested_past_the_huge_tree_limit_says_too_deep() -> None:
+    with pytest.raises(ExtractError) as info:
+        extract_page(nested(3000), "https://deep.example/a/3.html")
+    assert info.value.reason == "too_deep" and "2048 levels" in info.value.detail

@@ -80,7 +80,7 @@ def title_of(head: str, body: str, url: str = "https://news.example/2024/05/stor
     from ingest.metadata import read_metadata
 
     page = f"<html><head>{head}</head><body>{body}{BODY}</body></html>"
-    tree = _parse(page.encode(), url, None)
+    tree, _ = _parse(page.encode(), url, None)
     meta = read_metadata(tree)
     return choose_title(meta, _headings(tree, meta, url), None, url, _subheadings(tree))
 

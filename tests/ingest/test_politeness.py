@@ -78,6 +78,25 @@ def test_disallowed_urls_are_never_requested_and_robots_is_cached(state: CrawlSt
         assert server.count("/robots.txt") == 1
 
 
+def test_a_robots_txt_over_the_page_cap_is_read_to_500_kib_not_refused(
+    state: CrawlState,
+) -> None:
+    rules = b"User-agent: *\nDisallow: /private/\n"
+    padding = b"# " + b"x" * 78 + b"\n"
+    tail = b"User-agent: *\nDisallow: /late/\n"  # past the first 500 KiB: ignored
+    body = rules + padding * 12_000 + tail  # about 970 kB, ten times the page cap below
+    routes = {"/robots.txt": Reply(200, {"Content-Type": "text/plain"}, body), "/a": PAGE}
+    routes |= {"/private/x": PAGE, "/late/x": PAGE}
+    with site(routes) as server, HttpClient(settings(max_page_bytes=100_000), state) as client:
+        assert client.get(f"{server.base_url}/a").status == 200
+        assert client.get(f"{server.base_url}/late/x").status == 200
+        with pytest.raises(FetchError) as info:
+            client.get(f"{server.base_url}/private/x")
+    assert info.value.reason == "robots_disallowed"
+    stored = state.robots(server.base_url)
+    assert stored is not None and stored[0] == 200 and len(stored[1]) == 512_000
+
+
 def test_robots_is_read_again_after_its_ttl(state: CrawlState) -> None:
     with site({"/robots.txt": Reply(200, {}, b"User-agent: *\nAllow: /\n"), "/a": PAGE}) as server:
         with HttpClient(settings(robots_ttl_s=0), state) as client:

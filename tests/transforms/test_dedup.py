@@ -255,6 +255,25 @@ def test_a_commit_killed_at_any_point_leaves_all_of_it_or_none_of_it(
         assert rebuild(tmp_path, WEEK)["changed"] == 0
 
 
+def test_a_query_after_a_half_applied_commit_sees_all_of_it(tmp_path: Path) -> None:
+    from transforms.query import run_query
+
+    late = row("https://a.example/late", STORIES["wire"], T0 + dt.timedelta(hours=6), "a")
+    commit(tmp_path, [late], "a", "run1")
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_commit_and_die, args=(str(tmp_path), "renamed")
+    )
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == -signal.SIGKILL  # new file in place, stored copy not re-flagged
+    _, rows = run_query(tmp_path, "SELECT url, duplicate_of FROM articles ORDER BY url")
+    early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
+    assert rows == [
+        ("https://a.example/late", early["article_id"]),
+        ("https://c.example/early", None),
+    ]
+
+
 def _commit_in_process(root: str, url: str, barrier: Any) -> None:
     article = row(url, STORIES["wire"], T0, source_id=url.split("/")[2])
     barrier.wait()

@@ -4,10 +4,11 @@ import datetime as dt
 
 import pytest
 
-from transforms.articles import choose_published
+from transforms.articles import build_article, choose_published
 from transforms.normalise import (
     article_id,
     canonical_url,
+    clean_line,
     clean_text,
     content_hash,
     normalise_url,
@@ -175,3 +176,23 @@ def test_published_time_prefers_page_then_feed_then_header_and_never_the_future(
         "http_header",
     )
     assert choose_published({}, fetched) == (fetched, "fetch_time")
+
+
+def test_bidi_and_zero_width_controls_leave_titles_and_text() -> None:
+    record = {
+        "url": "https://example.com/a",
+        "fetched_at": "2026-11-25T12:00:00+00:00",
+        "extractor": "test",
+        "title": "\u202egnilaeS\u202c Harbour\u200b plan \u2066approved\u2069\ufeff",
+        "text": "The coun\u200bcil met.\u200f",
+        "authors": ["Ana\u200e Silva"],
+    }
+    row = build_article(record, "s", "S", "run")
+    assert row["title"] == "gnilaeS Harbour plan approved"
+    assert row["text"] == "The council met." and row["authors"] == ["Ana Silva"]
+    # joiners that spelling needs stay: Persian's ZWNJ, emoji sequences' ZWJ
+    assert (
+        clean_line("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645")
+        == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    )
+    assert clean_text("\U0001f469\u200d\U0001f4bb") == "\U0001f469\u200d\U0001f4bb"
