@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -36,6 +35,7 @@ from transforms.dataset import (
     update_columns,
     write_atomic,
 )
+from transforms.files import fsync_dir, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
 
 JOURNAL = ".commit.json"
@@ -133,31 +133,6 @@ def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
     files = {root / name for name in plan["update_files"]}
     update_columns(root, plan["updates"], {f for f in files if f.exists()})
     step("flagged")
-
-
-def write_json_durably(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` so that the file is complete or absent, even when the
-    disk fills or the machine stops: a temporary file, fsync, rename, fsync of the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make the names in `folder` (a rename, a new file) durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _relative(root: Path, path: Path) -> str:

@@ -20,8 +20,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +34,7 @@ from transforms.dataset import (
     write_atomic,
 )
 from transforms.exceptions import CorruptFile
-from transforms.files import reading
+from transforms.files import fsync_dir, reading, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
 
 JOURNAL = ".compaction.json"
@@ -80,7 +78,7 @@ def _compact_partition(
     digest = hashlib.sha256("\n".join(p.name for p in inputs).encode()).hexdigest()[:16]
     target = part / f"{COMPACTED_PREFIX}{digest}.parquet"
     journal = part / JOURNAL
-    _write_journal(journal, _Plan(tuple(p.name for p in inputs), target.name))
+    write_json_durably(journal, {"inputs": [p.name for p in inputs], "target": target.name})
     try:
         tables = []
         for path in inputs:
@@ -90,7 +88,7 @@ def _compact_partition(
             [("published_at", "ascending"), ("article_id", "ascending")]
         )
         write_atomic(table, target, row_group_size=row_group_rows)
-        _fsync_dir(part)  # the target's name is durable before any input goes
+        fsync_dir(part)  # the target's name is durable before any input goes
     except Exception:
         if not target.exists():  # nothing changed: the plan is void
             journal.unlink(missing_ok=True)
@@ -144,29 +142,6 @@ def published_files(root: Path, folder: str) -> list[Path]:
 class _Plan:
     inputs: tuple[str, ...]
     target: str
-
-
-def _write_journal(journal: Path, plan: _Plan) -> None:
-    """Write the journal so that it is complete or absent, even when the disk fills or the
-    machine stops: a temporary file, fsync, rename, fsync of the folder."""
-    tmp = journal.with_name(f"{journal.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"inputs": list(plan.inputs), "target": plan.target}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(journal)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(journal.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _read_plan(journal: Path) -> _Plan | None:

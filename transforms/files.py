@@ -1,10 +1,15 @@
-"""Reading stored Parquet files: the one place where a failed read becomes `CorruptFile`."""
+"""Stored files: the one place where a failed Parquet read becomes `CorruptFile`, and durable
+writes of the small JSON journals that make multi-file changes atomic."""
 
 from __future__ import annotations
 
+import json
+import os
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,3 +35,28 @@ def check_readable(paths: Iterable[Path]) -> None:
     for path in paths:
         with reading(path):
             pq.read_metadata(path)
+
+
+def write_json_durably(path: Path, data: Any) -> None:
+    """Write `data` as JSON to `path` so that the file is complete or absent, even when the
+    disk fills or the machine stops: a temporary file, fsync, rename, fsync of the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the names in `folder` (a rename, a new file) durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
