@@ -60,7 +60,7 @@ bench: $(STAMP) ## throughput against trafilatura alone, the per-host rate limit
 	$(BIN)/python benchmarks/rate_limit.py
 	$(BIN)/python benchmarks/dedup.py
 	$(BIN)/python benchmarks/tagging.py
-	$(BIN)/python benchmarks/regex.py
+	$(BIN)/python benchmarks/patterns.py
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py

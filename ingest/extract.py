@@ -407,8 +407,20 @@ def _lossy_copy(heading: str, stated: str) -> bool:
     a typographic apostrophe)."""
     if "?" not in heading:
         return False
-    pattern = ".{1,3}".join(re.escape(part) for part in heading.split("?"))
-    return re.fullmatch(pattern, stated, re.IGNORECASE | re.DOTALL) is not None
+    # each "?" stands for one to three characters: the ends `stated` can be read up to, kept
+    # as a set of positions (linear in the lengths; a regular expression of one gap per "?"
+    # backtracks exponentially on a heading of many of them)
+    text = stated.lower()
+    ends = {0}
+    for n, part in enumerate(re.split(r"(\?+)", heading.lower())):
+        if n % 2:  # a run of k marks: k to 3k characters
+            k = len(part)
+            ends = {e + j for e in ends for j in range(k, 3 * k + 1) if e + j <= len(text)}
+        else:
+            ends = {e + len(part) for e in ends if text.startswith(part, e)}
+        if not ends:
+            return False
+    return len(text) in ends
 
 
 def _holds(heading: str, stated: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # no "<" inside: linear on a run of unclosed "<"
 
 
 JSON_FEED_TYPES = ("application/feed+json", "application/json")

@@ -30,3 +30,20 @@ def finishes(function: Callable[[], T], within_s: float = 60.0) -> T:
     if errors:
         raise errors[0]
     return result[0]
+
+
+def finishes_apart(function: Callable[..., T], *args: object, within_s: float = 60.0) -> T:
+    """`function(*args)` run in a child process, killed if it has not returned within
+    `within_s` seconds (a regular expression holds the interpreter lock while it runs, so
+    only another process can stop one that backtracks for hours). `function` must be
+    importable (module level) and its arguments and result picklable."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        pending = pool.apply_async(function, args)
+        try:
+            return pending.get(within_s)
+        except multiprocessing.TimeoutError:
+            pool.terminate()
+            raise AssertionError(f"did not finish within {within_s:g} s") from None

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ingest.feeds import FeedError, parse_feed
+from tests.guards import finishes_apart
 
 FEEDS = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
 UTC = dt.UTC
@@ -63,3 +64,14 @@ def test_empty_body_is_not_a_feed() -> None:
 def test_summary_html_is_reduced_to_text() -> None:
     feed = parse_feed(load("rss2.xml"), "https://news.example/feed.xml")
     assert feed.items[0].summary == "Lead of the first story."
+
+
+def test_a_summary_of_unclosed_angle_brackets_is_stripped_in_linear_time() -> None:
+    import json
+
+    summary = "&lt;" * 600_000 + "end"  # 600,000 "<" without a ">": minutes before
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "T"}
+    feed["items"] = [{"id": "1", "url": "https://news.example/a", "summary": summary}]  # type: ignore[list-item]
+    body = json.dumps(feed).replace("&lt;", "<").encode()
+    parsed = finishes_apart(parse_feed, body, "https://news.example/feed.json", within_s=20)
+    assert parsed.items[0].summary is not None and parsed.items[0].summary.endswith("end")

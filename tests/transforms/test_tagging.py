@@ -41,7 +41,7 @@ def test_the_seed_article_carries_its_language_places_people_and_topics() -> Non
     assert columns["tags"] == columns["topics"]
     evidence = {e["tag"]: e["terms"] for e in columns["tag_evidence"]}
     assert "troop*" in evidence["conflict"] and "kremlin" in evidence["politics"]
-    assert columns["keywords"] and columns["tagger_version"].startswith("1+rules+taxonomy-")
+    assert columns["keywords"] and columns["tagger_version"].startswith("2+rules+taxonomy-")
 
 
 @pytest.mark.parametrize(
@@ -283,3 +283,10 @@ def test_an_entity_model_without_spacy_is_refused_with_the_fix(tmp_path: Path) -
     )
     with pytest.raises(ConfigError, match="spaCy is not installed; install it and the model"):
         load_sources(sources)
+
+
+def test_norway_is_a_country_code_not_yamls_false() -> None:
+    from transforms.tagging.places import find_places
+
+    codes, _ = find_places("Norwegian officials met German ministers in Oslo on Tuesday.")
+    assert codes == ["DE", "NO"]

@@ -47,6 +47,8 @@ def gazetteer() -> Gazetteer:
     extra = yaml.safe_load((DATA / "places.yaml").read_text(encoding="utf-8"))
     ambiguous = frozenset(extra.pop("ambiguous", []))
     for code, names in extra.items():
+        if not (isinstance(code, str) and len(code) == 2 and code.isupper()):
+            raise ValueError(f"places.yaml: {code!r} is not an ISO country code; quote it")
         for name in names:
             countries[name] = code
     for name in list(countries):  # "the Netherlands" and "Netherlands"; "Russians"

@@ -24,7 +24,7 @@ Each pattern runs in a child process, killed when one call takes longer than --t
 seconds. Under --floor milliseconds at the larger size, growth is not judged: too short to
 tell from noise, and too short to matter.
 
-    .venv/bin/python benchmarks/regex.py [--sizes 256,512] [--max-ratio 3] [--only NAME]
+    .venv/bin/python benchmarks/patterns.py [--sizes 256,512] [--max-ratio 3] [--only NAME]
 
 Not a test: it exits 0 whatever it finds, unless --strict is given.
 """
@@ -47,9 +47,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on sys.path, where dateparser's
-# "import regex" (the PyPI package) would find this file: the project root replaces it.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
 # the modules whose patterns run on every article, page, feed or response
