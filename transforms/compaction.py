@@ -34,7 +34,7 @@ from transforms.dataset import (
     write_atomic,
 )
 from transforms.exceptions import CorruptFile
-from transforms.files import fsync_dir, reading, write_json_durably
+from transforms.files import fsync_dir, read_stored, reading, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
 
 JOURNAL = ".compaction.json"
@@ -80,10 +80,7 @@ def _compact_partition(
     journal = part / JOURNAL
     write_json_durably(journal, {"inputs": [p.name for p in inputs], "target": target.name})
     try:
-        tables = []
-        for path in inputs:
-            with reading(path):
-                tables.append(pq.read_table(path, schema=ARTICLE_SCHEMA))
+        tables = [read_stored(path, ARTICLE_SCHEMA) for path in inputs]
         table = pa.concat_tables(tables).sort_by(
             [("published_at", "ascending"), ("article_id", "ascending")]
         )

@@ -29,6 +29,12 @@ def reading(path: Path) -> Iterator[None]:
         raise CorruptFile.parquet(path, exc) from exc
 
 
+def read_stored(path: Path, schema: pa.Schema) -> pa.Table:
+    """A stored Parquet file's rows in `schema`; raises CorruptFile naming an unreadable one."""
+    with reading(path):
+        return pq.read_table(path, schema=schema)
+
+
 def check_readable(paths: Iterable[Path]) -> None:
     """Read each file's Parquet footer (a few kilobytes each); raises CorruptFile for the first
     file that is empty, truncated or not Parquet."""

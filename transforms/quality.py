@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms.dataset import ARTICLES, RUNS, partition_dir, write_atomic
+from transforms.files import read_stored
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, RUNS_SCHEMA
 
 QUALITY = "quality"
@@ -74,7 +75,7 @@ def check_recent(root: Path, day: dt.date, days: int, now: dt.datetime) -> list[
     findings = [*_schema(files)]
     if files:
         table = pa.concat_tables(
-            [pq.read_table(f, schema=ARTICLE_SCHEMA) for f in files], promote_options="default"
+            [read_stored(f, ARTICLE_SCHEMA) for f in files], promote_options="default"
         )
         findings += _required(table) + _dates(table, now) + _copies(table) + _extraction(table)
     findings += _volume(root, day)
@@ -192,7 +193,7 @@ def _volume(root: Path, day: dt.date) -> list[Finding]:
     files = sorted((root / RUNS).glob("run_date=*/*.parquet"))
     if not files:
         return []
-    runs = pa.concat_tables([pq.read_table(f, schema=RUNS_SCHEMA) for f in files]).to_pylist()
+    runs = pa.concat_tables([read_stored(f, RUNS_SCHEMA) for f in files]).to_pylist()
     first = day - dt.timedelta(days=VOLUME_DAYS)
     per: dict[str, dict[dt.date, int]] = {}
     for run in runs:

@@ -165,9 +165,9 @@ def retag(root: Path, tagger: Tagger, since: Any = None) -> dict[str, int]:
     date) with `tagger`, rewriting only files whose tags change: running it twice changes
     nothing the second time. The caller holds the dataset's commit lock."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from transforms.dataset import article_files, write_atomic
+    from transforms.files import read_stored
     from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
 
     counts = {"rows": 0, "changed": 0, "files": 0, "failed": 0}
@@ -175,7 +175,7 @@ def retag(root: Path, tagger: Tagger, since: Any = None) -> dict[str, int]:
         day = path.parent.name.removeprefix(f"{PARTITION_COLUMN}=")
         if since is not None and day < since.isoformat():
             continue
-        rows = pq.read_table(path, schema=ARTICLE_SCHEMA).to_pylist()
+        rows = read_stored(path, ARTICLE_SCHEMA).to_pylist()
         before = [{k: r.get(k) for k in (*TAG_COLUMNS, "language_declared")} for r in rows]
         counts["failed"] += tag_rows(rows, tagger)
         after = [{k: r.get(k) for k in (*TAG_COLUMNS, "language_declared")} for r in rows]
