@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.config import Settings, Source  # noqa: E402
 from ingest.demo import DEMO_SITE  # noqa: E402
-from ingest.pipeline import Run, run_source  # noqa: E402
+from ingest.run.model import Run  # noqa: E402
+from ingest.run.stages import run_source  # noqa: E402
 from ingest.siteserver import SiteServer, serve_site  # noqa: E402
 
 TEMPLATES = [

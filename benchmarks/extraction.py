@@ -186,7 +186,7 @@ class Result:
 
 
 def run_newsflow(html: bytes, url: str) -> Result:
-    from ingest.extract import ExtractError, extract_page
+    from ingest.extract.page import ExtractError, extract_page
     from transforms.normalise import local_day
 
     started = time.process_time()

@@ -56,18 +56,20 @@ MODULES = (
     "transforms.tagging.tokens",
     "transforms.tagging.topics",
     "transforms.normalise",
-    "ingest.article_body",
-    "ingest.authors",
-    "ingest.bylines",
-    "ingest.dates",
-    "ingest.decode",
-    "ingest.extract",
-    "ingest.feeds",
-    "ingest.netguard",
-    "ingest.page_type",
-    "ingest.xmlguard",
+    "ingest.config",
+    "ingest.discover.feeds",
+    "ingest.extract.article_body",
+    "ingest.extract.authors",
+    "ingest.extract.bylines",
+    "ingest.extract.dates",
+    "ingest.extract.decode",
+    "ingest.extract.page",
+    "ingest.extract.page_type",
+    "ingest.extract.titles",
+    "ingest.fetch.netguard",
+    "ingest.fetch.xmlguard",
 )
-PROFILES = "ingest.profiles"  # and every site profile in it
+PROFILES = "ingest.extract.profiles"  # and every site profile in it
 # input name -> the unit repeated to the input's size
 INPUTS = {
     "capitals": "A",

@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest.config import Settings, Source  # noqa: E402
-from ingest.pipeline import Run, fetch  # noqa: E402
+from ingest.run.model import Run  # noqa: E402
+from ingest.run.stages import fetch  # noqa: E402
+from ingest.run.workfiles import write_jsonl  # noqa: E402
 from ingest.siteserver import Reply, SiteServer, serve_site  # noqa: E402
-from ingest.workfiles import write_jsonl  # noqa: E402
 
 PAGE = Reply(
     200, {"Content-Type": "text/html"}, b"<html><body><p>" + b"word " * 200 + b"</p></body></html>"

@@ -80,9 +80,9 @@ def news_daily() -> None:
     @task(multiple_outputs=False)
     def compacted_partitions() -> dict[str, int]:
         from ingest.config import data_root
-        from ingest.workfiles import remove_leftovers
+        from ingest.run.workfiles import remove_leftovers
+        from transforms.commit import commit_lock
         from transforms.compaction import compact
-        from transforms.dataset import commit_lock
 
         root, now = data_root(), dt.datetime.now(dt.UTC)
         days = int(get_current_context()["params"]["compact_older_than_days"])

@@ -5,7 +5,7 @@ extracted_articles, normalised_articles, stored_articles (the last updates the
 `newsflow_articles` Asset with the run's counts, which triggers `news_daily`). Manual runs
 take the Param `refetch` (fetch items again even if already stored). A failed task is
 recorded in the run metrics (DATA/runs/) and handed to the notifiers named in
-NEWSFLOW_FAILURE_NOTIFIERS (see ingest/callbacks.py).
+NEWSFLOW_FAILURE_NOTIFIERS (see ingest/run/callbacks.py).
 
 Configuration only. The sources file is named by NEWSFLOW_SOURCES (default: the project's
 sources.yaml) and the data root by NEWSFLOW_DATA (default: the project's data/ folder).
@@ -22,8 +22,8 @@ from typing import Any
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from ingest.callbacks import task_failed
 from ingest.config import Settings, Source, data_root, load_sources, sources_path
+from ingest.run.callbacks import task_failed
 
 ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -38,7 +38,7 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 def _run() -> Any:
     """The pipeline's Run for the current DAG run: its id and data interval [start, end)."""
-    from ingest.pipeline import Run
+    from ingest.run.model import Run
 
     context = get_current_context()
     start = (
@@ -109,43 +109,39 @@ def build_dag(source: Source, settings: Settings) -> Any:
     def ingest() -> None:
         @task(multiple_outputs=False)
         def discovered_items(params: dict[str, Any] | None = None) -> dict[str, Any]:
-            from ingest import pipeline
+            from ingest.run import stages
 
             refetch = bool((params or {}).get("refetch", False))
-            return dict(pipeline.discover(source, settings, data_root(), _run(), refetch=refetch))
+            return dict(stages.discover(source, settings, data_root(), _run(), refetch=refetch))
 
         @task(multiple_outputs=False)
         def fetched_pages(
             found: dict[str, Any], params: dict[str, Any] | None = None
         ) -> dict[str, Any]:
-            from ingest import pipeline
+            from ingest.run import stages
 
             refetch = bool((params or {}).get("refetch", False))
             return dict(
-                pipeline.fetch(
-                    source, settings, data_root(), _run(), found["path"], refetch=refetch
-                )
+                stages.fetch(source, settings, data_root(), _run(), found["path"], refetch=refetch)
             )
 
         @task(multiple_outputs=False)
         def extracted_articles(fetched: dict[str, Any]) -> dict[str, Any]:
-            from ingest import pipeline
+            from ingest.run import stages
 
-            return dict(pipeline.extract(source, settings, data_root(), _run(), fetched["path"]))
+            return dict(stages.extract(source, settings, data_root(), _run(), fetched["path"]))
 
         @task(multiple_outputs=False)
         def normalised_articles(extracted: dict[str, Any]) -> dict[str, Any]:
-            from ingest import pipeline
+            from ingest.run import stages
 
-            return dict(
-                pipeline.transform(source, settings, data_root(), _run(), extracted["path"])
-            )
+            return dict(stages.transform(source, settings, data_root(), _run(), extracted["path"]))
 
         @task(multiple_outputs=False, outlets=[ARTICLES])
         def stored_articles(transformed: dict[str, Any]) -> dict[str, Any]:
-            from ingest import pipeline
+            from ingest.run import stages
 
-            ref = pipeline.write(source, settings, data_root(), _run(), transformed["path"])
+            ref = stages.write(source, settings, data_root(), _run(), transformed["path"])
             counts = {k: v for k, v in ref.items() if k != "files"}
             get_current_context()["outlet_events"][ARTICLES].extra = counts
             return {**counts, "files": len(ref["files"])}

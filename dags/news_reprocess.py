@@ -3,8 +3,8 @@
 Manual only: trigger it after an extractor fix, with the Params `since` (runs started on or
 after that day, UTC), `sources` (ids; empty: all) and `workers` (processes). Then copies
 and tags are recomputed for the days it touched, and the `newsflow_articles` Asset is
-updated, which triggers `news_daily`. Configuration only: the work is ingest.reprocess,
-transforms.dedup.rebuild and transforms.tagging.retag (`newsflow reprocess`, `dedup`,
+updated, which triggers `news_daily`. Configuration only: the work is ingest.run.reprocess,
+transforms.dedup_store.rebuild and transforms.tagging.retag (`newsflow reprocess`, `dedup`,
 `retag` on the command line).
 """
 
@@ -40,7 +40,7 @@ def news_reprocess() -> None:
     @task(multiple_outputs=False)
     def reprocessed_articles() -> dict[str, Any]:
         from ingest.config import data_root
-        from ingest.reprocess import reprocess_runs
+        from ingest.run.reprocess import reprocess_runs
 
         params = get_current_context()["params"]
         since = dt.date.fromisoformat(params["since"])
@@ -55,8 +55,8 @@ def news_reprocess() -> None:
     @task(multiple_outputs=False, outlets=[ARTICLES])
     def recomputed_stories_and_tags() -> dict[str, int]:
         from ingest.config import data_root, load_sources, sources_path
-        from transforms.dataset import commit_lock
-        from transforms.dedup import rebuild
+        from transforms.commit import commit_lock
+        from transforms.dedup_store import rebuild
         from transforms.tagging import get_tagger, retag
 
         root = data_root()

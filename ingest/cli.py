@@ -178,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.runner import ingest_sources, print_summary
+    from ingest.run.runner import ingest_sources, print_summary
 
     root = data_root(args.data)
     config = load_sources(args.config or sources_path())
@@ -190,8 +190,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_reprocess(args: argparse.Namespace) -> int:
-    from ingest.reprocess import reprocess_runs
-    from ingest.runner import print_summary
+    from ingest.run.reprocess import reprocess_runs
+    from ingest.run.runner import print_summary
 
     root = data_root(args.data)
     if not (root / "raw").is_dir():
@@ -205,8 +205,8 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def _cmd_dedup(args: argparse.Namespace) -> int:
-    from transforms.dataset import commit_lock
-    from transforms.dedup import rebuild, story_counts
+    from transforms.commit import commit_lock
+    from transforms.dedup_store import rebuild, story_counts
 
     root = _stored_root(args)
     if not 0 <= args.window_days <= 366:
@@ -229,7 +229,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def _cmd_retag(args: argparse.Namespace) -> int:
-    from transforms.dataset import commit_lock
+    from transforms.commit import commit_lock
     from transforms.tagging import get_tagger, retag
 
     root = _stored_root(args)
@@ -245,9 +245,9 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 
 
 def _cmd_daily(args: argparse.Namespace) -> int:
-    from ingest.workfiles import remove_leftovers
+    from ingest.run.workfiles import remove_leftovers
+    from transforms.commit import commit_lock
     from transforms.compaction import compact
-    from transforms.dataset import commit_lock
     from transforms.quality import check_recent, record
     from transforms.report import build_report
 
@@ -292,7 +292,7 @@ def _check_stored(root: Path) -> None:
     """Open the crawl state and read the footer of every stored article file before any
     source runs: a damaged file is one CorruptFile here, before any request, rather than the
     same failure at the end of every source's run."""
-    from ingest.state import CrawlState
+    from ingest.fetch.state import CrawlState
     from transforms.dataset import article_files
     from transforms.files import check_readable
 

@@ -1,6 +1,8 @@
-"""The sources file: loading and validation.
+"""The sources file: loading and validation, and the data root.
 
 Imported by DAG files at parse time, so it depends on the standard library and PyYAML only.
+Longer than the other modules on purpose: it is the whole contract of the sources file
+(every key, its bounds and the one-sentence message for each mistake) in one place.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-
-from ingest.netguard import unsafe_url_reason
 
 SOURCES_ENV = "NEWSFLOW_SOURCES"
 DATA_ENV = "NEWSFLOW_DATA"
@@ -33,6 +33,8 @@ CRON_PRESETS = {
     "@monthly": "0 0 1 * *",
     "@yearly": "0 0 1 1 *",
 }
+# characters that make URL parsers disagree about where the host ends, or split a request
+_UNSAFE_URL = re.compile(r"[\\\x00-\x20\x7f]")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # numeric settings: key -> (whole number?, lowest, highest, what it is)
@@ -463,6 +465,15 @@ def _url_list(raw: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
             )
         urls.append(str(url))
     return tuple(urls)
+
+
+def unsafe_url_reason(url: str) -> str | None:
+    """Why `url` is refused before parsing (a backslash, CR/LF or another control character,
+    or a space), or None when it has none of them."""
+    found = _UNSAFE_URL.search(url)
+    if found is None:
+        return None
+    return f"{url[:200]!r} contains {found.group()!r}, which URL parsers disagree about"
 
 
 def _valid_schedule(schedule: str) -> bool:

@@ -34,7 +34,7 @@ SAMPLE_QUERIES = (
 
 def run_demo(data: Path) -> int:
     """Serve the demo site on a free port, ingest every demo source into `data`, query it."""
-    from ingest.runner import ingest_sources, print_summary
+    from ingest.run.runner import ingest_sources, print_summary
     from transforms.query import format_table, run_query
 
     with _demo_server() as server:

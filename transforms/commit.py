@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,52 @@ def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
 
 def _relative(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+# ----------------------------------------------------------------------------- the lock
+
+
+@contextmanager
+def commit_lock(root: Path) -> Iterator[None]:
+    """Serialise commits to one data root across processes: dedup reads what is stored and
+    writes what is new, and two runs must not both decide a story is new. Whoever takes the
+    lock first finishes a run's commit or a compaction that was interrupted."""
+    import fcntl
+
+    lock = root / "state" / "commit.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            _recover(root)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def recover_if_idle(root: Path) -> bool:
+    """For readers: finish what an interrupted commit or compaction left, when no writer holds
+    the lock (a reader never waits) and the data root is writable; returns whether it could."""
+    import fcntl
+
+    try:
+        handle = open(root / "state" / "commit.lock", "a+")  # noqa: SIM115 - closed below
+    except OSError:  # no lock file yet, or a read-only data root
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            _recover(root)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
+def _recover(root: Path) -> None:
+    from transforms import compaction
+
+    recover(root)
+    compaction.recover(root)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -218,52 +217,6 @@ def read_quarantine(root: Path, name: str) -> list[dict[str, object]]:
     for path in sorted((root / QUARANTINE).glob(f"run_date=*/{name}")):
         rows += pq.read_table(path, schema=QUARANTINE_SCHEMA).to_pylist()
     return rows
-
-
-@contextmanager
-def commit_lock(root: Path) -> Iterator[None]:
-    """Serialise commits to one data root across processes: dedup reads what is stored and
-    writes what is new, and two runs must not both decide a story is new. Whoever takes the
-    lock first finishes a run's commit or a compaction that was interrupted."""
-    import fcntl
-
-    lock = root / "state" / "commit.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            _recover(root)
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def recover_if_idle(root: Path) -> bool:
-    """For readers: finish what an interrupted commit or compaction left, when no writer holds
-    the lock (a reader never waits) and the data root is writable; returns whether it could."""
-    import fcntl
-
-    try:
-        handle = open(root / "state" / "commit.lock", "a+")  # noqa: SIM115 - closed below
-    except OSError:  # no lock file yet, or a read-only data root
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        try:
-            _recover(root)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    return True
-
-
-def _recover(root: Path) -> None:
-    from transforms import commit, compaction
-
-    commit.recover(root)
-    compaction.recover(root)
 
 
 def commit_quarantine(

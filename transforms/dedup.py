@@ -19,29 +19,21 @@ Rules (the same for an ingest run's commit and for `newsflow dedup --rebuild`):
   the stored rows whose flags change are rewritten in place (their files, atomically, under
   the commit lock), so the dataset always equals what a rebuild from scratch computes.
 
-Work per run is proportional to the new rows: stored rows enter only as a vectorised
-membership test over the window's `content_hash` and `lsh_bands` columns; the few that
-match are read in full together with the other members of their stories.
+These are pure functions over rows; transforms/dedup_store.py applies them to the dataset.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from transforms import minhash
-from transforms.dataset import RunOutput
 
 DEDUP_COLUMNS = [
     "article_id",
@@ -61,16 +53,6 @@ DEDUP_COLUMNS = [
 FLAGS = ("duplicate_of", "story_id", "dup_similarity")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 Flags = tuple[str | None, str, float | None]  # duplicate_of, story_id, dup_similarity
-
-
-@dataclass
-class DedupResult:
-    rows: list[dict[str, Any]]  # the batch rows to write, flagged
-    seen: int  # batch rows whose canonical URL was already stored (or repeated in the batch)
-    duplicates: int  # written rows flagged as copies
-    # stored rows whose flags changed: article_id -> new (duplicate_of, story_id, dup_similarity)
-    updates: dict[str, Flags] = field(default_factory=dict)
-    files: set[Path] = field(default_factory=set)  # the stored files holding those rows
 
 
 def add_fingerprints(rows: list[dict[str, Any]]) -> None:
@@ -133,7 +115,7 @@ def cluster(
         for i, value in flags.items():
             if i < n_new:
                 new_flags[nodes[i]["article_id"]] = value
-            elif _stored_flags(nodes[i]) != value:
+            elif stored_flags(nodes[i]) != value:
                 changed[nodes[i]["article_id"]] = value
     return new_flags, changed
 
@@ -236,7 +218,7 @@ def _round(value: float) -> float:
     return float(np.float32(round(value, 4)))
 
 
-def _stored_flags(row: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
+def stored_flags(row: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
     similarity = row.get("dup_similarity")
     return (
         row.get("duplicate_of"),
@@ -247,206 +229,3 @@ def _stored_flags(row: dict[str, Any]) -> tuple[str | None, str | None, float | 
 
 def _micros(value: dt.datetime) -> int:
     return (value - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-# ------------------------------------------------------------------------ against the store
-
-
-def dedup_batch(
-    batch: list[dict[str, Any]],
-    root: Path,
-    window: dt.timedelta,
-    exclude: RunOutput | None = None,
-) -> DedupResult:
-    """Flag a batch of article rows against the dataset under `root` (the rows of the run
-    `exclude`, its own earlier output, are not part of the store). The caller
-    holds the commit lock, writes `rows` and then applies `updates`."""
-    from transforms.dataset import FILE_COLUMN, read_partitions
-
-    stored_ids = read_partitions(root, ["article_id"], exclude=exclude)["article_id"]
-    batch_ids = pa.array([r["article_id"] for r in batch], type=pa.string())
-    known = set(pc.filter(batch_ids, pc.is_in(batch_ids, value_set=stored_ids)).to_pylist())
-    kept: dict[str, dict[str, Any]] = {}
-    for row in batch:
-        if row["article_id"] not in known and row["article_id"] not in kept:
-            kept[row["article_id"]] = dict(row)
-    rows = sorted(kept.values(), key=lambda r: (r["published_at"], r["article_id"]))
-    missing = [r for r in rows if r.get("shingles") is None]
-    if missing:
-        add_fingerprints(missing)
-    stored = _context(rows, root, window, exclude=exclude)
-    flags, changed = cluster(rows, stored, window)
-    for row in rows:
-        row["duplicate_of"], row["story_id"], row["dup_similarity"] = flags[row["article_id"]]
-    return DedupResult(
-        rows=rows,
-        seen=len(batch) - len(rows),
-        duplicates=sum(r["duplicate_of"] is not None for r in rows),
-        updates=changed,
-        files={Path(r[FILE_COLUMN]) for r in stored if r["article_id"] in changed},
-    )
-
-
-def rebuild(root: Path, window: dt.timedelta, since: dt.date | None = None) -> dict[str, int]:
-    """Recompute the flags of every stored row published on or after `since` (all rows when
-    None) with the current rules, rewriting only files whose rows change. Rows before `since`
-    take part as they are stored (their stories may gain members, as in an ingest run).
-    Idempotent: a second call changes nothing. The caller holds the commit lock."""
-    from transforms.dataset import FILE_COLUMN, read_partitions, update_columns
-
-    table = read_partitions(root, DEDUP_COLUMNS)
-    if since is not None:
-        days = pc.cast(table["published_at"], pa.date32())
-        table = table.filter(pc.greater_equal(days, pa.scalar(since, pa.date32())))
-    rows = table.to_pylist()
-    refingerprinted = [r for r in rows if r.get("shingles") is None]
-    _fingerprint_stored(root, refingerprinted)
-    before = {r["article_id"]: _stored_flags(r) for r in rows}
-    stored = _context(rows, root, window, before_day=since) if since is not None else []
-    flags, changed = cluster(rows, stored, window)
-    changes: dict[str, dict[str, object]] = {
-        aid: dict(zip(FLAGS, value, strict=True)) for aid, value in changed.items()
-    }
-    for aid, value in flags.items():
-        if before[aid] != value:
-            changes[aid] = dict(zip(FLAGS, value, strict=True))
-    for row in refingerprinted:
-        changes.setdefault(row["article_id"], {}).update(
-            {k: row[k] for k in ("shingles", "minhash", "lsh_bands")}
-        )
-    where = {r["article_id"]: r[FILE_COLUMN] for r in [*rows, *stored]}
-    files = update_columns(root, changes, {Path(where[aid]) for aid in changes})
-    return {"rows": len(rows), "changed": len(changes), "files": len(files)}
-
-
-def _fingerprint_stored(root: Path, rows: list[dict[str, Any]]) -> None:
-    """Fingerprints for stored rows written before they existed: the text is read only from
-    the files that hold such rows."""
-    from transforms.dataset import FILE_COLUMN, read_matching
-
-    if not rows:
-        return
-    texts: dict[Any, Any] = {}
-    for path in sorted({r[FILE_COLUMN] for r in rows}):
-        found = read_matching(
-            root,
-            "article_id",
-            [r["article_id"] for r in rows if r[FILE_COLUMN] == path],
-            ["article_id", "text"],
-            only=Path(path),
-        )
-        texts.update(zip(found["article_id"].to_pylist(), found["text"].to_pylist(), strict=True))
-    for row in rows:
-        row["text"] = texts[row["article_id"]]
-    add_fingerprints(rows)
-    for row in rows:
-        del row["text"]
-
-
-def _context(
-    rows: list[dict[str, Any]],
-    root: Path,
-    window: dt.timedelta,
-    exclude: RunOutput | None = None,
-    before_day: dt.date | None = None,
-) -> list[dict[str, Any]]:
-    """The stored rows that `rows` may join: those in the window's partitions with one of the
-    rows' content hashes or band hashes (one vectorised membership test over two columns),
-    and every other member of their stories."""
-    from transforms.dataset import read_matching, read_partitions
-
-    if not rows:
-        return []
-    reach = math.ceil(window / dt.timedelta(days=1))
-    days = {
-        r["published_at"].date() + dt.timedelta(days=k)
-        for r in rows
-        for k in range(-reach, reach + 1)
-    }
-    if before_day is not None:
-        days = {d for d in days if d < before_day}
-    window_rows = read_partitions(
-        root, ["article_id", "content_hash", "story_id", "lsh_bands"], days, exclude
-    )
-    if not window_rows.num_rows:
-        return []
-    hashes = pa.array({r["content_hash"] for r in rows}, type=pa.string())
-    bands = pa.array({b for r in rows for b in (r["lsh_bands"] or [])}, type=pa.int64())
-    match = pc.is_in(window_rows["content_hash"], value_set=hashes)
-    flat = pc.list_flatten(window_rows["lsh_bands"])
-    if len(flat) and len(bands):
-        parents = pc.list_parent_indices(window_rows["lsh_bands"])
-        hit_rows = pc.unique(pc.filter(parents, pc.is_in(flat, value_set=bands)))
-        by_band = np.zeros(window_rows.num_rows, dtype=bool)
-        by_band[hit_rows.to_numpy(zero_copy_only=False)] = True
-        match = pc.or_(match, pa.array(by_band))
-    candidates = window_rows.filter(match)
-    story_ids: list[str | None] = candidates["story_id"].to_pylist()
-    article_ids: list[Any] = candidates["article_id"].to_pylist()
-    stories = {s for s in story_ids if s}
-    loose = {a for a, s in zip(article_ids, story_ids, strict=True) if not s}
-    found = [
-        read_matching(root, "story_id", stories, DEDUP_COLUMNS, exclude),
-        read_matching(root, "article_id", loose, DEDUP_COLUMNS, exclude),
-    ]
-    context: dict[str, dict[str, Any]] = {}
-    for table in found:
-        for row in table.to_pylist():
-            if before_day is None or row["published_at"].date() < before_day:
-                context[row["article_id"]] = row
-    return list(context.values())
-
-
-def story_counts(root: Path, since: dt.date | None = None) -> dict[str, int]:
-    """Articles, distinct stories, flagged copies and rows without a story id (written before
-    story clustering existed: `newsflow dedup --rebuild` fills them)."""
-    from transforms.dataset import read_partitions
-
-    table = read_partitions(root, ["published_at", "duplicate_of", "story_id"])
-    if since is not None:
-        days = pc.cast(table["published_at"], pa.date32())
-        table = table.filter(pc.greater_equal(days, pa.scalar(since, pa.date32())))
-    stories = pc.drop_null(table["story_id"])
-    return {
-        "articles": table.num_rows,
-        "stories": len(pc.unique(stories)),
-        "copies": table.num_rows - pc.count(table["duplicate_of"], mode="only_null").as_py(),
-        "unflagged": table.num_rows - len(stories),
-    }
-
-
-def commit_deduplicated(
-    batch: list[dict[str, Any]],
-    root: Path,
-    run: RunOutput,
-    window: dt.timedelta,
-    crash: Callable[[str], None] | None = None,
-) -> tuple[DedupResult, list[Path]]:
-    """Flag a run's rows against the store, then write them (replacing the run's earlier
-    output) and rewrite the stored rows whose flags changed, as one commit (a crash at any
-    point leaves either none of it or, once the next writer recovers, all of it). The caller
-    holds dataset.commit_lock."""
-    result = dedup_batch(batch, root, window, exclude=run)
-    return result, commit_flagged(result, root, run, crash)
-
-
-def commit_flagged(
-    result: DedupResult,
-    root: Path,
-    run: RunOutput,
-    crash: Callable[[str], None] | None = None,
-) -> list[Path]:
-    """Commit what `dedup_batch` decided (see commit_deduplicated); returns the run's files."""
-    from transforms.commit import commit_articles
-    from transforms.schema import ARTICLE_SCHEMA
-
-    return commit_articles(
-        pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
-        root,
-        run.source_id,
-        run.run_key,
-        run.run_id,
-        updates={aid: dict(zip(FLAGS, f, strict=True)) for aid, f in result.updates.items()},
-        update_files=result.files,
-        crash=crash,
-    )

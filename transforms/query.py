@@ -8,8 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from transforms.commit import recover_if_idle
 from transforms.compaction import published_files
-from transforms.dataset import ARTICLES, QUARANTINE, RUNS, recover_if_idle
+from transforms.dataset import ARTICLES, QUARANTINE, RUNS
 from transforms.files import check_readable
 from transforms.quality import QUALITY, QUALITY_SCHEMA
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA

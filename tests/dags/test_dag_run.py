@@ -129,7 +129,7 @@ def test_a_failed_task_is_recorded_and_notified(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from ingest.callbacks import task_failed
+    from ingest.run.callbacks import task_failed
 
     calls: list[object] = []
     module = type(sys)("newsflow_test_notifiers")

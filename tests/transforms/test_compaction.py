@@ -17,14 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms.commit import commit_articles
+from transforms.commit import commit_articles, commit_lock
 from transforms.compaction import JOURNAL, compact, published_files
-from transforms.dataset import (
-    RunOutput,
-    commit_lock,
-    read_partitions,
-    read_run,
-)
+from transforms.dataset import RunOutput, read_partitions, read_run
 from transforms.schema import ARTICLE_SCHEMA
 
 UTC = dt.UTC

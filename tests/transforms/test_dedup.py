@@ -15,21 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from transforms.articles import build_article
-from transforms.dataset import (
-    RunOutput,
-    article_files,
-    commit_lock,
-    read_partitions,
-    update_columns,
-)
-from transforms.dedup import (
-    FLAGS,
-    add_fingerprints,
-    cluster,
-    commit_deduplicated,
-    rebuild,
-    story_counts,
-)
+from transforms.commit import commit_lock
+from transforms.dataset import RunOutput, article_files, read_partitions, update_columns
+from transforms.dedup import FLAGS, add_fingerprints, cluster
+from transforms.dedup_store import commit_deduplicated, rebuild, story_counts
 
 UTC = dt.UTC
 WEEK = dt.timedelta(days=7)

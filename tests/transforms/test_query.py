@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.transforms.test_compaction import NOW, OLD_DAY, Stop, article, fill, stop
-from transforms.commit import commit_articles
+from transforms.commit import commit_articles, commit_lock
 from transforms.compaction import JOURNAL, compact
-from transforms.dataset import commit_lock, commit_run_metrics
+from transforms.dataset import commit_run_metrics
 from transforms.exceptions import CorruptFile
 from transforms.query import run_query
 from transforms.schema import ARTICLE_SCHEMA

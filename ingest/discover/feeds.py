@@ -1,0 +1,259 @@
+"""Feed discovery: RSS 2.0 and Atom 1.0 (and whatever else feedparser recognises) to items."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+_TAG = re.compile(r"<[^<>]*>")  # no "<" inside: linear on a run of unclosed "<"
+
+
+JSON_FEED_TYPES = ("application/feed+json", "application/json")
+FEED_LINK_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+)
+
+
+class FeedError(Exception):
+    """A document that is not a usable feed; `reason` is a quarantine code."""
+
+    def __init__(self, message: str, reason: str = "bad_feed") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    url: str
+    feed_url: str
+    title: str | None = None
+    published: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    authors: tuple[str, ...] = ()
+    summary: str | None = None
+    guid: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    items: list[FeedItem]
+    skipped: list[tuple[str, str]]  # (guid or title, reason) for items without a usable link
+    recovered_error: str | None  # set when the XML was malformed but items were recovered
+
+
+def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse RSS, Atom or JSON Feed bytes; raises FeedError when nothing feed-like can be recovered.
+
+    XML feeds pass the entity guard (ingest.fetch.xmlguard) before feedparser sees them.
+    """
+    import feedparser
+
+    from ingest.fetch.xmlguard import UnsafeXML, check_xml
+
+    if body.lstrip()[:1] == b"{" or (content_type or "").split(";")[0].strip() in JSON_FEED_TYPES:
+        return parse_json_feed(body, feed_url)
+    try:
+        check_xml(body)
+    except UnsafeXML as exc:
+        raise FeedError(f"unsafe XML: {exc}", reason="unsafe_xml") from None
+
+    headers = {"content-location": feed_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    # a wrong or missing Content-Type or an overridden charset is not damage to the feed
+    benign = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+    error = (
+        None
+        if problem is None or isinstance(problem, benign)
+        else str(problem) or type(problem).__name__
+    )
+    if not parsed.get("version") and not parsed.entries:
+        raise FeedError(error or "not an RSS or Atom feed")
+    items: list[FeedItem] = []
+    skipped: list[tuple[str, str]] = []
+    for entry in parsed.entries:
+        url = _item_url(feed_url, entry, _entry_link(entry), skipped)
+        if url is None:
+            continue
+        items.append(
+            FeedItem(
+                url=url,
+                feed_url=feed_url,
+                title=_clean(entry.get("title")),
+                # plain dict lookups: feedparser's own get() maps a missing key onto the other
+                published=_struct_to_utc(dict.get(entry, "published_parsed")),
+                updated=_struct_to_utc(dict.get(entry, "updated_parsed")),
+                authors=_authors(entry),
+                summary=_clean(_strip_tags(entry.get("summary"))),
+                guid=_clean(entry.get("id")),
+            )
+        )
+    feed_title = _clean(parsed.feed.get("title")) if parsed.get("feed") else None
+    return ParsedFeed(title=feed_title, items=items, skipped=skipped, recovered_error=error)
+
+
+def _entry_link(entry: Any) -> str | None:
+    for link in entry.get("links", []):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            return str(link["href"]).strip()
+    link = entry.get("link")
+    if link:
+        return str(link).strip()
+    guid = entry.get("id")
+    if guid and str(guid).startswith(("http://", "https://")) and entry.get("guidislink", True):
+        return str(guid).strip()
+    return None
+
+
+def _authors(entry: Any) -> tuple[str, ...]:
+    names: list[str] = []
+    for author in entry.get("authors", []) or []:
+        name = _clean(author.get("name"))
+        if name and name not in names:
+            names.append(name)
+    if not names and entry.get("author"):
+        name = _clean(entry.get("author"))
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def _struct_to_utc(value: Any) -> dt.datetime | None:
+    """feedparser normalises dates to a UTC struct_time."""
+    if not value:
+        return None
+    return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.UTC)
+
+
+def _strip_tags(value: Any) -> str | None:
+    """Feed summaries are often HTML; keep their text."""
+    if value is None:
+        return None
+    return html.unescape(_TAG.sub(" ", str(value)))
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    import json
+
+    from transforms.normalise import parse_timestamp
+
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FeedError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
+        "https://jsonfeed.org/version/1"
+    ):
+        raise FeedError("not a JSON Feed (no jsonfeed.org version)")
+    entries = doc.get("items")
+    if not isinstance(entries, list):
+        raise FeedError("JSON Feed without an items list")
+    feed_authors = _json_authors(doc)
+    items: list[FeedItem] = []
+    skipped: list[tuple[str, str]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            skipped.append((repr(entry)[:80], "item is not an object"))
+            continue
+        link = entry.get("url") or entry.get("external_url")
+        url = _item_url(feed_url, entry, link if isinstance(link, str) else None, skipped)
+        if url is None:
+            continue
+        items.append(
+            FeedItem(
+                url=url,
+                feed_url=feed_url,
+                title=_clean(entry.get("title")),
+                published=parse_timestamp(_str(entry.get("date_published"))),
+                updated=parse_timestamp(_str(entry.get("date_modified"))),
+                authors=_json_authors(entry) or feed_authors,
+                summary=_clean(_strip_tags(entry.get("summary"))),
+                guid=_clean(entry.get("id")),
+            )
+        )
+    return ParsedFeed(
+        title=_clean(doc.get("title")), items=items, skipped=skipped, recovered_error=None
+    )
+
+
+def _item_url(
+    feed_url: str, entry: Any, link: str | None, skipped: list[tuple[str, str]]
+) -> str | None:
+    """The item's absolute URL; an item without a usable one is added to `skipped`."""
+    url = absolute_url(feed_url, link) if link and link.strip() else None
+    if url is None:
+        label = str(entry.get("id") or entry.get("title") or "(untitled item)")
+        skipped.append((label, "item has a malformed link" if link else "item has no link"))
+    return url
+
+
+def absolute_url(base: str, link: str) -> str | None:
+    """`link` resolved against `base`, or None when it is not a usable http(s) URL."""
+    try:
+        url = urljoin(base, link.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _json_authors(node: dict[str, Any]) -> tuple[str, ...]:
+    raw = node.get("authors") or ([node["author"]] if isinstance(node.get("author"), dict) else [])
+    names: list[str] = []
+    for author in raw if isinstance(raw, list) else []:
+        name = _clean(author.get("name")) if isinstance(author, dict) else None
+        if name and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def discover_feed_links(html_body: bytes, page_url: str) -> list[str]:
+    """Feed URLs a homepage advertises with <link rel="alternate" type="application/rss+xml" ...>."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    from ingest.extract.decode import decode_html
+
+    text, _ = decode_html(html_body)
+    try:
+        tree = lxml_html.document_fromstring(
+            text.encode("utf-8"), parser=lxml_html.HTMLParser(encoding="utf-8")
+        )
+    except (ValueError, etree.ParserError):
+        return []
+    found: list[str] = []
+    for link in tree.iterfind(".//link[@href]"):
+        rels = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if "alternate" in rels and kind in FEED_LINK_TYPES:
+            url = urljoin(page_url, (link.get("href") or "").strip())
+            if url.startswith(("http://", "https://")) and url not in found:
+                found.append(url)
+    return found

@@ -1,0 +1,244 @@
+"""Article extraction in layers, each field with its provenance.
+
+1. Structured data the page states about itself: JSON-LD, OpenGraph / article:* meta,
+   <time datetime>, the canonical link (ingest.extract.metadata).
+2. A site profile when the page belongs to a publisher the project has one for
+   (ingest.extract.profiles): body, authors and attribution by the publisher's own layout.
+3. trafilatura for the body and whatever is still missing, and htmldate (inside it) for the
+   day of publication, which also reads dates in the URL.
+
+Next to the layers, ingest.extract.dates reads the dates printed around the headline and in the URL
+path. The publication date is the URL's day, else the printed one (an "Updated" one gives way
+to the metadata's publication time), else the metadata's when htmldate agrees, else
+htmldate's day (choose_date); it keeps a stated time of day, fraction and offset whenever
+the metadata states that day.
+Pages that are sections, listings or tag pages raise ExtractError("not_article").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+from ingest.extract.authors import clean_authors
+from ingest.extract.bylines import printed_bylines
+from ingest.extract.dates import (
+    PrintedDate,
+    byline_date,
+    printed_dates,
+    read_page_text,
+    same_instant,
+    url_day,
+)
+from ingest.extract.decode import decode_html
+from ingest.extract.metadata import PageMetadata, read_metadata, site_organisations
+from ingest.extract.page_type import is_listing
+from ingest.extract.titles import (
+    choose_title,
+    drop_title_line,
+    read_headings,
+    read_subheadings,
+    unescape,
+)
+
+if TYPE_CHECKING:
+    from lxml import html as lxml_html
+
+MIN_WORDS = 10  # news briefs can be two sentences
+TRAFILATURA = f"trafilatura/{version('trafilatura')}"
+
+
+class ExtractError(Exception):
+    """A page that yields no article; `reason` is a quarantine code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    title: str | None
+    text: str
+    description: str | None
+    authors: tuple[str, ...]
+    published: str | None  # as the page states it (or a day, YYYY-MM-DD, from the page text)
+    # jsonld | meta | time_element (the layer of the timestamp) | page_heuristic (a bare day
+    # from the URL, the printed byline or htmldate)
+    published_from: str | None
+    modified: str | None
+    canonical: str | None
+    site_name: str | None
+    language: str | None
+    extractor: str  # the body layer: "trafilatura/<version>" or "profile:<name>@<version>"
+    original_source: str | None = None  # the publisher an aggregator copied the article from
+
+
+def extract_page(body: bytes, url: str, header_charset: str | None = None) -> ExtractedPage:
+    """Extract one article from HTML bytes.
+
+    Raises ExtractError: `parse_error`, `no_text`, `too_deep` (no text, and the page nests
+    elements deeper than the parser follows), `not_article`.
+    """
+    from ingest.extract.article_body import page_day
+    from ingest.extract.profiles import find_profile
+
+    tree, too_deep = _parse(body, url, header_charset)
+    meta = read_metadata(tree)
+    headings = read_headings(tree, meta, url)
+    profile = find_profile(meta, url)
+    fields = profile.extract(tree, meta) if profile is not None else None
+    near_headline = read_page_text(tree)
+    printed = printed_dates(tree, meta.language, text=near_headline)
+    bylines = printed_bylines(tree, near_headline)
+    # trafilatura's author search is spared when a layer above names a person
+    doc = _trafilatura(tree, url, meta, [*(fields.authors if fields else ()), *bylines])
+    if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
+        raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
+    title = choose_title(meta, headings, doc.get("title"), url, read_subheadings(tree))
+    if fields is not None:
+        text, extractor = fields.text, f"profile:{fields.profile}"
+    else:
+        text, extractor = drop_title_line(doc.get("text") or "", title), TRAFILATURA
+    if len(text.split()) < MIN_WORDS:
+        if too_deep:
+            raise ExtractError(
+                "too_deep",
+                f"{url}: elements nest deeper than {MAX_DEPTH} levels, where the parser stops; "
+                f"only {len(text.split())} words of text before that",
+            )
+        raise ExtractError(
+            "no_text", f"{url}: only {len(text.split())} words of text (minimum {MIN_WORDS})"
+        )
+    published, published_from = choose_date(
+        meta, lambda: page_day(tree, url, meta), printed, url_day(url)
+    )
+    organisations = site_organisations(meta, doc.get("sitename"))
+    candidates = (
+        fields.authors if fields else (),
+        meta.authors,
+        *([b] for b in bylines),
+        (doc.get("author") or "").split(";"),
+    )
+    authors = next((found for c in candidates if (found := clean_authors(c, organisations))), ())
+    return ExtractedPage(
+        title=title,
+        text=text,
+        description=unescape(
+            (fields.description if fields else None) or meta.description or doc.get("description")
+        ),
+        authors=authors,
+        published=published,
+        published_from=published_from,
+        modified=meta.modified,
+        canonical=meta.canonical,
+        site_name=unescape(meta.site_name or doc.get("sitename")),
+        language=meta.language,
+        extractor=extractor,
+        original_source=fields.original_source if fields else None,
+    )
+
+
+# ------------------------------------------------------------------------------- layers
+
+
+def choose_date(
+    meta: PageMetadata,
+    found: str | Callable[[], str | None] | None,
+    printed: list[PrintedDate] | None = None,
+    from_url: str | None = None,
+) -> tuple[str | None, str | None]:
+    """The publication date and its layer, best evidence first.
+
+    1. A whole date in the URL path: the CMS wrote it once, at publication.
+    2. The date printed with the headline (ingest.extract.dates.byline_date), the date the page
+       stands by; but when it is labelled "Updated" and the metadata states a publication
+       time, the page was published before it: the stated time (unless htmldate's day is
+       the printed one).
+    3. The stated timestamp when its day agrees with the day htmldate found (or it found
+       none); else htmldate's day.
+
+    A chosen day keeps a timestamp's time of day and offset when the metadata states the
+    same instant (its published, else its modified time) or a <time datetime> gave one;
+    days are compared in the timestamp's own offset. `found`, htmldate's day, may be given
+    as a function: it runs only when the choice needs it (htmldate is the costliest step).
+    """
+    from transforms.normalise import local_day
+
+    stated = meta.published
+    if from_url is not None:
+        return _timestamped(from_url, meta, None, exact=True)
+    shown = byline_date(printed or [])
+    if shown is not None and (shown.label != "updated" or stated is None):
+        return _timestamped(shown.day, meta, shown.stamp, exact=False)
+    found_day = found() if callable(found) else found
+    if shown is not None:
+        if shown.day == found_day:
+            return _timestamped(shown.day, meta, shown.stamp, exact=False)
+        return stated, meta.published_from  # published before the printed update
+    if stated is not None and (found_day is None or local_day(stated) == found_day):
+        return stated, meta.published_from
+    if found_day is not None:
+        return found_day, "page_heuristic"
+    return stated, meta.published_from
+
+
+def _timestamped(
+    day: str, meta: PageMetadata, stamp: str | None, exact: bool
+) -> tuple[str, str | None]:
+    """`day` as the fullest timestamp that names it: the stated publication time, a <time
+    datetime>, the modification time; else the bare day (layer `page_heuristic`).
+
+    A printed day (not `exact`) also matches a stated time that is the same instant in
+    another time zone: pages render dates in the server's or the reader's zone, while a URL
+    day is written once, in the publisher's."""
+    from transforms.normalise import local_day
+
+    if meta.published is not None and (
+        local_day(meta.published) == day or (not exact and same_instant(day, meta.published))
+    ):
+        return meta.published, meta.published_from
+    if stamp is not None and local_day(stamp) == day:
+        return stamp, "time_element"
+    if meta.modified is not None and local_day(meta.modified) == day:
+        return meta.modified, meta.modified_from
+    return day, "page_heuristic"
+
+
+def _trafilatura(
+    tree: lxml_html.HtmlElement,
+    url: str,
+    meta: PageMetadata | None = None,
+    bylines: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Body and the fallback title/author/description/site name from trafilatura (see
+    ingest.extract.article_body for how the body is chosen; the day is read later, when needed)."""
+    from ingest.extract.article_body import trafilatura_fields
+
+    return trafilatura_fields(tree, url, meta, bylines)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+MAX_DEPTH = 2048  # libxml2's nesting limit in huge-tree mode (256 otherwise)
+
+
+def _parse(body: bytes, url: str, header_charset: str | None) -> tuple[lxml_html.HtmlElement, bool]:
+    """The page's tree, and whether parsing stopped at MAX_DEPTH levels of nesting: libxml2's
+    huge-tree mode follows nesting that deep (the body is already within the size cap) and
+    cuts off what is deeper."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    text, _ = decode_html(body, header_charset)
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
+    try:
+        tree: lxml_html.HtmlElement = lxml_html.document_fromstring(
+            text.encode("utf-8"), parser=parser
+        )
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError("parse_error", f"{url}: {exc}") from None
+    return tree, any("Excessive depth" in error.message for error in parser.error_log)

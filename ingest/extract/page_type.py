@@ -1,0 +1,118 @@
+"""Article or not: sections, listings and tag pages (which sitemaps and feeds also list) are
+quarantined as `not_article` rather than stored as articles. Conservative: a page that
+declares itself an article (JSON-LD article types, `og:type` article) is always one."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from ingest.extract.metadata import ARTICLE_TYPES
+
+if TYPE_CHECKING:
+    from lxml import html as lxml_html
+
+    from ingest.extract.metadata import PageMetadata
+
+# a listing segment ending the path, or followed by one short segment: /tag/politics/, /category/world
+LISTING_PATH = re.compile(
+    r"/(?:tags?|topics?|hubs?|categor(?:y|ies)|sections?|authors?|search)(?:/[^/]{1,40})?/?$|/page/\d+/?$",
+    re.IGNORECASE,
+)
+# the page's own type: a collection even when it also carries an article node
+COLLECTION_TYPES = frozenset({"collectionpage", "searchresultspage"})
+LISTING_TYPES = frozenset({"itemlist"})  # also listicles: only on pages without article markup
+NOT_ARTICLE_OG = ("product", "profile")  # og:type product, product.group, profile
+# a teaser is a block with a link whose text reads as a headline (this many words or more)
+TEASER_WORDS = 4
+# a related-stories widget under an article holds a handful of teasers; a listing, a dozen and
+# more, in one container
+MIN_TEASERS = 12
+# a teaser is a headline and a sentence or two: a page whose text is no longer than that per
+# teaser is the teasers themselves
+TEXT_PER_TEASER = 20
+_CHROME_TAGS = frozenset({"nav", "aside"})
+_CONTENT_TAGS = frozenset({"article", "main", "section"})
+_CHROME_NAMES = re.compile(r"menu|(?<![a-z])nav|sidebar|footer|archive", re.IGNORECASE)
+
+
+def is_listing(meta: PageMetadata, url: str, text: str, tree: lxml_html.HtmlElement) -> bool:
+    """Whether the page is a section, listing, tag or search page (`text` is the body the
+    extractor read). A page that states it is a collection, a product or a profile is one;
+    otherwise only pages without article markup, and with clear signs."""
+    og_type = (meta.og_type or "").lower()
+    if meta.schema_types & COLLECTION_TYPES or og_type.startswith(NOT_ARTICLE_OG):
+        return True  # an article node on a CollectionPage is one of its teasers
+    if meta.schema_types & ARTICLE_TYPES or og_type.startswith("article"):
+        return False
+    if not url:
+        return False
+    path = urlsplit(url).path
+    listing = LISTING_PATH.search(path)
+    if listing and listing.group(0).count("-") <= 3:  # a long slug after /category/ is an article
+        return True
+    if path in ("", "/"):
+        return link_density(tree) > 0.4
+    if meta.schema_types & LISTING_TYPES:
+        return True
+    words = len(text.split())
+    if words < 200 and link_density(tree) > 0.6:
+        return True
+    teasers = teaser_count(tree)
+    return teasers >= MIN_TEASERS and words < TEXT_PER_TEASER * teasers
+
+
+def link_density(tree: lxml_html.HtmlElement) -> float:
+    """Share of the body's text that is link text."""
+    body = tree.find(".//body")
+    if body is None:
+        return 0.0
+    total = len(" ".join(body.text_content().split()))
+    linked = sum(len(" ".join(a.text_content().split())) for a in body.iterfind(".//a"))
+    return linked / total if total else 0.0
+
+
+def teaser_count(tree: lxml_html.HtmlElement) -> int:
+    """The most sibling blocks under one container that each hold a headline link (a link of
+    TEASER_WORDS words or more, to a page of its own): the teasers of a listing. Menus of
+    one- or two-word links do not count."""
+    body = tree.find(".//body")
+    if body is None:
+        return 0
+    # container -> its children that hold a headline link, and the targets already counted
+    blocks: dict[lxml_html.HtmlElement, set[lxml_html.HtmlElement]] = {}
+    targets: dict[lxml_html.HtmlElement, set[str]] = {}
+    for link in body.iterfind(".//a[@href]"):
+        href = link.get("href") or ""
+        if href.startswith("#") or len(link.text_content().split()) < TEASER_WORDS:
+            continue
+        chain = [link]
+        while chain[-1] is not body and (parent := chain[-1].getparent()) is not None:
+            chain.append(parent)
+        if _in_chrome(chain):
+            continue
+        for child, parent in itertools.pairwise(chain):
+            seen = targets.setdefault(parent, set())
+            if child not in blocks.setdefault(parent, set()) and href not in seen:
+                blocks[parent].add(child)
+                seen.add(href)
+    return max((len(children) for children in blocks.values()), default=0)
+
+
+def _in_chrome(chain: list[lxml_html.HtmlElement]) -> bool:
+    """Whether a link (chain[0], then its ancestors) sits in page chrome, whose link lists are
+    not the page's content: menus, sidebars, the page's header and footer (not a card's
+    <header> inside an <article>), a blog's archive of its posts."""
+    for at, node in enumerate(chain[1:], start=2):
+        if node.tag in _CHROME_TAGS:
+            return True
+        if node.tag in ("header", "footer") and not any(
+            above.tag in _CONTENT_TAGS for above in chain[at:]
+        ):
+            return True
+        names = f"{node.get('class') or ''} {node.get('id') or ''}"
+        if names.strip() and _CHROME_NAMES.search(names):
+            return True
+    return False

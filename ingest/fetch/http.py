@@ -1,0 +1,383 @@
+"""The one HTTP client of the project: every request the crawler makes goes through it.
+
+Per request, in order: the URL's scheme and resolved addresses are checked (at every redirect
+hop), robots.txt is consulted (cached in the crawl state), a slot is taken from the host's
+rate limit (shared by every process using the same data root), then the response is read
+within a size cap counted after decompression and a total deadline. Connection errors,
+timeouts, 429 and 5xx are retried with exponential backoff and jitter, honouring
+Retry-After up to a cap. Every failure is a `FetchError` with a short machine-readable reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from ingest.config import Settings
+from ingest.fetch.body import BodyError, read_limited
+from ingest.fetch.errors import FetchError
+from ingest.fetch.netguard import (
+    BlockedAddress,
+    UnresolvableHost,
+    UnsafeURL,
+    check_url,
+    guarded_adapter,
+    parse_networks,
+)
+from ingest.fetch.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+
+if TYPE_CHECKING:
+    from ingest.fetch.state import CrawlState
+
+MAX_REDIRECTS = 5
+MAX_CRAWL_DELAY_S = 60.0  # a robots.txt Crawl-delay is honoured up to a minute between requests
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    fetched_at: dt.datetime
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased ('' when absent)."""
+        return media_type(self.headers.get("Content-Type", ""))[0]
+
+    @property
+    def charset(self) -> str | None:
+        return media_type(self.headers.get("Content-Type", ""))[1]
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def media_type(header: str) -> tuple[str, str | None]:
+    """Split a Content-Type header into (media type, charset or None)."""
+    msg = Message()
+    msg["Content-Type"] = header or "application/octet-stream"
+    charset = msg.get_param("charset")
+    return msg.get_content_type().lower(), (str(charset).strip().lower() if charset else None)
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Retry-After in seconds, from either its delta-seconds or its HTTP-date form."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return (rng or random).uniform(0, min(cap, base * 2**attempt))
+
+
+class WaitBudget:
+    """The seconds a run may spend waiting for servers that ask it to back off (retry delays
+    and Retry-After), per host and in all; shared by the clients of one run's threads. Once a
+    wait was refused, the host (or, over the run's budget, every host) gets no more requests
+    in this run: its items are retried by the next."""
+
+    def __init__(self, settings: Settings, spent: Mapping[str, float] | None = None) -> None:
+        self.per_host = settings.backoff_budget_host_s
+        self.per_run = settings.backoff_budget_run_s
+        self.spent: dict[str, float] = dict(spent or {})
+        self._refused: dict[str, str] = {}  # host ("" for every host) -> why
+        self._lock = threading.Lock()
+
+    def refusal(self, host: str) -> str | None:
+        """Why no more requests go to `host` in this run, or None."""
+        with self._lock:
+            return self._refused.get("") or self._refused.get(host)
+
+    def spend(self, host: str, seconds: float) -> str | None:
+        """Take `seconds` of waiting for `host`, or return why not (over a budget)."""
+        with self._lock:
+            host_total = self.spent.get(host, 0.0) + seconds
+            run_total = sum(self.spent.values()) + seconds
+            if host_total > self.per_host:
+                why = f"{host} asked for {host_total:.0f}s of backing off, over the run's {self.per_host:g}s per host"
+                self._refused[host] = why
+                return why
+            if run_total > self.per_run:
+                why = f"servers asked for {run_total:.0f}s of backing off, over the run's {self.per_run:g}s"
+                self._refused[""] = why
+                return why
+            self.spent[host] = host_total
+            return None
+
+
+class HttpClient:
+    """A requests session carrying the project's politeness and safety rules.
+
+    Without a crawl state (`state=None`) it neither reads robots.txt nor rate-limits: that
+    mode is for tests of the mechanics only; the pipeline always passes the state.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: CrawlState | None = None,
+        *,
+        sleeper: Callable[[float], None] = time.sleep,
+        budget: WaitBudget | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state = state
+        self.allowed = parse_networks(settings.allow_networks)
+        self.session = requests.Session()
+        guarded = guarded_adapter(self.allowed)  # the address check where the socket connects
+        self.session.mount("http://", guarded)
+        self.session.mount("https://", guarded)
+        self.session.headers["User-Agent"] = settings.user_agent
+        self.session.headers["Accept-Encoding"] = "gzip, deflate"
+        self.bytes_fetched = 0
+        self.requests_made = 0
+        self._lock = threading.Lock()
+        self._sleep = sleeper
+        self.budget = budget or WaitBudget(settings)
+        self.robots: RobotsPolicy | None = None
+        if state is not None:
+            self.robots = RobotsPolicy(
+                lambda url: self.get_robots(url, MAX_ROBOTS_BYTES).body,
+                state,
+                settings.robots_token,
+                settings.robots_ttl_s,
+            )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ public
+
+    def get(
+        self,
+        url: str,
+        *,
+        accept: str = "*/*",
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Response:
+        """GET `url` under every rule above; a 304 answer to the validators is returned as is.
+
+        Raises FetchError on anything else that is not a 2xx response.
+        """
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return self._with_retries(url, headers, check_robots=True)
+
+    def get_robots(self, url: str, read_at_most: int) -> Response:
+        """GET a robots.txt itself: the same rules, minus robots.txt; a longer file is cut to
+        its first `read_at_most` bytes instead of being refused."""
+        return self._with_retries(
+            url, {"Accept": "text/plain, */*;q=0.1"}, check_robots=False, truncate_at=read_at_most
+        )
+
+    # ---------------------------------------------------------------------------- internals
+
+    def _with_retries(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        check_robots: bool,
+        truncate_at: int | None = None,
+    ) -> Response:
+        s = self.settings
+        for attempt in range(s.max_retries + 1):
+            try:
+                return self._follow(url, headers, check_robots, truncate_at)
+            except FetchError as exc:
+                if not exc.retryable or attempt == s.max_retries:
+                    raise
+                if exc.retry_after is not None:
+                    if exc.retry_after > s.retry_after_cap_s:
+                        exc.detail += f" (Retry-After {exc.retry_after:.0f}s is over the cap of {s.retry_after_cap_s:.0f}s)"
+                        raise
+                    delay = exc.retry_after
+                else:
+                    delay = backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s)
+                over = self.budget.spend(urlsplit(url).hostname or "", delay)
+                if over is not None:
+                    raise FetchError("host_backoff", f"{url}: {exc.detail}; {over}") from None
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _follow(
+        self, url: str, headers: dict[str, str], check_robots: bool, truncate_at: int | None
+    ) -> Response:
+        deadline = time.monotonic() + self.settings.deadline_s
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            deadline += self._admit(
+                current, check_robots
+            )  # waiting for a slot is not the server's time
+            response = self._request(current, headers, deadline)
+            status = response.status_code
+            if 300 <= status < 400 and status != 304:
+                location = response.headers.get("Location", "").strip()
+                response.close()
+                if not location:
+                    raise FetchError(
+                        "bad_redirect", f"{current} answered {status} without a Location", status
+                    )
+                try:
+                    current = urljoin(current, location)
+                    urlsplit(current).port  # noqa: B018 - raises ValueError for a malformed URL
+                except ValueError:
+                    raise FetchError(
+                        "bad_redirect",
+                        f"{current} redirected to a malformed URL {location[:200]!r}",
+                        status,
+                    ) from None
+                continue
+            return self._read(current, response, deadline, truncate_at)
+        raise FetchError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    def _admit(self, url: str, check_robots: bool) -> float:
+        """Scheme, address, robots.txt and rate limit, for one hop; returns the seconds waited."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise FetchError("bad_scheme", f"refusing non-http(s) URL {url}")
+        over = self.budget.refusal(urlsplit(url).hostname or "")
+        if over is not None:
+            raise FetchError("host_backoff", f"not requesting {url}: {over}")
+        try:
+            check_url(url, self.allowed)
+        except UnsafeURL as exc:
+            raise FetchError("bad_url", str(exc)) from None
+        except BlockedAddress as exc:
+            raise FetchError("network_blocked", str(exc)) from None
+        except UnresolvableHost as exc:
+            raise FetchError("dns_error", str(exc)) from None
+        delay = 0.0
+        if check_robots and self.robots is not None:
+            delay = min(self.robots.check(url), MAX_CRAWL_DELAY_S)
+        if self.state is None:
+            return 0.0
+        host = urlsplit(url).hostname or ""
+        interval = max(1.0 / self.settings.rate_limit_per_host, delay)
+        wait = self.state.reserve_slot(host, interval)
+        if wait > 0:
+            self._sleep(wait)
+        return max(wait, 0.0)
+
+    def _request(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+        with self._lock:
+            self.requests_made += 1
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(
+                "timeout", f"{url}: request deadline of {self.settings.deadline_s:g}s passed"
+            )
+        timeout = min(self.settings.timeout_s, remaining)
+        try:
+            return self.session.get(
+                url,
+                headers=headers,
+                timeout=(min(timeout, 10.0), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+        except BlockedAddress as exc:  # the connect-time check (a name that changed its address)
+            raise FetchError("network_blocked", str(exc)) from None
+        except requests.RequestException as exc:
+            raise _as_fetch_error(url, exc) from None
+        except ValueError as exc:  # requests parses a malformed Location before we see it
+            raise FetchError("bad_redirect", f"{url}: {exc}") from None
+
+    def _read(
+        self, url: str, response: requests.Response, deadline: float, truncate_at: int | None
+    ) -> Response:
+        with response:
+            status = response.status_code
+            if status == 304:
+                return Response(url, status, response.headers, b"", dt.datetime.now(dt.UTC))
+            if status >= 400 or status < 200 or status in (204, 205):
+                raise FetchError(
+                    f"http_{status}",
+                    f"{url} answered {status} {response.reason}",
+                    status,
+                    retry_after_seconds(response.headers.get("Retry-After")),
+                )
+            cap = truncate_at or self.settings.max_page_bytes
+            declared = response.headers.get("Content-Length", "")
+            if (
+                truncate_at is None
+                and declared.isdigit()
+                and int(declared) > cap
+                and not response.headers.get("Content-Encoding")
+            ):
+                raise FetchError(
+                    "too_large", f"{url} declares {declared} bytes, over the cap of {cap}"
+                )
+            try:
+                body = read_limited(
+                    lambda n: response.raw.read1(n, decode_content=False),
+                    response.headers.get("Content-Encoding", ""),
+                    cap,
+                    deadline,
+                    truncate=truncate_at is not None,
+                )
+            except BodyError as exc:
+                raise FetchError(exc.reason, f"{url}: {exc.detail}") from None
+            except requests.RequestException as exc:
+                raise _as_fetch_error(url, exc) from None
+            except Exception as exc:  # urllib3 errors raised while streaming the body
+                raise _as_fetch_error(url, exc) from None
+        with self._lock:
+            self.bytes_fetched += len(body)
+        headers = CaseInsensitiveDict(response.headers)
+        for name in ("Content-Encoding", "Transfer-Encoding"):  # the body is stored decoded
+            headers.pop(name, None)
+        headers["Content-Length"] = str(len(body))
+        return Response(url, status, headers, body, dt.datetime.now(dt.UTC))
+
+
+def _as_fetch_error(url: str, exc: BaseException) -> FetchError:
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+    if isinstance(exc, requests.Timeout | ReadTimeoutError) or any(
+        isinstance(a, ReadTimeoutError) for a in exc.args
+    ):
+        return FetchError("timeout", f"{url}: timed out")
+    if isinstance(exc, requests.ConnectionError | ProtocolError | ConnectionError):
+        return FetchError("connection_error", f"{url}: {_short(exc)}")
+    return FetchError("request_error", f"{url}: {_short(exc)}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

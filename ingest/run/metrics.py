@@ -1,0 +1,128 @@
+"""Run metrics and failure records: one row per source and run in DATA/runs/, and the
+latest run's row as JSON beside them (what the DAG's docs show)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ingest.config import Source
+from ingest.run.model import STAGES, Run, WriteRef, workdir
+from ingest.run.workfiles import read_json, read_jsonl, write_json
+
+
+def record_run(
+    root: Path,
+    source: Source,
+    run: Run,
+    work: Path,
+    ref: WriteRef,
+    problems: list[dict[str, Any]],
+    write_started: dt.datetime,
+    *,
+    reprocess: bool = False,
+    status: str = "success",
+    failed_task: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Append (or, for a re-run, replace) the run's row of metrics in DATA/runs/."""
+    from transforms.dataset import commit_run_metrics
+
+    timings = {stage: read_json(work / f"timing-{stage}.json") for stage in STAGES}
+    timings["write"] = {
+        "started": write_started.isoformat(),
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    seconds = {
+        f"seconds_{stage}": (
+            dt.datetime.fromisoformat(t["finished"]) - dt.datetime.fromisoformat(t["started"])
+        ).total_seconds()
+        if t
+        else None
+        for stage, t in timings.items()
+    }
+    if status != "success":  # the write stage did not run: only the stages that finished count
+        timings.pop("write")
+    starts = [dt.datetime.fromisoformat(t["started"]) for t in timings.values() if t] or [
+        write_started
+    ]
+    discover_summary, fetch_summary = (
+        read_json(work / "discover.json"),
+        read_json(work / "fetch.json"),
+    )
+    reasons: dict[str, int] = defaultdict(int)
+    for problem in problems:
+        reasons[problem["reason"]] += 1
+    row: dict[str, Any] = {
+        "run_id": run.run_id,
+        "source_id": source.id,
+        "interval_start": run.start,
+        "interval_end": run.end,
+        "started_at": min(starts),
+        "finished_at": dt.datetime.now(dt.UTC),
+        "status": status,
+        "reprocess": reprocess,
+        "discovered": ref["discovered"],
+        "not_modified": ref["not_modified"],
+        "fetched": ref["fetched"],
+        "new": ref["new"],
+        "duplicates": ref["duplicate"],
+        "seen": ref["seen"],
+        "quarantined": ref["failed"],
+        "quarantined_by_reason": sorted(reasons.items()),
+        "bytes_fetched": int(discover_summary.get("bytes", 0)) + int(fetch_summary.get("bytes", 0)),
+        "requests": int(discover_summary.get("requests", 0))
+        + int(fetch_summary.get("requests", 0)),
+        **seconds,
+        "failed_task": failed_task,
+        "error": error,
+    }
+    commit_run_metrics(row, root, source.id, run.key, run.start.date())
+    latest = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
+    write_json(root / "runs" / "latest" / f"{source.id}.json", latest)
+
+
+def record_failure(
+    root: Path, source: Source, run: Run, failed_task: str, error: BaseException | str | None
+) -> None:
+    """Record a failed run in DATA/runs/ (status "failed", the task and the error), with the
+    counts of the stages that finished. A later successful attempt replaces the row."""
+    work = workdir(root, source, run)
+    discover_summary, fetch_summary = (
+        read_json(work / "discover.json"),
+        read_json(work / "fetch.json"),
+    )
+    problems = [
+        row
+        for stage in ("discover", "fetch", "extract", "transform")
+        for row in read_jsonl(work / f"quarantine-{stage}.jsonl")
+    ]
+    ref = WriteRef(
+        source_id=source.id,
+        discovered=sum(1 for _ in read_jsonl(work / "discovered.jsonl")),
+        not_modified=int(discover_summary.get("not_modified", 0)),
+        fetched=int(fetch_summary.get("fetched", 0)),
+        new=0,
+        duplicate=0,
+        seen=0,
+        failed=len(problems),
+        files=[],
+    )
+    if isinstance(error, BaseException):
+        message: str | None = f"{type(error).__name__}: {error}"[:2000]
+    else:
+        message = None if error is None else str(error)[:2000]
+    record_run(
+        root,
+        source,
+        run,
+        work,
+        ref,
+        problems,
+        dt.datetime.now(dt.UTC),
+        status="failed",
+        failed_task=failed_task,
+        error=message,
+    )

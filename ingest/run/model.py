@@ -1,0 +1,77 @@
+"""What the stages of a run pass each other: the run (its id and window), the references a
+stage returns (what a DAG task pushes to XCom), and where the run's work files live."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
+
+from ingest.config import Source
+
+
+class StageRef(TypedDict):
+    """What a stage hands to the next one: where its output is and how many items it holds."""
+
+    path: str
+    count: int
+    quarantined: int
+
+
+class WriteRef(TypedDict):
+    source_id: str
+    discovered: int
+    not_modified: int
+    fetched: int
+    new: int
+    duplicate: int
+    seen: int
+    failed: int
+    files: list[str]
+
+
+SUMMARY_KEYS = ("new", "duplicate", "seen", "failed", "not_modified")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of one source: its id and its data interval [start, end) in UTC."""
+
+    run_id: str
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def key(self) -> str:
+        """The run's name in file names: a pure function of its window."""
+        return f"{_stamp(self.start)}_{_stamp(self.end)}"
+
+    @classmethod
+    def adhoc(cls, now: dt.datetime | None = None) -> Run:
+        """A run started by hand: a zero-width window at the current instant."""
+        now = now or dt.datetime.now(dt.UTC)
+        return cls(run_id=f"manual__{now.isoformat()}", start=now, end=now)
+
+    @classmethod
+    def from_key(cls, key: str, run_id: str) -> Run:
+        start, end = (_unstamp(part) for part in key.split("_", 1))
+        return cls(run_id=run_id, start=start, end=end)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    moment = moment.astimezone(dt.UTC)
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    return f"{moment:%Y%m%dT%H%M%S}{fraction}Z"
+
+
+def _unstamp(text: str) -> dt.datetime:
+    fmt = "%Y%m%dT%H%M%S.%fZ" if "." in text else "%Y%m%dT%H%M%SZ"
+    return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
+
+
+def workdir(root: Path, source: Source, run: Run) -> Path:
+    return root / "work" / source.id / run.key
+
+
+STAGES = ("discover", "fetch", "extract", "transform", "write")

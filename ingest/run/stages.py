@@ -1,0 +1,374 @@
+"""The five stages of one source's run: discover → fetch → extract → transform → write.
+
+Each stage reads its predecessor's work file, writes its own, and returns a small
+reference (path and counts) — what a DAG task pushes to XCom. Work files live under
+DATA/work/<source_id>/<run_key>/ and are replaced when a stage re-runs; fetched responses
+go to the run's WARC file under DATA/raw/. Every item a source lists ends as an article, a
+flagged duplicate, an already-known item (`seen`), or a quarantine row with a reason.
+Crawl state (validators, seen URLs) is committed only by the write stage, with the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from ingest.config import Settings, Source
+from ingest.fetch.http import HttpClient, WaitBudget
+from ingest.fetch.state import (
+    CrawlState,
+    Outcome,
+    Validators,
+)
+from ingest.run.items import extract_item, fetch_item, isolate, problem, skip_reason
+from ingest.run.metrics import record_run
+from ingest.run.model import Run, StageRef, WriteRef, workdir
+from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, write_json, write_jsonl
+
+log = logging.getLogger(__name__)
+
+_Stage = TypeVar("_Stage", bound=Callable[..., Any])
+
+
+def _timed(stage: str) -> Callable[[_Stage], _Stage]:
+    """Record when a stage started and finished in the run's work folder (for run metrics)."""
+
+    def wrap(function: _Stage) -> _Stage:
+        @functools.wraps(function)
+        def timed(
+            source: Source, settings: Settings, root: Path, run: Run, *args: Any, **kwargs: Any
+        ) -> Any:
+            started = dt.datetime.now(dt.UTC)
+            result = function(source, settings, root, run, *args, **kwargs)
+            write_json(
+                workdir(root, source, run) / f"timing-{stage}.json",
+                {"started": started.isoformat(), "finished": dt.datetime.now(dt.UTC).isoformat()},
+            )
+            return result
+
+        return timed  # type: ignore[return-value]
+
+    return wrap
+
+
+# ---------------------------------------------------------------------------------- stages
+
+
+@_timed("discover")
+def discover(
+    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+) -> StageRef:
+    """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry;
+    with `refetch`, documents are read in full even when their validators say unchanged."""
+    from ingest.discover.discoverer import Discoverer
+
+    settings = source.settings(settings)
+    work = workdir(root, source, run)
+    budget = WaitBudget(settings)
+    with CrawlState(root) as state, HttpClient(settings, state, budget=budget) as client:
+        found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
+    problems = [
+        problem(url, source, run, "discover", reason, detail)
+        for url, reason, detail in found.problems
+    ]
+    path = write_jsonl(work / "discovered.jsonl", found.items.values())
+    write_jsonl(work / "quarantine-discover.jsonl", problems)
+    write_json(
+        work / "discover.json",
+        {
+            "validators": {url: asdict(v) for url, v in found.validators.items()},
+            "not_modified": found.not_modified,
+            "repeated": found.repeated,
+            "out_of_window": found.out_of_window,
+            "deferred_sitemaps": found.deferred_sitemaps,
+            "bytes": client.bytes_fetched,
+            "requests": client.requests_made,
+            "waited": budget.spent,
+        },
+    )
+    return StageRef(path=str(path), count=len(found.items), quarantined=len(problems))
+
+
+@_timed("fetch")
+def fetch(
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    discovered: str,
+    *,
+    refetch: bool = False,
+) -> StageRef:
+    """Fetch every discovered item not already known, hosts in parallel, into the run's WARC file."""
+
+    settings = source.settings(settings)
+    work = Path(discovered).parent
+    items = list(read_jsonl(Path(discovered)))
+    with CrawlState(root) as state:
+        return _fetch_all(source, settings, root, run, state, work, items, refetch)
+
+
+def _fetch_all(
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    state: CrawlState,
+    work: Path,
+    items: list[dict[str, Any]],
+    refetch: bool,
+) -> StageRef:
+    from ingest.fetch.warc import RunArchive, warc_path
+
+    known = state.url_states(item["url"] for item in items)
+    todo: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    skipped: list[dict[str, Any]] = []
+    for item in items:
+        why = None if refetch else skip_reason(item, known.get(item["url"]), run.key, settings)
+        if why:
+            skipped.append({"url": item["url"], "why": why})
+        else:
+            todo[urlsplit(item["url"]).hostname or ""].append(item)
+    fetched: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    totals = {"bytes": 0, "requests": 0}
+    totals_lock = threading.Lock()
+    if todo:
+        info = {
+            "source_id": source.id,
+            "source_name": source.name,
+            "source_language": source.language,
+            "run_id": run.run_id,
+            "run_key": run.key,
+        }
+        # what discovery waited for counts too: the budget is the run's
+        budget = WaitBudget(settings, read_json(work / "discover.json").get("waited"))
+        with RunArchive(warc_path(root, source.id, run.key), info) as archive:
+
+            def one_host(host_items: list[dict[str, Any]]) -> None:
+                with HttpClient(settings, state, budget=budget) as client:
+                    for item in host_items:
+                        fetch_item(client, archive, item, source, run, fetched, problems)
+                    with totals_lock:
+                        totals["bytes"] += client.bytes_fetched
+                        totals["requests"] += client.requests_made
+
+            with ThreadPoolExecutor(max_workers=min(settings.fetch_workers, len(todo))) as pool:
+                list(pool.map(one_host, todo.values()))
+    path = write_jsonl(work / "fetched.jsonl", fetched)
+    write_jsonl(work / "skipped.jsonl", skipped)
+    write_jsonl(work / "quarantine-fetch.jsonl", problems)
+    write_json(work / "fetch.json", {"fetched": len(fetched), "skipped": len(skipped), **totals})
+    return StageRef(path=str(path), count=len(fetched), quarantined=len(problems))
+
+
+@_timed("extract")
+def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: str) -> StageRef:
+    """Extract an article from every fetched page, reading the bodies back from the WARC file."""
+    from ingest.fetch.warc import read_responses, warc_path
+
+    work = Path(fetched).parent
+    wanted = {row["record_id"]: row for row in read_jsonl(Path(fetched))}
+    extracted: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    archive = warc_path(root, source.id, run.key)
+    if wanted and archive.exists():
+        for record_id, _, body in read_responses(archive):
+            row = wanted.pop(record_id, None)
+            if row is not None:
+                extract_item(row, body, source, run, extracted, problems)
+    for row in wanted.values():  # listed as fetched but missing from the archive
+        problems.append(
+            problem(
+                row["url"],
+                source,
+                run,
+                "extract",
+                "raw_missing",
+                f"no WARC record {row['record_id']}",
+            )
+        )
+    path = write_jsonl(work / "extracted.jsonl", extracted)
+    write_jsonl(work / "quarantine-extract.jsonl", problems)
+    return StageRef(path=str(path), count=len(extracted), quarantined=len(problems))
+
+
+@_timed("transform")
+def transform(source: Source, settings: Settings, root: Path, run: Run, extracted: str) -> StageRef:
+    """Normalise extracted records into rows of the article schema (a Parquet work file)."""
+    import pyarrow as pa
+
+    from transforms.articles import TransformError, build_article
+    from transforms.dataset import write_atomic
+    from transforms.dedup import add_fingerprints
+    from transforms.schema import ARTICLE_SCHEMA
+    from transforms.tagging import get_tagger, tag_rows
+
+    work = Path(extracted).parent
+    rows: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    for record in read_jsonl(Path(extracted)):
+        try:
+            rows.append(build_article(record, source.id, source.name, run.run_id))
+        except TransformError as exc:
+            problems.append(
+                problem(record["url"], source, run, "transform", exc.reason, exc.detail)
+            )
+        except Exception as exc:
+            problems.append(
+                problem(record["url"], source, run, "transform", "transform_error", repr(exc))
+            )
+    _, rows, failing = isolate(rows, add_fingerprints)
+    failed = tag_rows(rows, get_tagger(settings.taxonomy, settings.entity_model))
+    if failed:
+        log.warning("%s: %d tagging parts failed; their columns are empty", source.id, failed)
+    table, _, unwritable = isolate(rows, lambda r: pa.Table.from_pylist(r, schema=ARTICLE_SCHEMA))
+    for row, error in failing + unwritable:  # one bad row must not keep the others out
+        problems.append(
+            problem(row["url"], source, run, "transform", "transform_error", repr(error))
+        )
+    path = work / "articles.parquet"
+    write_atomic(table, path)
+    write_jsonl(work / "quarantine-transform.jsonl", problems)
+    return StageRef(path=str(path), count=len(rows), quarantined=len(problems))
+
+
+def write(
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    transformed: str,
+    *,
+    reprocess: bool = False,
+) -> WriteRef:
+    """Deduplicate against the dataset, commit the run's articles and quarantine rows, then the
+    crawl state. Serialised across processes by the dataset's commit lock."""
+    import pyarrow.parquet as pq
+
+    from transforms.commit import commit_lock
+    from transforms.dataset import (
+        RunOutput,
+        commit_quarantine,
+        output_name,
+        read_quarantine,
+        read_run,
+    )
+    from transforms.dedup_store import commit_flagged, dedup_batch
+    from transforms.schema import ARTICLE_SCHEMA
+
+    written_at = dt.datetime.now(dt.UTC)
+    work = Path(transformed).parent
+    name = output_name(source.id, run.key)
+    discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
+    batch = pq.read_table(transformed, schema=ARTICLE_SCHEMA).to_pylist()
+    stages = (
+        ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
+    )
+    problems = [row for stage in stages for row in read_jsonl(work / f"quarantine-{stage}.jsonl")]
+    for row in problems:
+        row["at"] = dt.datetime.fromisoformat(row["at"])
+    with commit_lock(root):
+        if reprocess:  # keep what the live run recorded before extraction
+            problems = [
+                r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")
+            ] + problems
+        # rows this run wrote before are kept unless this attempt produced the item again or
+        # quarantined it: an item no longer listed, or skipped as known, is never lost
+        redone = {r["url"] for r in batch} | {
+            p["url"] for p in problems if p["stage"] != "discover"
+        }
+        output = RunOutput(source.id, run.key, run.run_id)
+        own = [
+            r
+            for r in read_run(root, output, [f.name for f in ARTICLE_SCHEMA]).to_pylist()
+            if r["url"] not in redone
+        ]
+        window = dt.timedelta(days=settings.dedup_window_days)
+        result, _, failing = isolate(
+            own + batch, lambda rows: dedup_batch(rows, root, window, exclude=output)
+        )
+        for row, error in failing:  # one bad row must not keep the others out
+            problems.append(
+                problem(row["url"], source, run, "write", "write_error", repr(error))
+                | {"at": dt.datetime.now(dt.UTC)}
+            )
+        set_aside = {row["url"] for row, _ in failing}
+        batch = [r for r in batch if r["url"] not in set_aside]
+        files = commit_flagged(result, root, output)
+        commit_quarantine(problems, root, source.id, run.key, run.start.date())
+        if not reprocess:
+            _commit_state(root, source, run, work, batch, problems, discovered)
+        fresh = {r["url"] for r in batch}
+        summary = read_json(work / "discover.json")
+        fetch_summary = read_json(work / "fetch.json")
+        ref = WriteRef(
+            source_id=source.id,
+            discovered=len(discovered),
+            not_modified=int(summary.get("not_modified", 0)),
+            fetched=int(fetch_summary.get("fetched", 0)),
+            new=sum(1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is None),
+            duplicate=sum(
+                1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is not None
+            ),
+            seen=result.seen
+            + int(summary.get("repeated", 0))
+            + int(fetch_summary.get("skipped", 0)),
+            failed=len(problems),
+            files=[str(f) for f in files],
+        )
+        record_run(root, source, run, work, ref, problems, written_at, reprocess=reprocess)
+    write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
+    return ref
+
+
+def run_source(
+    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+) -> WriteRef:
+    """All five stages in-process, through the same functions the DAG tasks call."""
+    found = discover(source, settings, root, run, refetch=refetch)
+    fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
+    extracted = extract(source, settings, root, run, fetched["path"])
+    transformed = transform(source, settings, root, run, extracted["path"])
+    return write(source, settings, root, run, transformed["path"])
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _commit_state(
+    root: Path,
+    source: Source,
+    run: Run,
+    work: Path,
+    batch: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
+    discovered: dict[str, dict[str, Any]],
+) -> None:
+    outcomes = [
+        Outcome(
+            r["url"], "stored", r["article_id"], discovered.get(r["url"], {}).get("feed_updated")
+        )
+        for r in batch
+    ]
+    outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
+    summary = read_json(work / "discover.json")
+    validators = summary.get("validators", {})
+    with CrawlState(root) as state:
+        state.record_outcomes(source.id, outcomes, run.key)
+        state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
+        state.save_sitemap_backlog(
+            source.id, [(url, int(depth)) for url, depth in summary.get("deferred_sitemaps", [])]
+        )

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import itertools
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ingest.config import Settings
+from ingest.fetch.errors import FetchError
+from ingest.fetch.http import HttpClient
+from ingest.siteserver import Reply, SiteServer, serve_site
+
+LOOPBACK = Settings(
+    user_agent="newsflow-tests/0.1",
+    timeout_s=2,
+    max_page_bytes=100_000,
+    backoff_base_s=0.01,
+    allow_networks=("127.0.0.0/8",),
+)
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+@pytest.fixture
+def server() -> Iterator[SiteServer]:
+    def forever() -> Iterator[bytes]:
+        for _ in itertools.count():
+            yield b"x" * 65536
+
+    def slow() -> Iterator[bytes]:
+        time.sleep(3)
+        yield b"late"
+
+    routes = {
+        "/ok.html": Reply(200, HTML, b"<html><body>ok</body></html>"),
+        "/declared-big": Reply(200, HTML, b"x" * 200_000),
+        "/endless": lambda _p: Reply(200, HTML, chunks=forever()),
+        "/slow": lambda _p: Reply(200, HTML, chunks=slow()),
+        "/redirect": Reply(301, {"Location": "/ok.html"}),
+        "/loop": Reply(302, {"Location": "/loop"}),
+        "/to-metadata": Reply(302, {"Location": "http://169.254.169.254/latest/meta-data/"}),
+        "/to-file": Reply(302, {"Location": "file:///etc/passwd"}),
+        "/gone": Reply(410, HTML, b"gone"),
+    }
+    with serve_site(None, routes) as srv:
+        yield srv
+
+
+def test_get_returns_body_and_sends_an_honest_user_agent(server: SiteServer) -> None:
+    with HttpClient(LOOPBACK) as client:
+        response = client.get(f"{server.base_url}/ok.html")
+    assert response.status == 200 and response.body.startswith(b"<html>")
+    assert response.content_type == "text/html" and response.charset == "utf-8"
+    assert response.fetched_at.tzinfo is not None
+    assert client.session.headers["User-Agent"] == "newsflow-tests/0.1"
+
+
+@pytest.mark.parametrize(("path", "reason"), [("/missing", "http_404"), ("/gone", "http_410")])
+def test_http_errors_become_reasons(server: SiteServer, path: str, reason: str) -> None:
+    with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
+        client.get(server.base_url + path)
+    assert info.value.reason == reason
+
+
+def test_redirects_are_followed_and_the_final_url_kept(server: SiteServer) -> None:
+    with HttpClient(LOOPBACK) as client:
+        response = client.get(f"{server.base_url}/redirect")
+    assert response.url == f"{server.base_url}/ok.html"
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/loop", "too_many_redirects"),
+        ("/to-metadata", "network_blocked"),
+        ("/to-file", "bad_scheme"),
+    ],
+)
+def test_bad_redirects_are_refused(server: SiteServer, path: str, reason: str) -> None:
+    with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
+        client.get(server.base_url + path)
+    assert info.value.reason == reason
+
+
+def test_loopback_is_refused_unless_allowed(server: SiteServer) -> None:
+    with HttpClient(Settings()) as client, pytest.raises(FetchError) as info:
+        client.get(f"{server.base_url}/ok.html")
+    assert info.value.reason == "network_blocked"
+    assert "allow_networks" in info.value.detail
+    assert server.requests == []  # refused before any connection
+
+
+def test_size_cap_is_enforced_on_the_declared_length(server: SiteServer) -> None:
+    with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
+        client.get(f"{server.base_url}/declared-big")
+    assert info.value.reason == "too_large"
+    assert "declares 200000 bytes" in info.value.detail  # refused before reading the body
+
+
+def test_size_cap_is_enforced_while_streaming(server: SiteServer) -> None:
+    started = time.monotonic()
+    with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
+        client.get(f"{server.base_url}/endless")
+    assert info.value.reason == "too_large"
+    assert client.bytes_fetched == 0
+    assert time.monotonic() - started < 10  # bounded: the endless body was cut off
+
+
+def test_slow_server_times_out(server: SiteServer) -> None:
+    fast = Settings(user_agent="t", timeout_s=0.5, max_retries=0, allow_networks=("127.0.0.0/8",))
+    with HttpClient(fast) as client, pytest.raises(FetchError) as info:
+        client.get(f"{server.base_url}/slow")
+    assert info.value.reason == "timeout"
+
+
+def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_dns(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)  # no real DNS query leaves the machine
+    with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
+        client.get("http://no-such-host.invalid/")
+    assert info.value.reason == "dns_error"

@@ -1,0 +1,257 @@
+"""Edge cases of incremental crawling and hostile documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from ingest.config import Settings, load_sources
+from ingest.discover.feeds import parse_feed
+from ingest.discover.sitemaps import parse_sitemap
+from ingest.fetch.http import HttpClient
+from ingest.fetch.state import CrawlState
+from ingest.run.model import Run, WriteRef
+from ingest.run.stages import run_source
+from ingest.siteserver import Reply, serve_site
+from tests.ingest.sites import rss, sources_file, write_site
+
+NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+
+
+def ingest(sources: Path, data: Path, run: Run | None = None, *, refetch: bool = False) -> WriteRef:
+    config = load_sources(sources)
+    return run_source(config.sources[0], config.settings, data, run or Run.adhoc(), refetch=refetch)
+
+
+def urls(data: Path) -> list[str]:
+    table = ds.dataset(data / "articles", format="parquet", partitioning="hive").to_table(
+        columns=["url"]
+    )
+    return sorted(u.rsplit("/", 1)[-1] for u in table["url"].to_pylist())
+
+
+def test_a_child_sitemap_that_failed_is_asked_for_again_next_run(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 2)
+    (site / "index.xml").write_text(
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>{{BASE_URL}}/child.xml</loc></sitemap></sitemapindex>',
+        encoding="utf-8",
+    )
+    child = {"up": False}
+
+    def child_sitemap(_p: str) -> Reply:
+        if not child["up"]:
+            return Reply(503, {}, b"")
+        body = '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>/a/0.html</loc></url></urlset>'
+        return Reply(200, {"Content-Type": "application/xml"}, body.encode())
+
+    with serve_site(site, {"/child.xml": child_sitemap}) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    sitemaps: ["{server.base_url}/index.xml"]',
+            settings="  max_retries: 0",
+        )
+        assert ingest(sources, tmp_path / "data")["failed"] == 1
+        child["up"] = True
+        ref = ingest(sources, tmp_path / "data")
+    assert server.count("/child.xml") == 2 and ref["new"] == 1  # the index was not settled by run 1
+
+
+def test_re_running_an_old_run_keeps_items_a_later_run_saw(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 2)
+    with serve_site(site) as server:
+        sources = sources_file(tmp_path / "s.yaml", server.base_url)
+        first = Run("scheduled__a", NOW - dt.timedelta(hours=2), NOW - dt.timedelta(hours=1))
+        ingest(sources, tmp_path / "data", first)
+        ingest(
+            sources,
+            tmp_path / "data",
+            Run("scheduled__b", NOW - dt.timedelta(hours=1), NOW),
+            refetch=True,
+        )
+        (site / "feed.xml").write_text(
+            rss([("/a/1.html", None)]), encoding="utf-8"
+        )  # /a/0 no longer listed
+        ingest(sources, tmp_path / "data", first)  # cleared and re-run in Airflow
+    assert urls(tmp_path / "data") == ["0.html", "1.html"]
+
+
+def test_feeds_and_sitemaps_in_multibyte_legacy_encodings() -> None:
+    feed = '<?xml version="1.0" encoding="shift_jis"?><rss version="2.0"><channel><title>日本の新聞</title><item><title>記事</title><link>https://jp.example/a/1.html</link></item></channel></rss>'
+    parsed = parse_feed(feed.encode("shift_jis"), "https://jp.example/feed.xml")
+    assert parsed.title == "日本の新聞" and [i.url for i in parsed.items] == [
+        "https://jp.example/a/1.html"
+    ]
+    sitemap = '<?xml version="1.0" encoding="gb2312"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://cn.example/新闻/1</loc></url></urlset>'
+    assert [
+        e.url
+        for e in parse_sitemap(sitemap.encode("gb2312"), "https://cn.example/s.xml", 10**6).entries
+    ] == ["https://cn.example/新闻/1"]
+
+
+def test_one_malformed_link_does_not_drop_the_rest_of_the_document() -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"id": "1", "url": "http://[oops/"}, {"id": "2", "url": "https://j.example/2"}],
+    }
+    parsed = parse_feed(json.dumps(feed).encode(), "https://j.example/feed.json")
+    assert [i.url for i in parsed.items] == ["https://j.example/2"] and parsed.skipped == [
+        ("1", "item has a malformed link")
+    ]
+    sitemap = '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>http://[oops/</loc></url><url><loc>https://s.example/ok</loc></url></urlset>'
+    parsed_map = parse_sitemap(sitemap.encode(), "https://s.example/s.xml", 10**6)
+    assert [e.url for e in parsed_map.entries] == [
+        "https://s.example/ok"
+    ] and parsed_map.bad_locs == ["http://[oops/"]
+
+
+def test_a_hostile_crawl_delay_is_capped(tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    robots = Reply(200, {}, b"User-agent: *\nCrawl-delay: 100000\n")
+    with serve_site(
+        None,
+        {"/robots.txt": robots, "/a": Reply(200, {"Content-Type": "text/html"}, b"<html></html>")},
+    ) as server:
+        settings = Settings(
+            user_agent="t/1", allow_networks=("127.0.0.0/8",), rate_limit_per_host=100
+        )
+        with (
+            CrawlState(tmp_path) as state,
+            HttpClient(settings, state, sleeper=sleeps.append) as client,
+        ):
+            for _ in range(3):
+                client.get(f"{server.base_url}/a")
+    assert max(sleeps) <= 60 * 2 + 1  # slots a minute apart at most, never the 28 hours asked for
+
+
+def test_waiting_for_a_slot_does_not_use_up_the_request_deadline(tmp_path: Path) -> None:
+    robots = Reply(200, {}, b"User-agent: *\nCrawl-delay: 1.2\n")
+    with serve_site(
+        None,
+        {"/robots.txt": robots, "/a": Reply(200, {"Content-Type": "text/html"}, b"<html></html>")},
+    ) as server:
+        settings = Settings(
+            user_agent="t/1",
+            allow_networks=("127.0.0.0/8",),
+            rate_limit_per_host=100,
+            deadline_s=1.0,
+            max_retries=0,
+        )
+        with CrawlState(tmp_path) as state, HttpClient(settings, state) as client:
+            assert client.get(f"{server.base_url}/a").status == 200
+            assert (
+                client.get(f"{server.base_url}/a").status == 200
+            )  # waited 1.2 s for its slot, then had 1 s
+
+
+def quarantine(data: Path) -> list[dict[str, object]]:
+    return (
+        ds.dataset(data / "quarantine", format="parquet", partitioning="hive")
+        .to_table()
+        .to_pylist()
+    )
+
+
+def test_a_page_dated_year_one_falls_back_to_the_next_date_and_blocks_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = write_site(tmp_path / "site", 3)
+    page = site / "a" / "1.html"
+    page.write_text(
+        re.sub(
+            r'published_time" content="[^"]+"',
+            'published_time" content="0001-01-01T00:00:00Z"',
+            page.read_text(),
+        ),
+        encoding="utf-8",
+    )
+    with serve_site(site) as server:
+        sources = sources_file(tmp_path / "s.yaml", server.base_url)
+        with caplog.at_level(logging.WARNING, logger="transforms.articles"):
+            ref = ingest(sources, tmp_path / "data")
+        assert ref["new"] == 3 and ref["failed"] == 0
+        assert ingest(sources, tmp_path / "data")["failed"] == 0  # and the next run goes on
+    table = ds.dataset(tmp_path / "data" / "articles", format="parquet", partitioning="hive")
+    rows = {r["url"].rsplit("/", 1)[-1]: r for r in table.to_table().to_pylist()}
+    assert rows["1.html"]["published_at"].year >= 2026  # the server's Last-Modified date
+    assert rows["1.html"]["date_source"] == "http_header"
+    assert rows["0.html"]["date_source"] == "page_meta"
+    assert any("0001-01-01" in m and "before 1990" in m for m in caplog.messages)
+
+
+def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest.run import stages
+
+    site = write_site(tmp_path / "site", 3)
+    with serve_site(site) as server:
+        config = load_sources(sources_file(tmp_path / "s.yaml", server.base_url))
+        source, settings, data, run = (
+            config.sources[0],
+            config.settings,
+            tmp_path / "data",
+            Run.adhoc(),
+        )
+        found = stages.discover(source, settings, data, run)
+        fetched = stages.fetch(source, settings, data, run, found["path"])
+    extracted = stages.extract(source, settings, data, run, fetched["path"])
+    transformed = stages.transform(source, settings, data, run, extracted["path"])
+    # a work file with a row no check caught (written by an older version, say)
+    table = pq.read_table(transformed["path"])
+    dates = table["published_at"].to_pylist()
+    dates[1] = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    index = table.schema.get_field_index("published_at")
+    table = table.set_column(
+        index, table.schema.field(index), pa.array(dates, table.schema.field(index).type)
+    )
+    pq.write_table(table, transformed["path"])
+    broken = table["url"][1].as_py()
+    ref = stages.write(source, settings, data, run, transformed["path"])
+    assert (ref["new"], ref["failed"]) == (2, 1)
+    assert [(q["url"], q["stage"], q["reason"]) for q in quarantine(data)] == [
+        (broken, "write", "write_error")
+    ]
+    assert broken.rsplit("/", 1)[-1] not in urls(data) and len(urls(data)) == 2
+
+
+def test_leftovers_of_killed_runs_go_after_a_day_and_nothing_live_is_touched(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from ingest.run.workfiles import remove_leftovers
+
+    site = write_site(tmp_path / "site", 2)
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        ingest(sources_file(tmp_path / "s.yaml", server.base_url), data)  # a committed run
+    (committed,) = (data / "work" / "fixture").iterdir()
+    killed = data / "work" / "fixture" / "20261124T000000Z_20261124T010000Z"
+    killed.mkdir()
+    (killed / "discovered.jsonl").write_text("{}\n")
+    warc_tmp = data / "raw" / "fixture" / ".x.warc.gz.0123.tmp"
+    parquet_tmp = next((data / "articles").iterdir()) / ".x.parquet.0123.tmp"
+    running = data / "raw" / "fixture" / ".y.warc.gz.4567.tmp"  # being written right now
+    for path in (warc_tmp, parquet_tmp, running):
+        path.write_bytes(b"partial")
+    now = dt.datetime.now(dt.UTC)
+    two_days_ago = (now - dt.timedelta(days=2)).timestamp()
+    old = [warc_tmp, parquet_tmp, killed / "discovered.jsonl", killed, committed]
+    old += list(committed.iterdir())
+    for path in old:
+        os.utime(path, (two_days_ago, two_days_ago))
+    assert remove_leftovers(data, now) == 3
+    assert not killed.exists() and not warc_tmp.exists() and not parquet_tmp.exists()
+    assert committed.exists() and running.exists() and len(urls(data)) == 2
+    assert remove_leftovers(data, now) == 0
