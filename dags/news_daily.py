@@ -27,7 +27,10 @@ Triggered by every ingest run (the `newsflow_articles` Asset) and daily at 05:30
    into one file each, sorted by `published_at` (zstd, large row groups). Journalled: an
    interrupted compaction is finished or undone by the next writer; no row is lost or doubled.
    Then what killed runs left behind more than a day ago (hidden temporary files, work
-   folders of runs that never committed) is removed.
+   folders of runs that never committed) is removed, and so are, per the sources file's
+   settings, committed runs' work folders `keep_work_days` after they committed (7) and raw
+   WARC files `keep_raw_days` after capture (by default kept forever). The counts and bytes
+   freed are in the task's log and return value.
 2. **quality_findings** — checks on the last `check_days` days of partitions: schema,
    required fields, dates within bounds, copy rate, per-source volume against its trailing
    average (dropped to zero, spikes), extraction health (short bodies, missing dates).
@@ -35,7 +38,8 @@ Triggered by every ingest run (the `newsflow_articles` Asset) and daily at 05:30
    task** (the log lists each finding); warnings are logged and shown in the report.
 3. **daily_report** — `DATA/reports/YYYY-MM-DD/report.html` with charts: articles per source
    per day, unique stories and copies, top topics and places, quarantine reasons and run
-   outcomes per source. Runs even when the checks failed. Its path is in the
+   outcomes per source, and the disk usage of each data folder with the retention in force.
+   Runs even when the checks failed. Its path is in the
    `newsflow_report` Asset event (`extra.report`).
 """
 
@@ -79,16 +83,32 @@ def _day() -> dt.date:
 def news_daily() -> None:
     @task(multiple_outputs=False)
     def compacted_partitions() -> dict[str, int]:
+        import logging
+
         from ingest.config import data_root
+        from ingest.run.retention import remove_expired, upkeep_settings
         from ingest.run.workfiles import remove_leftovers
         from transforms.commit import commit_lock
         from transforms.compaction import compact
 
-        root, now = data_root(), dt.datetime.now(dt.UTC)
+        root, now, settings = data_root(), dt.datetime.now(dt.UTC), upkeep_settings()
         days = int(get_current_context()["params"]["compact_older_than_days"])
         with commit_lock(root):
             done = compact(root, dt.timedelta(days=days), now)
-        return {**done, "leftovers_removed": remove_leftovers(root, now)}
+        leftovers = remove_leftovers(root, now)
+        expired = remove_expired(root, now, settings)
+        logging.getLogger("newsflow.retention").info(
+            "removed %d leftovers, %d work folders (%d bytes) and %d raw files (%d bytes); "
+            "keep_work_days=%g keep_raw_days=%s",
+            leftovers,
+            expired["work_folders"],
+            expired["work_bytes"],
+            expired["raw_files"],
+            expired["raw_bytes"],
+            settings.keep_work_days,
+            "forever" if settings.keep_raw_days is None else f"{settings.keep_raw_days:g}",
+        )
+        return {**done, "leftovers_removed": leftovers, **expired}
 
     @task(multiple_outputs=False)
     def quality_findings() -> dict[str, Any]:
@@ -119,13 +139,15 @@ def news_daily() -> None:
         import pyarrow.parquet as pq
 
         from ingest.config import data_root
+        from ingest.run.retention import upkeep_settings
         from transforms.quality import QUALITY
-        from transforms.report import build_report
+        from transforms.report import Retention, build_report
 
-        root, day = data_root(), _day()
+        root, day, settings = data_root(), _day(), upkeep_settings()
         findings_file = root / QUALITY / f"check_date={day.isoformat()}" / "quality.parquet"
         findings = pq.read_table(findings_file).to_pylist() if findings_file.exists() else []
-        path = build_report(root, day, findings)
+        retention = Retention(settings.keep_work_days, settings.keep_raw_days)
+        path = build_report(root, day, findings, retention)
         get_current_context()["outlet_events"][REPORT].extra = {"report": str(path)}
         return {"report": str(path)}
 

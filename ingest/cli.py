@@ -127,9 +127,17 @@ def _parser() -> argparse.ArgumentParser:
 
     daily = sub.add_parser(
         "daily",
-        help="what the news_daily DAG does: compact older partitions, check quality, write the report",
+        help="what the news_daily DAG does: compact older partitions, remove expired work and "
+        "raw files, check quality, write the report",
     )
     daily.add_argument("--data", default=None, help="data root")
+    daily.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"sources file whose settings.keep_work_days and keep_raw_days to use (default: "
+        f"${SOURCES_ENV} or ./sources.yaml when it exists, else the defaults)",
+    )
     daily.add_argument(
         "--day",
         type=_date,
@@ -245,17 +253,20 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 
 
 def _cmd_daily(args: argparse.Namespace) -> int:
+    from ingest.run.retention import remove_expired, upkeep_settings
     from ingest.run.workfiles import remove_leftovers
     from transforms.commit import commit_lock
     from transforms.compaction import compact
     from transforms.quality import check_recent, record
-    from transforms.report import build_report
+    from transforms.report import Retention, build_report, format_bytes
 
     root = _stored_root(args)
     if args.compact_older_than_days < 0 or not 1 <= args.check_days <= 60:
         raise ConfigError(
             "--compact-older-than-days must be 0 or more and --check-days from 1 to 60."
         )
+    settings = upkeep_settings(args.config)
+    retention = Retention(settings.keep_work_days, settings.keep_raw_days)
     now = dt.datetime.now(dt.UTC)
     day = args.day or now.date()
     if args.compact_older_than_days:
@@ -263,11 +274,17 @@ def _cmd_daily(args: argparse.Namespace) -> int:
             done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
         print(f"compacted: {done['files']} files into {done['partitions']} partitions")
     print(f"removed: {remove_leftovers(root, now)} leftovers of killed runs")
+    expired = remove_expired(root, now, settings)
+    print(
+        f"retention: removed {expired['work_folders']} work folders "
+        f"({format_bytes(expired['work_bytes'])}) and {expired['raw_files']} raw files "
+        f"({format_bytes(expired['raw_bytes'])})"
+    )
     findings = check_recent(root, day, args.check_days, now)
     record(root, day, findings, now)
     for finding in findings:
         print(f"{finding.severity}: {finding.check}: {finding.message}")
-    report = build_report(root, day, [vars(f) for f in findings])
+    report = build_report(root, day, [vars(f) for f in findings], retention)
     print(f"report: {report}")
     return 1 if any(f.severity == "error" for f in findings) else 0
 

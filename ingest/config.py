@@ -71,7 +71,21 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
         "seconds before a permanently failed URL is tried again",
     ),
     "dedup_window_days": (False, 0.0, 366, "days of publication time within which copies match"),
+    "keep_work_days": (
+        False,
+        0.0,
+        3650,
+        "days a committed run's work files are kept; 0 removes them at the next daily upkeep",
+    ),
+    "keep_raw_days": (
+        False,
+        1,
+        36500,
+        "days a raw WARC file is kept; null, the default, keeps them forever",
+    ),
 }
+# numeric settings that may be null, meaning "no limit"; null is their default
+NULLABLE_SETTINGS = {"keep_raw_days"}
 SETTINGS_KEYS = {"user_agent", "allow_networks", "taxonomy", "entity_model", *NUMERIC_SETTINGS}
 SOURCE_KEYS = {
     "id",
@@ -132,6 +146,8 @@ class Settings:
     fetch_workers: int = 4
     retry_failed_after_s: float = 86400.0
     dedup_window_days: float = 7.0
+    keep_work_days: float = 7.0  # a cleared Airflow task re-reads its run's work files
+    keep_raw_days: float | None = None  # None: raw WARC files are kept forever (the bronze layer)
     taxonomy: str | None = None  # a user's taxonomy file, added to the bundled one
     entity_model: str | None = None  # a spaCy pipeline for people and organisations
 
@@ -330,7 +346,9 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
                 f"{path}: settings.allow_networks has '{net}', which is not a CIDR range; write it like \"127.0.0.0/8\"."
             ) from None
     numbers = {
-        key: _number(raw, key, getattr(defaults, key), path, "settings") for key in NUMERIC_SETTINGS
+        key: _number(raw, key, getattr(defaults, key), path, "settings")
+        for key in NUMERIC_SETTINGS
+        if not (key in NULLABLE_SETTINGS and raw.get(key) is None)
     }
     return Settings(
         user_agent=user_agent.strip(),

@@ -4,12 +4,15 @@ Charts over the DAYS days up to the report day: articles per source per day, uni
 stories against copies, top topics and places, quarantine reasons per source, fetch
 outcomes per source from the run metrics; then the day's quality findings as a table.
 The numbers come from DuckDB over the dataset's views, as `newsflow query` sees them.
+Above them, one line of disk usage per data folder and the retention settings in force.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,25 @@ from transforms.query import connect
 REPORTS = "reports"
 DAYS = 14
 TOP = 12
+DISK_FOLDERS = ("articles", "quarantine", "runs", "raw", "work", "state")
 
 
-def build_report(root: Path, day: dt.date, findings: list[dict[str, Any]] | None = None) -> Path:
+@dataclass(frozen=True)
+class Retention:
+    """The retention settings in force, as plain values (transforms does not read the
+    sources file): days a committed run's work files are kept, and days raw WARC files are
+    kept (None: forever)."""
+
+    keep_work_days: float
+    keep_raw_days: float | None
+
+
+def build_report(
+    root: Path,
+    day: dt.date,
+    findings: list[dict[str, Any]] | None = None,
+    retention: Retention | None = None,
+) -> Path:
     """Write the report for `day` (replacing an earlier one) and return its path."""
     import matplotlib
 
@@ -40,7 +59,8 @@ def build_report(root: Path, day: dt.date, findings: list[dict[str, Any]] | None
         ]
     finally:
         con.close()
-    body = "\n".join(sections) + _findings_table(findings or [])
+    body = _disk_line(disk_usage(root), retention) + "\n".join(sections)
+    body += _findings_table(findings or [])
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>newsflow report {day}</title>"
@@ -175,3 +195,59 @@ def _findings_table(findings: list[dict[str, Any]]) -> str:
         for f in findings
     )
     return f"<h2>Quality checks</h2><table>{head}{rows}</table>"
+
+
+def disk_usage(root: Path) -> dict[str, int]:
+    """Bytes of the files under each of DISK_FOLDERS (0 for a missing one); symbolic links
+    are not followed, and a file removed while walking is skipped."""
+    return {name: _folder_bytes(root / name) for name in DISK_FOLDERS}
+
+
+def _folder_bytes(folder: Path) -> int:
+    total, pending = 0, [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append(Path(entry.path))
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except FileNotFoundError:
+                        continue
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return total
+
+
+def format_bytes(count: int) -> str:
+    """`count` bytes for people: 512 B, 1.5 KiB, 20.0 MiB, 3.2 GiB."""
+    if count < 1024:
+        return f"{count} B"
+    size = float(count)
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} TiB"
+
+
+def _days(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
+
+
+def _disk_line(usage: dict[str, int], retention: Retention | None) -> str:
+    parts = ", ".join(f"{name}/ {format_bytes(size)}" for name, size in usage.items())
+    line = f"Disk usage: {parts}; total {format_bytes(sum(usage.values()))}."
+    if retention is not None:
+        raw = (
+            "kept forever"
+            if retention.keep_raw_days is None
+            else f"removed {_days(retention.keep_raw_days)} after capture"
+        )
+        line += (
+            f" Retention: work files removed {_days(retention.keep_work_days)} after their run "
+            f"committed; raw WARC files {raw}."
+        )
+    return f"<p class='disk'>{html.escape(line)}</p>"

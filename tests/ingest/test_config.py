@@ -48,6 +48,19 @@ def test_defaults_allow_no_private_networks(tmp_path: Path) -> None:
     assert config.sources[0].schedule == "@hourly"
 
 
+def test_retention_settings_default_to_a_week_of_work_files_and_raw_files_forever(
+    tmp_path: Path,
+) -> None:
+    settings = load_sources(write(tmp_path, VALID)).settings
+    assert (settings.keep_work_days, settings.keep_raw_days) == (7.0, None)
+    text = VALID.replace("timeout_s: 20", "keep_work_days: 0\n  keep_raw_days: null")
+    settings = load_sources(write(tmp_path, text)).settings
+    assert (settings.keep_work_days, settings.keep_raw_days) == (0.0, None)
+    text = VALID.replace("timeout_s: 20", "keep_work_days: 2.5\n  keep_raw_days: 365")
+    settings = load_sources(write(tmp_path, text)).settings
+    assert (settings.keep_work_days, settings.keep_raw_days) == (2.5, 365.0)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -111,6 +124,21 @@ def test_defaults_allow_no_private_networks(tmp_path: Path) -> None:
             "settings.timeout_s (seconds to connect and between bytes) must be a number from 0.1 to 600, not -1",
         ),
         (VALID.replace("language: en", "language: English"), "has language 'English'"),
+        (
+            VALID.replace("timeout_s: 20", "keep_work_days: -1"),
+            "settings.keep_work_days (days a committed run's work files are kept; 0 removes "
+            "them at the next daily upkeep) must be a number from 0 to 3650, not -1",
+        ),
+        (
+            VALID.replace("timeout_s: 20", "keep_raw_days: 0"),
+            "settings.keep_raw_days (days a raw WARC file is kept; null, the default, keeps "
+            "them forever) must be a number from 1 to 36500, not 0",
+        ),
+        (
+            VALID.replace("timeout_s: 20", "keep_raw_days: forever"),
+            "settings.keep_raw_days",
+        ),
+        (VALID.replace("timeout_s: 20", "keep_raw_days: 40000"), "from 1 to 36500, not 40000"),
         ("sources: []\n", "'sources' must be a non-empty list"),
         ("- just\n- a list\n", "the top level must be a mapping"),
         ("sources:\n  - id: a\n    feeds: [\n", "is not valid YAML at line"),
