@@ -1,11 +1,12 @@
 """A run's commit to the article dataset as one unit: its new files, the removal of what it
 wrote before, and the copy flags of stored rows that its articles change.
 
-1. Stage: each new partition file is written under a hidden name beside its final name.
+1. Stage: each new partition file is written under a hidden name in `articles/.staging/`.
 2. Journal: the plan (staged file -> final name, the run's files to remove, the run whose
    rows leave compacted files, the flag updates and the files holding those rows) is written
    to `articles/.commit.json` so that it is complete or absent. This is the commit point.
-3. Apply: renames, removals, compacted files, flag updates; every step can be done twice.
+3. Apply: renames, removals, compacted files, flag updates, the index of stored articles
+   (transforms/index.py); every step can be done twice.
 4. The journal is removed.
 
 `recover`, which every writer runs under the commit lock before it reads, applies a journal
@@ -31,16 +32,17 @@ from transforms.dataset import (
     ARTICLES,
     RunOutput,
     drop_from_compacted,
+    is_compacted,
     output_name,
     partition_dir,
     update_columns,
     write_atomic,
 )
 from transforms.files import fsync_dir, write_json_durably
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
+from transforms.schema import ARTICLE_SCHEMA
 
 JOURNAL = ".commit.json"
-STAGED_SUFFIX = ".staged"
+STAGING = ".staging"  # new files wait here, under hidden names, until the commit point
 
 log = logging.getLogger(__name__)
 
@@ -60,32 +62,46 @@ def commit_articles(
 ) -> list[Path]:
     """Write a run's articles, one file per publication day, replacing what the (source, run)
     wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
-    ({article_id: {column: value}}) on the stored rows in `update_files`. One commit; returns
-    the run's files."""
+    ({article_id: {column: value}}) on the stored rows in `update_files`. One commit, the
+    index of stored articles included; returns the run's files."""
+    from transforms.index import ArticleIndex, index_rows
+
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
     table = table.cast(ARTICLE_SCHEMA)
+    staging = root / ARTICLES / STAGING
     staged: dict[str, str] = {}
+    written: dict[str, list[dict[str, Any]]] = {}
     if table.num_rows:
         days = pc.cast(table["published_at"], pa.date32())
         for day in sorted({d for d in days.to_pylist() if d is not None}):
             part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by("published_at")
-            target = partition_dir(root, day) / name
-            hidden = target.with_name(f".{name}.{uuid.uuid4().hex}{STAGED_SUFFIX}")
+            target = _relative(root, partition_dir(root, day) / name)
+            hidden = staging / f"{uuid.uuid4().hex}-{name}.staged"  # no reader globs it
             write_atomic(part, hidden)
-            staged[_relative(root, hidden)] = _relative(root, target)
+            staged[_relative(root, hidden)] = target
+            written[target] = index_rows(part)
     step("staged")
-    stale = [
-        _relative(root, p)
-        for p in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{name}")
-        if _relative(root, p) not in staged.values()
-    ]
+    with ArticleIndex(root) as index:
+        previous = index.named(name)
+        compacted = [] if run_id is None else index.run_files(source_id, run_id)
+    stale = sorted(set(previous) - set(staged.values()))
+    updates = {aid: dict(values) for aid, values in (updates or {}).items()}
+    if not (staged or previous or compacted or updates):
+        return []  # nothing written before, nothing to write: no commit at all
     plan = {
         "staged": staged,
-        "remove": sorted(stale),
+        "remove": stale,
         "run": None if run_id is None else [source_id, run_key, run_id],
-        "updates": {aid: dict(values) for aid, values in (updates or {}).items()},
+        "compacted": sorted(p for p in compacted if is_compacted(root / p)),
+        "updates": updates,
         "update_files": sorted(_relative(root, p) for p in update_files),
+        "index": {
+            "replaced": sorted({*previous, *staged.values()}),
+            "run": None if run_id is None else [source_id, run_id],
+            "written": written,
+            "stories": {aid: v["story_id"] for aid, v in updates.items() if "story_id" in v},
+        },
     }
     write_json_durably(root / ARTICLES / JOURNAL, plan)
     step("journalled")
@@ -112,16 +128,21 @@ def recover(root: Path) -> int:
         journal.unlink()
         log.info("%s: finished a commit that a crash interrupted", journal)
         finished = 1
-    for leftover in (root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/.*{STAGED_SUFFIX}"):
-        leftover.unlink(missing_ok=True)  # staged before a crash, never committed
+    staging = root / ARTICLES / STAGING
+    if staging.is_dir():
+        for leftover in staging.iterdir():
+            leftover.unlink(missing_ok=True)  # staged before a crash, never committed
     return finished
 
 
 def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
     """Carry out a journalled plan; each part is a no-op the second time. The new names are
     made durable before the caller removes the journal."""
+    from transforms.index import ArticleIndex
+
     for hidden, final in plan["staged"].items():
         if (root / hidden).exists():
+            (root / final).parent.mkdir(parents=True, exist_ok=True)
             (root / hidden).replace(root / final)
     for folder in {(root / final).parent for final in plan["staged"].values()}:
         fsync_dir(folder)
@@ -129,11 +150,15 @@ def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
     for name in plan["remove"]:
         (root / name).unlink(missing_ok=True)
     if plan["run"] is not None:
-        drop_from_compacted(root, RunOutput(*plan["run"]))
+        compacted = [root / p for p in plan["compacted"]]
+        drop_from_compacted(root, RunOutput(*plan["run"]), [p for p in compacted if p.exists()])
     step("replaced")
     files = {root / name for name in plan["update_files"]}
     update_columns(root, plan["updates"], {f for f in files if f.exists()})
     step("flagged")
+    with ArticleIndex(root) as index:
+        index.apply(plan)
+    step("indexed")
 
 
 def _relative(root: Path, path: Path) -> str:

@@ -95,6 +95,7 @@ def _compact_partition(
     for path in inputs:
         if path != target:
             path.unlink(missing_ok=True)
+    _moved(part, [p.name for p in inputs], target.name)
     journal.unlink()
     return table.num_rows
 
@@ -118,8 +119,19 @@ def recover(root: Path) -> int:
             for name in plan.inputs:
                 if name != plan.target:
                     (part / name).unlink(missing_ok=True)
+            _moved(part, list(plan.inputs), plan.target)
         journal.unlink(missing_ok=True)  # otherwise nothing had changed: the inputs are all there
     return found
+
+
+def _moved(part: Path, inputs: list[str], target: str) -> None:
+    """Tell the index of stored articles that the rows of `inputs` are in `target` now."""
+    from transforms.index import ArticleIndex
+
+    root = part.parent.parent
+    prefix = f"{ARTICLES}/{part.name}/"
+    with ArticleIndex(root) as index:
+        index.moved([prefix + name for name in inputs], prefix + target)
 
 
 def published_files(root: Path, folder: str) -> list[Path]:
@@ -213,6 +225,7 @@ def _recover_unreadable(journal: Path, why: str) -> None:
     for path in leftovers:
         path.unlink(missing_ok=True)
     if leftovers and container is not None:
+        _moved(journal.parent, [p.name for p in leftovers], container.name)
         done = (
             f"removed {', '.join(p.name for p in leftovers)}: every row of them is in "
             f"{container.name} (a compaction that finished)"

@@ -83,11 +83,10 @@ def is_compacted(path: Path) -> bool:
     return path.name.startswith(COMPACTED_PREFIX)
 
 
-def drop_from_compacted(root: Path, run: RunOutput) -> None:
-    """Remove the rows of `run` from the compacted files (a compacted file left empty goes)."""
-    for path in article_files(root):
-        if not is_compacted(path):
-            continue
+def drop_from_compacted(root: Path, run: RunOutput, files: Iterable[Path]) -> None:
+    """Remove the rows of `run` from the compacted `files` that hold some (a compacted file
+    left empty goes)."""
+    for path in files:
         keys = pq.read_table(path, columns=["source_id", "run_id"])
         mine = run.mask(keys)
         if pc.any(mine).as_py():
@@ -98,10 +97,11 @@ def drop_from_compacted(root: Path, run: RunOutput) -> None:
                 path.unlink()
 
 
-def read_run(root: Path, run: RunOutput, columns: list[str]) -> pa.Table:
-    """The stored rows a run wrote: its own files, and its rows in compacted files."""
+def read_run(root: Path, run: RunOutput, columns: list[str], files: Iterable[Path]) -> pa.Table:
+    """The stored rows a run wrote, from the `files` that hold them (its own files and the
+    compacted files with its rows)."""
     tables = []
-    for path in article_files(root):
+    for path in sorted(set(files)):
         if path.name == run.name:
             tables.append(_read_files([path], columns))
         elif is_compacted(path):

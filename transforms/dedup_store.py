@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.dataset import RunOutput
 from transforms.dedup import DEDUP_COLUMNS, FLAGS, Flags, add_fingerprints, cluster, stored_flags
+from transforms.index import ArticleIndex, Stored
 
 
 @dataclass
@@ -41,22 +42,24 @@ def dedup_batch(
     exclude: RunOutput | None = None,
 ) -> DedupResult:
     """Flag a batch of article rows against the dataset under `root` (the rows of the run
-    `exclude`, its own earlier output, are not part of the store). The caller
-    holds the commit lock, writes `rows` and then applies `updates`."""
-    from transforms.dataset import FILE_COLUMN, read_partitions
+    `exclude`, its own earlier output, are not part of the store). What is stored is looked
+    up in the index: the cost grows with the batch and its stories, not with the store. The
+    caller holds the commit lock, writes `rows` and then applies `updates`."""
+    from transforms.dataset import FILE_COLUMN
+    from transforms.index import ArticleIndex
 
-    stored_ids = read_partitions(root, ["article_id"], exclude=exclude)["article_id"]
-    batch_ids = pa.array([r["article_id"] for r in batch], type=pa.string())
-    known = set(pc.filter(batch_ids, pc.is_in(batch_ids, value_set=stored_ids)).to_pylist())
-    kept: dict[str, dict[str, Any]] = {}
-    for row in batch:
-        if row["article_id"] not in known and row["article_id"] not in kept:
-            kept[row["article_id"]] = dict(row)
-    rows = sorted(kept.values(), key=lambda r: (r["published_at"], r["article_id"]))
-    missing = [r for r in rows if r.get("shingles") is None]
-    if missing:
-        add_fingerprints(missing)
-    stored = _context(rows, root, window, exclude=exclude)
+    skip = None if exclude is None else (exclude.source_id, exclude.run_id)
+    with ArticleIndex(root) as index:
+        known = index.stored([r["article_id"] for r in batch], skip)
+        kept: dict[str, dict[str, Any]] = {}
+        for row in batch:
+            if row["article_id"] not in known and row["article_id"] not in kept:
+                kept[row["article_id"]] = dict(row)
+        rows = sorted(kept.values(), key=lambda r: (r["published_at"], r["article_id"]))
+        missing = [r for r in rows if r.get("shingles") is None]
+        if missing:
+            add_fingerprints(missing)
+        stored = _context(rows, root, window, index, skip)
     flags, changed = cluster(rows, stored, window)
     for row in rows:
         row["duplicate_of"], row["story_id"], row["dup_similarity"] = flags[row["article_id"]]
@@ -71,20 +74,39 @@ def dedup_batch(
 
 def rebuild(root: Path, window: dt.timedelta, since: dt.date | None = None) -> dict[str, int]:
     """Recompute the flags of every stored row published on or after `since` (all rows when
-    None) with the current rules, rewriting only files whose rows change. Rows before `since`
-    take part as they are stored (their stories may gain members, as in an ingest run).
-    Idempotent: a second call changes nothing. The caller holds the commit lock."""
-    from transforms.dataset import FILE_COLUMN, read_partitions, update_columns
+    None) with the current rules, rewriting only files whose rows change, then rebuild the
+    index from the files. Rows before `since` take part as they are stored (their stories may
+    gain members, as in an ingest run). A full rebuild walks the dataset one window of days
+    at a time, so its memory is bounded by the window, not the store. Idempotent: a second
+    call changes nothing. The caller holds the commit lock."""
+    from transforms.dataset import update_columns
+    from transforms.index import ArticleIndex
+    from transforms.recluster import recluster_all
+
+    with ArticleIndex(root) as index:
+        if since is None:
+            counted, changes, where = recluster_all(root, window)
+        else:
+            counted, changes, where = _recluster_since(root, window, since, index)
+        files = update_columns(root, changes, {Path(where[aid]) for aid in changes})
+        index.build()
+    return {"rows": counted, "changed": len(changes), "files": len(files)}
+
+
+def _recluster_since(
+    root: Path, window: dt.timedelta, since: dt.date, index: ArticleIndex
+) -> tuple[int, dict[str, dict[str, object]], dict[str, str]]:
+    """(rows checked, changes by article_id, file of each row) for the rows from `since`."""
+    from transforms.dataset import FILE_COLUMN, read_partitions
 
     table = read_partitions(root, DEDUP_COLUMNS)
-    if since is not None:
-        days = pc.cast(table["published_at"], pa.date32())
-        table = table.filter(pc.greater_equal(days, pa.scalar(since, pa.date32())))
+    days = pc.cast(table["published_at"], pa.date32())
+    table = table.filter(pc.greater_equal(days, pa.scalar(since, pa.date32())))
     rows = table.to_pylist()
     refingerprinted = [r for r in rows if r.get("shingles") is None]
     _fingerprint_stored(root, refingerprinted)
     before = {r["article_id"]: stored_flags(r) for r in rows}
-    stored = _context(rows, root, window, before_day=since) if since is not None else []
+    stored = _context(rows, root, window, index, before_day=since)
     flags, changed = cluster(rows, stored, window)
     changes: dict[str, dict[str, object]] = {
         aid: dict(zip(FLAGS, value, strict=True)) for aid, value in changed.items()
@@ -97,8 +119,7 @@ def rebuild(root: Path, window: dt.timedelta, since: dt.date | None = None) -> d
             {k: row[k] for k in ("shingles", "minhash", "lsh_bands")}
         )
     where = {r["article_id"]: r[FILE_COLUMN] for r in [*rows, *stored]}
-    files = update_columns(root, changes, {Path(where[aid]) for aid in changes})
-    return {"rows": len(rows), "changed": len(changes), "files": len(files)}
+    return len(rows), changes, where
 
 
 def _fingerprint_stored(root: Path, rows: list[dict[str, Any]]) -> None:
@@ -129,14 +150,13 @@ def _context(
     rows: list[dict[str, Any]],
     root: Path,
     window: dt.timedelta,
-    exclude: RunOutput | None = None,
+    index: ArticleIndex,
+    exclude: tuple[str, str] | None = None,
     before_day: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """The stored rows that `rows` may join: those in the window's partitions with one of the
-    rows' content hashes or band hashes (one vectorised membership test over two columns),
-    and every other member of their stories."""
-    from transforms.dataset import read_matching, read_partitions
-
+    """The stored rows that `rows` may join, read from the files the index names: those
+    published within the window of a row that share its content hash or one of its band
+    hashes, and every other member of their stories (before `before_day` only, when given)."""
     if not rows:
         return []
     reach = math.ceil(window / dt.timedelta(days=1))
@@ -147,36 +167,35 @@ def _context(
     }
     if before_day is not None:
         days = {d for d in days if d < before_day}
-    window_rows = read_partitions(
-        root, ["article_id", "content_hash", "story_id", "lsh_bands"], days, exclude
+    candidates = index.candidates(
+        [r["content_hash"] for r in rows],
+        [b for r in rows for b in (r["lsh_bands"] or [])],
+        days,
+        exclude,
     )
-    if not window_rows.num_rows:
-        return []
-    hashes = pa.array({r["content_hash"] for r in rows}, type=pa.string())
-    bands = pa.array({b for r in rows for b in (r["lsh_bands"] or [])}, type=pa.int64())
-    match = pc.is_in(window_rows["content_hash"], value_set=hashes)
-    flat = pc.list_flatten(window_rows["lsh_bands"])
-    if len(flat) and len(bands):
-        parents = pc.list_parent_indices(window_rows["lsh_bands"])
-        hit_rows = pc.unique(pc.filter(parents, pc.is_in(flat, value_set=bands)))
-        by_band = np.zeros(window_rows.num_rows, dtype=bool)
-        by_band[hit_rows.to_numpy(zero_copy_only=False)] = True
-        match = pc.or_(match, pa.array(by_band))
-    candidates = window_rows.filter(match)
-    story_ids: list[str | None] = candidates["story_id"].to_pylist()
-    article_ids: list[Any] = candidates["article_id"].to_pylist()
-    stories = {s for s in story_ids if s}
-    loose = {a for a, s in zip(article_ids, story_ids, strict=True) if not s}
-    found = [
-        read_matching(root, "story_id", stories, DEDUP_COLUMNS, exclude),
-        read_matching(root, "article_id", loose, DEDUP_COLUMNS, exclude),
+    stories = {c.story for c in candidates if c.story}
+    loose = {c.article_id for c in candidates if not c.story}
+    found = [*index.members(stories, exclude), *index.rows(loose, exclude)]
+    context = [
+        row
+        for row in read_rows(root, found, DEDUP_COLUMNS)
+        if before_day is None or row["published_at"].date() < before_day
     ]
-    context: dict[str, dict[str, Any]] = {}
-    for table in found:
-        for row in table.to_pylist():
-            if before_day is None or row["published_at"].date() < before_day:
-                context[row["article_id"]] = row
-    return list(context.values())
+    return context
+
+
+def read_rows(root: Path, found: Iterable[Stored], columns: list[str]) -> list[dict[str, Any]]:
+    """The `columns` (and FILE_COLUMN) of the stored rows `found`, each file read once."""
+    from transforms.dataset import read_matching
+
+    by_file: dict[str, set[str]] = defaultdict(set)
+    for row in found:
+        by_file[row.path].add(row.article_id)
+    out: list[dict[str, Any]] = []
+    for path, ids in sorted(by_file.items()):
+        table = read_matching(root, "article_id", ids, columns, only=root / path)
+        out += table.to_pylist()
+    return out
 
 
 def story_counts(root: Path, since: dt.date | None = None) -> dict[str, int]:

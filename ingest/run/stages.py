@@ -261,9 +261,9 @@ def write(
         commit_quarantine,
         output_name,
         read_quarantine,
-        read_run,
     )
     from transforms.dedup_store import commit_flagged, dedup_batch
+    from transforms.index import read_own
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
@@ -290,7 +290,7 @@ def write(
         output = RunOutput(source.id, run.key, run.run_id)
         own = [
             r
-            for r in read_run(root, output, [f.name for f in ARTICLE_SCHEMA]).to_pylist()
+            for r in read_own(root, output, [f.name for f in ARTICLE_SCHEMA]).to_pylist()
             if r["url"] not in redone
         ]
         window = dt.timedelta(days=settings.dedup_window_days)

@@ -19,7 +19,8 @@ import pytest
 
 from transforms.commit import commit_articles, commit_lock
 from transforms.compaction import JOURNAL, compact, published_files
-from transforms.dataset import RunOutput, read_partitions, read_run
+from transforms.dataset import RunOutput, read_partitions
+from transforms.index import read_own
 from transforms.schema import ARTICLE_SCHEMA
 
 UTC = dt.UTC
@@ -140,14 +141,14 @@ def test_a_rerun_of_a_compacted_run_replaces_its_rows(tmp_path: Path) -> None:
     with commit_lock(tmp_path):
         compact(tmp_path, dt.timedelta(days=7), NOW)
     run = RunOutput("b", "K2", "run2")
-    before = read_run(tmp_path, run, ["article_id"])["article_id"].to_pylist()
+    before = read_own(tmp_path, run, ["article_id"])["article_id"].to_pylist()
     assert len(before) == 3
     again = [article(500, OLD_DAY + dt.timedelta(hours=2), "b", "run2")]
     with commit_lock(tmp_path):
         commit_articles(
             pa.Table.from_pylist(again, schema=ARTICLE_SCHEMA), tmp_path, "b", "K2", "run2"
         )
-    assert read_run(tmp_path, run, ["article_id"])["article_id"].to_pylist() == [f"{500:016x}"]
+    assert read_own(tmp_path, run, ["article_id"])["article_id"].to_pylist() == [f"{500:016x}"]
     stored = stored_ids(tmp_path)
     assert f"{500:016x}" in stored and not set(before) & set(stored)
     excluded = read_partitions(tmp_path, ["article_id"], exclude=run)["article_id"].to_pylist()

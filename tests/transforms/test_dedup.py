@@ -210,7 +210,9 @@ def _commit_and_die(root: str, point: str) -> None:
         commit_deduplicated([early], Path(root), RunOutput("c", "run2", "run2"), WEEK, crash=die)
 
 
-@pytest.mark.parametrize("point", ["staged", "journalled", "renamed", "replaced", "flagged"])
+@pytest.mark.parametrize(
+    "point", ["staged", "journalled", "renamed", "replaced", "flagged", "indexed"]
+)
 def test_a_commit_killed_at_any_point_leaves_all_of_it_or_none_of_it(
     tmp_path: Path, point: str
 ) -> None:
@@ -225,7 +227,8 @@ def test_a_commit_killed_at_any_point_leaves_all_of_it_or_none_of_it(
     assert worker.exitcode == -signal.SIGKILL
     with commit_lock(tmp_path):  # the next writer recovers before it reads
         pass
-    assert not list((tmp_path / "articles").rglob(".*"))  # no journal, no staged file left
+    left = [p for p in (tmp_path / "articles").rglob("*") if p.is_file() and ".staging" in p.parts]
+    assert not left and not (tmp_path / "articles" / ".commit.json").exists()
     rows = stored(tmp_path)
     early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
     if point == "staged":  # before the commit point: nothing happened

@@ -109,7 +109,7 @@ def test_queries_read_only_the_views(tmp_path: Path, sql: str) -> None:
     stored = (tmp_path / PART / "a__K1.parquet").read_bytes()
     with pytest.raises(duckdb.Error):
         run_query(tmp_path, sql.format(tmp=tmp_path))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles", "state"]  # the commit's index
     assert (tmp_path / PART / "a__K1.parquet").read_bytes() == stored
     assert run_query(tmp_path, "SELECT count(*) FROM articles")[1] == [(1,)]
 

@@ -241,7 +241,7 @@ def test_leftovers_of_killed_runs_go_after_a_day_and_nothing_live_is_touched(
     killed.mkdir()
     (killed / "discovered.jsonl").write_text("{}\n")
     warc_tmp = data / "raw" / "fixture" / ".x.warc.gz.0123.tmp"
-    parquet_tmp = next((data / "articles").iterdir()) / ".x.parquet.0123.tmp"
+    parquet_tmp = next((data / "articles").glob("published_date=*")) / ".x.parquet.0123.tmp"
     running = data / "raw" / "fixture" / ".y.warc.gz.4567.tmp"  # being written right now
     for path in (warc_tmp, parquet_tmp, running):
         path.write_bytes(b"partial")

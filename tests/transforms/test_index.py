@@ -1,0 +1,94 @@
+"""The index of stored articles: kept with every commit, equal to a rebuild from the files, and
+what lets a commit read only the files it needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.transforms.test_dedup import STORIES, T0, WEEK, row, stored, wire_with
+from tests.transforms.test_dedup import commit as commit_rows
+from transforms import dataset
+from transforms.commit import commit_lock
+from transforms.compaction import compact
+from transforms.index import ArticleIndex, rebuild_index
+
+
+def commit(root: Path, rows: list[dict[str, Any]], source_id: str, run: str) -> Any:
+    """A run's commit with its rows carrying the run's id (as the write stage's rows do)."""
+    return commit_rows(root, [{**r, "run_id": run} for r in rows], source_id, run)
+
+
+def dump(root: Path) -> list[tuple[Any, ...]]:
+    with ArticleIndex(root) as index:
+        return index.dump()
+
+
+def test_the_index_kept_by_commits_equals_one_rebuilt_from_the_files(tmp_path: Path) -> None:
+    late = row("https://a.example/late", STORIES["wire"], T0 + dt.timedelta(hours=6), "a")
+    other = row("https://a.example/other", STORIES["same_topic"], T0, "a")
+    commit(tmp_path, [late, other], "a", "run1")
+    copy = row("https://b.example/copy", STORIES["edited"], T0 + dt.timedelta(hours=8), "b")
+    commit(tmp_path, [copy], "b", "run2")
+    early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
+    commit(tmp_path, [early], "c", "run3")  # takes the story over: stored rows re-flagged
+    with commit_lock(tmp_path):  # their partition compacted into one file
+        compact(tmp_path, dt.timedelta(days=1), T0 + dt.timedelta(days=30))
+    commit(tmp_path, [late], "a", "run1")  # run1 again, after compaction: its rows replaced
+    kept = dump(tmp_path)
+    assert len(kept) == 3 and {r[3] for r in kept} == {early["article_id"]}
+    with commit_lock(tmp_path):
+        assert rebuild_index(tmp_path) == 3
+    assert dump(tmp_path) == kept
+    assert {r["url"] for r in stored(tmp_path).values()} == {
+        "https://a.example/late",
+        "https://b.example/copy",
+        "https://c.example/early",
+    }  # run1's re-run no longer lists "other": its row went, from the files and the index
+
+
+def test_a_commit_reads_no_stored_file_its_rows_cannot_touch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for day in range(20):  # twenty stored days of unrelated stories, one file each
+        at = T0 - dt.timedelta(days=30 + day)
+        text = f"Story {day}: " + " ".join(f"w{day}x{k}" for k in range(60))
+        commit(tmp_path, [row(f"https://old.example/{day}", text, at, "old")], "old", f"r{day}")
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    commit(tmp_path, [original], "a", "run1")
+    read: list[str] = []
+    real_read_table = pq.read_table
+    real_dataset = dataset.ds.dataset
+
+    def reading_table(source: Any, *args: Any, **kwargs: Any) -> Any:
+        read.append(Path(str(source)).name)
+        return real_read_table(source, *args, **kwargs)
+
+    def reading_dataset(source: Any, *args: Any, **kwargs: Any) -> Any:
+        read.append(Path(str(source)).name)
+        return real_dataset(source, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "read_table", reading_table)
+    monkeypatch.setattr(dataset.pq, "read_table", reading_table)
+    monkeypatch.setattr(dataset.ds, "dataset", reading_dataset)
+    copy = row("https://b.example/copy", STORIES["edited"], T0 + dt.timedelta(hours=2), "b")
+    result = commit(tmp_path, [copy], "b", "run2")
+    assert result.rows[0]["duplicate_of"] == original["article_id"]
+    stored_files = {p.name for p in dataset.article_files(tmp_path)}
+    assert {name for name in read if name in stored_files} <= {"a__run1.parquet"}
+
+
+def test_a_window_before_the_index_is_found_by_bands_and_hash(tmp_path: Path) -> None:
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    commit(tmp_path, [original], "a", "run1")
+    (tmp_path / "state" / "articles.sqlite").unlink()  # an older data root: no index yet
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / "state" / f"articles.sqlite{suffix}").unlink(missing_ok=True)
+    copy = row("https://b.example/copy", STORIES["edited"], T0 + WEEK / 2, "b")
+    exact = row("https://c.example/exact", STORIES["wire"], T0 + WEEK, "c")
+    result = commit(tmp_path, [copy, exact], "b", "run2")  # the index is built first
+    assert {r["duplicate_of"] for r in result.rows} == {original["article_id"]}
