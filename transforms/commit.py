@@ -64,14 +64,13 @@ def commit_articles(
     wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
     ({article_id: {column: value}}) on the stored rows in `update_files`. One commit, the
     index of stored articles included; returns the run's files."""
-    from transforms.index import ArticleIndex, index_rows
+    from transforms.index import ArticleIndex
 
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
     table = table.cast(ARTICLE_SCHEMA)
     staging = root / ARTICLES / STAGING
     staged: dict[str, str] = {}
-    written: dict[str, list[dict[str, Any]]] = {}
     if table.num_rows:
         days = pc.cast(table["published_at"], pa.date32())
         for day in sorted({d for d in days.to_pylist() if d is not None}):
@@ -80,7 +79,6 @@ def commit_articles(
             hidden = staging / f"{uuid.uuid4().hex}-{name}.staged"  # no reader globs it
             write_atomic(part, hidden)
             staged[_relative(root, hidden)] = target
-            written[target] = index_rows(part)
     step("staged")
     with ArticleIndex(root) as index:
         previous = index.named(name)
@@ -99,7 +97,7 @@ def commit_articles(
         "index": {
             "replaced": sorted({*previous, *staged.values()}),
             "run": None if run_id is None else [source_id, run_id],
-            "written": written,
+            "written": sorted(staged.values()),
             "stories": {aid: v["story_id"] for aid, v in updates.items() if "story_id" in v},
         },
     }

@@ -1,40 +1,54 @@
 """The index of stored articles: what a commit must know about the dataset, without reading it.
 
-An embedded SQLite file, DATA/state/articles.sqlite, kept with every commit (in the commit's
-journalled plan) and rebuildable from the Parquet files at any time (`build`); the files stay
-the source of truth. Per stored row: its article_id, file, publication day, story, the start
-of its content hash, the run that wrote it; and its LSH band hashes. So "already stored?",
-"which stored rows share a band or a content hash in the window?", "which rows make up these
-stories, and in which files?" and "which files hold this run's rows?" are index look-ups
-whose cost grows with the batch, not with the store.
+Kept under DATA/state/ with every commit (from the commit's journalled plan) and rebuildable
+from the Parquet files at any time (`build`); the files stay the source of truth.
 
-A file deleted by hand is noticed when a look-up names it: its rows leave the index (they are
-not stored any more). Files added by hand are not: `newsflow dedup --rebuild` rebuilds the
-index, and the daily upkeep rebuilds it when the files on disk and the index disagree.
+- `articles.sqlite`: per stored row its article_id, file, publication day, story, the start
+  of its content hash and the run that wrote it;
+- `bands/<day>.npy`: per publication day, the LSH band hashes of that day's rows as one
+  array of (band, key) pairs sorted by band, the key standing for the article_id. A day is
+  read whole (a few MB) and rewritten whole when a commit adds to it: far cheaper than
+  scattering a run's ten thousand band hashes over one big B-tree.
+
+So "already stored?", "which rows of the window share a band or a content hash?", "which
+rows make up these stories, and in which files?" and "which files hold this run's rows?"
+cost the batch and the window, never the store.
+
+A file deleted by hand is noticed when a look-up names it: its rows leave the index (they
+are not stored any more). Files added by hand are not: `newsflow dedup --rebuild` rebuilds
+the index, and the daily upkeep rebuilds it when the files on disk and the index disagree.
 Callers hold the commit lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import os
+import shutil
 import sqlite3
+import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms.dataset import RunOutput, article_files, read_run
-from transforms.files import reading
-from transforms.schema import ARTICLE_SCHEMA
+from transforms.files import fsync_dir, reading
 
-INDEX = Path("state") / "articles.sqlite"
-VERSION = "1"  # a different version is rebuilt from the files
+STATE = Path("state")
+INDEX = STATE / "articles.sqlite"
+BANDS = STATE / "bands"
+VERSION = "3"  # a different version is rebuilt from the files
 HASH_PREFIX = 16  # characters of content_hash kept: a collision only adds a candidate
 _EPOCH = dt.date(1970, 1, 1)
 _CHUNK = 500  # values per IN (...) list
@@ -46,7 +60,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
 CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY,
+    key INTEGER PRIMARY KEY,
     article_id TEXT NOT NULL UNIQUE,
     file INTEGER NOT NULL,
     day INTEGER NOT NULL,
@@ -59,12 +73,17 @@ CREATE INDEX IF NOT EXISTS articles_story ON articles (story);
 CREATE INDEX IF NOT EXISTS articles_chash ON articles (chash);
 CREATE INDEX IF NOT EXISTS articles_run ON articles (source_id, run_id);
 CREATE INDEX IF NOT EXISTS articles_file ON articles (file);
-CREATE TABLE IF NOT EXISTS bands (
-    band INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (band, id)
-) WITHOUT ROWID;
 """
-ROW_COLUMNS = ["article_id", "published_at", "story_id", "content_hash", "source_id", "run_id"]
-INDEX_COLUMNS = [*ROW_COLUMNS, "lsh_bands"]
+INDEX_COLUMNS = [
+    "article_id",
+    "published_at",
+    "story_id",
+    "content_hash",
+    "source_id",
+    "run_id",
+    "lsh_bands",
+]
+Pairs = npt.NDArray[np.int64]  # (n, 2): band, key; sorted by band
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +102,17 @@ def day_number(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
+def key_of(article_id: str) -> int:
+    """The article_id as a signed 64-bit key: its 16 hex digits, or a hash of other ids."""
+    try:
+        value = int(article_id, 16) if len(article_id) == 16 else None
+    except ValueError:
+        value = None
+    if value is None:
+        value = int(hashlib.sha256(article_id.encode()).hexdigest()[:16], 16)
+    return value - 2**64 if value >= 2**63 else value
+
+
 class ArticleIndex:
     """The index of the data root `root`; opened (and built when missing or outdated) under
     the commit lock."""
@@ -90,6 +120,7 @@ class ArticleIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.path = root / INDEX
+        self.bands = root / BANDS
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
         self.con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -123,34 +154,49 @@ class ArticleIndex:
     # ------------------------------------------------------------------------------ building
 
     def build(self) -> int:
-        """Rebuild the whole index from the Parquet files, one file at a time (memory bounded
-        by the largest file); returns the rows indexed."""
+        """Rebuild the whole index from the Parquet files, one publication day at a time
+        (memory bounded by a day's rows); returns the rows indexed."""
         count = 0
+        shutil.rmtree(self.bands, ignore_errors=True)
         with self._tx() as con:
-            for name in ("bands", "articles", "files", "meta"):
+            for name in ("articles", "files", "meta"):
                 con.execute(f"DELETE FROM {name}")
-            for path in article_files(self.root):
+            by_day: dict[int, list[Pairs]] = defaultdict(list)
+            current = None
+            for path in article_files(self.root):  # in partition order: one day after another
+                if current is not None and path.parent != current:
+                    self._write_days(by_day)
+                current = path.parent
                 with reading(path):
                     rows = pq.read_table(path, columns=INDEX_COLUMNS)
                 count += self._insert(con, self._relative(path), rows)
+                for day, pairs in _day_pairs(rows).items():
+                    by_day[day].append(pairs)
+            self._write_days(by_day)
             con.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
         log.info("%s: index built from the files, %d rows", self.path, count)
         return count
 
+    def _write_days(self, by_day: dict[int, list[Pairs]]) -> None:
+        for day, parts in by_day.items():
+            self._save_day(day, _sorted(np.concatenate([self._load_day(day), *parts])))
+        by_day.clear()
+
     def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> int:
         """Index the rows of `table`, stored in the file `path` (replacing what the index
-        had for their article ids)."""
+        had for their article ids; their band hashes are the caller's)."""
         if not table.num_rows:
             return 0
         file_id = self._file_id(con, path)
         ids: list[Any] = table["article_id"].to_pylist()
         days: list[Any] = pc.cast(table["published_at"], pa.date32()).to_pylist()
         hashes: list[Any] = table["content_hash"].to_pylist()
-        self._forget(con, ids)
         con.executemany(
-            "INSERT INTO articles (article_id, file, day, story, chash, source_id, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO articles "
+            "(key, article_id, file, day, story, chash, source_id, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             zip(
+                [key_of(a) for a in ids],
                 ids,
                 [file_id] * len(ids),
                 [day_number(d) for d in days],
@@ -159,16 +205,6 @@ class ArticleIndex:
                 table["source_id"].to_pylist(),
                 table["run_id"].to_pylist(),
                 strict=True,
-            ),
-        )
-        rowids = dict(self._select(con, "SELECT article_id, id FROM articles", "article_id", ids))
-        bands = table["lsh_bands"].to_pylist()
-        con.executemany(
-            "INSERT OR IGNORE INTO bands VALUES (?, ?)",
-            (
-                (band, rowids[aid])
-                for aid, row in zip(ids, bands, strict=True)
-                for band in row or ()
             ),
         )
         return len(ids)
@@ -181,61 +217,83 @@ class ArticleIndex:
         found = con.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
         return int(found[0])
 
-    def _forget(self, con: sqlite3.Connection, article_ids: Sequence[str]) -> None:
-        for chunk in _chunks(article_ids):
-            marks = ",".join("?" * len(chunk))
-            con.execute(
-                f"DELETE FROM bands WHERE id IN (SELECT id FROM articles WHERE article_id IN ({marks}))",
-                chunk,
-            )
-            con.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", chunk)
+    # --------------------------------------------------------------------------- band days
+
+    def _day_path(self, day: int) -> Path:
+        return self.bands / f"{day}.npy"
+
+    def _load_day(self, day: int) -> Pairs:
+        try:
+            pairs: Pairs = np.load(self._day_path(day))
+        except FileNotFoundError:
+            return np.empty((0, 2), dtype=np.int64)
+        return pairs
+
+    def _save_day(self, day: int, pairs: Pairs) -> None:
+        """Replace a day's band file so that it is complete or absent."""
+        self.bands.mkdir(parents=True, exist_ok=True)
+        target = self._day_path(day)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                np.save(handle, pairs)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------ changes
 
     def apply(self, plan: dict[str, Any]) -> None:
         """Bring the index in line with a commit's plan (see transforms.commit); doing it twice
         changes nothing. `plan["index"]` names the files whose rows are replaced, the run
-        whose rows go, the rows written (by file) and the stories that changed."""
+        whose rows go, the files written and the stories that changed."""
         change = plan.get("index")
         if change is None:
             return
+        written = {}
+        for path in change["written"]:
+            with reading(self.root / path):
+                written[path] = pq.read_table(self.root / path, columns=INDEX_COLUMNS)
+        new_keys = {key_of(str(a)) for t in written.values() for a in t["article_id"].to_pylist()}
         with self._tx() as con:
-            gone = [
-                int(r[0])
-                for path in change["replaced"]
-                for r in con.execute("SELECT id FROM files WHERE path = ?", (path,))
-            ]
-            for file_id in gone:
-                con.execute(
-                    "DELETE FROM bands WHERE id IN (SELECT id FROM articles WHERE file = ?)",
-                    (file_id,),
-                )
-                con.execute("DELETE FROM articles WHERE file = ?", (file_id,))
-            if change["run"] is not None:
-                source_id, run_id = change["run"]
-                con.execute(
-                    "DELETE FROM bands WHERE id IN (SELECT id FROM articles WHERE source_id = ? AND run_id = ?)",
-                    (source_id, run_id),
-                )
-                con.execute(
-                    "DELETE FROM articles WHERE source_id = ? AND run_id = ?", (source_id, run_id)
-                )
+            gone: list[tuple[int, int]] = []  # (key, day) of the rows that leave
             for path in change["replaced"]:
-                if path not in change["written"]:
-                    con.execute("DELETE FROM files WHERE path = ?", (path,))
-            for path, rows in change["written"].items():
-                table = pa.Table.from_pylist(
-                    [
-                        {**r, "published_at": dt.datetime.fromisoformat(r["published_at"])}
-                        for r in rows
-                    ],
-                    schema=_ROW_SCHEMA,
+                gone += con.execute(
+                    "SELECT a.key, a.day FROM articles a JOIN files f ON f.id = a.file "
+                    "WHERE f.path = ?",
+                    (path,),
+                ).fetchall()
+                con.execute(
+                    "DELETE FROM articles WHERE file = (SELECT id FROM files WHERE path = ?)",
+                    (path,),
                 )
+                if path not in written:
+                    con.execute("DELETE FROM files WHERE path = ?", (path,))
+            if change["run"] is not None:
+                run = tuple(change["run"])
+                gone += con.execute(
+                    "SELECT key, day FROM articles WHERE source_id = ? AND run_id = ?", run
+                ).fetchall()
+                con.execute("DELETE FROM articles WHERE source_id = ? AND run_id = ?", run)
+            for path, table in written.items():
                 self._insert(con, path, table)
             con.executemany(
                 "UPDATE articles SET story = ? WHERE article_id = ?",
                 [(story, aid) for aid, story in change["stories"].items()],
             )
+            dropped = {int(k) for k, _ in gone} | new_keys
+            added: dict[int, list[Pairs]] = defaultdict(list)
+            for table in written.values():
+                for day, pairs in _day_pairs(table).items():
+                    added[day].append(pairs)
+            for day in {int(d) for _, d in gone} | set(added):
+                pairs = self._load_day(day)
+                keep = ~np.isin(pairs[:, 1], np.fromiter(dropped, dtype=np.int64))
+                self._save_day(day, _sorted(np.concatenate([pairs[keep], *added[day]])))
+            if added or gone:
+                fsync_dir(self.bands)
 
     def moved(self, inputs: Iterable[str], target: str) -> None:
         """Rows of the files `inputs` now live in `target` (a compaction); idempotent."""
@@ -270,16 +328,19 @@ class ArticleIndex:
         wanted = {day_number(d) for d in days}
         if not wanted:
             return []
+        query = np.unique(np.fromiter(bands, dtype=np.int64))
+        keys: set[int] = set()
+        for day in sorted(wanted):
+            pairs = self._load_day(day)
+            if not len(pairs) or not len(query):
+                continue
+            left = np.searchsorted(pairs[:, 0], query, side="left")
+            right = np.searchsorted(pairs[:, 0], query, side="right")
+            hit = right > left
+            for start, stop in zip(left[hit].tolist(), right[hit].tolist(), strict=True):
+                keys.update(pairs[start:stop, 1].tolist())
         prefixes = list({h[:HASH_PREFIX] for h in hashes})
-        by_band = [
-            int(r[0])
-            for chunk in _chunks(list(set(bands)))
-            for r in self.con.execute(
-                f"SELECT DISTINCT id FROM bands WHERE band IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-        ]
-        rows = self._rows("chash", prefixes, exclude) + self._rows("id", by_band, exclude)
+        rows = self._rows("chash", prefixes, exclude) + self._rows("key", list(keys), exclude)
         unique = {r.article_id: r for r in rows if day_number(r.day) in wanted}
         return list(unique.values())
 
@@ -304,14 +365,6 @@ class ArticleIndex:
         found = self.con.execute("SELECT path FROM files WHERE name = ?", (name,))
         return self._existing(str(r[0]) for r in found)
 
-    def _existing(self, paths: Iterable[str]) -> list[str]:
-        """The `paths` that exist; the rows of the others leave the index."""
-        paths = set(paths)
-        missing = {p for p in paths if not (self.root / p).exists()}
-        if missing:
-            self._lost(missing)
-        return sorted(paths - missing)
-
     def files(self) -> set[str]:
         """Every file the index names rows in."""
         found = self.con.execute(
@@ -324,12 +377,23 @@ class ArticleIndex:
 
     def dump(self) -> list[tuple[Any, ...]]:
         """Every indexed row with its bands, sorted: for comparing an index with a rebuild."""
+        bands: dict[int, list[int]] = defaultdict(list)
+        for path in sorted(self.bands.glob("*.npy")) if self.bands.is_dir() else []:
+            for band, key in np.load(path).tolist():
+                bands[key].append(band)
         rows = self.con.execute(
-            "SELECT a.article_id, f.path, a.day, a.story, a.chash, a.source_id, a.run_id, "
-            "(SELECT group_concat(band) FROM (SELECT band FROM bands b WHERE b.id = a.id ORDER BY band)) "
-            "FROM articles a JOIN files f ON f.id = a.file ORDER BY a.article_id"
+            "SELECT a.key, a.article_id, f.path, a.day, a.story, a.chash, a.source_id, "
+            "a.run_id FROM articles a JOIN files f ON f.id = a.file ORDER BY a.article_id"
         )
-        return [tuple(r) for r in rows]
+        return [(*r[1:], tuple(sorted(bands.get(r[0], [])))) for r in rows]
+
+    def _existing(self, paths: Iterable[str]) -> list[str]:
+        """The `paths` that exist; the rows of the others leave the index."""
+        paths = set(paths)
+        missing = {p for p in paths if not (self.root / p).exists()}
+        if missing:
+            self._lost(missing)
+        return sorted(paths - missing)
 
     def _rows(
         self, column: str, values: Sequence[Any], exclude: tuple[str, str] | None
@@ -354,6 +418,8 @@ class ArticleIndex:
         return found
 
     def _lost(self, paths: set[str]) -> None:
+        """Rows of files that no longer exist leave the index (their band pairs stay until
+        the next build: a key without a row is skipped)."""
         log.warning(
             "%s: %d indexed file(s) no longer exist (%s); their rows leave the index",
             self.path,
@@ -363,39 +429,41 @@ class ArticleIndex:
         with self._tx() as con:
             for path in paths:
                 con.execute(
-                    "DELETE FROM bands WHERE id IN (SELECT a.id FROM articles a JOIN files f "
-                    "ON f.id = a.file WHERE f.path = ?)",
-                    (path,),
-                )
-                con.execute(
                     "DELETE FROM articles WHERE file = (SELECT id FROM files WHERE path = ?)",
                     (path,),
                 )
                 con.execute("DELETE FROM files WHERE path = ?", (path,))
 
-    @staticmethod
-    def _select(
-        con: sqlite3.Connection, query: str, column: str, values: Sequence[Any]
-    ) -> list[tuple[Any, ...]]:
-        out: list[tuple[Any, ...]] = []
-        for chunk in _chunks(values):
-            marks = ",".join("?" * len(chunk))
-            out += con.execute(f"{query} WHERE {column} IN ({marks})", chunk).fetchall()
-        return out
-
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
 
-_ROW_SCHEMA = pa.schema([ARTICLE_SCHEMA.field(c) for c in INDEX_COLUMNS])
+def _day_pairs(table: pa.Table) -> dict[int, Pairs]:
+    """The (band, key) pairs of the rows of `table`, by publication day."""
+    out: dict[int, Pairs] = {}
+    if not table.num_rows:
+        return out
+    days = np.asarray(
+        pc.cast(table["published_at"], pa.date32()).cast(pa.int32()).to_numpy(), dtype=np.int64
+    )
+    keys = np.array([key_of(str(a)) for a in table["article_id"].to_pylist()], dtype=np.int64)
+    bands: Any = table["lsh_bands"].combine_chunks()
+    lengths = np.asarray(pc.list_value_length(bands).fill_null(0).to_numpy(), dtype=np.int64)
+    flat = np.asarray(pc.list_flatten(bands).to_numpy(), dtype=np.int64)
+    owners = np.repeat(np.arange(table.num_rows), lengths)
+    for day in np.unique(days).tolist():
+        mine = days[owners] == day
+        out[int(day)] = np.stack([flat[mine], keys[owners[mine]]], axis=1)
+    return out
 
 
-def index_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """The index's columns of article rows, as JSON-ready dicts (for a commit's plan)."""
-    rows = table.select(INDEX_COLUMNS).to_pylist()
-    for row in rows:
-        row["published_at"] = row["published_at"].isoformat()
-    return rows
+def _sorted(pairs: Pairs) -> Pairs:
+    """The pairs sorted by band, then key, each once."""
+    if not len(pairs):
+        return pairs.reshape(0, 2)
+    ordered = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    fresh = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
+    return ordered[fresh]
 
 
 def rebuild_index(root: Path) -> int:
