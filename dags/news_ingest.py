@@ -20,6 +20,7 @@ import functools
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ingest.config import Settings, Source, data_root, load_sources, sources_path
@@ -112,7 +113,10 @@ def build_dag(source: Source, settings: Settings) -> Any:
             from ingest.run import stages
 
             refetch = bool((params or {}).get("refetch", False))
-            return dict(stages.discover(source, settings, data_root(), _run(), refetch=refetch))
+            found = stages.discover(source, settings, data_root(), _run(), refetch=refetch)
+            if not found["to_fetch"]:  # nothing new: the run is committed here
+                stages.commit_unchanged(source, settings, data_root(), _run())
+            return dict(found)
 
         @task(multiple_outputs=False)
         def fetched_pages(
@@ -120,6 +124,8 @@ def build_dag(source: Source, settings: Settings) -> Any:
         ) -> dict[str, Any]:
             from ingest.run import stages
 
+            if not found["to_fetch"]:
+                raise AirflowSkipException("discovery listed nothing new; the run is committed")
             refetch = bool((params or {}).get("refetch", False))
             return dict(
                 stages.fetch(source, settings, data_root(), _run(), found["path"], refetch=refetch)

@@ -46,6 +46,21 @@ def isolate(
         return attempt(kept), kept, failing
 
 
+def split_known(
+    items: list[dict[str, Any]], known: dict[str, UrlState], run_key: str, settings: Settings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(items to fetch, {"url", "why"} rows of the items that need no request)."""
+    todo: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for item in items:
+        why = skip_reason(item, known.get(item["url"]), run_key, settings)
+        if why:
+            skipped.append({"url": item["url"], "why": why})
+        else:
+            todo.append(item)
+    return todo, skipped
+
+
 def skip_reason(
     item: dict[str, Any], known: UrlState | None, run_key: str, settings: Settings
 ) -> str | None:

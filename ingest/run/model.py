@@ -19,6 +19,13 @@ class StageRef(TypedDict):
     quarantined: int
 
 
+class DiscoverRef(StageRef):
+    """The discover stage's reference: with how many items the fetch stage has to request.
+    None means the run is already committed: nothing new was listed."""
+
+    to_fetch: int
+
+
 class WriteRef(TypedDict):
     source_id: str
     discovered: int

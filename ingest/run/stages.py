@@ -29,9 +29,16 @@ from ingest.fetch.state import (
     Outcome,
     Validators,
 )
-from ingest.run.items import extract_item, fetch_item, isolate, problem, skip_reason
+from ingest.run.items import (
+    extract_item,
+    fetch_item,
+    isolate,
+    problem,
+    skip_reason,
+    split_known,
+)
 from ingest.run.metrics import record_run
-from ingest.run.model import Run, StageRef, WriteRef, workdir
+from ingest.run.model import DiscoverRef, Run, StageRef, WriteRef, workdir
 from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
@@ -66,9 +73,10 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
 @_timed("discover")
 def discover(
     source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
-) -> StageRef:
+) -> DiscoverRef:
     """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry;
-    with `refetch`, documents are read in full even when their validators say unchanged."""
+    with `refetch`, documents are read in full even when their validators say unchanged.
+    `to_fetch` 0 means nothing new: `commit_unchanged` finishes the run."""
     from ingest.discover.discoverer import Discoverer
 
     settings = source.settings(settings)
@@ -76,6 +84,12 @@ def discover(
     budget = WaitBudget(settings)
     with CrawlState(root) as state, HttpClient(settings, state, budget=budget) as client:
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
+        items = list(found.items.values())
+        todo, skipped = (
+            (items, [])
+            if refetch
+            else split_known(items, state.url_states(i["url"] for i in items), run.key, settings)
+        )
     problems = [
         problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems
@@ -95,7 +109,18 @@ def discover(
             "waited": budget.spent,
         },
     )
-    return StageRef(path=str(path), count=len(found.items), quarantined=len(problems))
+    if not todo:  # nothing to request: the fetch stage's summary, so the run can commit now
+        write_jsonl(work / "skipped.jsonl", skipped)
+        write_json(work / "fetch.json", {"fetched": 0, "skipped": len(skipped)})
+    return DiscoverRef(
+        path=str(path), count=len(items), quarantined=len(problems), to_fetch=len(todo)
+    )
+
+
+def commit_unchanged(source: Source, settings: Settings, root: Path, run: Run) -> WriteRef:
+    """Commit a run whose discovery listed nothing to fetch (its quarantine rows, validators
+    and metrics; no article), without the fetch, extract and transform stages."""
+    return write(source, settings, root, run, None)
 
 
 @_timed("fetch")
@@ -247,12 +272,13 @@ def write(
     settings: Settings,
     root: Path,
     run: Run,
-    transformed: str,
+    transformed: str | None,
     *,
     reprocess: bool = False,
 ) -> WriteRef:
     """Deduplicate against the dataset, commit the run's articles and quarantine rows, then the
-    crawl state. Serialised across processes by the dataset's commit lock."""
+    crawl state. Serialised across processes by the dataset's commit lock. `transformed`
+    None: the run has no article to write (see `commit_unchanged`)."""
     import pyarrow.parquet as pq
 
     from transforms.commit import commit_lock
@@ -267,10 +293,12 @@ def write(
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
-    work = Path(transformed).parent
+    work = workdir(root, source, run) if transformed is None else Path(transformed).parent
     name = output_name(source.id, run.key)
     discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
-    batch = pq.read_table(transformed, schema=ARTICLE_SCHEMA).to_pylist()
+    batch = (
+        [] if transformed is None else pq.read_table(transformed, schema=ARTICLE_SCHEMA).to_pylist()
+    )
     stages = (
         ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
     )
@@ -336,6 +364,8 @@ def run_source(
 ) -> WriteRef:
     """All five stages in-process, through the same functions the DAG tasks call."""
     found = discover(source, settings, root, run, refetch=refetch)
+    if not found["to_fetch"]:
+        return commit_unchanged(source, settings, root, run)
     fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
     extracted = extract(source, settings, root, run, fetched["path"])
     transformed = transform(source, settings, root, run, extracted["path"])

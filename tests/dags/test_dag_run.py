@@ -123,6 +123,17 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
     assert latest["new"] == 0 and latest["seen"] >= latest["fetched"]
     assert rows(dag_data) == dag_rows
 
+    # a scheduled run that finds nothing new commits in discovered_items; the rest is skipped
+    quiet = dags["news_ingest__harbour-gazette"].test(  # dag.test() keeps the last run's conf
+        logical_date=dt.datetime(2026, 11, 25, 18, 15, tzinfo=UTC), run_conf={"refetch": False}
+    )
+    states = {ti.task_id: ti.state for ti in quiet.get_task_instances()}
+    assert states.pop("discovered_items") == "success"
+    assert set(states.values()) == {"skipped"} and len(states) == 4
+    latest = json.loads((dag_data / "runs" / "latest" / "harbour-gazette.json").read_text())
+    assert latest["run_id"] == quiet.run_id and latest["status"] == "success"
+    assert latest["fetched"] == 0 and latest["not_modified"] == 1
+
 
 def test_a_failed_task_is_recorded_and_notified(
     demo_sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -45,6 +45,34 @@ def test_a_second_run_makes_only_conditional_feed_requests(tmp_path: Path) -> No
     assert len(stored_ids(tmp_path / "data")) == 5
 
 
+def test_a_run_with_nothing_new_commits_after_discovery_and_runs_no_other_stage(
+    tmp_path: Path,
+) -> None:
+    site = write_site(tmp_path / "site", 3)
+    with serve_site(site) as server:
+        sources = sources_file(tmp_path / "s.yaml", server.base_url)
+        ingest(sources, tmp_path / "data")
+        (site / "feed.xml").write_text(  # changed, but lists only stored items
+            rss([(f"/a/{n}.html", None) for n in (2, 1, 0)]), encoding="utf-8"
+        )
+        second = ingest(sources, tmp_path / "data")
+    assert (second["new"], second["seen"], second["fetched"], second["discovered"]) == (0, 3, 0, 3)
+    (work,) = [
+        w
+        for w in (tmp_path / "data" / "work" / "fixture").iterdir()
+        if not any(w.glob("fetched.jsonl"))
+    ]
+    assert sorted(p.name for p in work.iterdir() if not p.name.startswith("timing")) == [
+        "discover.json",
+        "discovered.jsonl",
+        "fetch.json",
+        "quarantine-discover.jsonl",
+        "skipped.jsonl",
+        "written.json",
+    ]  # no fetch, extract or transform stage ran
+    assert not (tmp_path / "data" / "raw" / "fixture" / f"{work.name}.warc.gz").exists()
+
+
 def test_a_changed_feed_costs_only_its_new_items(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site", 3)
     with serve_site(site) as server:
