@@ -146,8 +146,10 @@ def run_batch(root: Path, number: int, rng: np.random.Generator, copies: int) ->
     day = LAST_DAY
     columns = rows_for(BATCH, day, rng, 10**12 + number * BATCH)
     stored = sorted(partition_dir(root, day - dt.timedelta(days=2)).glob("*.parquet"))
-    if stored and copies:
-        originals = pq.read_table(stored[0], columns=["content_hash", "minhash"]).slice(0, copies)
+    if stored and copies:  # each run copies other stored articles: stories stay realistic
+        source_file = stored[number % len(stored)]
+        originals = pq.read_table(source_file, columns=["content_hash", "minhash"])
+        originals = originals.slice((number * copies) % max(1, originals.num_rows - copies), copies)
         for k, value in enumerate(originals["content_hash"].to_pylist()):
             columns["content_hash"][k] = value  # an exact copy
         signatures = np.array(originals["minhash"].to_pylist(), dtype=np.uint32)

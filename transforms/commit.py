@@ -122,7 +122,7 @@ def recover(root: Path) -> int:
         journal.unlink(missing_ok=True)
         plan = None
     if plan is not None:
-        _apply(root, plan, lambda _name: None)
+        _apply(root, plan, lambda _name: None, redo=True)
         journal.unlink()
         log.info("%s: finished a commit that a crash interrupted", journal)
         finished = 1
@@ -133,7 +133,7 @@ def recover(root: Path) -> int:
     return finished
 
 
-def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
+def _apply(root: Path, plan: dict[str, Any], step: Crash, *, redo: bool = False) -> None:
     """Carry out a journalled plan; each part is a no-op the second time. The new names are
     made durable before the caller removes the journal."""
     from transforms.index import ArticleIndex
@@ -155,7 +155,7 @@ def _apply(root: Path, plan: dict[str, Any], step: Crash) -> None:
     update_columns(root, plan["updates"], {f for f in files if f.exists()})
     step("flagged")
     with ArticleIndex(root) as index:
-        index.apply(plan)
+        index.apply(plan, redo=redo)
     step("indexed")
 
 

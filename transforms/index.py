@@ -179,7 +179,7 @@ class ArticleIndex:
 
     def _write_days(self, by_day: dict[int, list[Pairs]]) -> None:
         for day, parts in by_day.items():
-            self._save_day(day, _sorted(np.concatenate([self._load_day(day), *parts])))
+            self._save_day(day, _merged(self._load_day(day), np.concatenate(parts), ()))
         by_day.clear()
 
     def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> int:
@@ -222,9 +222,10 @@ class ArticleIndex:
     def _day_path(self, day: int) -> Path:
         return self.bands / f"{day}.npy"
 
-    def _load_day(self, day: int) -> Pairs:
+    def _load_day(self, day: int, *, mapped: bool = False) -> Pairs:
+        """A day's pairs (mapped: read lazily, for look-ups that touch a few pages)."""
         try:
-            pairs: Pairs = np.load(self._day_path(day))
+            pairs: Pairs = np.load(self._day_path(day), mmap_mode="r" if mapped else None)
         except FileNotFoundError:
             return np.empty((0, 2), dtype=np.int64)
         return pairs
@@ -245,10 +246,11 @@ class ArticleIndex:
 
     # ------------------------------------------------------------------------------ changes
 
-    def apply(self, plan: dict[str, Any]) -> None:
+    def apply(self, plan: dict[str, Any], *, redo: bool = False) -> None:
         """Bring the index in line with a commit's plan (see transforms.commit); doing it twice
-        changes nothing. `plan["index"]` names the files whose rows are replaced, the run
-        whose rows go, the files written and the stories that changed."""
+        changes nothing (`redo`: it may have been done before a crash, so the band arrays
+        are checked for the written keys too). `plan["index"]` names the files whose rows are
+        replaced, the run whose rows go, the files written and the stories that changed."""
         change = plan.get("index")
         if change is None:
             return
@@ -283,15 +285,15 @@ class ArticleIndex:
                 "UPDATE articles SET story = ? WHERE article_id = ?",
                 [(story, aid) for aid, story in change["stories"].items()],
             )
-            dropped = {int(k) for k, _ in gone} | new_keys
+            # the written keys can be in a band array already only when this is done again
+            dropped = {int(k) for k, _ in gone} | (new_keys if redo else set())
             added: dict[int, list[Pairs]] = defaultdict(list)
             for table in written.values():
                 for day, pairs in _day_pairs(table).items():
                     added[day].append(pairs)
             for day in {int(d) for _, d in gone} | set(added):
-                pairs = self._load_day(day)
-                keep = ~np.isin(pairs[:, 1], np.fromiter(dropped, dtype=np.int64))
-                self._save_day(day, _sorted(np.concatenate([pairs[keep], *added[day]])))
+                new = np.concatenate(added[day]) if added[day] else _EMPTY
+                self._save_day(day, _merged(self._load_day(day), new, dropped))
             if added or gone:
                 fsync_dir(self.bands)
 
@@ -331,7 +333,7 @@ class ArticleIndex:
         query = np.unique(np.fromiter(bands, dtype=np.int64))
         keys: set[int] = set()
         for day in sorted(wanted):
-            pairs = self._load_day(day)
+            pairs = self._load_day(day, mapped=True)
             if not len(pairs) or not len(query):
                 continue
             left = np.searchsorted(pairs[:, 0], query, side="left")
@@ -457,13 +459,27 @@ def _day_pairs(table: pa.Table) -> dict[int, Pairs]:
     return out
 
 
-def _sorted(pairs: Pairs) -> Pairs:
-    """The pairs sorted by band, then key, each once."""
-    if not len(pairs):
-        return pairs.reshape(0, 2)
-    ordered = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-    fresh = np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)]
-    return ordered[fresh]
+def _merged(existing: Pairs, added: Pairs, dropped: Iterable[int]) -> Pairs:
+    """`existing` (sorted by band) without the pairs of the `dropped` keys, with `added`
+    merged in: sorted by band, in linear time (a day's array is rewritten by every commit
+    that adds to it)."""
+    keys = np.unique(np.fromiter(dropped, dtype=np.int64))
+    if len(existing) and len(keys):
+        at = np.clip(np.searchsorted(keys, existing[:, 1]), 0, len(keys) - 1)
+        existing = existing[keys[at] != existing[:, 1]]
+    if not len(added):
+        return np.array(existing, dtype=np.int64).reshape(-1, 2)
+    added = added[np.argsort(added[:, 0], kind="stable")]
+    added = added[np.r_[True, (added[1:] != added[:-1]).any(axis=1)]]
+    at = (
+        np.searchsorted(existing[:, 0], added[:, 0])
+        if len(existing)
+        else np.zeros(len(added), dtype=np.int64)
+    )
+    return np.insert(np.asarray(existing, dtype=np.int64).reshape(-1, 2), at, added, axis=0)
+
+
+_EMPTY: Pairs = np.empty((0, 2), dtype=np.int64)
 
 
 def rebuild_index(root: Path) -> int:
