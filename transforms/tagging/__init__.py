@@ -52,6 +52,18 @@ class Tagger:
     def version(self) -> str:
         return f"{TAGGER_VERSION}+{self.entities.name}+taxonomy-{self.taxonomy.digest}"
 
+    def load(self) -> None:
+        """Load the language model and the gazetteers now (once per process) rather than in
+        the first article's parts: loading must not count against an article's time budget
+        (half a second of loading took over two seconds in processes starting together)."""
+        from transforms.tagging.entities import gazetteer as entity_names
+        from transforms.tagging.language import _identifier
+        from transforms.tagging.places import gazetteer as place_names
+
+        _identifier()
+        place_names()
+        entity_names()
+
     def tag(
         self, title: str | None, text: str, declared_language: str | None
     ) -> tuple[dict[str, Any], list[str]]:
@@ -150,6 +162,8 @@ def get_tagger(taxonomy: str | None = None, entity_model: str | None = None) -> 
 def tag_rows(rows: list[dict[str, Any]], tagger: Tagger) -> int:
     """Set the tag columns of article rows in place (the declared language is kept in
     `language_declared`); returns how many parts failed."""
+    if rows:
+        tagger.load()
     failures = 0
     for row in rows:
         declared = row.get("language_declared") or row.get("language")
