@@ -64,6 +64,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
     "sitemaps_per_run": (True, 1, 100_000, "changed sitemaps read in one run"),
     "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
+    "ingest_workers": (True, 1, 256, "sources newsflow ingest runs in parallel processes"),
     "retry_failed_after_s": (
         False,
         0.0,
@@ -144,6 +145,8 @@ class Settings:
     sitemap_lookback_days: float = 3.0
     sitemaps_per_run: int = 200
     fetch_workers: int = 4
+    # one per core; 1 runs the sources one after another in the command's own process
+    ingest_workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 256))
     retry_failed_after_s: float = 86400.0
     dedup_window_days: float = 7.0
     keep_work_days: float = 7.0  # a cleared Airflow task re-reads its run's work files

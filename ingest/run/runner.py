@@ -1,13 +1,30 @@
-"""Running sources in-process (the CLI's path) and reporting what each run did."""
+"""Running sources for the command line and reporting what each run did.
+
+Sources run in parallel in `ingest_workers` processes (one per core by default): a worker
+runs a source's discover, fetch, extract and transform stages, and the calling process
+commits the sources (the write stage) one after another in the order given, each as soon as
+it and the sources before it are ready. Commits in a fixed order give the rows and the
+counts one process gives: which of two copies counts as new and which as a flagged copy
+does not depend on which source finished first. With 1 worker, the sources run one after
+another in the calling process.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import signal
+from collections import deque
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 
-from ingest.config import Source, SourcesConfig
+from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.model import SUMMARY_KEYS, Run, WriteRef
-from ingest.run.stages import run_source
+from ingest.run.stages import discover, extract, fetch, run_source, transform, write
+
+STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
 
 
 @dataclass(frozen=True)
@@ -25,19 +42,173 @@ def ingest_sources(
     *,
     refetch: bool = False,
 ) -> list[SourceResult]:
-    """Run each source once; a source whose run crashes is reported, and the others still run."""
+    """Run each source once; returns one result per source, in the order given.
+
+    A source whose run fails (an exception, or its worker process dying) gets a result with
+    the error, and the others still run. KeyboardInterrupt stops the worker processes and is
+    raised again: a run cut short leaves nothing half-committed (the commit is journalled),
+    and the next run sees its items again."""
     run = run or Run.adhoc()
+    settings = config.settings
+    workers = min(settings.ingest_workers, len(sources))
+    if workers > 1:
+        return _Pool(sources, settings, root, run, refetch, workers).run_all()
     results = []
     for source in sources:
         try:
-            results.append(
-                SourceResult(
-                    source.id, run_source(source, config.settings, root, run, refetch=refetch)
-                )
-            )
+            ref = run_source(source, settings, root, run, refetch=refetch)
+            results.append(SourceResult(source.id, ref))
         except Exception as exc:
-            results.append(SourceResult(source.id, None, f"{type(exc).__name__}: {exc}"))
+            results.append(_failed(source, exc))
     return results
+
+
+def _failed(source: Source, exc: Exception) -> SourceResult:
+    return SourceResult(source.id, None, f"{type(exc).__name__}: {exc}")
+
+
+def _prepare(
+    source: Source, settings: Settings, root: Path, run: Run, refetch: bool
+) -> str | SourceResult:
+    """A worker's share of a source's run: the stages before the write, as run_source runs
+    them. Returns the transformed work file, or the failure."""
+    try:
+        found = discover(source, settings, root, run, refetch=refetch)
+        fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
+        extracted = extract(source, settings, root, run, fetched["path"])
+        return transform(source, settings, root, run, extracted["path"])["path"]
+    except Exception as exc:
+        return _failed(source, exc)
+
+
+def _serve(conn: Connection, settings: Settings, root: Path, run: Run, refetch: bool) -> None:
+    """A worker process: prepare each source received, until sent None or left alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    with conn:
+        while True:
+            try:
+                task: tuple[int, Source] | None = conn.recv()
+            except EOFError:  # the parent is gone
+                return
+            if task is None:
+                return
+            index, source = task
+            conn.send((index, _prepare(source, settings, root, run, refetch)))
+
+
+class _Worker:
+    def __init__(
+        self, context: SpawnContext, settings: Settings, root: Path, run: Run, refetch: bool
+    ) -> None:
+        self.conn, child = context.Pipe()
+        self.process: SpawnProcess = context.Process(
+            target=_serve, args=(child, settings, root, run, refetch), name="newsflow-ingest"
+        )
+        self.process.start()
+        child.close()
+
+    def stop(self, graceful: bool) -> None:
+        """Let an idle worker exit (`graceful`), else terminate it; then reap it."""
+        if graceful and self.process.is_alive():
+            with contextlib.suppress(OSError):  # it has exited already
+                self.conn.send(None)
+            self.process.join(STOP_WAIT_S)
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.process.close()
+        self.conn.close()
+
+
+class _Pool:
+    """Workers preparing sources in parallel; this process committing them in order."""
+
+    def __init__(
+        self,
+        sources: list[Source],
+        settings: Settings,
+        root: Path,
+        run: Run,
+        refetch: bool,
+        workers: int,
+    ) -> None:
+        self.sources, self.settings, self.root, self.run = sources, settings, root, run
+        self.refetch, self.workers = refetch, workers
+        self.context = multiprocessing.get_context("spawn")  # nothing inherited: no threads
+        self.todo = deque(range(len(sources)))
+        self.idle: list[_Worker] = []
+        self.busy: dict[_Worker, int] = {}  # worker -> the source it prepares
+        self.started: list[_Worker] = []
+        self.prepared: dict[int, str] = {}  # source -> its transformed work file
+        self.results: dict[int, SourceResult] = {}
+        self.committed = 0  # sources before this one are committed or failed
+
+    def run_all(self) -> list[SourceResult]:
+        finished = False
+        try:
+            while True:
+                self._dispatch()
+                self._commit_ready()
+                if not self.busy:
+                    break
+                self._collect()
+            finished = True
+        finally:
+            for worker in self.started:
+                worker.stop(graceful=finished)
+        return [self.results[i] for i in range(len(self.sources))]
+
+    def _dispatch(self) -> None:
+        while self.todo and len(self.busy) < self.workers:
+            if self.idle:
+                worker = self.idle.pop()
+            else:
+                worker = _Worker(self.context, self.settings, self.root, self.run, self.refetch)
+                self.started.append(worker)
+            index = self.todo[0]
+            try:
+                worker.conn.send((index, self.sources[index]))
+            except OSError:  # it died while idle: the next pass starts another
+                continue
+            self.busy[worker] = self.todo.popleft()
+
+    def _collect(self) -> None:
+        """Wait for a worker to finish (or die) and take what it sends."""
+        ready = set(wait([w.conn for w in self.busy] + [w.process.sentinel for w in self.busy]))
+        for worker, index in list(self.busy.items()):
+            if worker.conn not in ready and worker.process.sentinel not in ready:
+                continue
+            del self.busy[worker]
+            try:
+                sent, outcome = worker.conn.recv()
+            except (EOFError, OSError):  # the process died while preparing the source
+                worker.process.join()
+                self.results[index] = SourceResult(
+                    self.sources[index].id,
+                    None,
+                    "WorkerDied: the process running the source exited with code "
+                    f"{worker.process.exitcode}",
+                )
+                continue
+            self.idle.append(worker)
+            if isinstance(outcome, SourceResult):
+                self.results[sent] = outcome
+            else:
+                self.prepared[sent] = outcome
+
+    def _commit_ready(self) -> None:
+        """Commit, in order, every prepared source whose predecessors are all done."""
+        while self.committed in self.results or self.committed in self.prepared:
+            index = self.committed
+            if index in self.prepared:
+                source = self.sources[index]
+                try:
+                    ref = write(source, self.settings, self.root, self.run, self.prepared[index])
+                    self.results[index] = SourceResult(source.id, ref)
+                except Exception as exc:
+                    self.results[index] = _failed(source, exc)
+                del self.prepared[index]
+            self.committed += 1
 
 
 def print_summary(results: list[SourceResult]) -> None:

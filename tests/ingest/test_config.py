@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ingest.cli import main
 from ingest.config import DATA_ENV, ConfigError, data_root, load_sources
@@ -154,6 +156,28 @@ def test_bad_files_are_rejected_with_a_clear_message(
     assert expected in message
     assert message.startswith(str(path))
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["0", "257", "2.5", "true", "many"])
+def test_ingest_workers_is_a_whole_number_from_1_to_256(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, VALID.replace("timeout_s: 20", f"ingest_workers: {value}"))
+    with pytest.raises(ConfigError) as info:
+        load_sources(path)
+    assert str(info.value) == (
+        f"{path}: settings.ingest_workers (sources newsflow ingest runs in parallel processes) "
+        f"must be a whole number from 1 to 256, not {yaml.safe_load(value)!r}."
+    )
+
+
+@pytest.mark.parametrize(("cores", "expected"), [(3, 3), (None, 1), (1000, 256)])
+def test_ingest_workers_defaults_to_one_per_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int | None, expected: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert load_sources(write(tmp_path, VALID)).settings.ingest_workers == expected
+    for given in (1, 256):
+        text = VALID.replace("timeout_s: 20", f"ingest_workers: {given}")
+        assert load_sources(write(tmp_path, text)).settings.ingest_workers == given
 
 
 def test_duplicate_ids_are_rejected(tmp_path: Path) -> None:

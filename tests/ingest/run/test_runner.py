@@ -1,0 +1,221 @@
+"""`newsflow ingest`'s runner: sources in parallel worker processes (ingest_workers) give the
+rows one process gives, in the sources' order, with a crash kept to its source and Ctrl-C
+stopping every worker."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+
+from ingest.config import Settings, Source, SourcesConfig, load_sources
+from ingest.run.model import Run
+from ingest.run.runner import SourceResult, _prepare, ingest_sources
+from ingest.run.stages import write
+from ingest.siteserver import Reply, SiteServer, serve_site
+from tests.conftest import demo_sources_text, write_sources
+from tests.ingest.sites import article_html, rss
+
+VOLATILE = {"fetched_at", "at"}  # when a page was fetched, when a failure was recorded
+COPIES = 4  # sources carrying the same stories
+STORIES = 6
+
+
+def with_workers(config: SourcesConfig, workers: int) -> SourcesConfig:
+    return replace(config, settings=replace(config.settings, ingest_workers=workers))
+
+
+def stored(root: Path, table: str) -> list[dict[str, Any]]:
+    if not (root / table).is_dir():
+        return []
+    rows = ds.dataset(root / table, format="parquet", partitioning="hive").to_table().to_pylist()
+    rows = [{k: v for k, v in row.items() if k not in VOLATILE} for row in rows]
+    return sorted(rows, key=lambda r: (r["source_id"], r["url"]))
+
+
+def summary(results: list[SourceResult]) -> list[tuple[str, Any, str | None]]:
+    return [
+        (r.source_id, None if r.ref is None else {**r.ref, "files": len(r.ref["files"])}, r.error)
+        for r in results
+    ]
+
+
+def stored_count(result: SourceResult) -> int:
+    assert result.ref is not None, result.error
+    return result.ref["new"] + result.ref["duplicate"]
+
+
+def copies_site(root: Path, sources: int, stories: int) -> Path:
+    """`sources` publishers on one server, /s<k>/feed.xml each, all carrying the same stories."""
+    for k in range(sources):
+        (root / f"s{k}" / "a").mkdir(parents=True)
+        for n in range(stories):
+            (root / f"s{k}" / "a" / f"{n}.html").write_text(article_html(n), encoding="utf-8")
+        feed = rss([(f"/s{k}/a/{n}.html", None) for n in range(stories)])
+        (root / f"s{k}" / "feed.xml").write_text(feed, encoding="utf-8")
+    return root
+
+
+def copies_sources(path: Path, base_url: str, sources: int, workers: int = 1) -> SourcesConfig:
+    listed = "".join(
+        f"  - id: s{k}\n    name: Outlet {k}\n    feeds: [{base_url}/s{k}/feed.xml]\n"
+        for k in range(sources)
+    )
+    return load_sources(
+        write_sources(
+            path,
+            f"""
+settings:
+  allow_networks: ["127.0.0.0/8"]
+  rate_limit_per_host: 100
+  backoff_base_s: 0.01
+  timeout_s: 5
+  ingest_workers: {workers}
+sources:
+{listed}""",
+        )
+    )
+
+
+@pytest.fixture
+def copies_server(tmp_path: Path) -> Any:
+    with serve_site(copies_site(tmp_path / "site", COPIES, STORIES)) as server:
+        yield server
+
+
+def test_workers_store_the_rows_one_process_stores_on_the_demo_site(
+    tmp_path: Path, demo_server: SiteServer
+) -> None:
+    config = load_sources(
+        write_sources(tmp_path / "sources.yaml", demo_sources_text(demo_server.base_url))
+    )
+    run = Run.adhoc()
+    alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
+    pooled = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "two", run)
+    assert summary(pooled) == summary(alone)
+    assert [r.source_id for r in pooled] == ["harbour-gazette", "limited-times"]
+    for table in ("articles", "quarantine"):
+        assert stored(tmp_path / "two", table) == stored(tmp_path / "one", table)
+    assert len(stored(tmp_path / "two", "articles")) == 5
+
+
+def test_copies_across_sources_count_and_store_as_in_one_process(
+    tmp_path: Path, copies_server: SiteServer
+) -> None:
+    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, COPIES, COPIES)
+    run = Run.adhoc()
+    pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
+    alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
+    # commits in the sources' order: each source's new and duplicate counts as in one process
+    assert summary(pooled) == summary(alone)
+    rows = stored(tmp_path / "pool", "articles")
+    assert rows == stored(tmp_path / "one", "articles")
+    assert_one_original_per_story(rows)
+
+
+def assert_one_original_per_story(rows: list[dict[str, Any]]) -> None:
+    assert len(rows) == COPIES * STORIES
+    stories: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        stories.setdefault(row["story_id"], []).append(row)
+    assert len(stories) == STORIES
+    for copies in stories.values():
+        assert len(copies) == COPIES
+        assert sum(r["duplicate_of"] is None for r in copies) == 1
+
+
+def _run_then_commit(sources: str, root: str, index: int, run: Run, barrier: Any) -> None:
+    """One source's run in its own process, its commit started together with the others'."""
+    config = load_sources(sources)
+    source = config.sources[index]
+    transformed = _prepare(source, config.settings, Path(root), run, False)
+    assert isinstance(transformed, str), transformed
+    barrier.wait()
+    write(source, config.settings, Path(root), run, transformed)
+
+
+def test_runs_committing_at_once_from_several_processes_store_what_one_process_stores(
+    tmp_path: Path, copies_server: SiteServer
+) -> None:
+    """What separate DAG runs do: each process commits its own source, all at once."""
+    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, COPIES)
+    run = Run.adhoc()
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(COPIES)
+    args = (str(config.path), str(tmp_path / "concurrent"))
+    workers = [
+        context.Process(target=_run_then_commit, args=(*args, k, run, barrier))
+        for k in range(COPIES)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    rows = stored(tmp_path / "concurrent", "articles")
+    assert_one_original_per_story(rows)
+    ingest_sources(config, list(config.sources), tmp_path / "one", run)
+    assert rows == stored(tmp_path / "one", "articles")
+
+
+def test_a_source_that_crashes_under_workers_leaves_the_others_running(
+    tmp_path: Path, copies_server: SiteServer
+) -> None:
+    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, 3, workers=2)
+    data = tmp_path / "data"
+    (data / "work").mkdir(parents=True)
+    (data / "work" / "s1").write_text("not a folder")  # s1 cannot write its work files
+    results = ingest_sources(config, list(config.sources), data)
+    assert [r.source_id for r in results] == ["s0", "s1", "s2"]
+    assert results[1].ref is None and results[1].error is not None
+    assert "s1" in results[1].error
+    assert all(stored_count(r) == STORIES for r in (results[0], results[2]))
+    assert {r["source_id"] for r in stored(data, "articles")} == {"s0", "s2"}
+
+
+class DyingSource(Source):
+    """A source whose worker process dies outright (as on a crash in a C library)."""
+
+    def settings(self, base: Settings) -> Settings:
+        os._exit(3)
+
+
+def test_a_worker_process_that_dies_is_reported_and_the_others_still_run(
+    tmp_path: Path, copies_server: SiteServer
+) -> None:
+    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, 3, workers=2)
+    s0, s1, s2 = config.sources
+    dying = DyingSource(**{f: getattr(s1, f) for f in s1.__dataclass_fields__})
+    results = ingest_sources(config, [s0, dying, s2], tmp_path / "data")
+    assert [r.source_id for r in results] == ["s0", "s1", "s2"]
+    assert results[1].ref is None
+    assert results[1].error == ("WorkerDied: the process running the source exited with code 3")
+    assert all(stored_count(r) == STORIES for r in (results[0], results[2]))
+    assert not multiprocessing.active_children()
+
+
+def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
+    released = threading.Event()
+
+    def interrupt(path: str) -> Reply:
+        """The page a worker is fetching when the user presses Ctrl-C."""
+        os.kill(os.getpid(), signal.SIGINT)
+        released.wait(60)
+        return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, article_html(0).encode())
+
+    site = copies_site(tmp_path / "site", 2, 1)
+    with serve_site(site, {"/s0/a/0.html": interrupt}) as server:
+        config = copies_sources(tmp_path / "sources.yaml", server.base_url, 2, workers=2)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                ingest_sources(config, list(config.sources), tmp_path / "data")
+            assert not multiprocessing.active_children()
+        finally:
+            released.set()
