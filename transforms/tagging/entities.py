@@ -45,8 +45,23 @@ ROLES = (
     "nurse|farmer|resident|owner|official|commissioner|envoy|negotiator|journalist|"
     "reporter|correspondent|historian|physicist|biologist|astronaut|pilot|champion"
 )
+
+
+def _by_first_letter(alternatives: str) -> str:
+    """The alternation `alternatives` ("A|B|...") regrouped by first character, in order
+    within a group. It matches exactly what the flat one matches, since alternatives with
+    different first characters never match at the same place, but tries a few branches at
+    each position instead of every one: the role and organisation-word patterns below run in
+    half the time."""
+    groups: dict[str, list[str]] = {}
+    for alternative in alternatives.split("|"):
+        first = alternative[:2] if alternative.startswith("\\") else alternative[:1]
+        groups.setdefault(first, []).append(alternative[len(first) :])
+    return "|".join(f"{first}(?:{'|'.join(rest)})" for first, rest in groups.items())
+
+
 NAME = r"(?:[A-Z][a-zà-ÿ'\u2019\-]+|[A-Z]\.)(?: (?:[A-Z][a-zà-ÿ'\u2019\-]+|[A-Z]\.|de|van|von|der|da|bin|al-[A-Z][a-z]+)){1,3}"
-_ROLE_NAME = re.compile(rf"\b(?:{ROLES})\.? ({NAME})")
+_ROLE_NAME = re.compile(rf"\b(?:{_by_first_letter(ROLES)})\.? ({NAME})")
 _SAID_NAME = re.compile(rf"\b(?:said|says|told|according to|wrote|added|asked) ({NAME})\b")
 _NAME_SAID = re.compile(
     rf"\b({NAME}),? (?:said|says|told|added|wrote|explained|warned|announced|insisted|"
@@ -69,7 +84,8 @@ ORG_WORDS = (
 # the rest of the run (quadratic time).
 ORG_WORD_CHARS = 60  # real words run under 40 characters; longer runs are base64 or code
 _ORG_SUFFIX = re.compile(
-    rf"\b((?:[A-Z][\w&'\u2019\-]{{0,{ORG_WORD_CHARS - 1}}}+|of|for|the|de) ){{0,5}}(?:{ORG_WORDS})\b"
+    rf"\b((?:[A-Z][\w&'\u2019\-]{{0,{ORG_WORD_CHARS - 1}}}+|of|for|the|de) ){{0,5}}"
+    rf"(?:{_by_first_letter(ORG_WORDS)})\b"
 )
 _ORG_PREFIX = re.compile(
     r"\b(?:University|Ministry|Bank|Department|Institute|Court|Museum|Church|Academy|"
