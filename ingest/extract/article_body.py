@@ -54,12 +54,15 @@ def trafilatura_fields(
     url: str,
     meta: PageMetadata | None = None,
     bylines: Sequence[str] = (),
+    *,
+    body: bool = True,
 ) -> dict[str, Any]:
-    """Body text and trafilatura's metadata for the fields `meta` lacks (all of them when
-    `meta` is None; its author only when neither `meta` nor the printed `bylines` name a
-    person). The tree is not modified: trafilatura and htmldate both work on copies of an
-    element they are given, so `page_day` can run on it later, only when needed."""
-    text = body_text(tree, url)
+    """Body text (without `body`, when a site profile gave the body: "") and trafilatura's
+    metadata for the fields `meta` lacks (all of them when `meta` is None; its author only
+    when neither `meta` nor the printed `bylines` name a person). The tree is not modified:
+    trafilatura and htmldate both work on copies of an element they are given, so `page_day`
+    can run on it later, only when needed."""
+    text = body_text(tree, url) if body else ""
     found: dict[str, Any] = {"text": text}
     found.update(fallback_metadata(tree, url, meta, bylines))
     return found

@@ -94,8 +94,10 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     near_headline = read_page_text(tree)
     printed = printed_dates(tree, meta.language, text=near_headline)
     bylines = printed_bylines(tree, near_headline)
-    # trafilatura's author search is spared when a layer above names a person
-    doc = _trafilatura(tree, url, meta, [*(fields.authors if fields else ()), *bylines])
+    # trafilatura's author search is spared when a layer above names a person, and its
+    # body when a site profile gave one
+    named = [*(fields.authors if fields else ()), *bylines]
+    doc = _trafilatura(tree, url, meta, named, body=fields is None)
     if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
     title = choose_title(meta, headings, doc.get("title"), url, read_subheadings(tree))
@@ -213,12 +215,15 @@ def _trafilatura(
     url: str,
     meta: PageMetadata | None = None,
     bylines: Sequence[str] = (),
+    *,
+    body: bool = True,
 ) -> dict[str, Any]:
-    """Body and the fallback title/author/description/site name from trafilatura (see
-    ingest.extract.article_body for how the body is chosen; the day is read later, when needed)."""
+    """Body (without `body`, an empty text) and the fallback title/author/description/site
+    name from trafilatura (see ingest.extract.article_body for how the body is chosen; the day
+    is read later, when needed)."""
     from ingest.extract.article_body import trafilatura_fields
 
-    return trafilatura_fields(tree, url, meta, bylines)
+    return trafilatura_fields(tree, url, meta, bylines, body=body)
 
 
 # ------------------------------------------------------------------------------ helpers
