@@ -1,123 +1,287 @@
-"""End-to-end throughput: the demo site scaled up to a few hundred generated pages, served on
-127.0.0.1, ingested by the whole pipeline, and the same pages through trafilatura alone
-(requests + trafilatura.extract with metadata), in one run. Prints articles per second for
-both and their ratio. Not a test: figures vary with the machine; compare the ratio.
+"""End-to-end throughput on a loopback site: newsflow against a plain requests + trafilatura
+loop over the same pages, in one run.
 
-    .venv/bin/python benchmarks/end_to_end.py [--pages 300] [--rounds 2]
+The site: real article pages (the article pages of the public evaluation sets in
+../shared/eval; with --demo, pages generated from the demo site's templates), dealt out to
+several sources, each an RSS feed with its pages on several hosts (127.0.0.1 ... 127.0.0.N),
+all served by a separate process. Each contender runs as a fresh process (its start-up and
+imports count), reads the feeds and fetches and extracts every page:
+
+  (a) a loop of requests.get (one keep-alive session) + trafilatura.extract (with metadata);
+  (b) the same loop in a pool of two processes;
+  (c) `newsflow ingest`, with ingest_workers: 1 and with the default (one worker per core);
+      rate_limit_per_host 100, the highest allowed, and each source's hosts are fetched in
+      parallel, so politeness is not what is measured.
+
+Prints pages per second for each and its ratio to (a), best of --rounds rounds (the order
+alternating), and whether (c)'s two runs stored the same rows. Not a test: figures vary with
+the machine and its load; compare the ratios.
+
+    .venv/bin/python benchmarks/end_to_end.py [--pages 400] [--sources 8] [--hosts-per-source 4]
+        [--rounds 2] [--demo]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
+import multiprocessing
+import os
+import re
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.config import Settings, Source  # noqa: E402
-from ingest.demo import DEMO_SITE  # noqa: E402
-from ingest.run.model import Run  # noqa: E402
-from ingest.run.stages import run_source  # noqa: E402
-from ingest.siteserver import SiteServer, serve_site  # noqa: E402
-
+# the contenders' processes import only what they run: the rest is imported where used
 TEMPLATES = [
-    DEMO_SITE
-    / "limited-times"
-    / "news"
-    / "2023-04-06-new-putin-lukashenko-plan-russia-apparently-moves-belarus-troops.html",
-    DEMO_SITE / "harbour-gazette" / "2023" / "04" / "night-ferry-delays.html",
-    DEMO_SITE / "harbour-gazette" / "2023" / "04" / "lifeboat-volunteers.html",
+    "limited-times/news/2023-04-06-new-putin-lukashenko-plan-russia-apparently-moves-belarus-troops.html",
+    "harbour-gazette/2023/04/night-ferry-delays.html",
+    "harbour-gazette/2023/04/lifeboat-volunteers.html",
 ]
+POOL = 2  # processes of contender (b)
+VOLATILE = ("run_id", "fetched_at")  # columns that differ between two runs of the same pages
 
 
-def generate_site(root: Path, pages: int) -> list[str]:
-    """Write `pages` article pages (distinct texts) and an RSS feed listing them."""
-    templates = [
-        (t.read_text(encoding="utf-8"), "/" + str(t.relative_to(DEMO_SITE))) for t in TEMPLATES
-    ]
-    paths = []
-    items = []
-    start = dt.datetime(2023, 4, 1, tzinfo=dt.UTC)
-    for n in range(pages):
-        page, own = templates[n % len(templates)]
-        path = f"/bench/{n:05d}.html"
-        page = page.replace("{{BASE_URL}}" + own, "{{BASE_URL}}" + path)  # canonical and og:url
-        page = page.replace("<p>", f"<p>Report {n}, paragraph note {n * 7 % 13}. ", 3)
-        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-        (root / path.lstrip("/")).write_text(page, encoding="utf-8")
-        published = (start + dt.timedelta(minutes=37 * n)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-        items.append(
-            f"<item><title>Story {n}</title><link>{{{{BASE_URL}}}}{path}</link><pubDate>{published}</pubDate></item>"
+# ------------------------------------------------------------------------------- the site
+
+
+def eval_pages(count: int) -> list[bytes]:
+    """`count` article pages of the evaluation sets, spread evenly over both sets."""
+    from benchmarks.extraction import load_corpus
+
+    articles = [p for p in load_corpus() if p.is_article]
+    step = max(1, len(articles) // count)
+    return [gzip.decompress(p.path.read_bytes()) for p in articles[::step][:count]]
+
+
+def demo_pages(count: int) -> list[bytes]:
+    """`count` pages from the demo templates, each with its own words in three paragraphs."""
+    from ingest.demo import DEMO_SITE
+
+    templates = [(DEMO_SITE / t).read_text(encoding="utf-8") for t in TEMPLATES]
+    pages = []
+    for n in range(count):
+        page = templates[n % len(templates)]
+        page = re.sub(r'<link rel="canonical"[^>]*>|<meta property="og:url"[^>]*>', "", page)
+        pages.append(
+            page.replace("<p>", f"<p>Report {n}, paragraph note {n * 7 % 13}. ", 3).encode()
         )
-        paths.append(path)
-    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>{"".join(items)}</channel></rss>'
-    (root / "bench" / "feed.xml").write_text(feed, encoding="utf-8")
-    return paths
+    return pages
 
 
-def run_pipeline(server: SiteServer, data: Path) -> tuple[float, int]:
-    # the rate limit is lifted: this measures the pipeline's own cost, not its politeness
-    settings = Settings(
-        user_agent="newsflow-bench/0.1",
-        timeout_s=10,
-        allow_networks=("127.0.0.0/8",),
-        rate_limit_per_host=100_000,
-    )
-    source = Source(id="bench", name="Bench", feeds=(f"{server.base_url}/bench/feed.xml",))
-    started = time.perf_counter()
-    ref = run_source(source, settings, data, Run.adhoc())
-    return time.perf_counter() - started, ref["new"] + ref["duplicate"]
+def write_pages(root: Path, pages: list[bytes]) -> None:
+    (root / "a").mkdir(parents=True, exist_ok=True)
+    for n, page in enumerate(pages):
+        (root / "a" / f"{n}.html").write_bytes(page)
 
 
-def run_trafilatura(server: SiteServer, paths: list[str]) -> tuple[float, int]:
+def write_feeds(root: Path, count: int, base_urls: list[str], sources: int) -> list[str]:
+    """One RSS feed per source, on its first host: source s lists the pages n with
+    n % sources == s, dealt out to its hosts s, s + sources, s + 2 * sources, ... Every host
+    serves every file. Returns the URLs of the feeds and then of the pages."""
+    per_source = len(base_urls) // sources
+    links: list[list[str]] = [[] for _ in range(sources)]
+    for n in range(count):
+        host = n % sources + sources * (n // sources % per_source)
+        links[n % sources].append(f"{base_urls[host]}/a/{n}.html")
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    (root / "feeds").mkdir(exist_ok=True)
+    for s, urls in enumerate(links):
+        items = "".join(
+            f"<item><title>Story {i}</title><link>{url}</link>"
+            f"<pubDate>{start + dt.timedelta(minutes=37 * i):%a, %d %b %Y %H:%M:%S GMT}</pubDate>"
+            "</item>"
+            for i, url in enumerate(urls)
+        )
+        (root / "feeds" / f"{s}.xml").write_text(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Source {s}</title>'
+            f"{items}</channel></rss>",
+            encoding="utf-8",
+        )
+    return [feed_url(base_urls, s) for s in range(sources)] + [u for us in links for u in us]
+
+
+def feed_url(base_urls: list[str], source: int) -> str:
+    return f"{base_urls[source]}/feeds/{source}.xml"
+
+
+def _serve(root: Path, hosts: int, conn: Any) -> None:
+    from ingest.siteserver import serve_site
+
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(serve_site(root, host=f"127.0.0.{h + 1}")) for h in range(hosts)
+        ]
+        conn.send([s.base_url for s in servers])
+        conn.recv()  # until told to stop
+
+
+@contextmanager
+def served(root: Path, hosts: int) -> Iterator[list[str]]:
+    """The site's hosts served by a separate process (its work stays off the contenders'
+    interpreters); yields their base URLs."""
+    context = multiprocessing.get_context("spawn")
+    mine, theirs = context.Pipe()
+    server = context.Process(target=_serve, args=(root, hosts, theirs), daemon=True)
+    server.start()
+    try:
+        if not mine.poll(60):
+            raise SystemExit("the site server did not start")
+        yield mine.recv()
+    finally:
+        mine.send("stop")
+        server.join(10)
+        server.terminate()
+
+
+# ---------------------------------------------------------------------- the plain loop
+
+
+_session: Any = None
+
+
+def _fetch_and_extract(url: str) -> bool:
     import requests
     import trafilatura
 
+    global _session
+    _session = _session or requests.Session()
+    response = _session.get(url, timeout=10)
+    if "/feeds/" in url:  # the feeds are read, not extracted
+        return False
+    result = trafilatura.extract(response.text, url=url, with_metadata=True, output_format="json")
+    return result is not None
+
+
+def loop(urls: list[str], processes: int) -> int:
+    """Fetch and extract every URL, in this process or a pool; returns the pages extracted."""
+    if processes == 1:
+        return sum(map(_fetch_and_extract, urls))
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return sum(pool.imap_unordered(_fetch_and_extract, urls, chunksize=4))
+
+
+# --------------------------------------------------------------------------- newsflow
+
+
+def sources_file(path: Path, base_urls: list[str], sources: int, workers: int | None) -> Path:
+    setting = f"  ingest_workers: {workers}\n" if workers else ""
+    listed = "".join(
+        f"  - id: source{s}\n    name: Source {s}\n    feeds: [{feed_url(base_urls, s)}]\n"
+        for s in range(sources)
+    )
+    path.write_text(
+        "settings:\n"
+        '  user_agent: "newsflow-bench/0.1"\n'
+        "  timeout_s: 10\n"
+        '  allow_networks: ["127.0.0.0/8"]\n'
+        "  rate_limit_per_host: 100\n"  # the highest allowed; a source's hosts in parallel
+        f"{setting}sources:\n{listed}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def stored_rows(data: Path) -> list[tuple[Any, ...]]:
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(data / "articles", format="parquet", partitioning="hive").to_table()
+    columns = [c for c in table.column_names if c not in VOLATILE]
+    return sorted(tuple(map(repr, row.values())) for row in table.select(columns).to_pylist())
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def timed(command: list[str]) -> tuple[float, str]:
     started = time.perf_counter()
-    done = 0
-    with requests.Session() as session:
-        session.get(f"{server.base_url}/bench/feed.xml", timeout=10)
-        for path in paths:
-            response = session.get(server.base_url + path, timeout=10)
-            result = trafilatura.extract(
-                response.text, url=server.base_url + path, with_metadata=True, output_format="json"
-            )
-            done += result is not None
-    return time.perf_counter() - started, done
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    return elapsed, done.stdout
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--pages", type=int, default=400)
+    parser.add_argument("--sources", type=int, default=8, help="sources, one feed each")
     parser.add_argument(
-        "--rounds", type=int, default=2, help="alternating rounds; the best of each is kept"
+        "--hosts-per-source", type=int, default=4, help="hosts a source's pages are on"
     )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds; the best of each is kept")
+    parser.add_argument("--demo", action="store_true", help="pages from the demo templates")
+    parser.add_argument("--loop", type=Path, help=argparse.SUPPRESS)  # a contender's process
+    parser.add_argument("--processes", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.loop:
+        print(loop(args.loop.read_text(encoding="utf-8").split(), args.processes))
+        return 0
+    from benchmarks.extraction import EVAL
+
+    hosts = args.sources * args.hosts_per_source
+    demo = args.demo or not EVAL.is_dir()
+    if demo and not args.demo:
+        print(f"{EVAL}: no evaluation sets here (NEWSFLOW_EVAL_DIR); using the demo templates")
+    newsflow = str(Path(sys.executable).with_name("newsflow"))
+    contenders: dict[str, Any] = {
+        "(a) requests + trafilatura, one process": [1],
+        f"(b) requests + trafilatura, {POOL}-process pool": [POOL],
+        "(c) newsflow ingest, ingest_workers: 1": 1,
+        f"(c) newsflow ingest, default ({os.cpu_count()} workers)": None,
+    }
+    best: dict[str, float] = {}
+    notes: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
-        site = Path(tmp) / "site"
-        paths = generate_site(site, args.pages)
-        best_pipe = best_traf = float("inf")
-        with serve_site(site) as server:
+        work = Path(tmp)
+        pages = demo_pages(args.pages) if demo else eval_pages(args.pages)
+        write_pages(work / "site", pages)
+        with served(work / "site", hosts) as base_urls:
+            urls = work / "urls.txt"
+            urls.write_text(
+                "\n".join(write_feeds(work / "site", len(pages), base_urls, args.sources)),
+                encoding="utf-8",
+            )
             for round_no in range(args.rounds):
-                t_pipe, n_pipe = run_pipeline(server, Path(tmp) / f"data-{round_no}")
-                t_traf, n_traf = run_trafilatura(server, paths)
-                best_pipe, best_traf = min(best_pipe, t_pipe), min(best_traf, t_traf)
-                print(
-                    f"round {round_no + 1}: newsflow {n_pipe} articles in {t_pipe:.2f}s; trafilatura alone {n_traf} pages in {t_traf:.2f}s"
-                )
-    pipe_rate, traf_rate = args.pages / best_pipe, args.pages / best_traf
-    print(f"pages: {args.pages} (served on 127.0.0.1, one process, sequential fetches)")
+                order = list(contenders.items())
+                for name, how in order if round_no % 2 == 0 else order[::-1]:
+                    if isinstance(how, list):
+                        command = [sys.executable, __file__, "--loop", str(urls)]
+                        elapsed, out = timed([*command, "--processes", str(how[0])])
+                        notes[name] = f"{out.strip()} pages extracted"
+                    else:
+                        data = work / f"data-{how or 0}-{round_no}"
+                        config = sources_file(
+                            work / f"sources-{how}.yaml", base_urls, args.sources, how
+                        )
+                        elapsed, out = timed(
+                            [newsflow, "ingest", "--config", str(config), "--data", str(data)]
+                        )
+                        notes[name] = out.strip().splitlines()[-1]
+                    best[name] = min(best.get(name, float("inf")), elapsed)
+                    print(f"round {round_no + 1}: {name}: {elapsed:.2f}s", flush=True)
+        same = stored_rows(work / "data-1-0") == stored_rows(work / "data-0-0")
+    kind = "generated from the demo templates" if demo else "evaluation-set articles"
     print(
-        f"newsflow end to end (discover, fetch, extract, transform, dedup, Parquet write): {pipe_rate:.1f} articles/s"
+        f"\n{len(pages)} pages ({kind}), {args.sources} sources on {hosts} hosts "
+        f"(127.0.0.1-{hosts}) served by a separate process; {os.cpu_count()} cores; each "
+        f"contender a fresh process; best of {args.rounds} rounds"
     )
-    print(
-        f"trafilatura alone (fetch + extract with metadata, nothing written):           {traf_rate:.1f} pages/s"
-    )
-    print(f"ratio newsflow / trafilatura: {pipe_rate / traf_rate:.2f}")
+    base = len(pages) / best[next(iter(best))]
+    print(f"{'':<48}{'pages/s':>9}{'ratio':>8}")
+    for name, seconds in best.items():
+        rate = len(pages) / seconds
+        print(f"{name:<48}{rate:>9.1f}{rate / base:>8.2f}   {notes[name]}")
+    print(f"newsflow with 1 and with the default workers stored the same rows: {same}")
     return 0
 
 
