@@ -14,8 +14,9 @@ imports count), reads the feeds and fetches and extracts every page:
       parallel, so politeness is not what is measured.
 
 Prints pages per second for each and its ratio to (a), best of --rounds rounds (the order
-alternating), and whether (c)'s two runs stored the same rows. Not a test: figures vary with
-the machine and its load; compare the ratios.
+alternating), the CPU time per page of that round (all the contender's processes), and
+whether (c)'s two runs stored the same rows. Not a test: figures vary with the machine and
+its load; compare the ratios.
 
     .venv/bin/python benchmarks/end_to_end.py [--pages 400] [--sources 8] [--hosts-per-source 4]
         [--rounds 2] [--demo]
@@ -29,6 +30,7 @@ import gzip
 import multiprocessing
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -202,13 +204,17 @@ def stored_rows(data: Path) -> list[tuple[Any, ...]]:
 # ---------------------------------------------------------------------------- measuring
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the command's processes, user and system) and output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
-    return elapsed, done.stdout
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu, done.stdout
 
 
 def main() -> int:
@@ -240,6 +246,7 @@ def main() -> int:
         f"(c) newsflow ingest, default ({os.cpu_count()} workers)": None,
     }
     best: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # of the best round
     notes: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
         work = Path(tmp)
@@ -256,19 +263,23 @@ def main() -> int:
                 for name, how in order if round_no % 2 == 0 else order[::-1]:
                     if isinstance(how, list):
                         command = [sys.executable, __file__, "--loop", str(urls)]
-                        elapsed, out = timed([*command, "--processes", str(how[0])])
+                        elapsed, seconds, out = timed([*command, "--processes", str(how[0])])
                         notes[name] = f"{out.strip()} pages extracted"
                     else:
                         data = work / f"data-{how or 0}-{round_no}"
                         config = sources_file(
                             work / f"sources-{how}.yaml", base_urls, args.sources, how
                         )
-                        elapsed, out = timed(
+                        elapsed, seconds, out = timed(
                             [newsflow, "ingest", "--config", str(config), "--data", str(data)]
                         )
                         notes[name] = out.strip().splitlines()[-1]
-                    best[name] = min(best.get(name, float("inf")), elapsed)
-                    print(f"round {round_no + 1}: {name}: {elapsed:.2f}s", flush=True)
+                    if elapsed < best.get(name, float("inf")):
+                        best[name], cpu[name] = elapsed, seconds
+                    print(
+                        f"round {round_no + 1}: {name}: {elapsed:.2f}s, CPU {seconds:.2f}s",
+                        flush=True,
+                    )
         same = stored_rows(work / "data-1-0") == stored_rows(work / "data-0-0")
     kind = "generated from the demo templates" if demo else "evaluation-set articles"
     print(
@@ -277,10 +288,11 @@ def main() -> int:
         f"contender a fresh process; best of {args.rounds} rounds"
     )
     base = len(pages) / best[next(iter(best))]
-    print(f"{'':<48}{'pages/s':>9}{'ratio':>8}")
+    print(f"{'':<48}{'pages/s':>9}{'ratio':>8}{'CPU ms/page':>13}")
     for name, seconds in best.items():
         rate = len(pages) / seconds
-        print(f"{name:<48}{rate:>9.1f}{rate / base:>8.2f}   {notes[name]}")
+        per_page = 1000 * cpu[name] / len(pages)
+        print(f"{name:<48}{rate:>9.1f}{rate / base:>8.2f}{per_page:>13.1f}   {notes[name]}")
     print(f"newsflow with 1 and with the default workers stored the same rows: {same}")
     return 0
 
