@@ -63,6 +63,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "sitemap_depth": (True, 1, 10, "levels of nested sitemap indexes"),
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
     "sitemaps_per_run": (True, 1, 100_000, "changed sitemaps read in one run"),
+    "chunk_items": (True, 10, 100_000, "items a stage holds in memory at once"),
     "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
     "ingest_workers": (True, 1, 256, "sources newsflow ingest runs in parallel processes"),
     "retry_failed_after_s": (
@@ -144,6 +145,7 @@ class Settings:
     sitemap_depth: int = 3
     sitemap_lookback_days: float = 3.0
     sitemaps_per_run: int = 200
+    chunk_items: int = 500
     fetch_workers: int = 4
     # one per core; 1 runs the sources one after another in the command's own process
     ingest_workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 256))

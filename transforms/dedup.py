@@ -147,7 +147,11 @@ def copy_pairs(
         for i, j in pairwise(ordered):
             if micros[j] - micros[i] <= span and (i < limit or j < limit):
                 pairs.add((min(i, j), max(i, j)))
-    usable = [i for i, r in enumerate(nodes) if r["shingles"] and r["lsh_bands"]]
+    usable = [
+        i
+        for i, r in enumerate(nodes)
+        if r["shingles"] and r["lsh_bands"] is not None and len(r["lsh_bands"])
+    ]
     if usable:
         sigs = np.array([nodes[i]["minhash"] for i in usable], dtype=np.uint32)
         sizes = np.array([nodes[i]["shingles"] for i in usable], dtype=np.int32)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -169,7 +170,7 @@ def _context(
         days = {d for d in days if d < before_day}
     candidates = index.candidates(
         [r["content_hash"] for r in rows],
-        [b for r in rows for b in (r["lsh_bands"] or [])],
+        [int(b) for r in rows if r["lsh_bands"] is not None for b in r["lsh_bands"]],
         days,
         exclude,
     )
@@ -231,18 +232,66 @@ def commit_deduplicated(
     return result, commit_flagged(result, root, run, crash)
 
 
+def dedup_view(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows of `table` as dedup needs them: its columns only, unless fingerprints are
+    missing (rows written before they existed), whose text then comes along. Signatures and
+    band hashes are numpy views into one array per column, not lists of Python ints (a
+    tenth of the memory)."""
+    columns = [c for c in DEDUP_COLUMNS if c not in ("minhash", "lsh_bands")]
+    if table.num_rows and table["shingles"].null_count:
+        columns.append("text")
+    rows = table.select(columns).to_pylist()
+    for column in ("minhash", "lsh_bands"):
+        for row, view in zip(rows, _list_views(table[column]), strict=True):
+            row[column] = view
+    return rows
+
+
+def _list_views(column: Any) -> list[Any]:
+    """Each row of a list column as a numpy view into its values (None for a null)."""
+    array = column.combine_chunks()
+    values = np.asarray(array.values.to_numpy(zero_copy_only=False))
+    offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False))
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    return [values[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
+
+
+def flagged(table: pa.Table, result: DedupResult) -> pa.Table:
+    """The rows of `table` that `dedup_batch` kept (each article once, in the table's order)
+    with its flags and fingerprints: what the run writes, without its rows leaving Arrow
+    (and without a copy when every row is kept)."""
+    kept = {r["article_id"]: r for r in result.rows}
+    ids = [str(a) for a in table["article_id"].to_pylist()]
+    first: list[int] = []
+    taken: set[str] = set()
+    for i, aid in enumerate(ids):
+        if aid in kept and aid not in taken:
+            taken.add(aid)
+            first.append(i)
+    if len(first) != table.num_rows:
+        table = table.take(pa.array(first, type=pa.int64()))
+    rows = [kept[ids[i]] for i in first]
+    for column in (*FLAGS, "shingles", "minhash", "lsh_bands"):
+        index = table.schema.get_field_index(column)
+        field = table.schema.field(index)
+        table = table.set_column(index, field, pa.array([r[column] for r in rows], field.type))
+    return table
+
+
 def commit_flagged(
     result: DedupResult,
     root: Path,
     run: RunOutput,
     crash: Callable[[str], None] | None = None,
+    table: pa.Table | None = None,
 ) -> list[Path]:
-    """Commit what `dedup_batch` decided (see commit_deduplicated); returns the run's files."""
+    """Commit what `dedup_batch` decided (see commit_deduplicated), from `table` (see
+    `flagged`) when given, else from the result's rows; returns the run's files."""
     from transforms.commit import commit_articles
     from transforms.schema import ARTICLE_SCHEMA
 
     return commit_articles(
-        pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
+        table if table is not None else pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
         root,
         run.source_id,
         run.run_key,

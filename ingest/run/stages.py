@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import logging
 import threading
 from collections import defaultdict
@@ -39,7 +40,14 @@ from ingest.run.items import (
 )
 from ingest.run.metrics import record_run
 from ingest.run.model import DiscoverRef, Run, StageRef, WriteRef, workdir
-from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, write_json, write_jsonl
+from ingest.run.workfiles import (
+    WRITTEN,
+    JsonlWriter,
+    read_json,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,19 +206,23 @@ def _fetch_all(
 
 @_timed("extract")
 def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: str) -> StageRef:
-    """Extract an article from every fetched page, reading the bodies back from the WARC file."""
+    """Extract an article from every fetched page, reading the bodies back from the WARC file
+    and writing each record as it is made (memory does not grow with the pages)."""
     from ingest.fetch.warc import read_responses, warc_path
 
     work = Path(fetched).parent
     wanted = {row["record_id"]: row for row in read_jsonl(Path(fetched))}
-    extracted: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     archive = warc_path(root, source.id, run.key)
-    if wanted and archive.exists():
-        for record_id, _, body in read_responses(archive):
-            row = wanted.pop(record_id, None)
-            if row is not None:
-                extract_item(row, body, source, run, extracted, problems)
+    with JsonlWriter(work / "extracted.jsonl") as out:
+        if wanted and archive.exists():
+            for record_id, _, body in read_responses(archive):
+                row = wanted.pop(record_id, None)
+                if row is not None:
+                    extracted: list[dict[str, Any]] = []
+                    extract_item(row, body, source, run, extracted, problems)
+                    for record in extracted:
+                        out.write(record)
     for row in wanted.values():  # listed as fetched but missing from the archive
         problems.append(
             problem(
@@ -222,26 +234,61 @@ def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: s
                 f"no WARC record {row['record_id']}",
             )
         )
-    path = write_jsonl(work / "extracted.jsonl", extracted)
     write_jsonl(work / "quarantine-extract.jsonl", problems)
-    return StageRef(path=str(path), count=len(extracted), quarantined=len(problems))
+    return StageRef(path=str(out.path), count=out.count, quarantined=len(problems))
 
 
 @_timed("transform")
 def transform(source: Source, settings: Settings, root: Path, run: Run, extracted: str) -> StageRef:
-    """Normalise extracted records into rows of the article schema (a Parquet work file)."""
+    """Normalise extracted records into rows of the article schema (a Parquet work file),
+    `settings.chunk_items` records at a time (memory does not grow with the records)."""
+    import pyarrow.parquet as pq
+
+    from transforms.schema import ARTICLE_SCHEMA
+    from transforms.tagging import get_tagger
+
+    work = Path(extracted).parent
+    problems: list[dict[str, Any]] = []
+    tagger = get_tagger(settings.taxonomy, settings.entity_model)
+    path = work / "articles.parquet"
+    tmp = path.with_name(f".{path.name}.{run.key}.tmp")
+    count = 0
+    try:
+        with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, compression="zstd") as out:
+            chunk: list[dict[str, Any]] = []
+            for record in itertools.chain(read_jsonl(Path(extracted)), [None]):
+                if record is not None:
+                    chunk.append(record)
+                if chunk and (record is None or len(chunk) >= settings.chunk_items):
+                    table = _transform_chunk(chunk, source, run, tagger, problems)
+                    out.write_table(table)
+                    count += table.num_rows
+                    chunk = []
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_jsonl(work / "quarantine-transform.jsonl", problems)
+    return StageRef(path=str(path), count=count, quarantined=len(problems))
+
+
+def _transform_chunk(
+    records: list[dict[str, Any]],
+    source: Source,
+    run: Run,
+    tagger: Any,
+    problems: list[dict[str, Any]],
+) -> Any:
+    """Article rows (an Arrow table) of a chunk of extracted records; what fails becomes a
+    quarantine row in `problems`."""
     import pyarrow as pa
 
     from transforms.articles import TransformError, build_article
-    from transforms.dataset import write_atomic
     from transforms.dedup import add_fingerprints
     from transforms.schema import ARTICLE_SCHEMA
-    from transforms.tagging import get_tagger, tag_rows
+    from transforms.tagging import tag_rows
 
-    work = Path(extracted).parent
     rows: list[dict[str, Any]] = []
-    problems: list[dict[str, Any]] = []
-    for record in read_jsonl(Path(extracted)):
+    for record in records:
         try:
             rows.append(build_article(record, source.id, source.name, run.run_id))
         except TransformError as exc:
@@ -253,7 +300,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
                 problem(record["url"], source, run, "transform", "transform_error", repr(exc))
             )
     _, rows, failing = isolate(rows, add_fingerprints)
-    failed = tag_rows(rows, get_tagger(settings.taxonomy, settings.entity_model))
+    failed = tag_rows(rows, tagger)
     if failed:
         log.warning("%s: %d tagging parts failed; their columns are empty", source.id, failed)
     table, _, unwritable = isolate(rows, lambda r: pa.Table.from_pylist(r, schema=ARTICLE_SCHEMA))
@@ -261,10 +308,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
         problems.append(
             problem(row["url"], source, run, "transform", "transform_error", repr(error))
         )
-    path = work / "articles.parquet"
-    write_atomic(table, path)
-    write_jsonl(work / "quarantine-transform.jsonl", problems)
-    return StageRef(path=str(path), count=len(rows), quarantined=len(problems))
+    return table
 
 
 def write(
@@ -279,6 +323,8 @@ def write(
     """Deduplicate against the dataset, commit the run's articles and quarantine rows, then the
     crawl state. Serialised across processes by the dataset's commit lock. `transformed`
     None: the run has no article to write (see `commit_unchanged`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from transforms.commit import commit_lock
@@ -288,7 +334,7 @@ def write(
         output_name,
         read_quarantine,
     )
-    from transforms.dedup_store import commit_flagged, dedup_batch
+    from transforms.dedup_store import commit_flagged, dedup_batch, dedup_view, flagged
     from transforms.index import read_own
     from transforms.schema import ARTICLE_SCHEMA
 
@@ -296,9 +342,12 @@ def write(
     work = workdir(root, source, run) if transformed is None else Path(transformed).parent
     name = output_name(source.id, run.key)
     discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
-    batch = (
-        [] if transformed is None else pq.read_table(transformed, schema=ARTICLE_SCHEMA).to_pylist()
+    table = (  # the run's rows stay in Arrow: dedup sees only its columns as Python rows
+        ARTICLE_SCHEMA.empty_table()
+        if transformed is None
+        else pq.read_table(transformed, schema=ARTICLE_SCHEMA)
     )
+    urls: list[str] = [str(u) for u in table["url"].to_pylist()]
     stages = (
         ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
     )
@@ -312,18 +361,15 @@ def write(
             ] + problems
         # rows this run wrote before are kept unless this attempt produced the item again or
         # quarantined it: an item no longer listed, or skipped as known, is never lost
-        redone = {r["url"] for r in batch} | {
-            p["url"] for p in problems if p["stage"] != "discover"
-        }
+        redone = set(urls) | {p["url"] for p in problems if p["stage"] != "discover"}
         output = RunOutput(source.id, run.key, run.run_id)
-        own = [
-            r
-            for r in read_own(root, output, [f.name for f in ARTICLE_SCHEMA]).to_pylist()
-            if r["url"] not in redone
-        ]
+        own = read_own(root, output, [f.name for f in ARTICLE_SCHEMA])
+        redone_urls = pa.array(sorted(redone), type=pa.string())
+        own = own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
+        rows = pa.concat_tables([own, table])
         window = dt.timedelta(days=settings.dedup_window_days)
         result, _, failing = isolate(
-            own + batch, lambda rows: dedup_batch(rows, root, window, exclude=output)
+            dedup_view(rows), lambda light: dedup_batch(light, root, window, exclude=output)
         )
         for row, error in failing:  # one bad row must not keep the others out
             problems.append(
@@ -331,9 +377,14 @@ def write(
                 | {"at": dt.datetime.now(dt.UTC)}
             )
         set_aside = {row["url"] for row, _ in failing}
-        batch = [r for r in batch if r["url"] not in set_aside]
-        files = commit_flagged(result, root, output)
+        files = commit_flagged(result, root, output, table=flagged(rows, result))
         commit_quarantine(problems, root, source.id, run.key, run.start.date())
+        ids = table["article_id"].to_pylist()
+        batch = [
+            {"url": u, "article_id": a}
+            for u, a in zip(urls, ids, strict=True)
+            if u not in set_aside
+        ]
         if not reprocess:
             _commit_state(root, source, run, work, batch, problems, discovered)
         fresh = {r["url"] for r in batch}

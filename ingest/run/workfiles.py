@@ -29,6 +29,37 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
     return path
 
 
+class JsonlWriter:
+    """A JSON-lines work file written one row at a time (memory does not grow with the
+    rows), under a hidden name until `close`, which renames it into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        self._handle = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.count = 0
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        self.count += 1
+
+    def close(self) -> Path:
+        self._handle.close()
+        self._tmp.replace(self.path)
+        return self.path
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None:
+            self.close()
+        else:  # an error: leave no partial file
+            self._handle.close()
+            self._tmp.unlink(missing_ok=True)
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return
