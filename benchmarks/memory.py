@@ -27,36 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.siteserver import serve_site  # noqa: E402
 
-WORDS = [
-    "harbour",
-    "council",
-    "ferry",
-    "budget",
-    "school",
-    "river",
-    "bridge",
-    "market",
-    "festival",
-    "station",
-    "library",
-    "museum",
-    "hospital",
-    "tram",
-    "election",
-    "stadium",
-    "orchestra",
-    "bakery",
-    "lighthouse",
-    "archive",
-]
-
 
 def page(n: int) -> str:
     paragraphs = "".join(
         "<p>"
         + " ".join(
-            WORDS[(n * 7 + p * 3 + w) % len(WORDS)] + (str(n) if w % 9 == 0 else "")
-            for w in range(60)
+            f"word{(n * 7 + p * 3 + w) % 50}" + (str(n) if w % 9 == 0 else "") for w in range(60)
         )
         + ".</p>"
         for p in range(10)

@@ -22,21 +22,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms import minhash
-from transforms.dedup import FLAGS, _similarity_to, _winner_key, add_fingerprints, stored_flags
+from transforms.dedup import (
+    DEDUP_COLUMNS,
+    FLAGS,
+    _similarity_to,
+    _winner_key,
+    add_fingerprints,
+    stored_flags,
+)
 
-LIGHT = [
-    "article_id",
-    "url",
-    "source_id",
-    "site_name",
-    "original_source",
-    "published_at",
-    "content_hash",
-    "duplicate_of",
-    "story_id",
-    "dup_similarity",
-]
 PRINTS = ["article_id", "shingles", "minhash", "lsh_bands"]
+LIGHT = [c for c in DEDUP_COLUMNS if c not in PRINTS[1:]]  # what every row keeps in memory
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
