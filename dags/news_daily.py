@@ -90,11 +90,13 @@ def news_daily() -> None:
         from ingest.run.workfiles import remove_leftovers
         from transforms.commit import commit_lock
         from transforms.compaction import compact
+        from transforms.index import reconcile_index
 
         root, now, settings = data_root(), dt.datetime.now(dt.UTC), upkeep_settings()
         days = int(get_current_context()["params"]["compact_older_than_days"])
         with commit_lock(root):
             done = compact(root, dt.timedelta(days=days), now)
+            done["index_rebuilt"] = int(reconcile_index(root))  # files changed by hand
         leftovers = remove_leftovers(root, now)
         expired = remove_expired(root, now, settings)
         logging.getLogger("newsflow.retention").info(

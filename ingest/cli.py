@@ -257,6 +257,7 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     from ingest.run.workfiles import remove_leftovers
     from transforms.commit import commit_lock
     from transforms.compaction import compact
+    from transforms.index import reconcile_index
     from transforms.quality import check_recent, record
     from transforms.report import Retention, build_report, format_bytes
 
@@ -269,10 +270,12 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     retention = Retention(settings.keep_work_days, settings.keep_raw_days)
     now = dt.datetime.now(dt.UTC)
     day = args.day or now.date()
-    if args.compact_older_than_days:
-        with commit_lock(root):
+    with commit_lock(root):
+        if args.compact_older_than_days:
             done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
-        print(f"compacted: {done['files']} files into {done['partitions']} partitions")
+            print(f"compacted: {done['files']} files into {done['partitions']} partitions")
+        if reconcile_index(root):
+            print("index: rebuilt, the files on disk had changed by hand")
     print(f"removed: {remove_leftovers(root, now)} leftovers of killed runs")
     expired = remove_expired(root, now, settings)
     print(

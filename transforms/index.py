@@ -488,6 +488,24 @@ def rebuild_index(root: Path) -> int:
         return index.count() if index.rebuilt else index.build()
 
 
+def reconcile_index(root: Path) -> bool:
+    """Rebuild the index when the files it names and the files on disk differ (files added,
+    removed or replaced by hand); returns whether it did. Lists every file: for the daily
+    upkeep, not for a run. The caller holds the commit lock."""
+    with closing(ArticleIndex(root)) as index:
+        on_disk = {index._relative(p) for p in article_files(root)}
+        if index.rebuilt or index.files() == on_disk:
+            return False
+        log.warning(
+            "%s: the index and the files differ (%d indexed, %d on disk); rebuilding it",
+            index.path,
+            len(index.files()),
+            len(on_disk),
+        )
+        index.build()
+        return True
+
+
 def read_own(root: Path, run: RunOutput, columns: list[str]) -> pa.Table:
     """The stored rows the run wrote (its files and its rows in compacted files), found
     through the index."""

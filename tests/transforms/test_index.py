@@ -93,3 +93,24 @@ def test_a_window_before_the_index_is_found_by_bands_and_hash(tmp_path: Path) ->
     exact = row("https://c.example/exact", STORIES["wire"], T0 + WEEK, "c")
     result = commit(tmp_path, [copy, exact], "b", "run2")  # the index is built first
     assert {r["duplicate_of"] for r in result.rows} == {original["article_id"]}
+
+
+def test_files_added_by_hand_are_taken_in_by_the_daily_reconciliation(tmp_path: Path) -> None:
+    import shutil
+
+    from transforms.index import reconcile_index
+
+    elsewhere = tmp_path / "elsewhere"
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    commit(elsewhere, [original], "a", "run1")
+    commit(
+        tmp_path / "data", [row("https://b.example/x", STORIES["same_topic"], T0, "b")], "b", "r"
+    )
+    (copied,) = (elsewhere / "articles").rglob("*.parquet")
+    target = tmp_path / "data" / copied.relative_to(elsewhere)
+    shutil.copy(copied, target)  # restored from a backup, say
+    with commit_lock(tmp_path / "data"):
+        assert reconcile_index(tmp_path / "data") is True
+        assert reconcile_index(tmp_path / "data") is False  # in line now
+    again = commit(tmp_path / "data", [original], "c", "r2")
+    assert (len(again.rows), again.seen) == (0, 1)  # known as stored after the rebuild
