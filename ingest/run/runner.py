@@ -22,7 +22,15 @@ from pathlib import Path
 
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.model import SUMMARY_KEYS, Run, WriteRef
-from ingest.run.stages import discover, extract, fetch, run_source, transform, write
+from ingest.run.stages import (
+    commit_unchanged,
+    discover,
+    extract,
+    fetch,
+    run_source,
+    transform,
+    write,
+)
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
 
@@ -69,11 +77,14 @@ def _failed(source: Source, exc: Exception) -> SourceResult:
 
 def _prepare(
     source: Source, settings: Settings, root: Path, run: Run, refetch: bool
-) -> str | SourceResult:
-    """A worker's share of a source's run: the stages before the write, as run_source runs
-    them. Returns the transformed work file, or the failure."""
+) -> str | SourceResult | None:
+    """A worker's share of a source's run: the stages run_source runs before the commit.
+    Returns the transformed work file, None when discovery left nothing to fetch (the run
+    is committed unchanged), or the failure."""
     try:
         found = discover(source, settings, root, run, refetch=refetch)
+        if not found["to_fetch"]:
+            return None
         fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
         extracted = extract(source, settings, root, run, fetched["path"])
         return transform(source, settings, root, run, extracted["path"])["path"]
@@ -139,7 +150,7 @@ class _Pool:
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, int] = {}  # worker -> the source it prepares
         self.started: list[_Worker] = []
-        self.prepared: dict[int, str] = {}  # source -> its transformed work file
+        self.prepared: dict[int, str | None] = {}  # source -> its transformed work file
         self.results: dict[int, SourceResult] = {}
         self.committed = 0  # sources before this one are committed or failed
 
@@ -201,9 +212,13 @@ class _Pool:
         while self.committed in self.results or self.committed in self.prepared:
             index = self.committed
             if index in self.prepared:
-                source = self.sources[index]
+                source, transformed = self.sources[index], self.prepared[index]
                 try:
-                    ref = write(source, self.settings, self.root, self.run, self.prepared[index])
+                    ref = (
+                        commit_unchanged(source, self.settings, self.root, self.run)
+                        if transformed is None
+                        else write(source, self.settings, self.root, self.run, transformed)
+                    )
                     self.results[index] = SourceResult(source.id, ref)
                 except Exception as exc:
                     self.results[index] = _failed(source, exc)

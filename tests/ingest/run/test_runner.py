@@ -104,6 +104,12 @@ def test_workers_store_the_rows_one_process_stores_on_the_demo_site(
     for table in ("articles", "quarantine"):
         assert stored(tmp_path / "two", table) == stored(tmp_path / "one", table)
     assert len(stored(tmp_path / "two", "articles")) == 5
+    # again: nothing new, both runs commit unchanged (the feeds answer 304)
+    again = Run.adhoc()
+    alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", again)
+    pooled = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "two", again)
+    assert summary(pooled) == summary(alone)
+    assert [r.ref["not_modified"] for r in pooled if r.ref] == [1, 1]
 
 
 def test_copies_across_sources_count_and_store_as_in_one_process(
