@@ -5,10 +5,8 @@ from the Parquet files at any time (`build`); the files stay the source of truth
 
 - `articles.sqlite`: per stored row its article_id, file, publication day, story, the start
   of its content hash and the run that wrote it;
-- `bands/<day>.npy`: per publication day, the LSH band hashes of that day's rows as one
-  array of (band, key) pairs sorted by band, the key standing for the article_id. A day is
-  read whole (a few MB) and rewritten whole when a commit adds to it: far cheaper than
-  scattering a run's ten thousand band hashes over one big B-tree.
+- `bands/<day>.npy`: per publication day, the LSH band hashes of that day's rows
+  (transforms/bands.py).
 
 So "already stored?", "which rows of the window share a band or a content hash?", "which
 rows make up these stories, and in which files?" and "which files hold this run's rows?"
@@ -23,12 +21,8 @@ Callers hold the commit lock.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-import os
-import shutil
 import sqlite3
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -37,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from transforms.bands import EMPTY, BandDays, Pairs, day_pairs, key_of
 from transforms.dataset import RunOutput, article_files, read_run
-from transforms.files import fsync_dir, reading
+from transforms.files import reading
 
 STATE = Path("state")
 INDEX = STATE / "articles.sqlite"
@@ -83,7 +77,6 @@ INDEX_COLUMNS = [
     "run_id",
     "lsh_bands",
 ]
-Pairs = npt.NDArray[np.int64]  # (n, 2): band, key; sorted by band
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +95,6 @@ def day_number(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
-def key_of(article_id: str) -> int:
-    """The article_id as a signed 64-bit key: its 16 hex digits, or a hash of other ids."""
-    try:
-        value = int(article_id, 16) if len(article_id) == 16 else None
-    except ValueError:
-        value = None
-    if value is None:
-        value = int(hashlib.sha256(article_id.encode()).hexdigest()[:16], 16)
-    return value - 2**64 if value >= 2**63 else value
-
-
 class ArticleIndex:
     """The index of the data root `root`; opened (and built when missing or outdated) under
     the commit lock."""
@@ -120,7 +102,7 @@ class ArticleIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.path = root / INDEX
-        self.bands = root / BANDS
+        self.bands = BandDays(root / BANDS)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
         self.con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -157,7 +139,7 @@ class ArticleIndex:
         """Rebuild the whole index from the Parquet files, one publication day at a time
         (memory bounded by a day's rows); returns the rows indexed."""
         count = 0
-        shutil.rmtree(self.bands, ignore_errors=True)
+        self.bands.clear()
         with self._tx() as con:
             for name in ("articles", "files", "meta"):
                 con.execute(f"DELETE FROM {name}")
@@ -170,7 +152,7 @@ class ArticleIndex:
                 with reading(path):
                     rows = pq.read_table(path, columns=INDEX_COLUMNS)
                 count += self._insert(con, self._relative(path), rows)
-                for day, pairs in _day_pairs(rows).items():
+                for day, pairs in day_pairs(rows).items():
                     by_day[day].append(pairs)
             self._write_days(by_day)
             con.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
@@ -179,7 +161,7 @@ class ArticleIndex:
 
     def _write_days(self, by_day: dict[int, list[Pairs]]) -> None:
         for day, parts in by_day.items():
-            self._save_day(day, _merged(self._load_day(day), np.concatenate(parts), ()))
+            self.bands.change(day, np.concatenate(parts), ())
         by_day.clear()
 
     def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> int:
@@ -218,31 +200,6 @@ class ArticleIndex:
         return int(found[0])
 
     # --------------------------------------------------------------------------- band days
-
-    def _day_path(self, day: int) -> Path:
-        return self.bands / f"{day}.npy"
-
-    def _load_day(self, day: int, *, mapped: bool = False) -> Pairs:
-        """A day's pairs (mapped: read lazily, for look-ups that touch a few pages)."""
-        try:
-            pairs: Pairs = np.load(self._day_path(day), mmap_mode="r" if mapped else None)
-        except FileNotFoundError:
-            return np.empty((0, 2), dtype=np.int64)
-        return pairs
-
-    def _save_day(self, day: int, pairs: Pairs) -> None:
-        """Replace a day's band file so that it is complete or absent."""
-        self.bands.mkdir(parents=True, exist_ok=True)
-        target = self._day_path(day)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                np.save(handle, pairs)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------------------ changes
 
@@ -289,13 +246,13 @@ class ArticleIndex:
             dropped = {int(k) for k, _ in gone} | (new_keys if redo else set())
             added: dict[int, list[Pairs]] = defaultdict(list)
             for table in written.values():
-                for day, pairs in _day_pairs(table).items():
+                for day, pairs in day_pairs(table).items():
                     added[day].append(pairs)
             for day in {int(d) for _, d in gone} | set(added):
-                new = np.concatenate(added[day]) if added[day] else _EMPTY
-                self._save_day(day, _merged(self._load_day(day), new, dropped))
+                new = np.concatenate(added[day]) if added[day] else EMPTY
+                self.bands.change(day, new, dropped)
             if added or gone:
-                fsync_dir(self.bands)
+                self.bands.sync()
 
     def moved(self, inputs: Iterable[str], target: str) -> None:
         """Rows of the files `inputs` now live in `target` (a compaction); idempotent."""
@@ -330,17 +287,7 @@ class ArticleIndex:
         wanted = {day_number(d) for d in days}
         if not wanted:
             return []
-        query = np.unique(np.fromiter(bands, dtype=np.int64))
-        keys: set[int] = set()
-        for day in sorted(wanted):
-            pairs = self._load_day(day, mapped=True)
-            if not len(pairs) or not len(query):
-                continue
-            left = np.searchsorted(pairs[:, 0], query, side="left")
-            right = np.searchsorted(pairs[:, 0], query, side="right")
-            hit = right > left
-            for start, stop in zip(left[hit].tolist(), right[hit].tolist(), strict=True):
-                keys.update(pairs[start:stop, 1].tolist())
+        keys = self.bands.keys(wanted, bands)
         prefixes = list({h[:HASH_PREFIX] for h in hashes})
         rows = self._rows("chash", prefixes, exclude) + self._rows("key", list(keys), exclude)
         unique = {r.article_id: r for r in rows if day_number(r.day) in wanted}
@@ -379,10 +326,7 @@ class ArticleIndex:
 
     def dump(self) -> list[tuple[Any, ...]]:
         """Every indexed row with its bands, sorted: for comparing an index with a rebuild."""
-        bands: dict[int, list[int]] = defaultdict(list)
-        for path in sorted(self.bands.glob("*.npy")) if self.bands.is_dir() else []:
-            for band, key in np.load(path).tolist():
-                bands[key].append(band)
+        bands = self.bands.by_key()
         rows = self.con.execute(
             "SELECT a.key, a.article_id, f.path, a.day, a.story, a.chash, a.source_id, "
             "a.run_id FROM articles a JOIN files f ON f.id = a.file ORDER BY a.article_id"
@@ -438,48 +382,6 @@ class ArticleIndex:
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
-
-
-def _day_pairs(table: pa.Table) -> dict[int, Pairs]:
-    """The (band, key) pairs of the rows of `table`, by publication day."""
-    out: dict[int, Pairs] = {}
-    if not table.num_rows:
-        return out
-    days = np.asarray(
-        pc.cast(table["published_at"], pa.date32()).cast(pa.int32()).to_numpy(), dtype=np.int64
-    )
-    keys = np.array([key_of(str(a)) for a in table["article_id"].to_pylist()], dtype=np.int64)
-    bands: Any = table["lsh_bands"].combine_chunks()
-    lengths = np.asarray(pc.list_value_length(bands).fill_null(0).to_numpy(), dtype=np.int64)
-    flat = np.asarray(pc.list_flatten(bands).to_numpy(), dtype=np.int64)
-    owners = np.repeat(np.arange(table.num_rows), lengths)
-    for day in np.unique(days).tolist():
-        mine = days[owners] == day
-        out[int(day)] = np.stack([flat[mine], keys[owners[mine]]], axis=1)
-    return out
-
-
-def _merged(existing: Pairs, added: Pairs, dropped: Iterable[int]) -> Pairs:
-    """`existing` (sorted by band) without the pairs of the `dropped` keys, with `added`
-    merged in: sorted by band, in linear time (a day's array is rewritten by every commit
-    that adds to it)."""
-    keys = np.unique(np.fromiter(dropped, dtype=np.int64))
-    if len(existing) and len(keys):
-        at = np.clip(np.searchsorted(keys, existing[:, 1]), 0, len(keys) - 1)
-        existing = existing[keys[at] != existing[:, 1]]
-    if not len(added):
-        return np.array(existing, dtype=np.int64).reshape(-1, 2)
-    added = added[np.argsort(added[:, 0], kind="stable")]
-    added = added[np.r_[True, (added[1:] != added[:-1]).any(axis=1)]]
-    at = (
-        np.searchsorted(existing[:, 0], added[:, 0])
-        if len(existing)
-        else np.zeros(len(added), dtype=np.int64)
-    )
-    return np.insert(np.asarray(existing, dtype=np.int64).reshape(-1, 2), at, added, axis=0)
-
-
-_EMPTY: Pairs = np.empty((0, 2), dtype=np.int64)
 
 
 def rebuild_index(root: Path) -> int:
