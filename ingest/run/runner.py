@@ -5,8 +5,9 @@ runs a source's discover, fetch, extract and transform stages, and the calling p
 commits the sources (the write stage) one after another in the order given, each as soon as
 it and the sources before it are ready. Commits in a fixed order give the rows and the
 counts one process gives: which of two copies counts as new and which as a flagged copy
-does not depend on which source finished first. With 1 worker, the sources run one after
-another in the calling process.
+does not depend on which source finished first. Sources that share a host run one after
+another, in order: they share its rate limit, and its robots.txt is fetched once. With 1
+worker, the sources run one after another in the calling process.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
-from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.model import SUMMARY_KEYS, Run, WriteRef
@@ -146,7 +147,8 @@ class _Pool:
         self.sources, self.settings, self.root, self.run = sources, settings, root, run
         self.refetch, self.workers = refetch, workers
         self.context = multiprocessing.get_context("spawn")  # nothing inherited: no threads
-        self.todo = deque(range(len(sources)))
+        self.todo = list(range(len(sources)))
+        self.hosts = host_groups(sources)
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, int] = {}  # worker -> the source it prepares
         self.started: list[_Worker] = []
@@ -170,18 +172,23 @@ class _Pool:
         return [self.results[i] for i in range(len(self.sources))]
 
     def _dispatch(self) -> None:
-        while self.todo and len(self.busy) < self.workers:
+        """Start the first sources waiting whose hosts no running source shares."""
+        while len(self.busy) < self.workers:
+            running = {self.hosts[i] for i in self.busy.values()}
+            index = next((i for i in self.todo if self.hosts[i] not in running), None)
+            if index is None:
+                return
             if self.idle:
                 worker = self.idle.pop()
             else:
                 worker = _Worker(self.context, self.settings, self.root, self.run, self.refetch)
                 self.started.append(worker)
-            index = self.todo[0]
             try:
                 worker.conn.send((index, self.sources[index]))
             except OSError:  # it died while idle: the next pass starts another
                 continue
-            self.busy[worker] = self.todo.popleft()
+            self.todo.remove(index)
+            self.busy[worker] = index
 
     def _collect(self) -> None:
         """Wait for a worker to finish (or die) and take what it sends."""
@@ -224,6 +231,28 @@ class _Pool:
                     self.results[index] = _failed(source, exc)
                 del self.prepared[index]
             self.committed += 1
+
+
+def host_groups(sources: list[Source]) -> list[int]:
+    """For each source, the first of the sources it shares a host with (the hosts of their
+    feeds, sitemaps and homepages, directly or through other sources), else itself. Sources
+    of one host run one after another: they share its rate limit and robots.txt anyway."""
+    group = list(range(len(sources)))
+
+    def first(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    owner: dict[str, int] = {}
+    for i, source in enumerate(sources):
+        for url in (*source.feeds, *source.sitemaps, *filter(None, [source.homepage])):
+            host = urlsplit(url).hostname or ""
+            if host not in owner:
+                owner[host] = i
+            a, b = first(owner[host]), first(i)
+            group[max(a, b)] = min(a, b)
+    return [first(i) for i in range(len(sources))]
 
 
 def print_summary(results: list[SourceResult]) -> None:

@@ -1,6 +1,6 @@
 """`newsflow ingest`'s runner: sources in parallel worker processes (ingest_workers) give the
-rows one process gives, in the sources' order, with a crash kept to its source and Ctrl-C
-stopping every worker."""
+rows, counts and run metrics one process gives, in the sources' order, with a crash kept to
+its source, sources of one host one after another, and Ctrl-C stopping every worker."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,14 @@ import pytest
 
 from ingest.config import Settings, Source, SourcesConfig, load_sources
 from ingest.run.model import Run
-from ingest.run.runner import SourceResult, _prepare, ingest_sources
+from ingest.run.runner import SourceResult, _prepare, host_groups, ingest_sources
 from ingest.run.stages import write
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
 from tests.ingest.sites import article_html, rss
 
-VOLATILE = {"fetched_at", "at"}  # when a page was fetched, when a failure was recorded
+# when a page was fetched, a failure recorded, a stage run
+VOLATILE = {"fetched_at", "at", "started_at", "finished_at"}
 COPIES = 4  # sources carrying the same stories
 STORIES = 6
 
@@ -35,9 +38,15 @@ def with_workers(config: SourcesConfig, workers: int) -> SourcesConfig:
 def stored(root: Path, table: str) -> list[dict[str, Any]]:
     if not (root / table).is_dir():
         return []
-    rows = ds.dataset(root / table, format="parquet", partitioning="hive").to_table().to_pylist()
-    rows = [{k: v for k, v in row.items() if k not in VOLATILE} for row in rows]
-    return sorted(rows, key=lambda r: (r["source_id"], r["url"]))
+    found = ds.dataset(
+        root / table, format="parquet", partitioning="hive", ignore_prefixes=[".", "_", "latest"]
+    )
+    rows = found.to_table().to_pylist()
+    rows = [
+        {k: v for k, v in row.items() if k not in VOLATILE and not k.startswith("seconds_")}
+        for row in rows
+    ]
+    return sorted(rows, key=lambda r: (r["source_id"], r.get("url") or ""))
 
 
 def summary(results: list[SourceResult]) -> list[tuple[str, Any, str | None]]:
@@ -53,7 +62,7 @@ def stored_count(result: SourceResult) -> int:
 
 
 def copies_site(root: Path, sources: int, stories: int) -> Path:
-    """`sources` publishers on one server, /s<k>/feed.xml each, all carrying the same stories."""
+    """`sources` publishers, /s<k>/feed.xml each, all carrying the same stories."""
     for k in range(sources):
         (root / f"s{k}" / "a").mkdir(parents=True)
         for n in range(stories):
@@ -63,9 +72,13 @@ def copies_site(root: Path, sources: int, stories: int) -> Path:
     return root
 
 
-def copies_sources(path: Path, base_url: str, sources: int, workers: int = 1) -> SourcesConfig:
+def copies_sources(
+    path: Path, base_urls: list[str], sources: int, workers: int = 1
+) -> SourcesConfig:
+    """Source k reads /s<k>/feed.xml from the k-th server (its own host when there are as
+    many servers as sources)."""
     listed = "".join(
-        f"  - id: s{k}\n    name: Outlet {k}\n    feeds: [{base_url}/s{k}/feed.xml]\n"
+        f"  - id: s{k}\n    name: Outlet {k}\n    feeds: [{base_urls[k % len(base_urls)]}/s{k}/feed.xml]\n"
         for k in range(sources)
     )
     return load_sources(
@@ -84,10 +97,20 @@ sources:
     )
 
 
+@contextmanager
+def hosts(root: Path, count: int, routes: dict[str, Any] | None = None) -> Iterator[list[str]]:
+    """`root` served on 127.0.0.1 ... 127.0.0.<count>; yields their base URLs."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(serve_site(root, routes, host=f"127.0.0.{k + 1}")).base_url
+            for k in range(count)
+        ]
+
+
 @pytest.fixture
-def copies_server(tmp_path: Path) -> Any:
-    with serve_site(copies_site(tmp_path / "site", COPIES, STORIES)) as server:
-        yield server
+def copies_hosts(tmp_path: Path) -> Iterator[list[str]]:
+    with hosts(copies_site(tmp_path / "site", COPIES, STORIES), COPIES) as base_urls:
+        yield base_urls
 
 
 def test_workers_store_the_rows_one_process_stores_on_the_demo_site(
@@ -101,9 +124,11 @@ def test_workers_store_the_rows_one_process_stores_on_the_demo_site(
     pooled = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "two", run)
     assert summary(pooled) == summary(alone)
     assert [r.source_id for r in pooled] == ["harbour-gazette", "limited-times"]
-    for table in ("articles", "quarantine"):
+    for table in ("articles", "quarantine", "runs"):
         assert stored(tmp_path / "two", table) == stored(tmp_path / "one", table)
     assert len(stored(tmp_path / "two", "articles")) == 5
+    # both sources are on one host: they ran one after another, and read its robots.txt once
+    assert demo_server.count("/robots.txt") == 2  # once per data root
     # again: nothing new, both runs commit unchanged (the feeds answer 304)
     again = Run.adhoc()
     alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", again)
@@ -113,17 +138,17 @@ def test_workers_store_the_rows_one_process_stores_on_the_demo_site(
 
 
 def test_copies_across_sources_count_and_store_as_in_one_process(
-    tmp_path: Path, copies_server: SiteServer
+    tmp_path: Path, copies_hosts: list[str]
 ) -> None:
-    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, COPIES, COPIES)
+    config = copies_sources(tmp_path / "sources.yaml", copies_hosts, COPIES, COPIES)
     run = Run.adhoc()
     pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
     alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
     # commits in the sources' order: each source's new and duplicate counts as in one process
     assert summary(pooled) == summary(alone)
-    rows = stored(tmp_path / "pool", "articles")
-    assert rows == stored(tmp_path / "one", "articles")
-    assert_one_original_per_story(rows)
+    for table in ("articles", "runs"):
+        assert stored(tmp_path / "pool", table) == stored(tmp_path / "one", table)
+    assert_one_original_per_story(stored(tmp_path / "pool", "articles"))
 
 
 def assert_one_original_per_story(rows: list[dict[str, Any]]) -> None:
@@ -148,10 +173,10 @@ def _run_then_commit(sources: str, root: str, index: int, run: Run, barrier: Any
 
 
 def test_runs_committing_at_once_from_several_processes_store_what_one_process_stores(
-    tmp_path: Path, copies_server: SiteServer
+    tmp_path: Path, copies_hosts: list[str]
 ) -> None:
     """What separate DAG runs do: each process commits its own source, all at once."""
-    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, COPIES)
+    config = copies_sources(tmp_path / "sources.yaml", copies_hosts, COPIES)
     run = Run.adhoc()
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(COPIES)
@@ -172,9 +197,9 @@ def test_runs_committing_at_once_from_several_processes_store_what_one_process_s
 
 
 def test_a_source_that_crashes_under_workers_leaves_the_others_running(
-    tmp_path: Path, copies_server: SiteServer
+    tmp_path: Path, copies_hosts: list[str]
 ) -> None:
-    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, 3, workers=2)
+    config = copies_sources(tmp_path / "sources.yaml", copies_hosts, 3, workers=2)
     data = tmp_path / "data"
     (data / "work").mkdir(parents=True)
     (data / "work" / "s1").write_text("not a folder")  # s1 cannot write its work files
@@ -194,9 +219,9 @@ class DyingSource(Source):
 
 
 def test_a_worker_process_that_dies_is_reported_and_the_others_still_run(
-    tmp_path: Path, copies_server: SiteServer
+    tmp_path: Path, copies_hosts: list[str]
 ) -> None:
-    config = copies_sources(tmp_path / "sources.yaml", copies_server.base_url, 3, workers=2)
+    config = copies_sources(tmp_path / "sources.yaml", copies_hosts, 3, workers=2)
     s0, s1, s2 = config.sources
     dying = DyingSource(**{f: getattr(s1, f) for f in s1.__dataclass_fields__})
     results = ingest_sources(config, [s0, dying, s2], tmp_path / "data")
@@ -217,11 +242,25 @@ def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
         return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, article_html(0).encode())
 
     site = copies_site(tmp_path / "site", 2, 1)
-    with serve_site(site, {"/s0/a/0.html": interrupt}) as server:
-        config = copies_sources(tmp_path / "sources.yaml", server.base_url, 2, workers=2)
+    with hosts(site, 2, {"/s0/a/0.html": interrupt}) as base_urls:
+        config = copies_sources(tmp_path / "sources.yaml", base_urls, 2, workers=2)
         try:
             with pytest.raises(KeyboardInterrupt):
                 ingest_sources(config, list(config.sources), tmp_path / "data")
             assert not multiprocessing.active_children()
         finally:
             released.set()
+
+
+def test_sources_sharing_a_host_are_grouped() -> None:
+    def source(name: str, *feeds: str, homepage: str | None = None) -> Source:
+        return Source(id=name, name=name, feeds=feeds, homepage=homepage)
+
+    sources = [
+        source("a", "https://a.example/feed"),
+        source("b", "https://b.example/feed"),
+        source("c", "https://c.example/feed", "https://B.example/other"),
+        source("d", "https://d.example/feed", homepage="https://a.example/"),
+        source("e", "https://e.example/feed"),
+    ]
+    assert host_groups(sources) == [0, 1, 1, 0, 4]
