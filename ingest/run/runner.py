@@ -7,7 +7,8 @@ it and the sources before it are ready. Commits in a fixed order give the rows a
 counts one process gives: which of two copies counts as new and which as a flagged copy
 does not depend on which source finished first. Sources that share a host run one after
 another, in order: they share its rate limit, and its robots.txt is fetched once. With 1
-worker, the sources run one after another in the calling process.
+worker, or when all the sources share a host, they run one after another in the calling
+process.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def ingest_sources(
     and the next run sees its items again."""
     run = run or Run.adhoc()
     settings = config.settings
-    workers = min(settings.ingest_workers, len(sources))
+    workers = min(settings.ingest_workers, len(set(host_groups(sources))))
     if workers > 1:
         return _Pool(sources, settings, root, run, refetch, workers).run_all()
     results = []

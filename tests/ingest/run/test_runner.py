@@ -18,6 +18,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from ingest.config import Settings, Source, SourcesConfig, load_sources
+from ingest.demo import DEMO_SITE
+from ingest.run import runner
 from ingest.run.model import Run
 from ingest.run.runner import SourceResult, _prepare, host_groups, ingest_sources
 from ingest.run.stages import write
@@ -113,28 +115,43 @@ def copies_hosts(tmp_path: Path) -> Iterator[list[str]]:
         yield base_urls
 
 
-def test_workers_store_the_rows_one_process_stores_on_the_demo_site(
-    tmp_path: Path, demo_server: SiteServer
+def test_workers_store_the_rows_one_process_stores_on_the_demo_site(tmp_path: Path) -> None:
+    """The demo's two publishers, each on a host of its own."""
+    with serve_site(DEMO_SITE) as gazette, serve_site(DEMO_SITE, host="127.0.0.2") as times:
+        text = demo_sources_text(gazette.base_url).replace(
+            f"{gazette.base_url}/limited-times", f"{times.base_url}/limited-times"
+        )
+        config = load_sources(write_sources(tmp_path / "sources.yaml", text))
+        run = Run.adhoc()
+        sources = list(config.sources)
+        alone = ingest_sources(with_workers(config, 1), sources, tmp_path / "one", run)
+        pooled = ingest_sources(with_workers(config, 2), sources, tmp_path / "two", run)
+        assert summary(pooled) == summary(alone)
+        assert [r.source_id for r in pooled] == ["harbour-gazette", "limited-times"]
+        for table in ("articles", "quarantine", "runs"):
+            assert stored(tmp_path / "two", table) == stored(tmp_path / "one", table)
+        assert len(stored(tmp_path / "two", "articles")) == 5
+        # again: nothing new, both runs commit unchanged (the feeds answer 304)
+        again = Run.adhoc()
+        alone = ingest_sources(with_workers(config, 1), sources, tmp_path / "one", again)
+        pooled = ingest_sources(with_workers(config, 2), sources, tmp_path / "two", again)
+        assert summary(pooled) == summary(alone)
+        assert [r.ref["not_modified"] for r in pooled if r.ref] == [1, 1]
+
+
+def test_sources_that_all_share_a_host_run_in_process(
+    tmp_path: Path, demo_server: SiteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def no_workers(*args: object) -> None:
+        raise AssertionError("worker processes started for sources of one host")
+
+    monkeypatch.setattr(runner, "_Pool", no_workers)
     config = load_sources(
         write_sources(tmp_path / "sources.yaml", demo_sources_text(demo_server.base_url))
     )
-    run = Run.adhoc()
-    alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
-    pooled = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "two", run)
-    assert summary(pooled) == summary(alone)
-    assert [r.source_id for r in pooled] == ["harbour-gazette", "limited-times"]
-    for table in ("articles", "quarantine", "runs"):
-        assert stored(tmp_path / "two", table) == stored(tmp_path / "one", table)
-    assert len(stored(tmp_path / "two", "articles")) == 5
-    # both sources are on one host: they ran one after another, and read its robots.txt once
-    assert demo_server.count("/robots.txt") == 2  # once per data root
-    # again: nothing new, both runs commit unchanged (the feeds answer 304)
-    again = Run.adhoc()
-    alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", again)
-    pooled = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "two", again)
-    assert summary(pooled) == summary(alone)
-    assert [r.ref["not_modified"] for r in pooled if r.ref] == [1, 1]
+    results = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "data")
+    assert [r.ref["new"] for r in results if r.ref] == [3, 1]
+    assert demo_server.count("/robots.txt") == 1
 
 
 def test_copies_across_sources_count_and_store_as_in_one_process(
