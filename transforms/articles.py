@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from transforms.normalise import (
+    EARLIEST_YEAR,
     article_id,
     canonical_url,
     clean_line,
@@ -18,9 +19,9 @@ from transforms.normalise import (
 
 # A page clock may run a little ahead of ours; anything later than this is not a real date.
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)
-# No news page on the web was published before this: an earlier date is a placeholder
-# (0001-01-01, the Unix epoch) or a misread number, never a publication time.
-EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+# The earliest publication time (see normalise.EARLIEST_YEAR: parsing drops earlier years;
+# a value already parsed, from a work file, is checked again here).
+EARLIEST = dt.datetime(EARLIEST_YEAR, 1, 1, tzinfo=dt.UTC)
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +43,24 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
     publication time: the next layer is used, and the rejection is logged with its reason.
     """
     page_from = record.get("published_from")
-    page = parse_timestamp(record.get("published"))
-    candidates: list[tuple[dt.datetime | None, str]] = []
-    if page_from == "page_heuristic":
-        candidates += [(parse_timestamp(record.get("feed_published")), "feed"), (page, "page_text")]
-    else:
-        candidates += [
-            (page, f"page_{page_from or 'meta'}"),
-            (parse_timestamp(record.get("feed_published")), "feed"),
-        ]
-    candidates += [(parse_timestamp(record.get("last_modified")), "http_header")]
-    for value, source in candidates:
-        if value is None:
+    page, feed = record.get("published"), record.get("feed_published")
+    stated: list[tuple[Any, str]] = (
+        [(feed, "feed"), (page, "page_text")]
+        if page_from == "page_heuristic"
+        else [(page, f"page_{page_from or 'meta'}"), (feed, "feed")]
+    )
+    for raw, source in [*stated, (record.get("last_modified"), "http_header")]:
+        if not raw:
             continue
-        why = implausible(value, fetched_at)
-        if why is None:
+        value = parse_timestamp(raw)
+        why = "unreadable or outside the years a page can mean" if value is None else None
+        if value is not None and (why := implausible(value, fetched_at)) is None:
             return value, source
         log.warning(
-            "%s: the %s date %s is %s; trying the next layer",
+            "%s: the %s date %r is %s; trying the next layer",
             record.get("url"),
             source,
-            value.isoformat(),
+            str(raw),
             why,
         )
     return fetched_at, "fetch_time"

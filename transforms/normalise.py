@@ -77,15 +77,22 @@ def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
     return None if parsed is None else parsed.astimezone(dt.UTC)
 
 
+# No news page was published before the first years of the web, nor will be by this year: a
+# date outside is a placeholder (0001-01-01, the Unix epoch) or a misread number.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 2100
+
+
 def parse_local(value: str | dt.datetime | None) -> dt.datetime | None:
-    """Like parse_timestamp, but in the offset the value states (UTC when it states none)."""
+    """Like parse_timestamp, but in the offset the value states (UTC when it states none).
+    None for a year outside [EARLIEST_YEAR, LATEST_YEAR): not a time a page can mean (and
+    year 1 or 9999 in an offset could not even be shifted to UTC)."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
         parsed: dt.datetime | None = value
     else:
         parsed = _parse_text(value.strip())
-    if parsed is None:
+    if parsed is None or not EARLIEST_YEAR <= parsed.year < LATEST_YEAR:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 

@@ -175,3 +175,13 @@ def test_a_heading_of_many_question_marks_is_compared_in_linear_time() -> None:
     assert not finishes_apart(_lossy_copy, "?" * 40 + "x", "a" * 300, within_s=20)  # took hours
     assert _lossy_copy("Beginner? Guide", "Beginner\u2019s Guide")
     assert not _lossy_copy("Beginner? Guide", "Beginners Guide to it")
+
+
+def test_a_metadata_date_of_year_one_in_an_offset_is_no_date_and_breaks_nothing() -> None:
+    page = (
+        article_html(3)
+        .replace("2026-11-23T03:15:00Z", "0001-01-01T00:00:00+01:00")  # year 0 in UTC
+        .replace("<h1>", '<p class="byline">Published November 23, 2026</p><h1>')
+    )
+    extracted = extract_page(page.encode(), "https://x.example/a/3.html")  # OverflowError before
+    assert (extracted.published, extracted.published_from) == ("2026-11-23", "page_heuristic")
