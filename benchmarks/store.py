@@ -4,7 +4,7 @@ Builds a synthetic store (default 1,000,000 articles over 200 publication days: 
 than a week compacted into one file each, the last week as many small run files, 20
 sources x 4 runs a day), with realistic MinHash signatures and the band hashes derived from
 them as the pipeline derives them; then measures, with the real write stage
-(`ingest.run.stages.write`: dedup against the store, the journalled commit, quarantine,
+(`ingest.run.commit.write`: dedup against the store, the journalled commit, quarantine,
 crawl state, run metrics):
 
 - a 250-article run (10% of them copies of stored articles of the last week) on an empty
@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest.config import Settings, Source  # noqa: E402
+from ingest.run.commit import write  # noqa: E402
 from ingest.run.model import Run  # noqa: E402
-from ingest.run.stages import write  # noqa: E402
 from ingest.run.workfiles import write_jsonl  # noqa: E402
 from transforms import minhash  # noqa: E402
 from transforms.commit import commit_lock  # noqa: E402

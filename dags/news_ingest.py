@@ -110,12 +110,12 @@ def build_dag(source: Source, settings: Settings) -> Any:
     def ingest() -> None:
         @task(multiple_outputs=False)
         def discovered_items(params: dict[str, Any] | None = None) -> dict[str, Any]:
-            from ingest.run import stages
+            from ingest.run import commit, stages
 
             refetch = bool((params or {}).get("refetch", False))
             found = stages.discover(source, settings, data_root(), _run(), refetch=refetch)
             if not found["to_fetch"]:  # nothing new: the run is committed here
-                stages.commit_unchanged(source, settings, data_root(), _run())
+                commit.commit_unchanged(source, settings, data_root(), _run())
             return dict(found)
 
         @task(multiple_outputs=False)
@@ -145,9 +145,9 @@ def build_dag(source: Source, settings: Settings) -> Any:
 
         @task(multiple_outputs=False, outlets=[ARTICLES])
         def stored_articles(transformed: dict[str, Any]) -> dict[str, Any]:
-            from ingest.run import stages
+            from ingest.run import commit
 
-            ref = stages.write(source, settings, data_root(), _run(), transformed["path"])
+            ref = commit.write(source, settings, data_root(), _run(), transformed["path"])
             counts = {k: v for k, v in ref.items() if k != "files"}
             get_current_context()["outlet_events"][ARTICLES].extra = counts
             return {**counts, "files": len(ref["files"])}

@@ -14,10 +14,11 @@ from typing import Any
 
 from ingest.config import Settings, Source
 from ingest.fetch.warc import RAW, read_info, read_responses
+from ingest.run.commit import write
 from ingest.run.items import extract_record, is_html, problem
 from ingest.run.model import Run, StageRef
 from ingest.run.runner import SourceResult
-from ingest.run.stages import transform, write
+from ingest.run.stages import transform
 from ingest.run.workfiles import write_jsonl
 
 

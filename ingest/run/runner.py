@@ -23,16 +23,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source, SourcesConfig
+from ingest.run.commit import commit_unchanged, write
 from ingest.run.model import SUMMARY_KEYS, Run, WriteRef
-from ingest.run.stages import (
-    commit_unchanged,
-    discover,
-    extract,
-    fetch,
-    run_source,
-    transform,
-    write,
-)
+from ingest.run.stages import discover, extract, fetch, run_source, transform
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
 

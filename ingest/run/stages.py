@@ -27,9 +27,8 @@ from ingest.config import Settings, Source
 from ingest.fetch.http import HttpClient, WaitBudget
 from ingest.fetch.state import (
     CrawlState,
-    Outcome,
-    Validators,
 )
+from ingest.run.commit import commit_unchanged, write
 from ingest.run.items import (
     extract_item,
     fetch_item,
@@ -38,10 +37,8 @@ from ingest.run.items import (
     skip_reason,
     split_known,
 )
-from ingest.run.metrics import record_run
 from ingest.run.model import DiscoverRef, Run, StageRef, WriteRef, workdir
 from ingest.run.workfiles import (
-    WRITTEN,
     JsonlWriter,
     read_json,
     read_jsonl,
@@ -84,7 +81,7 @@ def discover(
 ) -> DiscoverRef:
     """List the items of the source's feeds, homepage and sitemaps, plus URLs due for a retry;
     with `refetch`, documents are read in full even when their validators say unchanged.
-    `to_fetch` 0 means nothing new: `commit_unchanged` finishes the run."""
+    `to_fetch` 0 means nothing new: `commit.commit_unchanged` finishes the run."""
     from ingest.discover.discoverer import Discoverer
 
     settings = source.settings(settings)
@@ -123,12 +120,6 @@ def discover(
     return DiscoverRef(
         path=str(path), count=len(items), quarantined=len(problems), to_fetch=len(todo)
     )
-
-
-def commit_unchanged(source: Source, settings: Settings, root: Path, run: Run) -> WriteRef:
-    """Commit a run whose discovery listed nothing to fetch (its quarantine rows, validators
-    and metrics; no article), without the fetch, extract and transform stages."""
-    return write(source, settings, root, run, None)
 
 
 @_timed("fetch")
@@ -311,105 +302,6 @@ def _transform_chunk(
     return table
 
 
-def write(
-    source: Source,
-    settings: Settings,
-    root: Path,
-    run: Run,
-    transformed: str | None,
-    *,
-    reprocess: bool = False,
-) -> WriteRef:
-    """Deduplicate against the dataset, commit the run's articles and quarantine rows, then the
-    crawl state. Serialised across processes by the dataset's commit lock. `transformed`
-    None: the run has no article to write (see `commit_unchanged`)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from transforms.commit import commit_lock
-    from transforms.dataset import (
-        RunOutput,
-        commit_quarantine,
-        output_name,
-        read_quarantine,
-    )
-    from transforms.dedup_store import commit_flagged, dedup_batch, dedup_view, flagged
-    from transforms.index import read_own
-    from transforms.schema import ARTICLE_SCHEMA
-
-    written_at = dt.datetime.now(dt.UTC)
-    work = workdir(root, source, run) if transformed is None else Path(transformed).parent
-    name = output_name(source.id, run.key)
-    discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
-    table = (  # the run's rows stay in Arrow: dedup sees only its columns as Python rows
-        ARTICLE_SCHEMA.empty_table()
-        if transformed is None
-        else pq.read_table(transformed, schema=ARTICLE_SCHEMA)
-    )
-    urls: list[str] = [str(u) for u in table["url"].to_pylist()]
-    stages = (
-        ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
-    )
-    problems = [row for stage in stages for row in read_jsonl(work / f"quarantine-{stage}.jsonl")]
-    for row in problems:
-        row["at"] = dt.datetime.fromisoformat(row["at"])
-    with commit_lock(root):
-        if reprocess:  # keep what the live run recorded before extraction
-            problems = [
-                r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")
-            ] + problems
-        # rows this run wrote before are kept unless this attempt produced the item again or
-        # quarantined it: an item no longer listed, or skipped as known, is never lost
-        redone = set(urls) | {p["url"] for p in problems if p["stage"] != "discover"}
-        output = RunOutput(source.id, run.key, run.run_id)
-        own = read_own(root, output, [f.name for f in ARTICLE_SCHEMA])
-        redone_urls = pa.array(sorted(redone), type=pa.string())
-        own = own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
-        rows = pa.concat_tables([own, table])
-        window = dt.timedelta(days=settings.dedup_window_days)
-        result, _, failing = isolate(
-            dedup_view(rows), lambda light: dedup_batch(light, root, window, exclude=output)
-        )
-        for row, error in failing:  # one bad row must not keep the others out
-            problems.append(
-                problem(row["url"], source, run, "write", "write_error", repr(error))
-                | {"at": dt.datetime.now(dt.UTC)}
-            )
-        set_aside = {row["url"] for row, _ in failing}
-        files = commit_flagged(result, root, output, table=flagged(rows, result))
-        commit_quarantine(problems, root, source.id, run.key, run.start.date())
-        ids = table["article_id"].to_pylist()
-        batch = [
-            {"url": u, "article_id": a}
-            for u, a in zip(urls, ids, strict=True)
-            if u not in set_aside
-        ]
-        if not reprocess:
-            _commit_state(root, source, run, work, batch, problems, discovered)
-        fresh = {r["url"] for r in batch}
-        summary = read_json(work / "discover.json")
-        fetch_summary = read_json(work / "fetch.json")
-        ref = WriteRef(
-            source_id=source.id,
-            discovered=len(discovered),
-            not_modified=int(summary.get("not_modified", 0)),
-            fetched=int(fetch_summary.get("fetched", 0)),
-            new=sum(1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is None),
-            duplicate=sum(
-                1 for r in result.rows if r["url"] in fresh and r["duplicate_of"] is not None
-            ),
-            seen=result.seen
-            + int(summary.get("repeated", 0))
-            + int(fetch_summary.get("skipped", 0)),
-            failed=len(problems),
-            files=[str(f) for f in files],
-        )
-        record_run(root, source, run, work, ref, problems, written_at, reprocess=reprocess)
-    write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
-    return ref
-
-
 def run_source(
     source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
 ) -> WriteRef:
@@ -427,29 +319,3 @@ def run_source(
 
 
 # --------------------------------------------------------------------------------- helpers
-
-
-def _commit_state(
-    root: Path,
-    source: Source,
-    run: Run,
-    work: Path,
-    batch: list[dict[str, Any]],
-    problems: list[dict[str, Any]],
-    discovered: dict[str, dict[str, Any]],
-) -> None:
-    outcomes = [
-        Outcome(
-            r["url"], "stored", r["article_id"], discovered.get(r["url"], {}).get("feed_updated")
-        )
-        for r in batch
-    ]
-    outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
-    summary = read_json(work / "discover.json")
-    validators = summary.get("validators", {})
-    with CrawlState(root) as state:
-        state.record_outcomes(source.id, outcomes, run.key)
-        state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
-        state.save_sitemap_backlog(
-            source.id, [(url, int(depth)) for url, depth in summary.get("deferred_sitemaps", [])]
-        )

@@ -192,7 +192,7 @@ def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ingest.run import stages
+    from ingest.run import commit, stages
 
     site = write_site(tmp_path / "site", 3)
     with serve_site(site) as server:
@@ -217,7 +217,7 @@ def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
     )
     pq.write_table(table, transformed["path"])
     broken = table["url"][1].as_py()
-    ref = stages.write(source, settings, data, run, transformed["path"])
+    ref = commit.write(source, settings, data, run, transformed["path"])
     assert (ref["new"], ref["failed"]) == (2, 1)
     assert [(q["url"], q["stage"], q["reason"]) for q in quarantine(data)] == [
         (broken, "write", "write_error")

@@ -20,9 +20,9 @@ import pytest
 from ingest.config import Settings, Source, SourcesConfig, load_sources
 from ingest.demo import DEMO_SITE
 from ingest.run import runner
+from ingest.run.commit import write
 from ingest.run.model import Run
 from ingest.run.runner import SourceResult, _prepare, host_groups, ingest_sources
-from ingest.run.stages import write
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
 from tests.ingest.sites import article_html, rss
