@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.commit import commit_unchanged, write
 from ingest.run.model import SUMMARY_KEYS, Run, WriteRef
-from ingest.run.stages import discover, extract, fetch, run_source, transform
+from ingest.run.stages import prepare, run_source
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
 
@@ -77,12 +77,7 @@ def _prepare(
     Returns the transformed work file, None when discovery left nothing to fetch (the run
     is committed unchanged), or the failure."""
     try:
-        found = discover(source, settings, root, run, refetch=refetch)
-        if not found["to_fetch"]:
-            return None
-        fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
-        extracted = extract(source, settings, root, run, fetched["path"])
-        return transform(source, settings, root, run, extracted["path"])["path"]
+        return prepare(source, settings, root, run, refetch=refetch)
     except Exception as exc:
         return _failed(source, exc)
 

@@ -302,17 +302,27 @@ def _transform_chunk(
     return table
 
 
+def prepare(
+    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+) -> str | None:
+    """The stages before the commit (discover, fetch, extract, transform), in-process;
+    returns the transformed work file, or None when discovery left nothing to fetch."""
+    found = discover(source, settings, root, run, refetch=refetch)
+    if not found["to_fetch"]:
+        return None
+    fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
+    extracted = extract(source, settings, root, run, fetched["path"])
+    return transform(source, settings, root, run, extracted["path"])["path"]
+
+
 def run_source(
     source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
 ) -> WriteRef:
     """All five stages in-process, through the same functions the DAG tasks call."""
-    found = discover(source, settings, root, run, refetch=refetch)
-    if not found["to_fetch"]:
+    transformed = prepare(source, settings, root, run, refetch=refetch)
+    if transformed is None:
         return commit_unchanged(source, settings, root, run)
-    fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
-    extracted = extract(source, settings, root, run, fetched["path"])
-    transformed = transform(source, settings, root, run, extracted["path"])
-    return write(source, settings, root, run, transformed["path"])
+    return write(source, settings, root, run, transformed)
 
 
 # --------------------------------------------------------------------------------- helpers

@@ -41,7 +41,7 @@ def test_the_seed_article_carries_its_language_places_people_and_topics() -> Non
     assert columns["tags"] == columns["topics"]
     evidence = {e["tag"]: e["terms"] for e in columns["tag_evidence"]}
     assert "troop*" in evidence["conflict"] and "kremlin" in evidence["politics"]
-    assert columns["keywords"] and columns["tagger_version"].startswith("2+rules+taxonomy-")
+    assert columns["keywords"] and columns["tagger_version"].startswith("3+rules+taxonomy-")
 
 
 @pytest.mark.parametrize(
@@ -290,3 +290,9 @@ def test_norway_is_a_country_code_not_yamls_false() -> None:
 
     codes, _ = find_places("Norwegian officials met German ministers in Oslo on Tuesday.")
     assert codes == ["DE", "NO"]
+
+
+def test_russia_by_its_short_name() -> None:
+    from transforms.tagging.places import find_places
+
+    assert find_places("Russia said the talks would go on.")[0] == ["RU"]

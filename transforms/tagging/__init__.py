@@ -21,7 +21,7 @@ from typing import Any
 from transforms.tagging.entities import EntityTagger, entity_tagger
 from transforms.tagging.topics import Taxonomy, load_taxonomy
 
-TAGGER_VERSION = "2"  # 2: Norway's demonym and capital tagged (places.yaml read NO as false)
+TAGGER_VERSION = "3"  # 2: Norway tagged (places.yaml read NO as false); 3: "Russia" itself
 TAG_COLUMNS = (
     "language",
     "language_score",
