@@ -55,12 +55,14 @@ typecheck: $(STAMP) ## mypy --strict on ingest/ and transforms/
 pytest: $(STAMP) ## the test suite only
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## throughput against trafilatura alone, the per-host rate limit, deduplication, tagging
+bench: $(STAMP) ## end to end against trafilatura, the rate limit, dedup, tagging, patterns, store scale, memory
 	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/rate_limit.py
 	$(BIN)/python benchmarks/dedup.py
 	$(BIN)/python benchmarks/tagging.py
 	$(BIN)/python benchmarks/patterns.py
+	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/memory.py
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py
