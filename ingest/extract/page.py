@@ -17,10 +17,10 @@ Pages that are sections, listings or tag pages raise ExtractError("not_article")
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingest.extract.authors import clean_authors
 from ingest.extract.bylines import printed_bylines
@@ -83,7 +83,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     Raises ExtractError: `parse_error`, `no_text`, `too_deep` (no text, and the page nests
     elements deeper than the parser follows), `not_article`.
     """
-    from ingest.extract.article_body import page_day
+    from ingest.extract.article_body import page_day, trafilatura_fields
     from ingest.extract.profiles import find_profile
 
     tree, too_deep = _parse(body, url, header_charset)
@@ -97,7 +97,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     # trafilatura's author search is spared when a layer above names a person, and its
     # body when a site profile gave one
     named = [*(fields.authors if fields else ()), *bylines]
-    doc = _trafilatura(tree, url, meta, named, body=fields is None)
+    doc = trafilatura_fields(tree, url, meta, named, body=fields is None)
     if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
     title = choose_title(meta, headings, doc.get("title"), url, read_subheadings(tree))
@@ -208,22 +208,6 @@ def _timestamped(
     if meta.modified is not None and local_day(meta.modified) == day:
         return meta.modified, meta.modified_from
     return day, "page_heuristic"
-
-
-def _trafilatura(
-    tree: lxml_html.HtmlElement,
-    url: str,
-    meta: PageMetadata | None = None,
-    bylines: Sequence[str] = (),
-    *,
-    body: bool = True,
-) -> dict[str, Any]:
-    """Body (without `body`, an empty text) and the fallback title/author/description/site
-    name from trafilatura (see ingest.extract.article_body for how the body is chosen; the day
-    is read later, when needed)."""
-    from ingest.extract.article_body import trafilatura_fields
-
-    return trafilatura_fields(tree, url, meta, bylines, body=body)
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from ingest.config import Settings, Source
 from ingest.fetch.errors import FetchError
 from ingest.fetch.http import HTML_TYPES, HttpClient
-from ingest.fetch.state import MAX_TRANSIENT_ATTEMPTS, UrlState, is_transient
+from ingest.fetch.state import MAX_TRANSIENT_ATTEMPTS, CrawlState, UrlState, is_transient
 from ingest.run.model import Run
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,17 @@ def isolate(
 
 
 def split_known(
-    items: list[dict[str, Any]], known: dict[str, UrlState], run_key: str, settings: Settings
+    items: list[dict[str, Any]],
+    state: CrawlState,
+    run_key: str,
+    settings: Settings,
+    refetch: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(items to fetch, {"url", "why"} rows of the items that need no request)."""
+    """(items to fetch, {"url", "why"} rows of the items that need no request), from what the
+    crawl state knows of them; with `refetch`, every item is fetched."""
+    if refetch:
+        return list(items), []
+    known = state.url_states(item["url"] for item in items)
     todo: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     for item in items:

@@ -34,7 +34,6 @@ from ingest.run.items import (
     fetch_item,
     isolate,
     problem,
-    skip_reason,
     split_known,
 )
 from ingest.run.model import DiscoverRef, Run, StageRef, WriteRef, workdir
@@ -90,11 +89,7 @@ def discover(
     with CrawlState(root) as state, HttpClient(settings, state, budget=budget) as client:
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
         items = list(found.items.values())
-        todo, skipped = (
-            (items, [])
-            if refetch
-            else split_known(items, state.url_states(i["url"] for i in items), run.key, settings)
-        )
+        todo, skipped = split_known(items, state, run.key, settings, refetch)
     problems = [
         problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems
@@ -153,15 +148,10 @@ def _fetch_all(
 ) -> StageRef:
     from ingest.fetch.warc import RunArchive, warc_path
 
-    known = state.url_states(item["url"] for item in items)
-    todo: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    skipped: list[dict[str, Any]] = []
-    for item in items:
-        why = None if refetch else skip_reason(item, known.get(item["url"]), run.key, settings)
-        if why:
-            skipped.append({"url": item["url"], "why": why})
-        else:
-            todo[urlsplit(item["url"]).hostname or ""].append(item)
+    pending, skipped = split_known(items, state, run.key, settings, refetch)
+    todo: dict[str, list[dict[str, Any]]] = defaultdict(list)  # by host
+    for item in pending:
+        todo[urlsplit(item["url"]).hostname or ""].append(item)
     fetched: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     totals = {"bytes": 0, "requests": 0}

@@ -61,6 +61,12 @@ def rss(items: list[tuple[str, str | None]]) -> str:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Fixture</title>{body}</channel></rss>'
 
 
+def sitemap_index(paths: list[str]) -> str:
+    """A sitemap index listing the site's sitemaps at `paths` (absolute via {{BASE_URL}})."""
+    entries = "".join(f"<sitemap><loc>{{{{BASE_URL}}}}{path}</loc></sitemap>" for path in paths)
+    return f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'
+
+
 def write_site(root: Path, count: int) -> Path:
     """A feed of `count` articles at /a/<n>.html."""
     (root / "a").mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from ingest.run.model import Run, WriteRef
 from ingest.run.stages import run_source
 from ingest.siteserver import serve_site
 from tests.guards import finishes
-from tests.ingest.sites import article_html, sources_file, write_site
+from tests.ingest.sites import article_html, sitemap_index, sources_file, write_site
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 RECENT = (NOW - dt.timedelta(hours=5)).isoformat()
@@ -214,19 +214,11 @@ def quarantined(data: Path) -> list[dict[str, object]]:
 
 def test_a_sitemap_index_listing_itself_ends_with_one_loop_row(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site", 2)
-    entries = "".join(
-        f"<sitemap><loc>{{{{BASE_URL}}}}{p}</loc></sitemap>"
-        for p in ("/index.xml", "/missing.xml", "/child.xml")
-    )
     (site / "index.xml").write_text(
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>',
-        encoding="utf-8",
+        sitemap_index(["/index.xml", "/missing.xml", "/child.xml"]), encoding="utf-8"
     )
-    back = "<sitemap><loc>{{BASE_URL}}/index.xml</loc></sitemap>"  # a child pointing back up
-    (site / "child.xml").write_text(
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{back}</sitemapindex>',
-        encoding="utf-8",
-    )
+    # a child pointing back up
+    (site / "child.xml").write_text(sitemap_index(["/index.xml"]), encoding="utf-8")
     with serve_site(site) as server:
         sources = sources_file(
             tmp_path / "s.yaml",
@@ -264,16 +256,13 @@ def test_a_feed_url_serving_html_that_advertises_itself_ends(tmp_path: Path) -> 
 def test_every_child_sitemap_is_read_within_a_few_runs_over_the_budget(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "a").mkdir(parents=True)
-    children = ""
     for n in range(7):
         (site / "a" / f"{n}.html").write_text(article_html(n), encoding="utf-8")
         (site / f"child{n}.xml").write_text(
             urlset([f"<url><loc>{{{{BASE_URL}}}}/a/{n}.html</loc></url>"]), encoding="utf-8"
         )
-        children += f"<sitemap><loc>{{{{BASE_URL}}}}/child{n}.xml</loc></sitemap>"
     (site / "index.xml").write_text(
-        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>',
-        encoding="utf-8",
+        sitemap_index([f"/child{n}.xml" for n in range(7)]), encoding="utf-8"
     )
     with serve_site(site) as server:
         sources = sources_file(
