@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import random
 import resource
 import shutil
 import subprocess
@@ -29,13 +30,11 @@ from ingest.siteserver import serve_site  # noqa: E402
 
 
 def page(n: int) -> str:
+    """A distinct article: its words drawn from a 5,000-word vocabulary, seeded by n (pages
+    made from one pattern would all be copies of each other, which no news site serves)."""
+    rng = random.Random(n)
     paragraphs = "".join(
-        "<p>"
-        + " ".join(
-            f"word{(n * 7 + p * 3 + w) % 50}" + (str(n) if w % 9 == 0 else "") for w in range(60)
-        )
-        + ".</p>"
-        for p in range(10)
+        "<p>" + " ".join(f"w{rng.randrange(5000)}" for _ in range(60)) + ".</p>" for _ in range(10)
     )
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Story {n}</title>'

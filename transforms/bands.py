@@ -1,11 +1,14 @@
 """Band hashes by publication day: the part of the index (transforms/index.py) that finds
 the stored rows sharing an LSH band with a new one.
 
-Each day's band hashes are one array of (band, key) pairs sorted by band, the key standing
-for the article_id, in `state/bands/<day>.npy`. A look-up maps the window's days and binary-
-searches them; a commit that adds to a day merges its pairs in (linear time) and rewrites
-that day's file so that it is complete or absent. Far cheaper than scattering a run's ten
-thousand band hashes over one big B-tree.
+A day's pairs (band, key), the key standing for the article_id, live in a base file
+`state/bands/<day>.npy` and up to `MAX_SEGMENTS` small segment files `<day>.<seq>.npy`, each
+a (2, n) array sorted by band: row 0 the bands (contiguous, so a look-up binary-searches the
+mapped file and touches a few pages), row 1 the keys. A commit that adds to a day writes one
+segment the size of its batch; when a day has too many segments they are merged into its
+base. A day's pairs are the union of its files (a pair found twice counts once), so a crash
+between writing a merged base and removing the segments it took in changes nothing. Every
+file is written whole under a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import pyarrow.compute as pc
 
 from transforms.files import fsync_dir
 
-Pairs = npt.NDArray[np.int64]  # (n, 2): band, key; sorted by band
-EMPTY: Pairs = np.empty((0, 2), dtype=np.int64)
+Pairs = npt.NDArray[np.int64]  # (2, n): row 0 bands, row 1 keys; sorted by band
+EMPTY: Pairs = np.empty((2, 0), dtype=np.int64)
+MAX_SEGMENTS = 8  # a day's segments beyond this are merged into its base
 
 
 def key_of(article_id: str) -> int:
@@ -42,7 +46,7 @@ def key_of(article_id: str) -> int:
 
 
 class BandDays:
-    """The band arrays of one data root, under `folder`."""
+    """The band files of one data root, under `folder`."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -56,57 +60,134 @@ class BandDays:
         found: set[int] = set()
         if not len(query):
             return found
+        files = self.files()
         for day in sorted(set(days)):
-            pairs = self.load(day, mapped=True)
-            if not len(pairs):
-                continue
-            left = np.searchsorted(pairs[:, 0], query, side="left")
-            right = np.searchsorted(pairs[:, 0], query, side="right")
-            hit = right > left
-            for start, stop in zip(left[hit].tolist(), right[hit].tolist(), strict=True):
-                found.update(pairs[start:stop, 1].tolist())
+            for path in files.get(day, []):
+                pairs = _load(path, mapped=True)
+                column = pairs[0]
+                if not len(column):
+                    continue
+                left = np.searchsorted(column, query, side="left")
+                inside = left < len(column)
+                hit = np.zeros(len(query), dtype=bool)
+                hit[inside] = column[left[inside]] == query[inside]
+                if not hit.any():
+                    continue
+                starts = left[hit]
+                lengths = np.searchsorted(column, query[hit], side="right") - starts
+                offsets = np.arange(lengths.sum()) - np.repeat(
+                    np.cumsum(lengths) - lengths, lengths
+                )
+                found.update(pairs[1][np.repeat(starts, lengths) + offsets].tolist())
         return found
 
     def change(self, day: int, added: Pairs, dropped: Iterable[int]) -> None:
-        """Add `added` to a day and take the pairs of the `dropped` keys out."""
-        self.save(day, merged(self.load(day), added, dropped))
+        """Take the pairs of the `dropped` keys out of a day, then add `added` to it."""
+        files = self.files().get(day, [])
+        keys = np.unique(np.fromiter(dropped, dtype=np.int64))
+        if len(keys):
+            kept = []
+            for path in files:
+                pairs = _load(path)
+                gone = np.isin(pairs[1], keys)
+                if gone.any():
+                    _replace(path, pairs[:, ~gone])
+                if not gone.all():
+                    kept.append(path)
+            files = kept
+        added = normalised(added)
+        if not added.shape[1]:
+            return
+        if not files:
+            _write(self.path(day), added)
+        elif len(files) > MAX_SEGMENTS:  # base and segments become one base
+            merged = normalised(np.concatenate([_load(p) for p in files] + [added], axis=1))
+            _write(self.path(day), merged)
+            for path in files[1:] if files[0] == self.path(day) else files:
+                path.unlink(missing_ok=True)
+        else:
+            last = max((_sequence(p) for p in files), default=0)
+            _write(self.folder / f"{day}.{last + 1}.npy", added)
 
     def by_key(self) -> dict[int, list[int]]:
-        """Every key's bands (for comparing an index with a rebuild)."""
-        out: dict[int, list[int]] = defaultdict(list)
-        for path in sorted(self.folder.glob("*.npy")) if self.folder.is_dir() else []:
-            for band, key in np.load(path).tolist():
-                out[key].append(band)
-        return out
+        """Every key's bands, sorted (for comparing an index with a rebuild)."""
+        out: dict[int, set[int]] = defaultdict(set)
+        for paths in self.files().values():
+            for path in paths:
+                for band, key in _load(path).T.tolist():
+                    out[key].add(band)
+        return {key: sorted(bands) for key, bands in out.items()}
+
+    def files(self) -> dict[int, list[Path]]:
+        """Each day's files: its base first (when it has one), then its segments in order."""
+        out: dict[int, list[tuple[int, Path]]] = defaultdict(list)
+        try:
+            names = [p.name for p in self.folder.iterdir()]
+        except FileNotFoundError:
+            return {}
+        for name in names:
+            parts = name.split(".")
+            if name.startswith(".") or parts[-1] != "npy" or len(parts) not in (2, 3):
+                continue
+            try:
+                day, sequence = int(parts[0]), int(parts[1]) if len(parts) == 3 else 0
+            except ValueError:
+                continue
+            out[day].append((sequence, self.folder / name))
+        return {day: [p for _, p in sorted(found)] for day, found in out.items()}
 
     def sync(self) -> None:
         if self.folder.is_dir():
             fsync_dir(self.folder)
 
     def path(self, day: int) -> Path:
+        """A day's base file."""
         return self.folder / f"{day}.npy"
 
-    def load(self, day: int, *, mapped: bool = False) -> Pairs:
-        """A day's pairs (mapped: read lazily, for look-ups that touch a few pages)."""
-        try:
-            pairs: Pairs = np.load(self.path(day), mmap_mode="r" if mapped else None)
-        except FileNotFoundError:
-            return np.empty((0, 2), dtype=np.int64)
-        return pairs
 
-    def save(self, day: int, pairs: Pairs) -> None:
-        """Replace a day's band file so that it is complete or absent."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        target = self.path(day)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                np.save(handle, pairs)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
+def _sequence(path: Path) -> int:
+    parts = path.name.split(".")
+    return int(parts[1]) if len(parts) == 3 else 0
+
+
+def _load(path: Path, *, mapped: bool = False) -> Pairs:
+    """A file's pairs (mapped: read lazily, for look-ups that touch a few pages)."""
+    try:
+        pairs = np.load(path, mmap_mode="r" if mapped else None)
+    except FileNotFoundError:
+        return EMPTY
+    return np.asarray(pairs).view(np.ndarray)  # a memory map sliced as a plain array
+
+
+def _replace(path: Path, pairs: Pairs) -> None:
+    if pairs.shape[1]:
+        _write(path, np.ascontiguousarray(pairs))
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _write(target: Path, pairs: Pairs) -> None:
+    """Write a band file so that it is complete or absent."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            np.save(handle, pairs)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def normalised(pairs: Pairs) -> Pairs:
+    """`pairs` sorted by band (then key), each pair once, as one contiguous (2, n) array."""
+    if not pairs.shape[1]:
+        return EMPTY
+    order = np.lexsort((pairs[1], pairs[0]))
+    pairs = pairs[:, order]
+    distinct = np.r_[True, (pairs[:, 1:] != pairs[:, :-1]).any(axis=0)]
+    return np.ascontiguousarray(pairs[:, distinct], dtype=np.int64)
 
 
 def day_pairs(table: pa.Table) -> dict[int, Pairs]:
@@ -124,25 +205,5 @@ def day_pairs(table: pa.Table) -> dict[int, Pairs]:
     owners = np.repeat(np.arange(table.num_rows), lengths)
     for day in np.unique(days).tolist():
         mine = days[owners] == day
-        out[int(day)] = np.stack([flat[mine], keys[owners[mine]]], axis=1)
+        out[int(day)] = np.stack([flat[mine], keys[owners[mine]]])
     return out
-
-
-def merged(existing: Pairs, added: Pairs, dropped: Iterable[int]) -> Pairs:
-    """`existing` (sorted by band) without the pairs of the `dropped` keys, with `added`
-    merged in: sorted by band, in linear time (a day's array is rewritten by every commit
-    that adds to it)."""
-    keys = np.unique(np.fromiter(dropped, dtype=np.int64))
-    if len(existing) and len(keys):
-        at = np.clip(np.searchsorted(keys, existing[:, 1]), 0, len(keys) - 1)
-        existing = existing[keys[at] != existing[:, 1]]
-    if not len(added):
-        return np.array(existing, dtype=np.int64).reshape(-1, 2)
-    added = added[np.argsort(added[:, 0], kind="stable")]
-    added = added[np.r_[True, (added[1:] != added[:-1]).any(axis=1)]]
-    at = (
-        np.searchsorted(existing[:, 0], added[:, 0])
-        if len(existing)
-        else np.zeros(len(added), dtype=np.int64)
-    )
-    return np.insert(np.asarray(existing, dtype=np.int64).reshape(-1, 2), at, added, axis=0)

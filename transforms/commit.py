@@ -64,7 +64,7 @@ def commit_articles(
     wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
     ({article_id: {column: value}}) on the stored rows in `update_files`. One commit, the
     index of stored articles included; returns the run's files."""
-    from transforms.index import ArticleIndex
+    from transforms.index import open_index
 
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
@@ -83,7 +83,7 @@ def commit_articles(
             write_atomic(part, hidden)
             staged[_relative(root, hidden)] = target
     step("staged")
-    with ArticleIndex(root) as index:
+    with open_index(root) as index:
         previous = index.named(name)
         compacted = [] if run_id is None else index.run_files(source_id, run_id)
     stale = sorted(set(previous) - set(staged.values()))
@@ -139,7 +139,7 @@ def recover(root: Path) -> int:
 def _apply(root: Path, plan: dict[str, Any], step: Crash, *, redo: bool = False) -> None:
     """Carry out a journalled plan; each part is a no-op the second time. The new names are
     made durable before the caller removes the journal."""
-    from transforms.index import ArticleIndex
+    from transforms.index import open_index
 
     for hidden, final in plan["staged"].items():
         if (root / hidden).exists():
@@ -157,7 +157,7 @@ def _apply(root: Path, plan: dict[str, Any], step: Crash, *, redo: bool = False)
     files = {root / name for name in plan["update_files"]}
     update_columns(root, plan["updates"], {f for f in files if f.exists()})
     step("flagged")
-    with ArticleIndex(root) as index:
+    with open_index(root) as index:
         index.apply(plan, redo=redo)
     step("indexed")
 

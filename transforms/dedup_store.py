@@ -47,10 +47,10 @@ def dedup_batch(
     up in the index: the cost grows with the batch and its stories, not with the store. The
     caller holds the commit lock, writes `rows` and then applies `updates`."""
     from transforms.dataset import FILE_COLUMN
-    from transforms.index import ArticleIndex
+    from transforms.index import open_index
 
     skip = None if exclude is None else (exclude.source_id, exclude.run_id)
-    with ArticleIndex(root) as index:
+    with open_index(root) as index:
         known = index.stored([r["article_id"] for r in batch], skip)
         kept: dict[str, dict[str, Any]] = {}
         for row in batch:

@@ -5,7 +5,7 @@ from the Parquet files at any time (`build`); the files stay the source of truth
 
 - `articles.sqlite`: per stored row its article_id, file, publication day, story, the start
   of its content hash and the run that wrote it;
-- `bands/<day>.npy`: per publication day, the LSH band hashes of that day's rows
+- `bands/<day>[.<seq>].npy`: per publication day, the LSH band hashes of that day's rows
   (transforms/bands.py).
 
 So "already stored?", "which rows of the window share a band or a content hash?", "which
@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -42,7 +43,7 @@ from transforms.files import reading
 STATE = Path("state")
 INDEX = STATE / "articles.sqlite"
 BANDS = STATE / "bands"
-VERSION = "3"  # a different version is rebuilt from the files
+VERSION = "4"  # a different version is rebuilt from the files
 HASH_PREFIX = 16  # characters of content_hash kept: a collision only adds a candidate
 _EPOCH = dt.date(1970, 1, 1)
 _CHUNK = 500  # values per IN (...) list
@@ -79,6 +80,7 @@ INDEX_COLUMNS = [
 ]
 
 log = logging.getLogger(__name__)
+_open = threading.local()  # the indexes a caller up this thread's stack holds open
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ class ArticleIndex:
 
     def _write_days(self, by_day: dict[int, list[Pairs]]) -> None:
         for day, parts in by_day.items():
-            self.bands.change(day, np.concatenate(parts), ())
+            self.bands.change(day, np.concatenate(parts, axis=1), ())
         by_day.clear()
 
     def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> int:
@@ -198,8 +200,6 @@ class ArticleIndex:
         )
         found = con.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
         return int(found[0])
-
-    # --------------------------------------------------------------------------- band days
 
     # ------------------------------------------------------------------------------ changes
 
@@ -249,7 +249,7 @@ class ArticleIndex:
                 for day, pairs in day_pairs(table).items():
                     added[day].append(pairs)
             for day in {int(d) for _, d in gone} | set(added):
-                new = np.concatenate(added[day]) if added[day] else EMPTY
+                new = np.concatenate(added[day], axis=1) if added[day] else EMPTY
                 self.bands.change(day, new, dropped)
             if added or gone:
                 self.bands.sync()
@@ -384,6 +384,22 @@ class ArticleIndex:
         return path.relative_to(self.root).as_posix()
 
 
+@contextmanager
+def open_index(root: Path) -> Iterator[ArticleIndex]:
+    """The index of `root`: the one an enclosing `open_index` of this thread holds, else a new
+    connection held until this block ends (so one commit opens, and checkpoints, it once)."""
+    held: dict[Path, ArticleIndex] = _open.__dict__.setdefault("held", {})
+    if root in held:
+        yield held[root]
+        return
+    with ArticleIndex(root) as index:
+        held[root] = index
+        try:
+            yield index
+        finally:
+            del held[root]
+
+
 def rebuild_index(root: Path) -> int:
     """Rebuild the index of `root` from its files; returns the rows indexed."""
     with closing(ArticleIndex(root)) as index:
@@ -411,7 +427,7 @@ def reconcile_index(root: Path) -> bool:
 def read_own(root: Path, run: RunOutput, columns: list[str]) -> pa.Table:
     """The stored rows the run wrote (its files and its rows in compacted files), found
     through the index."""
-    with ArticleIndex(root) as index:
+    with open_index(root) as index:
         paths = {*index.named(run.name), *index.run_files(run.source_id, run.run_id)}
     return read_run(root, run, columns, [root / p for p in paths])
 

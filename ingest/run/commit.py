@@ -40,7 +40,7 @@ def write(
         read_quarantine,
     )
     from transforms.dedup_store import commit_flagged, dedup_batch, dedup_view, flagged
-    from transforms.index import read_own
+    from transforms.index import open_index, read_own
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
@@ -59,7 +59,7 @@ def write(
     problems = [row for stage in stages for row in read_jsonl(work / f"quarantine-{stage}.jsonl")]
     for row in problems:
         row["at"] = dt.datetime.fromisoformat(row["at"])
-    with commit_lock(root):
+    with commit_lock(root), open_index(root):  # one connection to the index per commit
         if reprocess:  # keep what the live run recorded before extraction
             problems = [
                 r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")

@@ -1,0 +1,81 @@
+"""The band files of the index: look-ups, additions and removals agree with a plain set of
+pairs per day through segments, merges and a merge a crash cut short."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from transforms.bands import EMPTY, MAX_SEGMENTS, BandDays, Pairs
+
+
+def pairs_of(found: set[tuple[int, int]]) -> Pairs:
+    if not found:
+        return EMPTY
+    return np.array(sorted(found), dtype=np.int64).T.copy()
+
+
+def expected_keys(
+    model: dict[int, set[tuple[int, int]]], days: set[int], bands: set[int]
+) -> set[int]:
+    return {k for d in days for b, k in model[d] if b in bands}
+
+
+def test_band_files_agree_with_a_set_of_pairs_through_segments_and_merges(tmp_path: Path) -> None:
+    rng = random.Random(15)
+    days = BandDays(tmp_path / "bands")
+    model: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    next_key = 0
+    for step in range(60):
+        day = rng.randrange(3)
+        dropped = (
+            set(
+                rng.sample(
+                    sorted({k for _, k in model[day]}), k=min(3, len({k for _, k in model[day]}))
+                )
+            )
+            if step % 4 == 0
+            else set()
+        )
+        added = set()
+        for _ in range(rng.randrange(0, 6)):
+            next_key += 1
+            added |= {(rng.randrange(50), next_key) for _ in range(4)}
+        days.change(day, pairs_of(added), dropped)
+        model[day] = {p for p in model[day] if p[1] not in dropped} | added
+        query = set(rng.sample(range(50), 10))
+        assert days.keys({0, 1, 2}, query) == expected_keys(model, {0, 1, 2}, query)
+        assert days.keys({day}, query) == expected_keys(model, {day}, query)
+        assert all(len(paths) <= MAX_SEGMENTS + 1 for paths in days.files().values())
+    everything: dict[int, list[int]] = defaultdict(list)
+    for found in model.values():
+        for band, key in found:
+            everything[key].append(band)
+    assert days.by_key() == {k: sorted(v) for k, v in everything.items()}
+    assert max(len(paths) for paths in days.files().values()) > 1  # segments were used
+
+
+def test_a_merge_cut_short_before_its_segments_went_changes_no_look_up(tmp_path: Path) -> None:
+    days = BandDays(tmp_path / "bands")
+    for k in range(MAX_SEGMENTS + 1):  # a base and MAX_SEGMENTS segments
+        days.change(7, pairs_of({(k % 3, 100 + k), (9, 100 + k)}), ())
+    before = days.files()[7]
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for path in before[1:]:
+        shutil.copy(path, saved / path.name)
+    days.change(7, pairs_of({(1, 500)}), ())  # merges everything into the base
+    assert days.files()[7] == [days.path(7)]
+    merged_keys = days.keys({7}, {0, 1, 2, 9})
+    merged_by_key = days.by_key()
+    for path in saved.iterdir():  # as if the process died before removing the segments
+        shutil.copy(path, days.folder / path.name)
+    assert len(days.files()[7]) == len(before)
+    assert days.keys({7}, {0, 1, 2, 9}) == merged_keys == {*range(100, 100 + MAX_SEGMENTS + 1), 500}
+    assert days.by_key() == merged_by_key
+    days.change(7, EMPTY, {100, 500})  # a removal reaches every file holding the key
+    assert days.keys({7}, {0, 1, 2, 9}) == merged_keys - {100, 500}
