@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from transforms.dataset import (
     ARTICLES,
@@ -36,9 +37,8 @@ from transforms.dataset import (
     output_name,
     partition_dir,
     update_columns,
-    write_atomic,
 )
-from transforms.files import fsync_dir, write_json_durably
+from transforms.files import fsync_dir, fsync_file, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA
 
 JOURNAL = ".commit.json"
@@ -47,10 +47,13 @@ STAGING = ".staging"  # new files wait here, under hidden names, until the commi
 log = logging.getLogger(__name__)
 
 Crash = Callable[[str], None]  # called at each named step (tests stop the process there)
+Chunks = Callable[[], Iterable[pa.Table]]  # a run's rows, a chunk at a time; can be walked again
+OPEN_DAYS = 128  # staged day files written at once; a run spread over more days takes more walks
+FLUSH_ROWS = 1000  # rows buffered across days before they are written out
 
 
 def commit_articles(
-    table: pa.Table,
+    table: pa.Table | Chunks,
     root: Path,
     source_id: str,
     run_key: str,
@@ -63,25 +66,13 @@ def commit_articles(
     """Write a run's articles, one file per publication day, replacing what the (source, run)
     wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
     ({article_id: {column: value}}) on the stored rows in `update_files`. One commit, the
-    index of stored articles included; returns the run's files."""
+    index of stored articles included; returns the run's files. `table` may come as
+    `Chunks`, so that the run's rows are never all in memory at once."""
     from transforms.index import open_index
 
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
-    if not table.schema.equals(ARTICLE_SCHEMA):
-        table = table.cast(ARTICLE_SCHEMA)
-    staging = root / ARTICLES / STAGING
-    staged: dict[str, str] = {}
-    if table.num_rows:  # sorted once; each day is then a slice (no copy per day)
-        table = table.sort_by("published_at")
-        days: list[Any] = pc.cast(table["published_at"], pa.date32()).to_pylist()
-        starts = [i for i, d in enumerate(days) if i == 0 or d != days[i - 1]]
-        for start, stop in zip(starts, [*starts[1:], len(days)], strict=True):
-            part, day = table.slice(start, stop - start), days[start]
-            target = _relative(root, partition_dir(root, day) / name)
-            hidden = staging / f"{uuid.uuid4().hex}-{name}.staged"  # no reader globs it
-            write_atomic(part, hidden)
-            staged[_relative(root, hidden)] = target
+    staged = _stage(root, name, (lambda: iter([table])) if isinstance(table, pa.Table) else table)
     step("staged")
     with open_index(root) as index:
         previous = index.named(name)
@@ -109,6 +100,85 @@ def commit_articles(
     _apply(root, plan, step)
     (root / ARTICLES / JOURNAL).unlink()
     return [root / final for final in staged.values()]
+
+
+def _stage(root: Path, name: str, chunks: Chunks) -> dict[str, str]:
+    """Write the rows of `chunks` under hidden names in the staging folder, one file per
+    publication day (each written row group sorted by time); returns {staged file: final
+    name}. Memory: a chunk and up to FLUSH_ROWS buffered rows. A run whose rows span more
+    than OPEN_DAYS days walks its chunks once for every OPEN_DAYS days."""
+    staging = root / ARTICLES / STAGING
+    staged: dict[str, str] = {}
+    done: set[Any] = set()
+    while True:
+        with _DayFiles(staging, name) as days:
+            for chunk in chunks():
+                days.add(chunk, skip=done)
+        for day, hidden in days.files.items():
+            fsync_file(hidden)
+            staged[_relative(root, hidden)] = _relative(root, partition_dir(root, day) / name)
+        done |= set(days.files)
+        if not days.deferred:
+            if staged:
+                fsync_dir(staging)
+            return staged
+
+
+class _DayFiles:
+    """The staged files of up to OPEN_DAYS publication days, written as rows arrive."""
+
+    def __init__(self, staging: Path, name: str) -> None:
+        self.staging, self.name = staging, name
+        self.writers: dict[Any, pq.ParquetWriter] = {}
+        self.files: dict[Any, Path] = {}
+        self.buffered: dict[Any, list[pa.Table]] = {}
+        self.count = 0
+        self.deferred = False  # rows of days beyond OPEN_DAYS were left for another walk
+
+    def add(self, chunk: pa.Table, skip: set[Any]) -> None:
+        if not chunk.num_rows:
+            return
+        if not chunk.schema.equals(ARTICLE_SCHEMA):
+            chunk = chunk.cast(ARTICLE_SCHEMA)
+        chunk = chunk.sort_by("published_at")
+        days: list[Any] = pc.cast(chunk["published_at"], pa.date32()).to_pylist()
+        starts = [i for i, d in enumerate(days) if i == 0 or d != days[i - 1]]
+        for start, stop in zip(starts, [*starts[1:], len(days)], strict=True):
+            day = days[start]
+            if day in skip:
+                continue
+            opens = day not in self.files and day not in self.buffered
+            if opens and len(self.files) + len(self.buffered) >= OPEN_DAYS:
+                self.deferred = True
+                continue
+            self.buffered.setdefault(day, []).append(chunk.slice(start, stop - start))
+            self.count += stop - start
+        if self.count >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for day, parts in self.buffered.items():
+            if day not in self.writers:
+                hidden = (
+                    self.staging / f"{uuid.uuid4().hex}-{self.name}.staged"
+                )  # no reader globs it
+                hidden.parent.mkdir(parents=True, exist_ok=True)
+                self.writers[day] = pq.ParquetWriter(hidden, ARTICLE_SCHEMA, compression="zstd")
+                self.files[day] = hidden
+            self.writers[day].write_table(pa.concat_tables(parts).sort_by("published_at"))
+        self.buffered.clear()
+        self.count = 0
+
+    def __enter__(self) -> _DayFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.flush()
+        finally:
+            for writer in self.writers.values():
+                writer.close()
 
 
 def recover(root: Path) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.commit import Chunks
 from transforms.dataset import RunOutput
 from transforms.dedup import DEDUP_COLUMNS, FLAGS, Flags, add_fingerprints, cluster, stored_flags
 from transforms.index import ArticleIndex, Stored
@@ -256,14 +257,15 @@ def _list_views(column: Any) -> list[Any]:
     return [values[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
 
 
-def flagged(table: pa.Table, result: DedupResult) -> pa.Table:
+def flagged(table: pa.Table, result: DedupResult, taken: set[str] | None = None) -> pa.Table:
     """The rows of `table` that `dedup_batch` kept (each article once, in the table's order)
     with its flags and fingerprints: what the run writes, without its rows leaving Arrow
-    (and without a copy when every row is kept)."""
+    (and without a copy when every row is kept). `taken`: the articles of earlier chunks of
+    the same rows (updated), when the rows come a chunk at a time."""
     kept = {r["article_id"]: r for r in result.rows}
     ids = [str(a) for a in table["article_id"].to_pylist()]
     first: list[int] = []
-    taken: set[str] = set()
+    taken = set() if taken is None else taken
     for i, aid in enumerate(ids):
         if aid in kept and aid not in taken:
             taken.add(aid)
@@ -278,15 +280,22 @@ def flagged(table: pa.Table, result: DedupResult) -> pa.Table:
     return table
 
 
+def needs_text(*tables: pa.Table) -> bool:
+    """Whether some row of `tables` lacks fingerprints (rows written before they existed), so
+    that dedup needs its text as well as DEDUP_COLUMNS (see `dedup_view`)."""
+    return any(t.num_rows and t["shingles"].null_count for t in tables)
+
+
 def commit_flagged(
     result: DedupResult,
     root: Path,
     run: RunOutput,
     crash: Callable[[str], None] | None = None,
-    table: pa.Table | None = None,
+    table: pa.Table | Chunks | None = None,
 ) -> list[Path]:
     """Commit what `dedup_batch` decided (see commit_deduplicated), from `table` (see
-    `flagged`) when given, else from the result's rows; returns the run's files."""
+    `flagged`; or chunks of it) when given, else from the result's rows; returns the run's
+    files."""
     from transforms.commit import commit_articles
     from transforms.schema import ARTICLE_SCHEMA
 

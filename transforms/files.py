@@ -59,6 +59,12 @@ def write_json_durably(path: Path, data: Any) -> None:
     fsync_dir(path.parent)
 
 
+def fsync_file(path: Path) -> None:
+    """Make a written file's contents durable."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
 def fsync_dir(folder: Path) -> None:
     """Make the names in `folder` (a rename, a new file) durable."""
     fd = os.open(folder, os.O_RDONLY)

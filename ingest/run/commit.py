@@ -5,6 +5,7 @@ discovery listed nothing to fetch."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,14 @@ def write(
         output_name,
         read_quarantine,
     )
-    from transforms.dedup_store import commit_flagged, dedup_batch, dedup_view, flagged
+    from transforms.dedup import DEDUP_COLUMNS
+    from transforms.dedup_store import (
+        commit_flagged,
+        dedup_batch,
+        dedup_view,
+        flagged,
+        needs_text,
+    )
     from transforms.index import open_index, read_own
     from transforms.schema import ARTICLE_SCHEMA
 
@@ -47,11 +55,15 @@ def write(
     work = workdir(root, source, run) if transformed is None else Path(transformed).parent
     name = output_name(source.id, run.key)
     discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
-    table = (  # the run's rows stay in Arrow: dedup sees only its columns as Python rows
-        ARTICLE_SCHEMA.empty_table()
-        if transformed is None
-        else pq.read_table(transformed, schema=ARTICLE_SCHEMA)
-    )
+
+    def read_new(columns: list[str]) -> pa.Table:  # the new rows' columns dedup needs
+        if transformed is None:
+            return ARTICLE_SCHEMA.empty_table().select(columns)
+        return pq.read_table(transformed, schema=ARTICLE_SCHEMA, columns=columns)
+
+    # only dedup's columns are read whole; the rows are written a chunk at a time from the
+    # transformed file (memory does not grow with the run's text)
+    table = read_new(DEDUP_COLUMNS)
     urls: list[str] = [str(u) for u in table["url"].to_pylist()]
     stages = (
         ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
@@ -68,9 +80,15 @@ def write(
         # quarantined it: an item no longer listed, or skipped as known, is never lost
         redone = set(urls) | {p["url"] for p in problems if p["stage"] != "discover"}
         output = RunOutput(source.id, run.key, run.run_id)
-        own = read_own(root, output, [f.name for f in ARTICLE_SCHEMA])
         redone_urls = pa.array(sorted(redone), type=pa.string())
-        own = own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
+
+        def read_kept(columns: list[str]) -> pa.Table:  # rows this run wrote before, kept
+            own = read_own(root, output, columns)
+            return own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
+
+        own = read_kept(DEDUP_COLUMNS)
+        if needs_text(own, table):
+            own, table = read_kept([*DEDUP_COLUMNS, "text"]), read_new([*DEDUP_COLUMNS, "text"])
         rows = pa.concat_tables([own, table])
         window = dt.timedelta(days=settings.dedup_window_days)
         result, _, failing = isolate(
@@ -82,7 +100,19 @@ def write(
                 | {"at": dt.datetime.now(dt.UTC)}
             )
         set_aside = {row["url"] for row, _ in failing}
-        files = commit_flagged(result, root, output, table=flagged(rows, result))
+        everything = [f.name for f in ARTICLE_SCHEMA]
+
+        def chunks() -> Iterator[pa.Table]:  # the rows to write, flagged, a chunk at a time
+            taken: set[str] = set()
+            if own.num_rows:
+                yield flagged(read_kept(everything), result, taken)
+            if transformed is not None:
+                for batch in pq.ParquetFile(transformed).iter_batches(
+                    batch_size=settings.chunk_items
+                ):
+                    yield flagged(pa.Table.from_batches([batch]), result, taken)
+
+        files = commit_flagged(result, root, output, table=chunks)
         commit_quarantine(problems, root, source.id, run.key, run.start.date())
         ids = table["article_id"].to_pylist()
         batch = [

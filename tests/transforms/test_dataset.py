@@ -182,3 +182,37 @@ def test_quarantine_file_is_replaced_per_run_and_removed_when_empty(tmp_path: Pa
     assert pq.read_table(path).num_rows == 2
     assert commit_quarantine([], tmp_path, "src", "K1", dt.date(2023, 4, 8)) is None
     assert not path.exists()
+
+
+def test_rows_committed_a_chunk_at_a_time_land_as_one_file_per_day_in_any_number_of_walks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transforms import commit
+
+    # 40 rows over 9 days, in chunks of 7 in arrival order; at most 4 days staged per walk
+    rows = [row(n, dt.datetime(2023, 4, 1 + (n * 5) % 9, n % 24, tzinfo=UTC)) for n in range(40)]
+    monkeypatch.setattr(commit, "OPEN_DAYS", 4)
+    monkeypatch.setattr(commit, "FLUSH_ROWS", 5)
+    walks = []
+
+    def chunks() -> list[pa.Table]:
+        walks.append(1)
+        return [table(rows[i : i + 7]) for i in range(0, len(rows), 7)]
+
+    files = commit_articles(chunks, tmp_path / "chunked", "src", "K1")
+    whole = commit_articles(table(rows), tmp_path / "whole", "src", "K1")
+    assert len(walks) == 3  # 9 days, 4 at a time
+    assert sorted(f.relative_to(tmp_path / "chunked") for f in files) == sorted(
+        f.relative_to(tmp_path / "whole") for f in whole
+    )
+    assert len(files) == 9
+    for path in files:
+        got = pq.read_table(path)
+        assert sorted(got["article_id"].to_pylist()) == sorted(
+            pq.read_table(tmp_path / "whole" / path.relative_to(tmp_path / "chunked"))[
+                "article_id"
+            ].to_pylist()
+        )
+        days = {t.date() for t in got["published_at"].to_pylist()}
+        assert len(days) == 1
+    assert not list((tmp_path / "chunked" / "articles" / ".staging").iterdir())
