@@ -51,6 +51,10 @@ DEDUP_COLUMNS = [
     "lsh_bands",
 ]
 FLAGS = ("duplicate_of", "story_id", "dup_similarity")
+# rows sharing one band value beyond this many are compared with the first ones only (a
+# thousand near-identical pages stay connected through them, in pairs linear in their number)
+BUCKET_LIMIT = 32
+QUERY_CHUNK = 1024  # rows whose candidates are compared at once
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 Flags = tuple[str | None, str, float | None]  # duplicate_of, story_id, dup_similarity
 
@@ -158,18 +162,20 @@ def copy_pairs(
         bands = np.array([nodes[i]["lsh_bands"] for i in usable], dtype=np.int64)
         index = minhash.BandIndex()
         index.add(bands)
-        queries = [k for k, i in enumerate(usable) if i < limit]
-        q, c = index.query(bands[queries])
-        q = np.asarray(queries, dtype=np.int64)[q]
-        keep = q != c
-        q, c = q[keep], c[keep]
+        queries = np.asarray([k for k, i in enumerate(usable) if i < limit], dtype=np.int64)
         u = np.asarray(usable, dtype=np.int64)
-        keep = np.abs(micros[u[q]] - micros[u[c]]) <= span
-        q, c = q[keep], c[keep]
-        jaccard, containment = minhash.similarity(sigs[q], sizes[q], sigs[c], sizes[c])
-        ok = is_copy(jaccard, containment)
-        for a, b in zip(u[q[ok]].tolist(), u[c[ok]].tolist(), strict=True):
-            pairs.add((min(a, b), max(a, b)))
+        for start in range(0, len(queries), QUERY_CHUNK):  # memory bounded by the chunk
+            chunk = queries[start : start + QUERY_CHUNK]
+            q, c = index.query(bands[chunk], limit=BUCKET_LIMIT)
+            q = chunk[q]
+            keep = q != c
+            q, c = q[keep], c[keep]
+            keep = np.abs(micros[u[q]] - micros[u[c]]) <= span
+            q, c = q[keep], c[keep]
+            jaccard, containment = minhash.similarity(sigs[q], sizes[q], sigs[c], sizes[c])
+            ok = is_copy(jaccard, containment)
+            for a, b in zip(u[q[ok]].tolist(), u[c[ok]].tolist(), strict=True):
+                pairs.add((min(a, b), max(a, b)))
     return sorted(pairs)
 
 

@@ -238,12 +238,19 @@ class BandIndex:
         self.size += bands.shape[0]
         return rows
 
-    def query(self, bands: BandHashes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Candidate pairs (query row, indexed row) sharing at least one band, each pair once."""
+    def query(
+        self, bands: BandHashes, limit: int | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Candidate pairs (query row, indexed row) sharing at least one band, each pair once.
+        `limit`: of the rows sharing one band value, only the first `limit` (in insertion
+        order) are candidates, so that n near-identical rows give O(n) pairs, not O(n^2);
+        they still all meet the same first rows of each shared band."""
         flat = bands.reshape(-1)
         left = np.searchsorted(self._keys, flat, side="left")
         right = np.searchsorted(self._keys, flat, side="right")
         counts = right - left
+        if limit is not None:
+            counts = np.minimum(counts, limit)
         hit = np.nonzero(counts)[0]
         if not hit.size:
             empty = np.empty(0, dtype=np.int64)

@@ -345,3 +345,23 @@ def test_rows_written_before_fingerprints_existed_get_them_on_rebuild(tmp_path: 
     (path,) = article_files(tmp_path)
     back = pq.read_table(path).to_pylist()[0]
     assert back["minhash"] == article["minhash"] and back["story_id"] == article["article_id"]
+
+
+def test_a_thousand_near_identical_pages_form_one_story_in_pairs_linear_in_their_number() -> None:
+    from transforms.dedup import BUCKET_LIMIT, copy_pairs
+
+    # one template with a different number per page: every page shares most bands with all
+    # the others, which used to give n^2 candidate pairs (gigabytes at a few thousand pages)
+    rows = [
+        row(
+            f"https://s.example/{n}",
+            wire_with(tail=f"Page {n} of the listing."),
+            T0 + dt.timedelta(minutes=n),
+        )
+        for n in range(1000)
+    ]
+    pairs = copy_pairs(rows, WEEK)
+    assert len(pairs) <= 2 * BUCKET_LIMIT * len(rows)  # all pairs: 499,500
+    flags = flags_of(rows)
+    assert {f[1] for f in flags.values()} == {rows[0]["article_id"]}  # one story, first wins
+    assert sum(f[0] is None for f in flags.values()) == 1
