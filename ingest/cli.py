@@ -18,7 +18,7 @@ from ingest.config import (
     load_sources,
     sources_path,
 )
-from transforms.exceptions import CorruptFile
+from transforms.exceptions import CorruptFile, StateUnavailable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,7 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except (ConfigError, CorruptFile) as exc:  # the user's to fix: one sentence, no traceback
+    except (
+        ConfigError,
+        CorruptFile,
+        StateUnavailable,
+    ) as exc:  # the user's to fix: one sentence, no traceback
         print(f"newsflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -191,7 +195,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     root = data_root(args.data)
     config = load_sources(args.config or sources_path())
     sources = config.select(args.source)
-    _check_stored(root)
+    _check_stored(root, config.settings.state_url)
     results = ingest_sources(config, sources, root, refetch=args.refetch)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
@@ -308,7 +312,7 @@ def _stored_root(args: argparse.Namespace) -> Path:
     return root
 
 
-def _check_stored(root: Path) -> None:
+def _check_stored(root: Path, state_url: str | None = None) -> None:
     """Open the crawl state and read the footer of every stored article file before any
     source runs: a damaged file is one CorruptFile here, before any request, rather than the
     same failure at the end of every source's run."""
@@ -316,7 +320,7 @@ def _check_stored(root: Path) -> None:
     from transforms.dataset import article_files
     from transforms.files import check_readable
 
-    CrawlState(root).close()
+    CrawlState(root, state_url).close()
     check_readable(article_files(root))
 
 

@@ -88,7 +88,14 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
 }
 # numeric settings that may be null, meaning "no limit"; null is their default
 NULLABLE_SETTINGS = {"keep_raw_days"}
-SETTINGS_KEYS = {"user_agent", "allow_networks", "taxonomy", "entity_model", *NUMERIC_SETTINGS}
+SETTINGS_KEYS = {
+    "user_agent",
+    "allow_networks",
+    "taxonomy",
+    "entity_model",
+    "state_url",
+    *NUMERIC_SETTINGS,
+}
 SOURCE_KEYS = {
     "id",
     "name",
@@ -155,6 +162,8 @@ class Settings:
     keep_raw_days: float | None = None  # None: raw WARC files are kept forever (the bronze layer)
     taxonomy: str | None = None  # a user's taxonomy file, added to the bundled one
     entity_model: str | None = None  # a spaCy pipeline for people and organisations
+    # the crawl state on PostgreSQL (postgresql://...; None: NEWSFLOW_STATE_URL, else SQLite)
+    state_url: str | None = field(default=None, repr=False)  # may hold a password
 
     @property
     def robots_token(self) -> str:
@@ -360,6 +369,7 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
         allow_networks=tuple(str(n) for n in networks),
         taxonomy=_taxonomy(raw.get("taxonomy"), path),
         entity_model=_entity_model(raw.get("entity_model"), path),
+        state_url=_state_url(raw.get("state_url"), path),
         **numbers,  # type: ignore[arg-type]
     )
 
@@ -380,6 +390,27 @@ def _taxonomy(value: Any, path: Path) -> str | None:
     except TaxonomyError as exc:
         raise ConfigError(f"{path}: settings.taxonomy: {exc}") from None
     return str(target)
+
+
+def _state_url(value: Any, path: Path) -> str | None:
+    """A PostgreSQL address for the crawl state (its password best given as ${VARIABLE})."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("postgresql", "postgres") and bool(parts.hostname) and parts.path
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"{path}: settings.state_url must be a PostgreSQL address such as "
+            "postgresql://newsflow:${NEWSFLOW_DB_PASSWORD}@db.example:5432/newsflow "
+            "(leave it out to keep the crawl state in the data root's SQLite file)."
+        )
+    return text
 
 
 def _entity_model(value: Any, path: Path) -> str | None:

@@ -24,6 +24,24 @@ os.environ.pop("NEWSFLOW_DEMO_URL", None)
 
 from ingest.demo import DEMO_SITE  # noqa: E402
 from ingest.siteserver import SiteServer, serve_site  # noqa: E402
+from tests.integration.harness import (  # noqa: E402
+    PG_PACKAGE_HINT,
+    Postgres,
+    find_pg_bindir,
+)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster on 127.0.0.1, removed at the end of the session."""
+    bindir = find_pg_bindir()
+    if bindir is None:
+        pytest.skip(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_PACKAGE_HINT}")
+    server = Postgres.start(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -29,3 +29,11 @@ class CorruptFile(Exception):
             "move it aside (its rows are then missing) or restore it from a backup, "
             "then run the command again.",
         )
+
+
+class StateUnavailable(Exception):
+    """The crawl state's database cannot be used (unreachable, or a wrong address). `str()` is
+    one sentence naming it (without its password), what is wrong and what to do."""
+
+    def __init__(self, where: str, problem: str, fix: str) -> None:
+        super().__init__(f"crawl state {where}: {problem}; {fix}")

@@ -1,4 +1,5 @@
-"""Persistent crawl state: an embedded SQLite file under DATA/state/.
+"""Persistent crawl state: an embedded SQLite file under DATA/state/, or a PostgreSQL database
+shared by several machines (ingest.fetch.statedb).
 
 - `validators`: per feed or sitemap URL, the ETag, Last-Modified and content hash of the last
   committed fetch (and the ones before it, so re-running the run that set them repeats it).
@@ -8,21 +9,20 @@
 - `host_slots`: the next moment each host may be contacted (the shared rate limiter).
 - `sitemap_backlog`: per source, the sitemaps a run deferred (over its budget), in order.
 
-Every process (CLI, Airflow task) opens the same file; SQLite's locking serialises writers.
+Every process (CLI, Airflow task, on any machine) opens the same state; writers are
+serialised by SQLite's lock or PostgreSQL's row locks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from transforms.exceptions import CorruptFile
+from ingest.fetch.statedb import Session, open_state_db, state_url
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS validators (
@@ -95,49 +95,14 @@ class Outcome:
 
 
 class CrawlState:
-    def __init__(self, root: Path) -> None:
-        self.path = root / "state" / "crawl.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections: dict[int, sqlite3.Connection] = {}
-        self._lock = threading.Lock()
-        for attempt in range(50):  # switching to WAL does not wait for a concurrent opener
-            try:
-                with closing(self._open()) as con:
-                    if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                        con.execute("PRAGMA journal_mode=WAL")
-                    con.executescript(SCHEMA)
-                break
-            except sqlite3.OperationalError:
-                if attempt == 49:
-                    raise
-                time.sleep(0.05)
-            except sqlite3.DatabaseError as exc:  # not SQLite, or its pages are damaged
-                raise CorruptFile(
-                    self.path,
-                    f"is not a readable SQLite database ({exc})",
-                    "move it aside and run again: a new crawl state is created, so feeds and "
-                    "pages are requested again in full once (stored articles are not stored twice).",
-                ) from exc
+    """The crawl state of a data root: its SQLite file, or the PostgreSQL database `url`
+    names (see ingest.fetch.statedb; None: the NEWSFLOW_STATE_URL variable, else the file)."""
 
-    def _open(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA synchronous=NORMAL")
-        return con
-
-    def _connection(self) -> sqlite3.Connection:
-        """This thread's connection (one per thread; `close()` closes them all)."""
-        key = threading.get_ident()
-        with self._lock:
-            con = self._connections.get(key)
-            if con is None:
-                con = self._connections[key] = self._open()
-        return con
+    def __init__(self, root: Path, url: str | None = None) -> None:
+        self.db = open_state_db(root, state_url(url), SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            for con in self._connections.values():
-                con.close()
-            self._connections.clear()
+        self.db.close()
 
     def __enter__(self) -> CrawlState:
         return self
@@ -145,21 +110,12 @@ class CrawlState:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        yield self._connection()
+    def _read(self) -> AbstractContextManager[Session]:
+        return self.db.read()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (threads and processes share the file; SQLite serialises them)."""
-        con = self._connection()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[Session]:
+        """A write transaction (threads, processes and machines share the state)."""
+        return self.db.tx()
 
     # ------------------------------------------------------------ feed and sitemap validators
 
@@ -184,7 +140,8 @@ class CrawlState:
         with self._tx() as con:
             for url, v in updates.items():
                 row = con.execute(
-                    "SELECT etag, last_modified, content_hash, prev_etag, prev_last_modified, prev_content_hash, run_key FROM validators WHERE url = ?",
+                    "SELECT etag, last_modified, content_hash, prev_etag, prev_last_modified, prev_content_hash, run_key FROM validators WHERE url = ?"
+                    + self.db.for_update,
                     (url,),
                 ).fetchone()
                 if row is None:
@@ -194,7 +151,12 @@ class CrawlState:
                 else:
                     prev = row[0:3]
                 con.execute(
-                    "INSERT OR REPLACE INTO validators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO validators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+                    "last_modified = excluded.last_modified, content_hash = excluded.content_hash, "
+                    "prev_etag = excluded.prev_etag, prev_last_modified = excluded.prev_last_modified, "
+                    "prev_content_hash = excluded.prev_content_hash, run_key = excluded.run_key, "
+                    "checked_at = excluded.checked_at",
                     (url, v.etag, v.last_modified, v.content_hash, *prev, run_key, now),
                 )
 
@@ -208,7 +170,7 @@ class CrawlState:
         return found
 
     @staticmethod
-    def _states(con: sqlite3.Connection, batch: list[str], found: dict[str, UrlState]) -> None:
+    def _states(con: Session, batch: list[str], found: dict[str, UrlState]) -> None:
         for i in range(0, len(batch), 500):
             chunk = batch[i : i + 500]
             marks = ",".join("?" * len(chunk))
@@ -303,7 +265,8 @@ class CrawlState:
     def save_robots(self, origin: str, status: int, body: str) -> None:
         with self._tx() as con:
             con.execute(
-                "INSERT OR REPLACE INTO robots VALUES (?, ?, ?, ?)",
+                "INSERT INTO robots VALUES (?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET "
+                "status = excluded.status, body = excluded.body, fetched_at = excluded.fetched_at",
                 (origin, status, body, time.time()),
             )
 
@@ -312,11 +275,17 @@ class CrawlState:
     def reserve_slot(self, host: str, interval: float) -> float:
         """Reserve the next request slot for `host`; returns the seconds to wait for it.
 
-        Slots are `interval` seconds apart for every process sharing this state file.
+        Slots are `interval` seconds apart for every process and machine sharing this state
+        (the host's row is locked while its slot is taken; the time is the database's).
         """
         with self._tx() as con:
-            now = time.time()
-            row = con.execute("SELECT next_at FROM host_slots WHERE host = ?", (host,)).fetchone()
-            slot = max(now, float(row[0]) if row else now)
-            con.execute("INSERT OR REPLACE INTO host_slots VALUES (?, ?)", (host, slot + interval))
+            con.execute(
+                "INSERT INTO host_slots VALUES (?, 0) ON CONFLICT (host) DO NOTHING", (host,)
+            )
+            row = con.execute(
+                "SELECT next_at FROM host_slots WHERE host = ?" + self.db.for_update, (host,)
+            ).fetchone()
+            now = self.db.now(con)
+            slot = max(now, float(row[0]))
+            con.execute("UPDATE host_slots SET next_at = ? WHERE host = ?", (slot + interval, host))
         return slot - now

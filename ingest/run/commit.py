@@ -121,7 +121,7 @@ def write(
             if u not in set_aside
         ]
         if not reprocess:
-            _commit_state(root, source, run, work, batch, problems, discovered)
+            _commit_state(root, settings, source, run, work, batch, problems, discovered)
         fresh = {r["url"] for r in batch}
         summary = read_json(work / "discover.json")
         fetch_summary = read_json(work / "fetch.json")
@@ -153,6 +153,7 @@ def commit_unchanged(source: Source, settings: Settings, root: Path, run: Run) -
 
 def _commit_state(
     root: Path,
+    settings: Settings,
     source: Source,
     run: Run,
     work: Path,
@@ -169,7 +170,7 @@ def _commit_state(
     outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
     summary = read_json(work / "discover.json")
     validators = summary.get("validators", {})
-    with CrawlState(root) as state:
+    with CrawlState(root, settings.state_url) as state:
         state.record_outcomes(source.id, outcomes, run.key)
         state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
         state.save_sitemap_backlog(

@@ -86,7 +86,10 @@ def discover(
     settings = source.settings(settings)
     work = workdir(root, source, run)
     budget = WaitBudget(settings)
-    with CrawlState(root) as state, HttpClient(settings, state, budget=budget) as client:
+    with (
+        CrawlState(root, settings.state_url) as state,
+        HttpClient(settings, state, budget=budget) as client,
+    ):
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
         items = list(found.items.values())
         todo, skipped = split_known(items, state, run.key, settings, refetch)
@@ -132,7 +135,7 @@ def fetch(
     settings = source.settings(settings)
     work = Path(discovered).parent
     items = list(read_jsonl(Path(discovered)))
-    with CrawlState(root) as state:
+    with CrawlState(root, settings.state_url) as state:
         return _fetch_all(source, settings, root, run, state, work, items, refetch)
 
 

@@ -12,7 +12,7 @@ import pytest
 from ingest.demo import DEMO_SITE
 from ingest.siteserver import SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
-from tests.integration.harness import PG_PACKAGE_HINT, AirflowStack, Postgres, find_pg_bindir
+from tests.integration.harness import AirflowStack, Postgres
 
 
 @dataclass
@@ -29,19 +29,6 @@ def demo_site() -> Iterator[SiteServer]:
     """The bundled demo site for the whole session (the stack's sources file names its port)."""
     with serve_site(DEMO_SITE) as server:
         yield server
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """A private PostgreSQL cluster, removed at the end of the session."""
-    bindir = find_pg_bindir()
-    if bindir is None:
-        pytest.skip(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_PACKAGE_HINT}")
-    server = Postgres.start(bindir)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,195 @@
+"""The crawl state behind one interface with two back ends: every test runs on the embedded
+SQLite file and on a real PostgreSQL server the tests start (a fresh database each)."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.config import ConfigError, parse_sources
+from ingest.fetch.state import (
+    MAX_TRANSIENT_ATTEMPTS,
+    CrawlState,
+    Outcome,
+    Validators,
+)
+from ingest.fetch.statedb import masked
+from tests.integration.harness import Postgres, free_port
+from transforms.exceptions import StateUnavailable
+
+
+def new_database(server: Postgres) -> str:
+    """A fresh database on the test server; returns its plain postgresql:// URL."""
+    import psycopg2
+
+    name = f"state_{uuid.uuid4().hex[:12]}"
+    con = psycopg2.connect(f"postgresql://airflow@127.0.0.1:{server.port}/airflow")
+    try:
+        con.autocommit = True
+        with con.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {name}")
+    finally:
+        con.close()
+    return f"postgresql://airflow@127.0.0.1:{server.port}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (the SQLite file under the data root) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+    else:
+        yield new_database(request.getfixturevalue("postgres"))
+
+
+def test_validators_are_kept_per_url_and_a_rerun_sees_the_ones_before_it(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    with CrawlState(tmp_path, state_url) as state:
+        assert state.validators("https://a.example/feed", "run1") is None
+        state.save_validators({"https://a.example/feed": Validators('"e1"', "Mon", "h1")}, "run1")
+        assert state.validators("https://a.example/feed", "run2") == Validators('"e1"', "Mon", "h1")
+        state.save_validators({"https://a.example/feed": Validators('"e2"', "Tue", "h2")}, "run2")
+        state.save_validators({"https://a.example/feed": Validators('"e3"', "Wed", "h3")}, "run2")
+        # run2 again: it must send what run1 left, not what its own first attempt saved
+        assert state.validators("https://a.example/feed", "run2") == Validators('"e1"', "Mon", "h1")
+        assert state.validators("https://a.example/feed", "run3") == Validators('"e3"', "Wed", "h3")
+    if state_url is not None:
+        assert not (tmp_path / "state" / "crawl.sqlite").exists()
+
+
+def test_url_outcomes_retries_backlog_and_robots(tmp_path: Path, state_url: str | None) -> None:
+    with CrawlState(tmp_path, state_url) as state:
+        state.record_outcomes(
+            "s",
+            [
+                Outcome("https://a.example/1", "stored", "id1"),
+                Outcome("https://a.example/2", "timeout"),
+            ],
+            "run1",
+        )
+        # a later run's failure does not undo a stored URL; transient failures count attempts
+        state.record_outcomes(
+            "s",
+            [Outcome("https://a.example/1", "http_404"), Outcome("https://a.example/2", "timeout")],
+            "run2",
+        )
+        found = state.url_states(["https://a.example/1", "https://a.example/2", "https://x/3"])
+        assert set(found) == {"https://a.example/1", "https://a.example/2"}
+        assert found["https://a.example/1"].outcome == "stored"
+        assert found["https://a.example/1"].stored_by == "run1"
+        assert found["https://a.example/2"].attempts == 2
+        assert state.pending_retries("s") == ["https://a.example/2"]
+        for k in range(MAX_TRANSIENT_ATTEMPTS):
+            state.record_outcomes("s", [Outcome("https://a.example/2", "timeout")], f"r{k}")
+        assert state.pending_retries("s") == []  # out of attempts
+
+        state.save_sitemap_backlog(
+            "s", [("https://a.example/s2.xml", 1), ("https://a.example/s1.xml", 2)]
+        )
+        assert state.sitemap_backlog("s") == [
+            ("https://a.example/s2.xml", 1),
+            ("https://a.example/s1.xml", 2),
+        ]
+        state.save_sitemap_backlog("s", [])
+        assert state.sitemap_backlog("s") == []
+
+        assert state.robots("https://a.example") is None
+        state.save_robots("https://a.example", 200, "User-agent: *\nDisallow: /x")
+        state.save_robots("https://a.example", 200, "User-agent: *\nDisallow: /y")
+        status, body, fetched_at = state.robots("https://a.example") or (0, "", 0.0)
+        assert (status, body) == (200, "User-agent: *\nDisallow: /y")
+        assert abs(fetched_at - time.time()) < 60  # seconds, to the second (not 4-byte REAL)
+
+
+def _reserve(root: str, url: str | None, count: int, queue: multiprocessing.Queue[float]) -> None:
+    with CrawlState(Path(root), url) as state:
+        for _ in range(count):
+            wait = state.reserve_slot("shared.example", 0.2)  # reserved, not waited for
+            queue.put(time.time() + wait)
+
+
+def test_host_slots_stay_an_interval_apart_across_processes(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue[float] = context.Queue()
+    workers = [
+        context.Process(target=_reserve, args=(str(tmp_path), state_url, 10, queue))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    slots = sorted(queue.get(timeout=60) for _ in range(40))
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert min(gaps) > 0.15  # 200 ms apart, less the jitter of reading the clock afterwards
+
+
+def test_an_unreachable_state_database_is_one_sentence_without_its_password(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://newsflow:s3cret@127.0.0.1:{free_port()}/newsflow"
+    with pytest.raises(StateUnavailable) as caught:
+        CrawlState(tmp_path, url)
+    message = str(caught.value)
+    assert "s3cret" not in message
+    assert "postgresql://newsflow:***@127.0.0.1" in message
+    assert "cannot be reached" in message and "state_url" in message
+    assert masked(url).count("***") == 1
+
+
+@pytest.mark.parametrize("value", ["sqlite:///x.db", "postgresql://", 42])
+def test_a_bad_state_url_setting_names_the_file_and_the_fix(tmp_path: Path, value: object) -> None:
+    raw = {
+        "settings": {"state_url": value},
+        "sources": [{"id": "a", "name": "A", "feeds": ["https://a.example/feed"]}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_sources(raw, tmp_path / "sources.yaml")
+    message = str(caught.value)
+    assert str(tmp_path / "sources.yaml") in message
+    assert "settings.state_url" in message and "postgresql://" in message
+
+
+def test_ingest_keeps_its_crawl_state_in_postgresql_and_a_second_run_is_incremental(
+    tmp_path: Path,
+    postgres: Postgres,
+    demo_sources: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import psycopg2
+
+    from ingest.cli import main
+
+    url = new_database(postgres)
+    monkeypatch.setenv("NEWSFLOW_STATE_URL", url)
+    data = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
+    first = capsys.readouterr().out
+    assert not (data / "state" / "crawl.sqlite").exists()
+    con = psycopg2.connect(url)
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM urls WHERE outcome = 'stored'")
+            stored = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM validators")
+            validators = cursor.fetchone()[0]
+    finally:
+        con.close()
+    assert stored > 0 and validators == 2  # the demo's two feeds
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
+    second = capsys.readouterr().out
+    total = {k: int(v) for k, v in (p.split("=") for p in first.splitlines()[-1].split()[1:])}
+    again = {k: int(v) for k, v in (p.split("=") for p in second.splitlines()[-1].split()[1:])}
+    assert total["new"] > 0 and again["new"] == 0  # the state in PostgreSQL was read back
+    assert again["not_modified"] == 2  # both feeds answered 304 to the validators stored there
