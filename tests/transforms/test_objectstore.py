@@ -1,0 +1,78 @@
+"""The object-store primitives a data root on S3 is built on, against a real S3-compatible
+server (SeaweedFS) the tests start: addresses, the pyarrow file system from the standard AWS
+variables, and the conditional create that exactly one of racing writers wins."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.harness import S3_SECRET_KEY, S3Server
+from transforms.objectstore import (
+    ObjectStoreError,
+    S3Credentials,
+    S3Location,
+    put_if_absent,
+)
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    name = f"b{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(name)
+    return name
+
+
+def test_an_s3_address_splits_into_bucket_and_key_prefix() -> None:
+    location = S3Location.parse("s3://lake/news/flow/")
+    assert (location.bucket, location.prefix) == ("lake", "news/flow")
+    assert location.key("articles/x.parquet") == "news/flow/articles/x.parquet"
+    assert location.path("articles") == "lake/news/flow/articles"
+    assert str(S3Location.parse("s3://lake")) == "s3://lake"
+    for bad in ("lake/x", "s3:///x", "https://lake/x", "s3://lake/x?y=1"):
+        with pytest.raises(ValueError, match="not an s3://bucket/prefix"):
+            S3Location.parse(bad)
+
+
+def test_the_credentials_come_from_the_standard_variables_and_hide_the_secret(bucket: str) -> None:
+    credentials = S3Credentials.from_env()
+    assert credentials.secret_key == S3_SECRET_KEY
+    assert S3_SECRET_KEY not in repr(credentials)
+    fs = credentials.filesystem()
+    table = pa.table({"n": [1, 2, 3]})
+    pq.write_table(table, f"{bucket}/t/published_date=2026-12-01/a.parquet", filesystem=fs)
+    assert pq.read_table(f"{bucket}/t", filesystem=fs)["n"].to_pylist() == [1, 2, 3]
+
+
+def test_a_conditional_create_is_won_by_exactly_one_of_racing_writers(bucket: str) -> None:
+    credentials = S3Credentials.from_env()
+    assert put_if_absent(credentials, bucket, "log/1.json", b"first")
+    assert not put_if_absent(credentials, bucket, "log/1.json", b"second")
+    with ThreadPoolExecutor(8) as pool:
+        won = list(
+            pool.map(
+                lambda n: put_if_absent(credentials, bucket, "log/2.json", str(n).encode()),
+                range(24),
+            )
+        )
+    assert won.count(True) == 1
+    fs = credentials.filesystem()
+    assert fs.open_input_stream(f"{bucket}/log/1.json").read() == b"first"
+    winner = int(fs.open_input_stream(f"{bucket}/log/2.json").read())
+    assert won[winner]
+
+
+def test_a_refused_request_is_one_sentence_without_the_secret(bucket: str) -> None:
+    good = S3Credentials.from_env()
+    wrong = S3Credentials(good.endpoint, good.region, good.access_key, "not-the-secret")
+    with pytest.raises(ObjectStoreError) as caught:
+        put_if_absent(wrong, bucket, "log/x.json", b"x")
+    message = str(caught.value)
+    assert f"s3://{bucket}/log/x.json" in message and "403" in message
+    assert "not-the-secret" not in message and S3_SECRET_KEY not in message
