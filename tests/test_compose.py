@@ -80,6 +80,7 @@ def test_airflow_services_share_one_configuration() -> None:
             name
         )  # the UI reads task logs
         assert env["NEWSFLOW_DATA"] == "/opt/airflow/data", name
+        assert env["NEWSFLOW_STATE_URL"].endswith("@postgres/newsflow"), name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith(
             "http://airflow-apiserver:8080"
         ), name
@@ -110,3 +111,12 @@ def test_init_writes_the_login_the_api_server_reads() -> None:
     assert passwords.startswith("/opt/airflow/config/")
     assert "airflow-config:/opt/airflow/config" in api["volumes"]
     assert api["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_crawl_state_has_its_own_database_which_postgres_creates() -> None:
+    postgres = load()["services"]["postgres"]
+    init = next(v for v in postgres["volumes"] if v.split(":")[1] == "/docker-entrypoint-initdb.d")
+    scripts = sorted((ROOT / init.split(":")[0]).glob("*.sql"))
+    created = " ".join(p.read_text(encoding="utf-8") for p in scripts)
+    assert "CREATE DATABASE newsflow;" in created
+    assert postgres["environment"]["POSTGRES_DB"] != "newsflow"  # not Airflow's metadata DB
