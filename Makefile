@@ -8,10 +8,12 @@ PIP_VERSION := 25.3
 DATA ?= data/demo
 AIRFLOW_TEST_HOME := $(CURDIR)/.airflow
 AIRFLOW_LOCAL_HOME := $(CURDIR)/.airflow/standalone
-# Debian packages the integration tests need (tests/integration/): a browser, and PostgreSQL's
-# server binaries, which Debian keeps under /usr/lib/postgresql/<version>/bin
+# Debian packages the integration tests need (tests/integration/): a browser, PostgreSQL's
+# server binaries, which Debian keeps under /usr/lib/postgresql/<version>/bin, and Redis (the
+# Celery broker)
 SYSTEM_PACKAGES = $(if $(shell command -v chromium || command -v chromium-browser),,chromium) \
-  $(if $(wildcard /usr/lib/postgresql/*/bin/initdb)$(shell command -v initdb),,postgresql)
+  $(if $(wildcard /usr/lib/postgresql/*/bin/initdb)$(shell command -v initdb),,postgresql) \
+  $(if $(shell command -v redis-server),,redis-server)
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps demo test lint format typecheck pytest bench eval eval-baseline serve-demo airflow airflow-test clean
@@ -27,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv (if missing) and install the project with pinned dependencies
 
-system-deps: ## apt-get install Chromium and PostgreSQL when missing (the integration tests use them)
+system-deps: ## apt-get install Chromium, PostgreSQL and Redis when missing (the integration tests use them)
 	@missing="$(strip $(SYSTEM_PACKAGES))"; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \

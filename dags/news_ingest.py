@@ -23,7 +23,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from ingest.config import Settings, Source, data_root, load_sources, sources_path
+from ingest.config import Settings, Source, data_root, load_sources, retry_delay, sources_path
 from ingest.run.callbacks import task_failed
 
 ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
@@ -31,7 +31,7 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "newsflow",
     "retries": 2,
-    "retry_delay": dt.timedelta(minutes=2),
+    "retry_delay": retry_delay(),  # 2 minutes unless NEWSFLOW_RETRY_DELAY_S says otherwise
     "retry_exponential_backoff": True,
     "execution_timeout": dt.timedelta(hours=1),
 }

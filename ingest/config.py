@@ -7,6 +7,7 @@ Longer than the other modules on purpose: it is the whole contract of the source
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import re
@@ -219,6 +220,27 @@ def sources_path() -> Path:
     return Path(os.environ.get(SOURCES_ENV) or DEFAULT_SOURCES)
 
 
+RETRY_DELAY_ENV = "NEWSFLOW_RETRY_DELAY_S"
+
+
+def retry_delay(default_s: float = 120.0) -> dt.timedelta:
+    """The delay before Airflow retries a failed ingest task: NEWSFLOW_RETRY_DELAY_S seconds,
+    else `default_s` (doubling with each retry)."""
+    text = os.environ.get(RETRY_DELAY_ENV, "").strip()
+    if not text:
+        return dt.timedelta(seconds=default_s)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise ConfigError(
+            f"{RETRY_DELAY_ENV}={text}: must be a number of seconds from 0 to 86400, "
+            "like NEWSFLOW_RETRY_DELAY_S=120."
+        )
+    return dt.timedelta(seconds=seconds)
+
+
 def data_root(given: str | None = None) -> Path:
     """The data root: `given` (a command's --data), else NEWSFLOW_DATA, else the project's
     data/ folder. Every command and DAG resolves it here. Raises ConfigError for a URL (only
@@ -396,8 +418,6 @@ def _state_url(value: Any, path: Path) -> str | None:
     """A PostgreSQL address for the crawl state (its password best given as ${VARIABLE})."""
     if value is None:
         return None
-    from urllib.parse import urlsplit
-
     text = value.strip() if isinstance(value, str) else ""
     try:
         parts = urlsplit(text)

