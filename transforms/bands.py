@@ -14,9 +14,7 @@ file is written whole under a temporary name and renamed.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,7 +25,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.files import fsync_dir
+from transforms.files import fsync_dir, replace_whole
 
 Pairs = npt.NDArray[np.int64]  # (2, n): row 0 bands, row 1 keys; sorted by band
 EMPTY: Pairs = np.empty((2, 0), dtype=np.int64)
@@ -168,16 +166,7 @@ def _replace(path: Path, pairs: Pairs) -> None:
 
 def _write(target: Path, pairs: Pairs) -> None:
     """Write a band file so that it is complete or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, pairs)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_whole(target, lambda handle: np.save(handle, pairs))
 
 
 def normalised(pairs: Pairs) -> Pairs:

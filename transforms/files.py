@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -46,17 +46,24 @@ def check_readable(paths: Iterable[Path]) -> None:
 def write_json_durably(path: Path, data: Any) -> None:
     """Write `data` as JSON to `path` so that the file is complete or absent, even when the
     disk fills or the machine stops: a temporary file, fsync, rename, fsync of the folder."""
+    replace_whole(path, lambda handle: handle.write(json.dumps(data).encode("utf-8")))
+    fsync_dir(path.parent)
+
+
+def replace_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` through `write` so that it is complete or absent: a hidden temporary file
+    beside it, fsync, rename (the folder is not synced: callers that need the name durable do
+    that)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
+        with open(tmp, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
 
 
 def fsync_file(path: Path) -> None:

@@ -263,3 +263,20 @@ def test_dags_read_the_data_root_through_data_root(monkeypatch: pytest.MonkeyPat
             "now, not URLs; pass a local folder (a bucket can be mounted as one)."
         )
     )
+
+
+def test_the_retry_delay_comes_from_its_variable_or_is_one_clear_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import datetime as dt
+
+    from ingest.config import retry_delay
+
+    monkeypatch.delenv("NEWSFLOW_RETRY_DELAY_S", raising=False)
+    assert retry_delay() == dt.timedelta(minutes=2)
+    monkeypatch.setenv("NEWSFLOW_RETRY_DELAY_S", "1.5")
+    assert retry_delay() == dt.timedelta(seconds=1.5)
+    for bad in ("soon", "-1", "nan", "1e9"):
+        monkeypatch.setenv("NEWSFLOW_RETRY_DELAY_S", bad)
+        with pytest.raises(ConfigError, match=r"NEWSFLOW_RETRY_DELAY_S=.*: must be a number"):
+            retry_delay()
