@@ -14,7 +14,7 @@ from ingest.fetch.state import CrawlState, Outcome, Validators
 from ingest.run.items import isolate, problem
 from ingest.run.metrics import record_run
 from ingest.run.model import Run, WriteRef, workdir
-from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, write_json
+from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, require, write_json
 
 
 def write(
@@ -54,6 +54,10 @@ def write(
     written_at = dt.datetime.now(dt.UTC)
     work = workdir(root, source, run) if transformed is None else Path(transformed).parent
     name = output_name(source.id, run.key)
+    if transformed is not None:
+        require(transformed, "write")
+    if not reprocess:  # a reprocessed run's work folder holds only its extract and transform
+        require(work / "discovered.jsonl", "write")
     discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
 
     def read_new(columns: list[str]) -> pa.Table:  # the new rows' columns dedup needs

@@ -41,6 +41,7 @@ from ingest.run.workfiles import (
     JsonlWriter,
     read_json,
     read_jsonl,
+    require,
     write_json,
     write_jsonl,
 )
@@ -134,7 +135,7 @@ def fetch(
 
     settings = source.settings(settings)
     work = Path(discovered).parent
-    items = list(read_jsonl(Path(discovered)))
+    items = list(read_jsonl(require(discovered, "fetch")))
     with CrawlState(root, settings.state_url) as state:
         return _fetch_all(source, settings, root, run, state, work, items, refetch)
 
@@ -195,7 +196,7 @@ def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: s
     from ingest.fetch.warc import read_responses, warc_path
 
     work = Path(fetched).parent
-    wanted = {row["record_id"]: row for row in read_jsonl(Path(fetched))}
+    wanted = {row["record_id"]: row for row in read_jsonl(require(fetched, "extract"))}
     problems: list[dict[str, Any]] = []
     archive = warc_path(root, source.id, run.key)
     with JsonlWriter(work / "extracted.jsonl") as out:
@@ -231,7 +232,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
     from transforms.schema import ARTICLE_SCHEMA
     from transforms.tagging import get_tagger
 
-    work = Path(extracted).parent
+    work = require(extracted, "transform").parent
     problems: list[dict[str, Any]] = []
     tagger = get_tagger(settings.taxonomy, settings.entity_model)
     path = work / "articles.parquet"

@@ -60,6 +60,24 @@ class JsonlWriter:
             self._tmp.unlink(missing_ok=True)
 
 
+class WorkFilesGone(RuntimeError):
+    """A stage's input work file is missing: the one-sentence message says what to do."""
+
+
+def require(path: Path | str, stage: str) -> Path:
+    """`path`, the input of `stage`, which must exist: a stage run again after its run's work
+    files were removed (`keep_work_days` after the commit) must fail, not commit an empty run
+    over what its first attempt stored."""
+    path = Path(path)
+    if not path.exists():
+        raise WorkFilesGone(
+            f"{path}: the {stage} stage's input is missing (a run's work files are removed "
+            "keep_work_days after it committed, or an earlier stage did not run); clear the "
+            "DAG run from its first task, discovered_items, to run it again whole."
+        )
+    return path
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return

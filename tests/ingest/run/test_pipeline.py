@@ -352,3 +352,42 @@ def test_retag_command_reports_and_explains_a_wrong_folder(
     assert "0 tagging parts failed" in out
     assert main(["retag", "--data", str(tmp_path / "nowhere")]) == 2
     assert "no stored articles" in capsys.readouterr().err
+
+
+def test_a_stage_run_again_after_its_work_files_went_fails_and_changes_nothing(
+    demo_sources: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from ingest.run import commit, stages
+    from ingest.run.model import workdir
+    from ingest.run.workfiles import WorkFilesGone
+
+    config = load_sources(demo_sources)
+    source, settings, data = config.sources[1], config.settings, tmp_path / "data"
+    run = Run(
+        "scheduled__2026-11-25T12:00:00+00:00",
+        dt.datetime(2026, 11, 25, 11, tzinfo=UTC),
+        dt.datetime(2026, 11, 25, 12, tzinfo=UTC),
+    )
+    found = stages.discover(source, settings, data, run)
+    fetched = stages.fetch(source, settings, data, run, found["path"])
+    extracted = stages.extract(source, settings, data, run, fetched["path"])
+    transformed = stages.transform(source, settings, data, run, extracted["path"])
+    commit.write(source, settings, data, run, transformed["path"])
+    before = (sorted(r["url"] for r in articles(data)), sorted(r["url"] for r in quarantine(data)))
+    assert len(before[0]) == 2 and len(before[1]) == 3
+    shutil.rmtree(workdir(data, source, run))  # as retention does keep_work_days later
+    # an operator clears one task of the old run in Airflow: each refuses, none commits
+    with pytest.raises(WorkFilesGone, match="clear the DAG run from its first task"):
+        stages.fetch(source, settings, data, run, found["path"])
+    with pytest.raises(WorkFilesGone, match="the extract stage's input is missing"):
+        stages.extract(source, settings, data, run, fetched["path"])
+    with pytest.raises(WorkFilesGone, match="the transform stage's input is missing"):
+        stages.transform(source, settings, data, run, extracted["path"])
+    with pytest.raises(WorkFilesGone, match="the write stage's input is missing"):
+        commit.write(source, settings, data, run, transformed["path"])
+    with pytest.raises(WorkFilesGone, match="the write stage's input is missing"):
+        commit.commit_unchanged(source, settings, data, run)
+    after = (sorted(r["url"] for r in articles(data)), sorted(r["url"] for r in quarantine(data)))
+    assert after == before
