@@ -12,6 +12,33 @@ from ingest.config import Source
 from ingest.run.model import STAGES, Run, WriteRef, workdir
 from ingest.run.workfiles import read_json, read_jsonl, write_json
 
+# what a reprocess (extraction again from the raw WARC files) cannot know, kept from the live run
+CRAWL_FIGURES = (
+    "discovered",
+    "not_modified",
+    "fetched",
+    "seen",
+    "bytes_fetched",
+    "requests",
+    "seconds_discover",
+    "seconds_fetch",
+)
+
+
+def _stored_row(root: Path, source_id: str, run: Run) -> dict[str, Any] | None:
+    """The run's stored metrics row, if any."""
+    import pyarrow.parquet as pq
+
+    from transforms.dataset import RUNS, output_name
+
+    path = (
+        root / RUNS / f"run_date={run.start.date().isoformat()}" / output_name(source_id, run.key)
+    )
+    if not path.exists():
+        return None
+    rows = pq.read_table(path).to_pylist()
+    return rows[0] if rows else None
+
 
 def record_run(
     root: Path,
@@ -79,6 +106,11 @@ def record_run(
         "failed_task": failed_task,
         "error": error,
     }
+    if reprocess:  # the pages were not fetched again: the crawl's figures stay the live run's
+        live = _stored_row(root, source.id, run)
+        for key in CRAWL_FIGURES:
+            if live is not None:
+                row[key] = live[key]
     commit_run_metrics(row, root, source.id, run.key, run.start.date())
     latest = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
     write_json(root / "runs" / "latest" / f"{source.id}.json", latest)

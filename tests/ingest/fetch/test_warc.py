@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
@@ -59,12 +60,23 @@ def test_fetched_responses_are_stored_as_warc_records(
     assert records[0][0] == "warcinfo" and [k for k, _, _ in records].count("metadata") == 3
 
 
+def run_rows(root: Path) -> list[dict[str, Any]]:
+    files = sorted(str(p) for p in (root / "runs").glob("run_date=*/*.parquet"))
+    return list(ds.dataset(files, format="parquet").to_table().to_pylist())
+
+
 def test_reprocess_rebuilds_the_same_articles_offline(
     demo_sources: Path, tmp_path: Path, demo_server: SiteServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
     assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
     live_rows, live_quarantine = rows(data), quarantine(data)
+    live_crawl = {
+        r["source_id"]: tuple(
+            r[k] for k in ("discovered", "fetched", "requests", "bytes_fetched", "seconds_fetch")
+        )
+        for r in run_rows(data)
+    }
     demo_server.stop()  # the network is gone from here on
     shutil.rmtree(data / "articles")
     capsys.readouterr()
@@ -73,6 +85,12 @@ def test_reprocess_rebuilds_the_same_articles_offline(
     assert quarantine(data) == live_quarantine  # fetch-stage rows of the live run are kept
     out = capsys.readouterr().out
     assert "total: new=4 duplicate=1 seen=0 failed=3" in out
+    # the runs' metrics keep what the crawl did (nothing was fetched again) and say reprocess
+    crawl = ("discovered", "fetched", "requests", "bytes_fetched", "seconds_fetch")
+    again = {r["source_id"]: r for r in run_rows(data)}
+    assert all(r["reprocess"] for r in again.values())
+    assert {s: tuple(r[k] for k in crawl) for s, r in again.items()} == live_crawl
+    assert all(r["fetched"] > 0 and r["requests"] > 0 for r in again.values())
     assert (
         main(
             ["reprocess", "--data", str(data), "--source", "limited-times", "--since", "2000-01-01"]
