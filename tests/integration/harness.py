@@ -321,6 +321,7 @@ class S3Server:
     service: Service
     root: Path
     port: int
+    bucket: str = "newsflow-tests"  # one bucket for the session: tests use their own prefixes
 
     @property
     def endpoint(self) -> str:
@@ -361,13 +362,14 @@ class S3Server:
             "-s3",
             "-s3.port.iceberg=0",
             f"-s3.config={identities}",
-            "-master.volumeSizeLimitMB=64",
-            "-volume.max=16",
+            "-master.volumeSizeLimitMB=16",
+            "-volume.max=64",
             "-volume.preStopSeconds=0",
         ]
         server = cls(Service.start("weed", argv, dict(os.environ), root), root, ports["s3"])
         try:
             wait_until(server._answers, 60, "the S3 server", lambda: tail(server.service.log))
+            server.create_bucket(server.bucket)
         except BaseException:
             server.stop()
             raise

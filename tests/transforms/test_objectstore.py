@@ -24,9 +24,12 @@ from transforms.objectstore import (
 def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
-    name = f"b{uuid.uuid4().hex[:12]}"
-    s3_server.create_bucket(name)
-    return name
+    return s3_server.bucket
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
 
 
 def test_an_s3_address_splits_into_bucket_and_key_prefix() -> None:
@@ -40,31 +43,35 @@ def test_an_s3_address_splits_into_bucket_and_key_prefix() -> None:
             S3Location.parse(bad)
 
 
-def test_the_credentials_come_from_the_standard_variables_and_hide_the_secret(bucket: str) -> None:
+def test_the_credentials_come_from_the_standard_variables_and_hide_the_secret(
+    bucket: str, prefix: str
+) -> None:
     credentials = S3Credentials.from_env()
     assert credentials.secret_key == S3_SECRET_KEY
     assert S3_SECRET_KEY not in repr(credentials)
     fs = credentials.filesystem()
     table = pa.table({"n": [1, 2, 3]})
-    pq.write_table(table, f"{bucket}/t/published_date=2026-12-01/a.parquet", filesystem=fs)
-    assert pq.read_table(f"{bucket}/t", filesystem=fs)["n"].to_pylist() == [1, 2, 3]
+    pq.write_table(table, f"{bucket}/{prefix}/published_date=2026-12-01/a.parquet", filesystem=fs)
+    assert pq.read_table(f"{bucket}/{prefix}", filesystem=fs)["n"].to_pylist() == [1, 2, 3]
 
 
-def test_a_conditional_create_is_won_by_exactly_one_of_racing_writers(bucket: str) -> None:
+def test_a_conditional_create_is_won_by_exactly_one_of_racing_writers(
+    bucket: str, prefix: str
+) -> None:
     credentials = S3Credentials.from_env()
-    assert put_if_absent(credentials, bucket, "log/1.json", b"first")
-    assert not put_if_absent(credentials, bucket, "log/1.json", b"second")
+    assert put_if_absent(credentials, bucket, f"{prefix}/1.json", b"first")
+    assert not put_if_absent(credentials, bucket, f"{prefix}/1.json", b"second")
     with ThreadPoolExecutor(8) as pool:
         won = list(
             pool.map(
-                lambda n: put_if_absent(credentials, bucket, "log/2.json", str(n).encode()),
+                lambda n: put_if_absent(credentials, bucket, f"{prefix}/2.json", str(n).encode()),
                 range(24),
             )
         )
     assert won.count(True) == 1
     fs = credentials.filesystem()
-    assert fs.open_input_stream(f"{bucket}/log/1.json").read() == b"first"
-    winner = int(fs.open_input_stream(f"{bucket}/log/2.json").read())
+    assert fs.open_input_stream(f"{bucket}/{prefix}/1.json").read() == b"first"
+    winner = int(fs.open_input_stream(f"{bucket}/{prefix}/2.json").read())
     assert won[winner]
 
 
