@@ -19,6 +19,7 @@ from ingest.config import (
     sources_path,
 )
 from transforms.exceptions import CorruptFile, StateUnavailable
+from transforms.objectstore import ObjectStoreError, S3Location
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,13 +337,20 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
     from transforms.query import format_table, run_query
 
-    root = data_root(args.data)
-    if not root.is_dir():
+    location = lake_location(args.data)
+    root: Path | S3Location = location if location is not None else data_root(args.data)
+    if isinstance(root, Path) and not root.is_dir():
         raise ConfigError(
             f"{root}: no such data folder; pass --data with the folder an ingest wrote to."
         )
     try:
         columns, rows = run_query(root, args.sql, unsafe=args.unsafe)
+    except (OSError, ObjectStoreError) as exc:
+        if isinstance(root, Path):
+            raise
+        reason = " ".join(str(exc).split())[:300]
+        print(f"newsflow: {root}: the dataset could not be read ({reason})", file=sys.stderr)
+        return 2
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         if not args.unsafe and _refused(exc):
@@ -354,6 +362,19 @@ def _cmd_query(args: argparse.Namespace) -> int:
         return 2
     print(format_table(columns, rows))
     return 0
+
+
+def lake_location(given: str | None) -> S3Location | None:
+    """The s3:// data root named by `given` (--data) or NEWSFLOW_DATA, if it is one."""
+    text = given if given is not None else os.environ.get(DATA_ENV, "")
+    if not text.lower().startswith("s3://"):
+        return None
+    try:
+        return S3Location.parse(text)
+    except ValueError:
+        raise ConfigError(
+            f"--data {text}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
+        ) from None
 
 
 def _refused(exc: Exception) -> bool:

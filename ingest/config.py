@@ -254,8 +254,8 @@ def data_root(given: str | None = None) -> Path:
         text, item = str(DEFAULT_DATA), f"the default data root {DEFAULT_DATA}"
     if URL_SCHEME.match(text):
         raise ConfigError(
-            f"{item}: only local folders are supported as the data root for now, not URLs; "
-            "pass a local folder (a bucket can be mounted as one)."
+            f"{item}: this command needs a local folder as the data root (of the commands, "
+            "only newsflow query reads an s3:// data root so far); pass a local folder."
         )
     path = Path(text)
     for folder in (path, *path.parents):

@@ -12,6 +12,7 @@ from transforms.commit import recover_if_idle
 from transforms.compaction import published_files
 from transforms.dataset import ARTICLES, QUARANTINE, RUNS
 from transforms.files import check_readable
+from transforms.objectstore import S3Location
 from transforms.quality import QUALITY, QUALITY_SCHEMA
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
 
@@ -23,17 +24,26 @@ VIEWS: dict[str, tuple[str, pa.Schema, str]] = {
 }
 
 
-def connect(root: Path, *, unsafe: bool = False) -> Any:
-    """A DuckDB connection with the dataset's views (empty views for empty tables). Unless
-    `unsafe`, it reads nothing but the views and writes no file: external access is off and
-    the configuration locked. Raises CorruptFile for a file that is not readable Parquet."""
+def connect(root: Path | S3Location, *, unsafe: bool = False) -> Any:
+    """A DuckDB connection with the dataset's views (empty views for empty tables) over a
+    local data root or one on an object store (its published files, from its log of commits:
+    transforms/lakelog.py). Unless `unsafe`, it reads nothing but the views and writes no
+    file: external access is off and the configuration locked. Raises CorruptFile for a
+    local file that is not readable Parquet."""
     import duckdb
 
-    recover_if_idle(root)  # a commit a crash interrupted is finished first, when nobody writes
+    if isinstance(root, Path):
+        recover_if_idle(root)  # a commit a crash interrupted is finished first, if nobody writes
+        datasets = {
+            view: _dataset(root / folder, schema, partition)
+            for view, (folder, schema, partition) in VIEWS.items()
+        }
+    else:
+        datasets = _lake_datasets(root)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # show timestamps in UTC whatever the machine's zone
-    for view, (folder, schema, partition) in VIEWS.items():
-        con.register(f"_{view}", _dataset(root / folder, schema, partition))
+    for view, dataset in datasets.items():
+        con.register(f"_{view}", dataset)
         con.execute(f"CREATE VIEW {view} AS SELECT * FROM _{view}")
     if not unsafe:
         con.execute("SET enable_external_access = false")
@@ -58,8 +68,31 @@ def _dataset(folder: Path, schema: pa.Schema, partition: str) -> Any:
     )
 
 
+def _lake_datasets(location: S3Location) -> dict[str, Any]:
+    """Each view's published files on the object store as one pyarrow dataset (DuckDB reads
+    them through pyarrow: its own S3 extension would have to be downloaded)."""
+    import pyarrow.dataset as ds
+
+    from transforms.lakelog import Lake
+
+    lake = Lake(location)
+    published = lake.published().files
+    out = {}
+    for view, (folder, schema, partition) in VIEWS.items():
+        key = pa.schema([pa.field(partition, pa.date32())])
+        out[view] = ds.dataset(
+            [lake.uri(p) for p in sorted(published.get(folder, ()))],
+            schema=pa.unify_schemas([schema, key]),
+            format="parquet",
+            filesystem=lake.fs,
+            partitioning=ds.partitioning(key, flavor="hive"),
+            partition_base_dir=lake.uri(folder),
+        )
+    return out
+
+
 def run_query(
-    root: Path, sql: str, *, unsafe: bool = False
+    root: Path | S3Location, sql: str, *, unsafe: bool = False
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and rows of `sql` run against the dataset's views (see `connect`)."""
     con = connect(root, unsafe=unsafe)

@@ -236,10 +236,10 @@ def test_the_data_root_is_a_local_folder(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(DATA_ENV, str(tmp_path))
     assert data_root() == tmp_path
     for url in ("s3://bucket/x", "gs://b", "file:///tmp/x", "HTTPS://example.org/d", "hdfs+ha://n"):
-        with pytest.raises(ConfigError, match=r"only local folders are supported"):
+        with pytest.raises(ConfigError, match=r"this command needs a local folder"):
             data_root(url)
     monkeypatch.setenv(DATA_ENV, "s3://bucket/x")
-    with pytest.raises(ConfigError, match=r"^NEWSFLOW_DATA=s3://bucket/x: only local folders"):
+    with pytest.raises(ConfigError, match=r"^NEWSFLOW_DATA=s3://bucket/x: this command needs a"):
         data_root()
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match=r"file: is a file, not a folder; pass a folder"):
@@ -259,8 +259,9 @@ def test_dags_read_the_data_root_through_data_root(monkeypatch: pytest.MonkeyPat
         error.strip()
         .splitlines()[-1]
         .endswith(
-            "NEWSFLOW_DATA=s3://bucket/x: only local folders are supported as the data root for "
-            "now, not URLs; pass a local folder (a bucket can be mounted as one)."
+            "NEWSFLOW_DATA=s3://bucket/x: this command needs a local folder as the data root (of "
+            "the commands, only newsflow query reads an s3:// data root so far); pass a local "
+            "folder."
         )
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,53 @@ def test_garbage_is_unpublished_files_older_than_the_grace(lake: Lake) -> None:
     assert lake.published().files == {"articles": {live, newer}}
     for path in (live, newer):
         assert lake.fs.open_input_stream(lake.uri(path)).read()
+
+
+def test_newsflow_query_reads_the_published_files_of_an_s3_data_root(
+    lake: Lake,
+    demo_sources: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ingest.cli import main
+
+    local = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(local)]) == 0
+    uploaded: dict[str, list[str]] = {}
+    for table in ("articles", "quarantine", "runs"):
+        for path in sorted((local / table).glob("*=*/*.parquet")):
+            name = lake.new_name(table, path.parent.name, path.name)
+            lake.write_bytes(name, path.read_bytes())
+            uploaded.setdefault(table, []).append(name)
+    lake.commit(uploaded)
+    # a second copy of one file that no commit publishes (a writer that died): never read
+    stray = sorted((local / "articles").glob("*=*/*.parquet"))[0]
+    lake.write_bytes(lake.new_name("articles", stray.parent.name, stray.name), stray.read_bytes())
+    sql = (
+        "SELECT count(*) AS n, count(DISTINCT article_id) AS ids, min(published_date) AS first "
+        "FROM articles"
+    )
+    capsys.readouterr()
+    assert main(["query", "--data", str(local), sql]) == 0
+    here = capsys.readouterr().out
+    s3 = f"s3://{lake.location.bucket}/{lake.location.prefix}"
+    assert main(["query", "--data", s3, sql]) == 0
+    there = capsys.readouterr().out
+    assert there == here and " 5 " in there  # the demo's five articles, none doubled
+    assert main(["query", "--data", s3, "SELECT reason FROM quarantine ORDER BY 1"]) == 0
+    assert "robots_disallowed" in capsys.readouterr().out
+
+
+def test_an_unreachable_s3_data_root_is_one_sentence_without_the_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.cli import main
+    from tests.integration.harness import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hush-hush")
+    assert main(["query", "--data", "s3://news-lake/flow", "SELECT 1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("newsflow: s3://news-lake/flow: the dataset could not be read (")
+    assert "hush-hush" not in err and len(err.splitlines()) == 1
