@@ -118,7 +118,7 @@ def _stage(root: Path, name: str, chunks: Chunks) -> dict[str, str]:
             fsync_file(hidden)
             staged[_relative(root, hidden)] = _relative(root, partition_dir(root, day) / name)
         done |= set(days.files)
-        if not days.deferred:
+        if not days.refused:
             if staged:
                 fsync_dir(staging)
             return staged
@@ -133,7 +133,8 @@ class _DayFiles:
         self.files: dict[Any, Path] = {}
         self.buffered: dict[Any, list[pa.Table]] = {}
         self.count = 0
-        self.deferred = False  # rows of days beyond OPEN_DAYS were left for another walk
+        self.taken: set[Any] = set()  # the days this walk writes (at most OPEN_DAYS)
+        self.refused: set[Any] = set()  # days met once OPEN_DAYS were taken: the next walk's
 
     def add(self, chunk: pa.Table, skip: set[Any]) -> None:
         if not chunk.num_rows:
@@ -145,12 +146,13 @@ class _DayFiles:
         starts = [i for i, d in enumerate(days) if i == 0 or d != days[i - 1]]
         for start, stop in zip(starts, [*starts[1:], len(days)], strict=True):
             day = days[start]
-            if day in skip:
+            if day in skip or day in self.refused:
                 continue
-            opens = day not in self.files and day not in self.buffered
-            if opens and len(self.files) + len(self.buffered) >= OPEN_DAYS:
-                self.deferred = True
-                continue
+            if day not in self.taken:
+                if len(self.taken) >= OPEN_DAYS:
+                    self.refused.add(day)  # all of its rows wait for a later walk
+                    continue
+                self.taken.add(day)
             self.buffered.setdefault(day, []).append(chunk.slice(start, stop - start))
             self.count += stop - start
         if self.count >= FLUSH_ROWS:
