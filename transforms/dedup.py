@@ -51,8 +51,9 @@ DEDUP_COLUMNS = [
     "lsh_bands",
 ]
 FLAGS = ("duplicate_of", "story_id", "dup_similarity")
-# rows sharing one band value beyond this many are compared with the first ones only (a
-# thousand near-identical pages stay connected through them, in pairs linear in their number)
+# rows sharing one band value beyond this many are compared with the first ones only, new
+# rows and stored rows each (a thousand near-identical pages stay connected through them, in
+# pairs linear in their number)
 BUCKET_LIMIT = 32
 QUERY_CHUNK = 1024  # rows whose candidates are compared at once
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -160,22 +161,29 @@ def copy_pairs(
         sigs = np.array([nodes[i]["minhash"] for i in usable], dtype=np.uint32)
         sizes = np.array([nodes[i]["shingles"] for i in usable], dtype=np.int32)
         bands = np.array([nodes[i]["lsh_bands"] for i in usable], dtype=np.int64)
-        index = minhash.BandIndex()
-        index.add(bands)
-        queries = np.asarray([k for k, i in enumerate(usable) if i < limit], dtype=np.int64)
         u = np.asarray(usable, dtype=np.int64)
-        for start in range(0, len(queries), QUERY_CHUNK):  # memory bounded by the chunk
-            chunk = queries[start : start + QUERY_CHUNK]
-            q, c = index.query(bands[chunk], limit=BUCKET_LIMIT)
-            q = chunk[q]
-            keep = q != c
-            q, c = q[keep], c[keep]
-            keep = np.abs(micros[u[q]] - micros[u[c]]) <= span
-            q, c = q[keep], c[keep]
-            jaccard, containment = minhash.similarity(sigs[q], sizes[q], sigs[c], sizes[c])
-            ok = is_copy(jaccard, containment)
-            for a, b in zip(u[q[ok]].tolist(), u[c[ok]].tolist(), strict=True):
-                pairs.add((min(a, b), max(a, b)))
+        queries = np.nonzero(u < limit)[0]  # positions in `usable` of the rows to match
+        # new rows and stored rows in separate indexes, each bucket capped on its own: a batch
+        # of many near-identical new rows must not crowd the stored ones out of a bucket
+        indexes = []
+        for members in (queries, np.nonzero(u >= limit)[0]):
+            if len(members):
+                index = minhash.BandIndex()
+                index.add(bands[members])
+                indexes.append((index, members))
+        for first in range(0, len(queries), QUERY_CHUNK):  # memory bounded by the chunk
+            chunk = queries[first : first + QUERY_CHUNK]
+            for index, members in indexes:
+                q, c = index.query(bands[chunk], limit=BUCKET_LIMIT)
+                q, c = chunk[q], members[c]
+                keep = q != c
+                q, c = q[keep], c[keep]
+                keep = np.abs(micros[u[q]] - micros[u[c]]) <= span
+                q, c = q[keep], c[keep]
+                jaccard, containment = minhash.similarity(sigs[q], sizes[q], sigs[c], sizes[c])
+                ok = is_copy(jaccard, containment)
+                for a, b in zip(u[q[ok]].tolist(), u[c[ok]].tolist(), strict=True):
+                    pairs.add((min(a, b), max(a, b)))
     return sorted(pairs)
 
 

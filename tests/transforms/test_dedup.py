@@ -365,3 +365,22 @@ def test_a_thousand_near_identical_pages_form_one_story_in_pairs_linear_in_their
     flags = flags_of(rows)
     assert {f[1] for f in flags.values()} == {rows[0]["article_id"]}  # one story, first wins
     assert sum(f[0] is None for f in flags.values()) == 1
+
+
+def test_a_stored_original_is_found_by_a_batch_crowded_with_its_copies() -> None:
+    original = row("https://a.example/original", wire_with(tail="Page original of the listing."))
+    original["story_id"] = original["article_id"]
+    copies = [
+        row(
+            f"https://s.example/{n}",
+            wire_with(tail=f"Page {n} of the listing."),
+            T0 + dt.timedelta(hours=1, minutes=n),
+        )
+        for n in range(40)  # more than BUCKET_LIMIT new rows in every shared band
+    ]
+    for copy in copies:  # the same fingerprint (words equal but for a few): every band shared
+        for column in ("shingles", "minhash", "lsh_bands"):
+            copy[column] = original[column]
+    flags = flags_of(copies, [original])
+    assert {f[1] for f in flags.values()} == {original["article_id"]}  # joined its story
+    assert {f[0] for f in flags.values()} == {original["article_id"]}  # all copies of it
