@@ -34,7 +34,8 @@ from transforms.objectstore import S3Credentials, S3Location, put_if_absent
 
 LOG = "_log"
 CHECKPOINT_EVERY = 50
-GRACE = dt.timedelta(hours=1)  # unpublished files younger than this are left alone
+GRACE = dt.timedelta(hours=1)  # unpublished files written or removed since are left alone
+TABLES = ("articles", "quarantine", "runs", "quality")  # the folders garbage is looked for in
 _WIDTH = 12
 
 
@@ -127,6 +128,10 @@ class Lake:
             }
             body = json.dumps(record, sort_keys=True).encode()
             if put_if_absent(self.credentials, self.location.bucket, self._key(seq), body):
+                if max(self._listing()[1], default=0) >= seq:
+                    # a writer that stalled past a checkpoint created a number already pruned:
+                    # readers start after it, so this commit does not count; take another
+                    continue
                 if seq % CHECKPOINT_EVERY == 0:
                     snapshot.apply(record)
                     self._write_checkpoint(snapshot)
@@ -134,27 +139,42 @@ class Lake:
             time.sleep(min(0.5, 0.01 * 2**attempt))  # another writer won this number
         raise RuntimeError(f"{self.location}: no commit number won in {attempts} attempts")
 
-    def collect_garbage(self, now: dt.datetime | None = None) -> int:
-        """Delete data files that no commit publishes (a dead writer's, or removed by a later
-        commit) once older than GRACE; returns how many went."""
+    def collect_garbage(
+        self, now: dt.datetime | None = None, tables: Iterable[str] = TABLES
+    ) -> int:
+        """Delete the files of `tables` that no commit publishes (a dead writer's, or removed
+        by a later commit) once written more than GRACE ago and not removed by a commit in the
+        last GRACE (a reader may still be reading them); returns how many went."""
         import pyarrow.fs as pafs
 
         now = now or dt.datetime.now(dt.UTC)
         live = {p for paths in self.published().files.values() for p in paths}
+        recent = self._recently_removed(now)
         base = self.location.path()
         removed = 0
-        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-        for info in infos:
-            if info.type != pafs.FileType.File:
-                continue
-            relative = info.path[len(base) + 1 :]
-            if relative.startswith(f"{LOG}/") or relative in live:
-                continue
-            if info.mtime is not None and now - info.mtime.astimezone(dt.UTC) < GRACE:
-                continue
-            self.fs.delete_file(info.path)
-            removed += 1
+        for table in tables:
+            selector = pafs.FileSelector(self.uri(table), recursive=True, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                relative = info.path[len(base) + 1 :]
+                if info.type != pafs.FileType.File or relative in live or relative in recent:
+                    continue
+                if info.mtime is not None and now - info.mtime.astimezone(dt.UTC) < GRACE:
+                    continue
+                self.fs.delete_file(info.path)
+                removed += 1
         return removed
+
+    def _recently_removed(self, now: dt.datetime) -> set[str]:
+        """Files that commits still in the log removed less than GRACE before `now`."""
+        found: set[str] = set()
+        for seq in self._listing()[0]:
+            try:
+                record = self._read(self._key(seq))
+            except FileNotFoundError:
+                continue  # pruned meanwhile: older than any checkpoint reader's start
+            if now - dt.datetime.fromisoformat(record["at"]) < GRACE:
+                found.update(p for paths in record.get("remove", {}).values() for p in paths)
+        return found
 
     # ------------------------------------------------------------------------------ the log
 

@@ -94,7 +94,7 @@ def put_if_absent(
     credentials: S3Credentials, bucket: str, key: str, body: bytes, timeout: float = 30
 ) -> bool:
     """Create the object `key` with `body` unless it exists: True when this call created it,
-    False when it was there already (HTTP 412), whoever won a race for it."""
+    False when it was there already (HTTP 412) or another create of it raced this one (409)."""
     import requests
 
     url = f"{credentials.base_url}/{quote(bucket, safe='')}/{quote(key, safe='/~')}"
@@ -107,7 +107,7 @@ def put_if_absent(
         ) from None
     if response.status_code in (200, 201):
         return True
-    if response.status_code == 412:
+    if response.status_code in (409, 412):  # 409: a create of the key raced this one
         return False
     raise ObjectStoreError(
         f"s3://{bucket}/{key}: a conditional create was refused with HTTP "

@@ -148,3 +148,19 @@ def test_an_unreachable_s3_data_root_is_one_sentence_without_the_secret(
     err = capsys.readouterr().err.strip()
     assert err.startswith("newsflow: s3://news-lake/flow: the dataset could not be read (")
     assert "hush-hush" not in err and len(err.splitlines()) == 1
+
+
+def test_a_writer_that_stalled_past_a_checkpoint_commits_again_after_it(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lakelog, "CHECKPOINT_EVERY", 5)
+    for n in range(12):  # checkpoints at 5 and 10; the commits up to 5 are pruned
+        lake.commit({"articles": [put(lake, f"p{n}.parquet")]})
+    late = put(lake, "late.parquet")
+    stale = lakelog.Snapshot(2, {})  # what the stalled writer read before the others went on
+    real = lake.published
+    answers = iter([stale])
+    monkeypatch.setattr(lake, "published", lambda: next(answers, None) or real())
+    seq = lake.commit({"articles": [late]})  # its first try recreates pruned number 3
+    assert seq == 13
+    assert late in real().files["articles"]
