@@ -57,7 +57,7 @@ typecheck: $(STAMP) ## mypy --strict on ingest/ and transforms/
 pytest: $(STAMP) ## the test suite only
 	$(BIN)/pytest -q
 
-bench: $(STAMP) ## end to end against trafilatura, the rate limit, dedup, tagging, patterns, store scale, memory
+bench: $(STAMP) system-deps ## end to end against trafilatura, the rate limit, dedup, tagging, patterns, store scale, memory, Celery workers
 	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/rate_limit.py
 	$(BIN)/python benchmarks/dedup.py
@@ -65,6 +65,7 @@ bench: $(STAMP) ## end to end against trafilatura, the rate limit, dedup, taggin
 	$(BIN)/python benchmarks/patterns.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/cluster.py
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py

@@ -257,12 +257,18 @@ def _list_views(column: Any) -> list[Any]:
     return [values[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
 
 
-def flagged(table: pa.Table, result: DedupResult, taken: set[str] | None = None) -> pa.Table:
+def flagged(
+    table: pa.Table,
+    result: DedupResult,
+    taken: set[str] | None = None,
+    kept: dict[str, dict[str, Any]] | None = None,
+) -> pa.Table:
     """The rows of `table` that `dedup_batch` kept (each article once, in the table's order)
     with its flags and fingerprints: what the run writes, without its rows leaving Arrow
     (and without a copy when every row is kept). `taken`: the articles of earlier chunks of
-    the same rows (updated), when the rows come a chunk at a time."""
-    kept = {r["article_id"]: r for r in result.rows}
+    the same rows (updated), when the rows come a chunk at a time; `kept`: the result's rows
+    by article_id, made once for all the chunks."""
+    kept = kept if kept is not None else {r["article_id"]: r for r in result.rows}
     ids = [str(a) for a in table["article_id"].to_pylist()]
     first: list[int] = []
     taken = set() if taken is None else taken

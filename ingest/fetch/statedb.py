@@ -11,6 +11,7 @@ with skewed clocks still keep a host's interval) and the column types.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -81,6 +82,7 @@ class StateDb:
 
     for_update = ""  # appended to a SELECT whose rows the transaction will change
     name = ""
+    reconnects = False  # whether a connection the server dropped is opened again
 
     def __init__(self) -> None:
         self._connections: dict[int, Any] = {}
@@ -97,9 +99,19 @@ class StateDb:
         key = threading.get_ident()
         with self._lock:
             con = self._connections.get(key)
+            if con is not None and getattr(con, "closed", False):  # psycopg2: dropped by the server
+                con = None
             if con is None:
                 con = self._connections[key] = self._open()
         return con
+
+    def _discard(self) -> None:
+        """Drop this thread's connection (broken), so that its next use reconnects."""
+        with self._lock:
+            con = self._connections.pop(threading.get_ident(), None)
+        if con is not None:
+            with contextlib.suppress(Exception):
+                con.close()
 
     def close(self) -> None:
         with self._lock:
@@ -116,11 +128,21 @@ class StateDb:
         """A write transaction: writers are serialised (wholly on SQLite; by the rows they
         lock on PostgreSQL)."""
         session = self._session(self._connection())
-        session.execute(self._begin)
+        try:
+            session.execute(self._begin)
+        except Exception:
+            if not self.reconnects:
+                raise
+            self._discard()  # the server dropped the connection: nothing is done yet, so again
+            session = self._session(self._connection())
+            session.execute(self._begin)
         try:
             yield session
         except BaseException:
-            session.execute("ROLLBACK")
+            try:
+                session.execute("ROLLBACK")
+            except Exception:  # the connection itself broke: the next use opens a new one
+                self._discard()
             raise
         session.execute("COMMIT")
 
@@ -170,6 +192,7 @@ class SqliteDb(StateDb):
 
 class PostgresDb(StateDb):
     for_update = " FOR UPDATE"
+    reconnects = True
 
     def __init__(self, url: str, schema: str) -> None:
         super().__init__()

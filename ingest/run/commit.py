@@ -108,13 +108,14 @@ def write(
 
         def chunks() -> Iterator[pa.Table]:  # the rows to write, flagged, a chunk at a time
             taken: set[str] = set()
+            kept = {r["article_id"]: r for r in result.rows}
             if own.num_rows:
-                yield flagged(read_kept(everything), result, taken)
+                yield flagged(read_kept(everything), result, taken, kept)
             if transformed is not None:
                 for batch in pq.ParquetFile(transformed).iter_batches(
                     batch_size=settings.chunk_items
                 ):
-                    yield flagged(pa.Table.from_batches([batch]), result, taken)
+                    yield flagged(pa.Table.from_batches([batch]), result, taken, kept)
 
         files = commit_flagged(result, root, output, table=chunks)
         commit_quarantine(problems, root, source.id, run.key, run.start.date())

@@ -30,13 +30,16 @@ def _stored_row(root: Path, source_id: str, run: Run) -> dict[str, Any] | None:
     import pyarrow.parquet as pq
 
     from transforms.dataset import RUNS, output_name
+    from transforms.files import reading
+    from transforms.schema import RUNS_SCHEMA
 
     path = (
         root / RUNS / f"run_date={run.start.date().isoformat()}" / output_name(source_id, run.key)
     )
     if not path.exists():
         return None
-    rows = pq.read_table(path).to_pylist()
+    with reading(path):  # a damaged file is a CorruptFile naming it
+        rows = pq.read_table(path, schema=RUNS_SCHEMA).to_pylist()
     return rows[0] if rows else None
 
 

@@ -193,3 +193,26 @@ def test_ingest_keeps_its_crawl_state_in_postgresql_and_a_second_run_is_incremen
     again = {k: int(v) for k, v in (p.split("=") for p in second.splitlines()[-1].split()[1:])}
     assert total["new"] > 0 and again["new"] == 0  # the state in PostgreSQL was read back
     assert again["not_modified"] == 2  # both feeds answered 304 to the validators stored there
+
+
+def test_a_state_connection_the_server_dropped_is_opened_again(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    import psycopg2
+
+    url = new_database(postgres)
+    with CrawlState(tmp_path, url) as state:
+        state.save_robots("https://a.example", 200, "first")
+        killer = psycopg2.connect(url)
+        try:
+            killer.autocommit = True
+            with killer.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+        finally:
+            killer.close()
+        state.save_robots("https://a.example", 200, "second")  # a new connection, same state
+        status, body, _ = state.robots("https://a.example") or (0, "", 0.0)
+        assert (status, body) == (200, "second")
