@@ -59,6 +59,7 @@ class S3Credentials:
     region: str
     access_key: str | None
     secret_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)  # temporary credentials
 
     @classmethod
     def from_env(cls) -> S3Credentials:
@@ -67,6 +68,7 @@ class S3Credentials:
             region=os.environ.get("AWS_REGION") or "us-east-1",
             access_key=os.environ.get("AWS_ACCESS_KEY_ID") or None,
             secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
         )
 
     @property
@@ -81,6 +83,7 @@ class S3Credentials:
         return pafs.S3FileSystem(
             access_key=self.access_key,
             secret_key=self.secret_key,
+            session_token=self.session_token,
             region=self.region,
             endpoint_override=endpoint.netloc if self.endpoint else None,
             scheme="http" if endpoint.scheme == "http" else "https",
@@ -97,8 +100,16 @@ def put_if_absent(
     False when it was there already (HTTP 412) or another create of it raced this one (409)."""
     import requests
 
+    if not (credentials.access_key and credentials.secret_key):
+        raise ObjectStoreError(
+            f"s3://{bucket}/{key}: a commit needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(and AWS_SESSION_TOKEN with temporary credentials); set them for every worker"
+        )
     url = f"{credentials.base_url}/{quote(bucket, safe='')}/{quote(key, safe='/~')}"
-    headers = _signed(credentials, "PUT", url, body, {"If-None-Match": "*"})
+    extra = {"If-None-Match": "*"}
+    if credentials.session_token:
+        extra["X-Amz-Security-Token"] = credentials.session_token
+    headers = _signed(credentials, "PUT", url, body, extra)
     try:
         response = requests.put(url, data=body, headers=headers, timeout=timeout)
     except requests.RequestException as exc:

@@ -83,3 +83,11 @@ def test_a_refused_request_is_one_sentence_without_the_secret(bucket: str) -> No
     message = str(caught.value)
     assert f"s3://{bucket}/log/x.json" in message and "403" in message
     assert "not-the-secret" not in message and S3_SECRET_KEY not in message
+
+
+def test_a_commit_without_keys_says_which_variables_to_set(prefix: str) -> None:
+    anonymous = S3Credentials("http://127.0.0.1:9", "us-east-1", None, None)
+    with pytest.raises(ObjectStoreError, match="needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"):
+        put_if_absent(anonymous, "lake", f"{prefix}/1.json", b"x")
+    temporary = S3Credentials("http://127.0.0.1:9", "us-east-1", "k", "s", "token-123")
+    assert "token-123" not in repr(temporary) and "'s'" not in repr(temporary)
