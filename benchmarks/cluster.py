@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.end_to_end import demo_pages, eval_pages, served, write_feeds, write_pages  # noqa: E402
-from tests.ingest.fetch.test_state import new_database  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
     AirflowStack,
     Postgres,
@@ -65,14 +64,14 @@ def one_round(
     folder = work / f"workers-{workers}"
     folder.mkdir()
     redis, port = start_redis(folder)
-    metadata = new_database(postgres)
+    metadata = postgres.new_database()
     airflow = AirflowStack.prepare(
         folder / "airflow-home",
         metadata.replace("postgresql://", "postgresql+psycopg2://"),
         {
             "NEWSFLOW_SOURCES": str(sources_yaml(folder / "sources.yaml", base_urls, sources)),
             "NEWSFLOW_DATA": str(folder / "data"),
-            "NEWSFLOW_STATE_URL": new_database(postgres),
+            "NEWSFLOW_STATE_URL": postgres.new_database(),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__PARALLELISM": "16",
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{port}/0",

@@ -235,11 +235,16 @@ def commit_quarantine(
     return target
 
 
+def run_metrics_path(root: Path, source_id: str, run_key: str, run_day: dt.date) -> Path:
+    """runs/run_date=YYYY-MM-DD/<source>__<run>.parquet: the file of a run's metrics row."""
+    return root / RUNS / f"run_date={run_day.isoformat()}" / output_name(source_id, run_key)
+
+
 def commit_run_metrics(
     row: dict[str, Any], root: Path, source_id: str, run_key: str, run_day: dt.date
 ) -> Path:
-    """Write a run's metrics row: runs/run_date=YYYY-MM-DD/<source>__<run>.parquet, replacing an
-    earlier attempt of the same run (one row per source and run)."""
-    target = root / RUNS / f"run_date={run_day.isoformat()}" / output_name(source_id, run_key)
+    """Write a run's metrics row (`run_metrics_path`), replacing an earlier attempt of the
+    same run (one row per source and run)."""
+    target = run_metrics_path(root, source_id, run_key, run_day)
     write_atomic(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), target)
     return target

@@ -72,7 +72,7 @@ class Lake:
         """The published files as of the newest commit."""
         for _ in range(5):  # a commit pruned while this listed: list again
             commits, checkpoints = self._listing()
-            start = max((c for c in checkpoints), default=0)
+            start = max(checkpoints, default=0)
             try:
                 snapshot = self._checkpoint(start) if start else Snapshot()
                 for seq in sorted(c for c in commits if c > start):

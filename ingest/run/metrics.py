@@ -29,13 +29,11 @@ def _stored_row(root: Path, source_id: str, run: Run) -> dict[str, Any] | None:
     """The run's stored metrics row, if any."""
     import pyarrow.parquet as pq
 
-    from transforms.dataset import RUNS, output_name
+    from transforms.dataset import run_metrics_path
     from transforms.files import reading
     from transforms.schema import RUNS_SCHEMA
 
-    path = (
-        root / RUNS / f"run_date={run.start.date().isoformat()}" / output_name(source_id, run.key)
-    )
+    path = run_metrics_path(root, source_id, run.key, run.start.date())
     if not path.exists():
         return None
     with reading(path):  # a damaged file is a CorruptFile naming it

@@ -113,6 +113,20 @@ class Postgres:
     def url(self, driver: str = "psycopg2") -> str:
         return f"postgresql+{driver}://airflow@127.0.0.1:{self.port}/airflow"
 
+    def new_database(self) -> str:
+        """A fresh, empty database on this server; returns its plain postgresql:// URL."""
+        import psycopg2
+
+        name = f"db_{os.urandom(6).hex()}"
+        con = psycopg2.connect(f"postgresql://airflow@127.0.0.1:{self.port}/airflow")
+        try:
+            con.autocommit = True
+            with con.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {name}")
+        finally:
+            con.close()
+        return f"postgresql://airflow@127.0.0.1:{self.port}/{name}"
+
     @classmethod
     def start(cls, bindir: Path) -> Postgres:
         """initdb (trust auth, no fsync: a test database is thrown away), start, create the DB."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,28 +23,13 @@ from tests.integration.harness import Postgres, free_port
 from transforms.exceptions import StateUnavailable
 
 
-def new_database(server: Postgres) -> str:
-    """A fresh database on the test server; returns its plain postgresql:// URL."""
-    import psycopg2
-
-    name = f"state_{uuid.uuid4().hex[:12]}"
-    con = psycopg2.connect(f"postgresql://airflow@127.0.0.1:{server.port}/airflow")
-    try:
-        con.autocommit = True
-        with con.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {name}")
-    finally:
-        con.close()
-    return f"postgresql://airflow@127.0.0.1:{server.port}/{name}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None (the SQLite file under the data root) or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         yield None
     else:
-        yield new_database(request.getfixturevalue("postgres"))
+        yield request.getfixturevalue("postgres").new_database()
 
 
 def test_validators_are_kept_per_url_and_a_rerun_sees_the_ones_before_it(
@@ -171,7 +155,7 @@ def test_ingest_keeps_its_crawl_state_in_postgresql_and_a_second_run_is_incremen
 
     from ingest.cli import main
 
-    url = new_database(postgres)
+    url = postgres.new_database()
     monkeypatch.setenv("NEWSFLOW_STATE_URL", url)
     data = tmp_path / "data"
     assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
@@ -200,7 +184,7 @@ def test_a_state_connection_the_server_dropped_is_opened_again(
 ) -> None:
     import psycopg2
 
-    url = new_database(postgres)
+    url = postgres.new_database()
     with CrawlState(tmp_path, url) as state:
         state.save_robots("https://a.example", 200, "first")
         killer = psycopg2.connect(url)
