@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import Path, PurePath
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
@@ -68,7 +69,7 @@ def _last_run(source_id: str) -> str:
     the write stage keeps next to the metrics, so parsing stays cheap)."""
     import json
 
-    path = data_root() / "runs" / "latest" / f"{source_id}.json"
+    path = data_root(remote=True) / "runs" / "latest" / f"{source_id}.json"
     try:
         last = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -108,14 +109,22 @@ def build_dag(source: Source, settings: Settings) -> Any:
         },
     )
     def ingest() -> None:
+        def here(root: Path, ref: str) -> str:
+            """A work file named by an earlier task, in this machine's data root (with an
+            object-store data root, each machine works in its own mirror)."""
+            from ingest.run.model import workdir
+
+            return str(workdir(root, source, _run()) / PurePath(ref).name)
+
         @task(multiple_outputs=False)
         def discovered_items(params: dict[str, Any] | None = None) -> dict[str, Any]:
             from ingest.run import commit, stages
 
             refetch = bool((params or {}).get("refetch", False))
-            found = stages.discover(source, settings, data_root(), _run(), refetch=refetch)
+            root = data_root(remote=True)
+            found = stages.discover(source, settings, root, _run(), refetch=refetch)
             if not found["to_fetch"]:  # nothing new: the run is committed here
-                commit.commit_unchanged(source, settings, data_root(), _run())
+                commit.commit_unchanged(source, settings, root, _run())
             return dict(found)
 
         @task(multiple_outputs=False)
@@ -127,27 +136,31 @@ def build_dag(source: Source, settings: Settings) -> Any:
             if not found["to_fetch"]:
                 raise AirflowSkipException("discovery listed nothing new; the run is committed")
             refetch = bool((params or {}).get("refetch", False))
-            return dict(
-                stages.fetch(source, settings, data_root(), _run(), found["path"], refetch=refetch)
-            )
+            root = data_root(remote=True)
+            path = here(root, found["path"])
+            return dict(stages.fetch(source, settings, root, _run(), path, refetch=refetch))
 
         @task(multiple_outputs=False)
         def extracted_articles(fetched: dict[str, Any]) -> dict[str, Any]:
             from ingest.run import stages
 
-            return dict(stages.extract(source, settings, data_root(), _run(), fetched["path"]))
+            root = data_root(remote=True)
+            return dict(stages.extract(source, settings, root, _run(), here(root, fetched["path"])))
 
         @task(multiple_outputs=False)
         def normalised_articles(extracted: dict[str, Any]) -> dict[str, Any]:
             from ingest.run import stages
 
-            return dict(stages.transform(source, settings, data_root(), _run(), extracted["path"]))
+            root = data_root(remote=True)
+            path = here(root, extracted["path"])
+            return dict(stages.transform(source, settings, root, _run(), path))
 
         @task(multiple_outputs=False, outlets=[ARTICLES])
         def stored_articles(transformed: dict[str, Any]) -> dict[str, Any]:
             from ingest.run import commit
 
-            ref = commit.write(source, settings, data_root(), _run(), transformed["path"])
+            root = data_root(remote=True)
+            ref = commit.write(source, settings, root, _run(), here(root, transformed["path"]))
             counts = {k: v for k, v in ref.items() if k != "files"}
             get_current_context()["outlet_events"][ARTICLES].extra = counts
             return {**counts, "files": len(ref["files"])}

@@ -193,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from ingest.run.runner import ingest_sources, print_summary
 
-    root = data_root(args.data)
+    root = data_root(args.data, remote=True)
     config = load_sources(args.config or sources_path())
     sources = config.select(args.source)
     _check_stored(root, config.settings.state_url)

@@ -241,10 +241,12 @@ def retry_delay(default_s: float = 120.0) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def data_root(given: str | None = None) -> Path:
+def data_root(given: str | None = None, *, remote: bool = False) -> Path:
     """The data root: `given` (a command's --data), else NEWSFLOW_DATA, else the project's
-    data/ folder. Every command and DAG resolves it here. Raises ConfigError for a URL (only
-    local folders are supported) or a path that is a file (or lies under one)."""
+    data/ folder. Every command and DAG resolves it here. With `remote` (the ingest command
+    and DAG), an s3://bucket/prefix address gives the local mirror of that object store
+    (transforms/lakemirror.py). Raises ConfigError for another URL, an s3:// address where
+    a command needs a local folder, or a path that is a file (or lies under one)."""
     if given is not None:
         text, item = given, f"--data {given}"
     elif os.environ.get(DATA_ENV):
@@ -252,10 +254,20 @@ def data_root(given: str | None = None) -> Path:
         item = f"{DATA_ENV}={text}"
     else:
         text, item = str(DEFAULT_DATA), f"the default data root {DEFAULT_DATA}"
+    if remote and text.lower().startswith("s3://"):
+        from transforms.lakemirror import attach
+
+        try:
+            return attach(text)
+        except ValueError:
+            raise ConfigError(
+                f"{item}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
+            ) from None
     if URL_SCHEME.match(text):
         raise ConfigError(
             f"{item}: this command needs a local folder as the data root (of the commands, "
-            "only newsflow query reads an s3:// data root so far); pass a local folder."
+            "only newsflow ingest, the ingest DAGs and newsflow query take an s3:// data root "
+            "so far); pass a local folder."
         )
     path = Path(text)
     for folder in (path, *path.parents):

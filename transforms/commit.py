@@ -245,8 +245,15 @@ def _relative(root: Path, path: Path) -> str:
 def commit_lock(root: Path) -> Iterator[None]:
     """Serialise commits to one data root across processes: dedup reads what is stored and
     writes what is new, and two runs must not both decide a story is new. Whoever takes the
-    lock first finishes a run's commit or a compaction that was interrupted."""
+    lock first finishes a run's commit or a compaction that was interrupted.
+
+    On the mirror of an object store (transforms/lakemirror.py) the mirror is brought up to
+    date from the store first, and what the block changed is published after it; publishing
+    raises MirrorBehind when another machine published meanwhile (nothing was published:
+    take the lock again and redo the work)."""
     import fcntl
+
+    from transforms.lakemirror import lake_of, publish, sync
 
     lock = root / "state" / "commit.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +261,12 @@ def commit_lock(root: Path) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             _recover(root)
+            lake = lake_of(root)
+            if lake is not None:  # a mirror of an object store: up to date before deciding
+                sync(root, lake)
             yield
+            if lake is not None:
+                publish(root, lake)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

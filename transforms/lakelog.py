@@ -105,14 +105,22 @@ class Lake:
         remove: Mapping[str, Iterable[str]] | None = None,
         *,
         attempts: int = 50,
+        after: int | None = None,
     ) -> int:
         """Publish `add` and unpublish `remove` ({table: [relative paths]}) as one commit;
         returns its number. Retries when another writer took the number first; raises
-        CommitConflict when a file to remove is no longer published."""
+        CommitConflict when a file to remove is no longer published, and, with `after`, when
+        the commit cannot be the one right after number `after` (a writer that decided what
+        to write from the dataset as of `after` must not publish over commits it has not
+        seen)."""
         added = {t: sorted(set(p)) for t, p in (add or {}).items()}
         removed = {t: sorted(set(p)) for t, p in (remove or {}).items()}
         for attempt in range(attempts):
             snapshot = self.published()
+            if after is not None and snapshot.seq != after:
+                raise CommitConflict(
+                    f"{self.location}: commit {snapshot.seq} was published since commit {after}"
+                )
             for table, paths in removed.items():
                 gone = set(paths) - snapshot.files.get(table, set())
                 if gone:
@@ -131,11 +139,15 @@ class Lake:
                 if max(self._listing()[1], default=0) >= seq:
                     # a writer that stalled past a checkpoint created a number already pruned:
                     # readers start after it, so this commit does not count; take another
+                    if after is not None:
+                        raise CommitConflict(f"{self.location}: commit {seq} came too late")
                     continue
                 if seq % CHECKPOINT_EVERY == 0:
                     snapshot.apply(record)
                     self._write_checkpoint(snapshot)
                 return seq
+            if after is not None:
+                raise CommitConflict(f"{self.location}: another writer published commit {seq}")
             time.sleep(min(0.5, 0.01 * 2**attempt))  # another writer won this number
         raise RuntimeError(f"{self.location}: no commit number won in {attempts} attempts")
 

@@ -5,6 +5,7 @@ discovery listed nothing to fetch."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from ingest.run.items import isolate, problem
 from ingest.run.metrics import record_run
 from ingest.run.model import Run, WriteRef, workdir
 from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, require, write_json
+
+MIRROR_ATTEMPTS = 5  # commits redone when other machines keep publishing first
 
 
 def write(
@@ -49,11 +52,13 @@ def write(
         needs_text,
     )
     from transforms.index import open_index, read_own
+    from transforms.lakemirror import MirrorBehind, publish_mirror, pull
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
     work = workdir(root, source, run) if transformed is None else Path(transformed).parent
     name = output_name(source.id, run.key)
+    pull(root, work)  # on the mirror of an object store: the earlier tasks' files
     if transformed is not None:
         require(transformed, "write")
     if not reprocess:  # a reprocessed run's work folder holds only its extract and transform
@@ -72,10 +77,12 @@ def write(
     stages = (
         ("extract", "transform") if reprocess else ("discover", "fetch", "extract", "transform")
     )
-    problems = [row for stage in stages for row in read_jsonl(work / f"quarantine-{stage}.jsonl")]
-    for row in problems:
+    listed = [row for stage in stages for row in read_jsonl(work / f"quarantine-{stage}.jsonl")]
+    for row in listed:
         row["at"] = dt.datetime.fromisoformat(row["at"])
-    with commit_lock(root), open_index(root):  # one connection to the index per commit
+
+    def _commit(listed: list[dict[str, Any]], table: pa.Table) -> WriteRef:
+        problems = [dict(row) for row in listed]
         if reprocess:  # keep what the live run recorded before extraction
             problems = [
                 r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")
@@ -125,8 +132,6 @@ def write(
             for u, a in zip(urls, ids, strict=True)
             if u not in set_aside
         ]
-        if not reprocess:
-            _commit_state(root, settings, source, run, work, batch, problems, discovered)
         fresh = {r["url"] for r in batch}
         summary = read_json(work / "discover.json")
         fetch_summary = read_json(work / "fetch.json")
@@ -146,6 +151,21 @@ def write(
             files=[str(f) for f in files],
         )
         record_run(root, source, run, work, ref, problems, written_at, reprocess=reprocess)
+        # on the mirror of an object store the dataset is published before the crawl state
+        # says the items are stored (raises MirrorBehind when another machine was first)
+        publish_mirror(root)
+        if not reprocess:
+            _commit_state(root, settings, source, run, work, batch, problems, discovered)
+        return ref
+
+    for attempt in itertools.count(1):
+        try:
+            with commit_lock(root), open_index(root):  # one connection to the index per commit
+                ref = _commit(listed, table)
+            break
+        except MirrorBehind:  # another machine published first: nothing was published
+            if attempt >= MIRROR_ATTEMPTS:
+                raise
     write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
     return ref
 

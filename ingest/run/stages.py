@@ -59,12 +59,25 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
         def timed(
             source: Source, settings: Settings, root: Path, run: Run, *args: Any, **kwargs: Any
         ) -> Any:
+            from ingest.fetch.warc import warc_path
+            from transforms.lakemirror import pull, push
+
             started = dt.datetime.now(dt.UTC)
+            work = workdir(root, source, run)
+            archive = warc_path(root, source.id, run.key)
+            # on the mirror of an object store, the run's files come from (and go to) the
+            # store: the run's tasks may run on different machines
+            pull(root, work)
+            if stage == "extract":
+                pull(root, archive)
             result = function(source, settings, root, run, *args, **kwargs)
             write_json(
-                workdir(root, source, run) / f"timing-{stage}.json",
+                work / f"timing-{stage}.json",
                 {"started": started.isoformat(), "finished": dt.datetime.now(dt.UTC).isoformat()},
             )
+            since = started.timestamp() - 1  # file times lag the clock by a tick
+            written = [p for p in work.glob("*") if p.stat().st_mtime >= since]
+            push(root, [*written, *([archive] if stage == "fetch" else [])])
             return result
 
         return timed  # type: ignore[return-value]

@@ -1,0 +1,238 @@
+"""A data root on an object store, worked on through local mirrors, against a real
+S3-compatible server: what `newsflow ingest --data s3://…` publishes, machines that see each
+other's commits, a commit made without the newest log that is redone, a crash between the
+local commit and the publish, and the files of one run handed between machines."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from ingest.cli import main
+from ingest.config import data_root, load_sources
+from ingest.fetch.warc import warc_path
+from ingest.run import stages
+from ingest.run.commit import write
+from ingest.run.model import Run
+from tests.integration.harness import S3Server
+from transforms import lakemirror
+from transforms.commit import commit_lock
+from transforms.lakelog import Lake
+from transforms.lakemirror import Manifest, MirrorBehind, lake_of, publish, sync
+from transforms.objectstore import S3Location
+
+
+@pytest.fixture
+def uri(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{s3_server.bucket}/mirror-{uuid.uuid4().hex[:10]}"
+
+
+def machine(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Work as the machine `name` from now on: its own cache folder (its own mirror)."""
+    monkeypatch.setenv(lakemirror.CACHE_ENV, str(tmp_path / f"cache-{name}"))
+
+
+def published(uri: str, table: str = "articles") -> list[str]:
+    """The `article_id` (or `url`) values of the files the log publishes, read from the store."""
+    lake = Lake(S3Location.parse(uri))
+    column = "article_id" if table == "articles" else "url"
+    values: list[str] = []
+    for key in lake.published().files.get(table, set()):
+        values += pq.read_table(lake.uri(key), filesystem=lake.fs, columns=[column])[
+            column
+        ].to_pylist()
+    return values
+
+
+def ingest(sources: Path, uri: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["ingest", "--config", str(sources), "--data", uri]) == 0
+    return capsys.readouterr().out
+
+
+def query(uri: str, sql: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["query", "--data", uri, sql]) == 0
+    return capsys.readouterr().out
+
+
+def test_ingest_into_an_object_store_publishes_the_dataset(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    out = ingest(demo_sources, uri, capsys)
+    assert "total: new=4 duplicate=1 seen=0 failed=3" in out
+    mirror = data_root(uri, remote=True)
+    assert mirror.is_relative_to(tmp_path / "cache-a")
+    ids = published(uri)
+    local = [
+        aid
+        for path in (mirror / "articles").rglob("*.parquet")
+        for aid in pq.read_table(path, columns=["article_id"])["article_id"].to_pylist()
+    ]
+    assert len(ids) == 5 and sorted(ids) == sorted(local)  # every article, once
+    assert len(published(uri, "quarantine")) == 3
+    assert "5" in query(uri, "SELECT count(*) FROM articles", capsys)
+    # the work files and the WARC of the runs are on the store too
+    lake = lake_of(mirror)
+    assert lake is not None
+    keys = [
+        i.path
+        for i in lake.fs.get_file_info(pafs.FileSelector(lake.uri(""), recursive=True))
+        if i.type == pafs.FileType.File
+    ]
+    assert any("/raw/harbour-gazette/" in k and k.endswith(".warc.gz") for k in keys)
+    assert any("/work/harbour-gazette/" in k and k.endswith("articles.parquet") for k in keys)
+
+
+def test_a_second_machine_sees_what_the_first_published_and_nothing_is_doubled(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    ingest(demo_sources, uri, capsys)
+    first = published(uri)
+    # machine b: its own mirror and its own crawl state, so it fetches every page again;
+    # the articles are already in the dataset it syncs, so nothing is new
+    machine("b", tmp_path, monkeypatch)
+    out = ingest(demo_sources, uri, capsys)
+    assert "total: new=0" in out
+    assert sorted(published(uri)) == sorted(first)
+    # back on machine a: it takes b's commits (its runs' metrics rows) before its own
+    machine("a", tmp_path, monkeypatch)
+    ingest(demo_sources, uri, capsys)
+    assert sorted(published(uri)) == sorted(first)
+    runs = query(uri, "SELECT count(*) FROM runs", capsys)
+    assert "6" in runs  # two sources, three runs each, from two machines
+    mirror_a = data_root(uri, remote=True)
+    assert Manifest.load(mirror_a).seq == Lake(S3Location.parse(uri)).published().seq
+
+
+def _table_file(root: Path, name: str) -> Path:
+    """A small table file, as a commit on this machine would leave it."""
+    path = root / "quarantine" / "run_date=2026-12-01" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"url": [f"https://example.org/{name}"]}), path)
+    return path
+
+
+def test_a_mirror_behind_the_log_publishes_nothing_and_takes_the_log_after(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    a = data_root(uri, remote=True)
+    machine("b", tmp_path, monkeypatch)
+    b = data_root(uri, remote=True)
+    lake = lake_of(a)
+    assert lake is not None
+    sync(a, lake), sync(b, lake)
+    _table_file(a, "from-a.parquet")
+    assert publish(a, lake) == 1
+    _table_file(b, "from-b.parquet")  # decided without a's commit
+    with pytest.raises(MirrorBehind):
+        publish(b, lake)
+    assert sorted(published(uri, "quarantine")) == ["https://example.org/from-a.parquet"]
+    # b's next commit starts by syncing: its unpublished file gives way to the log's
+    with commit_lock(b):
+        pass
+    assert sorted(p.name for p in (b / "quarantine").rglob("*.parquet")) == ["from-a.parquet"]
+    assert Manifest.load(b).seq == 1
+
+
+def test_a_local_commit_a_crash_left_unpublished_is_published_by_the_next_sync(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    a = data_root(uri, remote=True)
+    with pytest.raises(RuntimeError), commit_lock(a):
+        _table_file(a, "crashed.parquet")
+        raise RuntimeError("the process died before the publish")
+    assert published(uri, "quarantine") == []
+    with commit_lock(a):  # the log has not moved: the local commit stands
+        pass
+    assert published(uri, "quarantine") == ["https://example.org/crashed.parquet"]
+
+
+def test_the_tasks_of_one_run_can_run_on_different_machines(
+    demo_sources: Path, uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    root = data_root(uri, remote=True)
+    config = load_sources(demo_sources)
+    source, settings = config.sources[0], config.settings
+    run = Run.adhoc()
+    found = stages.discover(source, settings, root, run)
+    fetched = stages.fetch(source, settings, root, run, found["path"])
+    # the next tasks run on a machine that has none of the run's files (same cache path, as
+    # on workers made from one image)
+    shutil.rmtree(root / "work")
+    warc_path(root, source.id, run.key).unlink()
+    extracted = stages.extract(source, settings, root, run, fetched["path"])
+    assert extracted["count"] == 3
+    shutil.rmtree(root / "work")
+    transformed = stages.transform(source, settings, root, run, extracted["path"])
+    shutil.rmtree(root / "work")
+    ref = write(source, settings, root, run, transformed["path"])
+    assert ref["new"] == 3
+    assert len(published(uri)) == 3
+
+
+def test_a_commit_redone_after_another_machine_published_first(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    ingest(demo_sources, uri, capsys)
+    machine("b", tmp_path, monkeypatch)
+    b = data_root(uri, remote=True)
+    with commit_lock(b):  # b's mirror is at the log's newest commit
+        pass
+    machine("a", tmp_path, monkeypatch)
+    a = data_root(uri, remote=True)
+    _table_file(a, "meanwhile.parquet")
+    with commit_lock(a):  # a publishes while b's next run is under way
+        pass
+    machine("b", tmp_path, monkeypatch)
+    calls = Counter[str]()
+    real = lakemirror.sync
+
+    def sync_once_late(root: Path, lake: Lake) -> int:
+        calls["sync"] += 1
+        if calls["sync"] == 1:
+            return 0  # b decides its first attempt without a's newest commit
+        return real(root, lake)
+
+    real_publish = lakemirror.publish
+
+    def counted_publish(root: Path, lake: Lake) -> int:
+        try:
+            return real_publish(root, lake)
+        except MirrorBehind:
+            calls["behind"] += 1
+            raise
+
+    monkeypatch.setattr(lakemirror, "sync", sync_once_late)
+    monkeypatch.setattr(lakemirror, "publish", counted_publish)
+    out = ingest(demo_sources, uri, capsys)
+    assert calls["behind"] == 1  # the first commit was refused, and redone
+    assert calls["sync"] == 3  # one per source, and again for the redone commit
+    assert "total: new=0" in out
+    assert len(published(uri)) == 5
+    assert "https://example.org/meanwhile.parquet" in published(uri, "quarantine")
