@@ -92,7 +92,8 @@ def news_daily() -> None:
         from transforms.compaction import compact
         from transforms.index import reconcile_index
 
-        root, now, settings = data_root(), dt.datetime.now(dt.UTC), upkeep_settings()
+        root, now = data_root(remote=True), dt.datetime.now(dt.UTC)
+        settings = upkeep_settings()
         days = int(get_current_context()["params"]["compact_older_than_days"])
         with commit_lock(root):
             done = compact(root, dt.timedelta(days=days), now)
@@ -119,12 +120,15 @@ def news_daily() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from ingest.config import data_root
+        from transforms.lakemirror import current
         from transforms.quality import check_recent, record
 
         log = logging.getLogger("newsflow.quality")
-        root, day, now = data_root(), _day(), dt.datetime.now(dt.UTC)
-        findings = check_recent(root, day, int(get_current_context()["params"]["check_days"]), now)
-        path = record(root, day, findings, now)
+        root, day, now = data_root(remote=True), _day(), dt.datetime.now(dt.UTC)
+        days = int(get_current_context()["params"]["check_days"])
+        with current(root):  # on an object store: the newest dataset, the findings published
+            findings = check_recent(root, day, days, now)
+            path = record(root, day, findings, now)
         for finding in findings:
             (log.error if finding.severity == "error" else log.warning)(
                 "%s %s: %s", finding.severity.upper(), finding.check, finding.message
@@ -142,14 +146,17 @@ def news_daily() -> None:
 
         from ingest.config import data_root
         from ingest.run.retention import upkeep_settings
+        from transforms.lakemirror import current, push
         from transforms.quality import QUALITY
         from transforms.report import Retention, build_report
 
-        root, day, settings = data_root(), _day(), upkeep_settings()
+        root, day, settings = data_root(remote=True), _day(), upkeep_settings()
         findings_file = root / QUALITY / f"check_date={day.isoformat()}" / "quality.parquet"
-        findings = pq.read_table(findings_file).to_pylist() if findings_file.exists() else []
         retention = Retention(settings.keep_work_days, settings.keep_raw_days)
-        path = build_report(root, day, findings, retention)
+        with current(root):  # on an object store: the newest dataset, the report uploaded
+            findings = pq.read_table(findings_file).to_pylist() if findings_file.exists() else []
+            path = build_report(root, day, findings, retention)
+            push(root, path.parent.rglob("*"))
         get_current_context()["outlet_events"][REPORT].extra = {"report": str(path)}
         return {"report": str(path)}
 

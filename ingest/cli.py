@@ -195,6 +195,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
     root = data_root(args.data, remote=True)
     config = load_sources(args.config or sources_path())
+    _check_store(root)
     sources = config.select(args.source)
     _check_stored(root, config.settings.state_url)
     results = ingest_sources(config, sources, root, refetch=args.refetch)
@@ -374,6 +375,24 @@ def lake_location(given: str | None) -> S3Location | None:
     except ValueError:
         raise ConfigError(
             f"--data {text}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
+        ) from None
+
+
+def _check_store(root: Path) -> None:
+    """For the mirror of an object store: the store answers, or one sentence says what to
+    check (exit 2) before any source runs."""
+    from transforms.lakemirror import lake_of
+
+    lake = lake_of(root)
+    if lake is None:
+        return
+    try:
+        lake.published()
+    except OSError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"{lake.location}: the object store did not answer ({reason}); check "
+            "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
         ) from None
 
 

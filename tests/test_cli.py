@@ -149,7 +149,8 @@ def test_a_url_data_root_is_refused(
     command: list[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    if command[0] != "query":  # query reads s3:// data roots (tests/transforms/test_lakelog.py)
+    # query and ingest take s3:// data roots (tests/transforms/test_lakelog.py, test_lakemirror.py)
+    if command[0] not in ("query", "ingest"):
         assert main([command[0], "--data", "s3://bucket/x", *command[1:]]) == 2
         err = one_sentence(capsys)
         assert "--data s3://bucket/x: this command needs a local folder as the data root" in err

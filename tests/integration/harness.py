@@ -518,10 +518,13 @@ class AirflowStack:
         if "api-server" in components:
             wait_until(self._api_up, 180, "the api-server", self.diagnostics)
 
-    def start_worker(self, name: str, concurrency: int = 2) -> Service:
+    def start_worker(
+        self, name: str, concurrency: int = 2, env: dict[str, str] | None = None
+    ) -> Service:
         """A Celery worker named `name` (its task instances record `name` as their hostname,
-        through tests.integration.workername); its log server is off (two on one machine
-        would want the same port; the task logs are files under the shared home)."""
+        through tests.integration.workername), with `env` added to the stack's; its log
+        server is off (two on one machine would want the same port; the task logs are files
+        under the shared home)."""
         logs = self.home / "service-logs"
         logs.mkdir(exist_ok=True)
         argv = [str(AIRFLOW), "celery", "worker", "--celery-hostname", f"{name}@%h"]
@@ -530,6 +533,7 @@ class AirflowStack:
             **self.env,
             "NEWSFLOW_TEST_WORKER": name,
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.integration.workername.hostname",
+            **(env or {}),
         }
         service = Service.start(name, argv, env, logs)
         self.services.append(service)

@@ -1,8 +1,10 @@
 """Airflow with the CeleryExecutor, for real: Redis as the broker, PostgreSQL for Airflow's
-metadata and for newsflow's crawl state, two Celery workers with different names. Three
-sources that share one host are triggered at once; one worker is killed with SIGKILL in the
-middle of a fetch task. Airflow retries the task on the other worker, the per-host interval
-holds across both, and every listed item ends in the dataset exactly once."""
+metadata and for newsflow's crawl state, an S3-compatible server for the data root, two
+Celery workers with different names and nothing on disk in common (each its own mirror of the
+data root). Three sources that share one host are triggered at once; one worker is killed
+with SIGKILL in the middle of a fetch task. Airflow retries the task on the other worker, the
+per-host interval holds across both, and every listed item ends in the published dataset
+exactly once, readable through `newsflow query` and pyarrow."""
 
 from __future__ import annotations
 
@@ -10,24 +12,29 @@ import itertools
 import random
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
+from ingest.cli import main
 from ingest.siteserver import SiteServer, serve_site
 from tests.conftest import write_sources
 from tests.integration.harness import (
     AirflowStack,
     Postgres,
+    S3Server,
     Service,
     signal_group,
     start_redis,
     stop_services,
     wait_until,
 )
+from transforms.lakelog import Lake
+from transforms.objectstore import S3Credentials, S3Location
 
 pytestmark = [pytest.mark.airflow, pytest.mark.integration]
 
@@ -67,12 +74,16 @@ def write_site(folder: Path) -> None:
 class Cluster:
     airflow: AirflowStack
     site: SiteServer
-    data: Path
+    data: str  # the s3:// data root
     workers: dict[str, Service]
 
 
 @pytest.fixture
-def cluster(postgres: Postgres, tmp_path: Path) -> Iterator[Cluster]:
+def cluster(
+    postgres: Postgres, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cluster]:
+    for name, value in s3_server.env().items():  # for this process's reads of the dataset
+        monkeypatch.setenv(name, value)
     redis, redis_port = start_redis(tmp_path)
     write_site(tmp_path / "site")
     site_context = serve_site(tmp_path / "site")
@@ -92,13 +103,14 @@ def cluster(postgres: Postgres, tmp_path: Path) -> Iterator[Cluster]:
             f"sources:\n{listed}",
         )
         metadata = postgres.new_database()
-        data = tmp_path / "data"
+        data = f"s3://{s3_server.bucket}/celery-{uuid.uuid4().hex[:10]}"
         airflow = AirflowStack.prepare(
             tmp_path / "airflow-home",
             metadata.replace("postgresql://", "postgresql+psycopg2://"),
             {
                 "NEWSFLOW_SOURCES": str(sources),
-                "NEWSFLOW_DATA": str(data),
+                "NEWSFLOW_DATA": data,
+                **s3_server.env(),
                 "NEWSFLOW_STATE_URL": postgres.new_database(),
                 "NEWSFLOW_RETRY_DELAY_S": "1",
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -115,7 +127,12 @@ def cluster(postgres: Postgres, tmp_path: Path) -> Iterator[Cluster]:
         )
         try:
             airflow.start("dag-processor", "scheduler", "api-server")
-            workers = {name: airflow.start_worker(name) for name in ("worker-a", "worker-b")}
+            workers = {
+                name: airflow.start_worker(
+                    name, env={"NEWSFLOW_CACHE_DIR": str(tmp_path / f"{name}-cache")}
+                )
+                for name in ("worker-a", "worker-b")
+            }
             yield Cluster(airflow, site, data, workers)
         finally:
             airflow.stop()
@@ -124,8 +141,12 @@ def cluster(postgres: Postgres, tmp_path: Path) -> Iterator[Cluster]:
         stop_services([redis])
 
 
+def lake_fs() -> object:
+    return S3Credentials.from_env().filesystem()
+
+
 def test_two_celery_workers_share_the_host_limit_and_survive_a_killed_worker(
-    cluster: Cluster,
+    cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
     airflow, site = cluster.airflow, cluster.site
     runs = {}
@@ -180,15 +201,24 @@ def test_two_celery_workers_share_the_host_limit_and_survive_a_killed_worker(
     assert set(cluster.workers) <= hosts | tried, (hosts, tried)  # tasks ran on both workers
     assert survivor in hosts
 
-    # every listed item in the dataset exactly once
-    articles = ds.dataset(cluster.data / "articles", format="parquet", partitioning="hive")
-    urls = articles.to_table(columns=["url", "source_id"]).to_pylist()
+    # every listed item in the published dataset exactly once, through newsflow query and
+    # through pyarrow reading the files the log publishes
+    published = Lake(S3Location.parse(cluster.data)).published()
     expected = {f"{site.base_url}/{s}/{n}.html" for s in SOURCES for n in range(PAGES)}
-    assert sorted(r["url"] for r in urls) == sorted(expected), "lost or doubled articles"
-    quarantined = cluster.data / "quarantine"
-    if quarantined.exists():
-        rows = ds.dataset(quarantined, format="parquet", partitioning="hive").to_table()
-        assert rows.num_rows == 0, rows.to_pylist()
+    urls = [
+        url
+        for key in published.files["articles"]
+        for url in pq.read_table(
+            f"{S3Location.parse(cluster.data).path(key)}", filesystem=lake_fs(), columns=["url"]
+        )["url"].to_pylist()
+    ]
+    assert sorted(urls) == sorted(expected), "lost or doubled articles"
+    assert not published.files.get("quarantine"), "quarantined rows"
+    assert all(
+        key.startswith("articles/published_date=2026-11-30/") for key in published.files["articles"]
+    )
+    assert main(["query", "--data", cluster.data, "SELECT count(DISTINCT url) FROM articles"]) == 0
+    assert str(len(expected)) in capsys.readouterr().out
 
     # one host, two workers, and a kill: requests stayed 1/RATE seconds apart throughout
     times = sorted(t for t, _ in site.request_times)

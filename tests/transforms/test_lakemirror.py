@@ -236,3 +236,49 @@ def test_a_commit_redone_after_another_machine_published_first(
     assert "total: new=0" in out
     assert len(published(uri)) == 5
     assert "https://example.org/meanwhile.parquet" in published(uri, "quarantine")
+
+
+def test_an_unreachable_object_store_stops_ingest_with_one_sentence_without_the_secret(
+    demo_sources: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.integration.harness import free_port
+
+    machine("a", tmp_path, monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "someone")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hush-hush")
+    assert main(["ingest", "--config", str(demo_sources), "--data", "s3://news-lake/f"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("newsflow: s3://news-lake/f: the object store did not answer (")
+    assert err.endswith("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
+    assert "hush-hush" not in err and len(err.splitlines()) == 1
+
+
+def test_compaction_on_a_mirror_publishes_the_compacted_files_in_one_commit(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import datetime as dt
+
+    from transforms.compaction import compact
+
+    machine("a", tmp_path, monkeypatch)
+    ingest(demo_sources, uri, capsys)
+    ingest(demo_sources, uri, capsys)  # a second run: more files in the runs table
+    lake = Lake(S3Location.parse(uri))
+    before = lake.published()
+    ids = sorted(published(uri))
+    machine("b", tmp_path, monkeypatch)  # compacted on another machine than the ingest's
+    mirror = data_root(uri, remote=True)
+    with commit_lock(mirror):
+        done = compact(mirror, dt.timedelta(0), dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    after = lake.published()
+    assert done and after.seq > before.seq
+    assert sorted(published(uri)) == ids  # the same rows, published once each
+    assert len(after.files["articles"]) < len(before.files["articles"])
