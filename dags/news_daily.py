@@ -120,7 +120,7 @@ def news_daily() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from ingest.config import data_root
-        from transforms.lakemirror import current
+        from transforms.commit import current
         from transforms.quality import check_recent, record
 
         log = logging.getLogger("newsflow.quality")
@@ -146,7 +146,8 @@ def news_daily() -> None:
 
         from ingest.config import data_root
         from ingest.run.retention import upkeep_settings
-        from transforms.lakemirror import current, push
+        from transforms.commit import current
+        from transforms.lakemirror import push
         from transforms.quality import QUALITY
         from transforms.report import Retention, build_report
 

@@ -128,12 +128,13 @@ def test_no_import_circles() -> None:
 def test_the_check_finds_an_upward_import_a_sideways_one_and_a_circle() -> None:
     sources = module_sources()
     sources["ingest.fetch.http"] += "\nfrom ingest.extract.page import extract_page\n"
-    sources["transforms.dataset"] += "\ndef f():\n    import ingest.run.stages\n"
+    # (in a module the ingest side does not reach, so the circle below stays on its own)
+    sources["transforms.report"] += "\ndef f():\n    import ingest.run.stages\n"
     sources["ingest.fetch.body"] += "\nfrom ingest.fetch import http\n"  # http imports body
     graph = import_graph(sources)
     assert violations(graph) == [
         "ingest.fetch.http -> ingest.extract.page",
-        "transforms.dataset -> ingest.run.stages",
+        "transforms.report -> ingest.run.stages",
     ]
     assert ["ingest.fetch.body", "ingest.fetch.http"] in cycles(graph)
 

@@ -271,6 +271,20 @@ def commit_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def current(root: Path) -> Iterator[None]:
+    """For a block that reads the dataset and may write a table: on the mirror of an object
+    store, the commit lock (the mirror synced before, what changed published after); on a
+    local data root, nothing (readers take no lock)."""
+    from transforms.lakemirror import lake_of
+
+    if lake_of(root) is None:
+        yield
+        return
+    with commit_lock(root):
+        yield
+
+
 def recover_if_idle(root: Path) -> bool:
     """For readers: finish what an interrupted commit or compaction left, when no writer holds
     the lock (a reader never waits) and the data root is writable; returns whether it could."""

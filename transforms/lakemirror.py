@@ -37,8 +37,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,20 +219,6 @@ def publish_mirror(root: Path) -> None:
     lake = lake_of(root)
     if lake is not None:
         publish(root, lake)
-
-
-@contextmanager
-def current(root: Path) -> Iterator[None]:
-    """For a block that reads the dataset and may write a table: on the mirror of an object
-    store, the commit lock (the mirror synced before, what changed published after); on a
-    local data root, nothing (readers take no lock)."""
-    if lake_of(root) is None:
-        yield
-        return
-    from transforms.commit import commit_lock
-
-    with commit_lock(root):
-        yield
 
 
 def _table(path: str) -> str:
