@@ -79,7 +79,12 @@ def test_airflow_services_share_one_configuration() -> None:
         assert "airflow-logs:/opt/airflow/logs" in service["volumes"], (
             name
         )  # the UI reads task logs
-        assert env["NEWSFLOW_DATA"] == "/opt/airflow/data", name
+        # the dataset on the object store; each container works in its own mirror of it
+        assert env["NEWSFLOW_DATA"] == "s3://newsflow/lake", name
+        assert env["AWS_ENDPOINT_URL"] == "http://s3:8333", name
+        assert not any(":/opt/airflow/data" in v for v in service["volumes"]), name
+        assert env["NEWSFLOW_CACHE_DIR"].startswith("/opt/airflow/"), name
+        assert "s3" in service["depends_on"], name
         assert env["NEWSFLOW_STATE_URL"].endswith("@postgres/newsflow"), name
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith(
             "http://airflow-apiserver:8080"
@@ -88,15 +93,36 @@ def test_airflow_services_share_one_configuration() -> None:
         assert service["build"]["dockerfile"] == "Dockerfile" and (ROOT / "Dockerfile").exists()
 
 
-def test_celery_worker_runs_the_tasks_with_the_dataset_mounted() -> None:
+def test_celery_worker_runs_the_tasks_without_a_shared_data_volume() -> None:
     services = load()["services"]
     worker = services["airflow-worker"]
     assert worker["command"] == "celery worker"
-    assert "./data:/opt/airflow/data" in worker["volumes"]  # where the tasks write the dataset
+    assert all(
+        v.split(":", 1)[0] in load()["volumes"] or v.startswith("./dags") or ".yaml" in v
+        for v in worker["volumes"]
+    )  # logs, config, the DAGs and the sources file only
     assert (
         worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
     )  # execution API
     assert "celery_executor.app inspect ping" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_the_object_store_service_has_the_keys_the_airflow_services_use() -> None:
+    import json
+
+    services = load()["services"]
+    s3 = services["s3"]
+    assert "-s3.port=8333" in s3["command"] and "/healthz" in " ".join(s3["healthcheck"]["test"])
+    mount = next(v for v in s3["volumes"] if v.endswith("/etc/seaweedfs/identities.json:ro"))
+    identities = json.loads((ROOT / mount.split(":")[0]).read_text(encoding="utf-8"))
+    (credentials,) = identities["identities"][0]["credentials"]
+    env = services["airflow-worker"]["environment"]
+    assert (credentials["accessKey"], credentials["secretKey"]) == (
+        env["AWS_ACCESS_KEY_ID"],
+        env["AWS_SECRET_ACCESS_KEY"],
+    )
+    script = "\n".join(services["airflow-init"]["command"])
+    assert 'create_dir("newsflow")' in script  # the bucket of NEWSFLOW_DATA
 
 
 def test_init_writes_the_login_the_api_server_reads() -> None:
