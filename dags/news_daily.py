@@ -87,10 +87,11 @@ def news_daily() -> None:
 
         from ingest.config import data_root
         from ingest.run.retention import remove_expired, upkeep_settings
-        from ingest.run.workfiles import remove_leftovers
+        from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN, remove_leftovers
         from transforms.commit import commit_lock
         from transforms.compaction import compact
         from transforms.index import reconcile_index
+        from transforms.lakemirror import expire_remote
 
         root, now = data_root(remote=True), dt.datetime.now(dt.UTC)
         settings = upkeep_settings()
@@ -100,6 +101,10 @@ def news_daily() -> None:
             done["index_rebuilt"] = int(reconcile_index(root))  # files changed by hand
         leftovers = remove_leftovers(root, now)
         expired = remove_expired(root, now, settings)
+        # on an object store: the work files and WARC of every machine's runs, by the same rules
+        remote = expire_remote(
+            root, now, settings.keep_work_days, settings.keep_raw_days, LEFTOVER_AGE, WRITTEN
+        )
         logging.getLogger("newsflow.retention").info(
             "removed %d leftovers, %d work folders (%d bytes) and %d raw files (%d bytes); "
             "keep_work_days=%g keep_raw_days=%s",
@@ -111,7 +116,7 @@ def news_daily() -> None:
             settings.keep_work_days,
             "forever" if settings.keep_raw_days is None else f"{settings.keep_raw_days:g}",
         )
-        return {**done, "leftovers_removed": leftovers, **expired}
+        return {**done, "leftovers_removed": leftovers, **expired, **remote}
 
     @task(multiple_outputs=False)
     def quality_findings() -> dict[str, Any]:

@@ -31,6 +31,7 @@ changed. A new machine downloads the whole dataset once.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -302,3 +303,50 @@ def pull(root: Path, path: Path) -> int:
         _download(lake, relative, target)
         count += 1
     return count
+
+
+def expire_remote(
+    root: Path,
+    now: dt.datetime,
+    keep_work_days: float,
+    keep_raw_days: float | None,
+    leftover_age: dt.timedelta,
+    written: str = "written.json",
+) -> dict[str, int]:
+    """Retention on the object store a mirror stands for, by the local rules (see
+    ingest.run.retention): a run's work folder goes once `keep_work_days` after its newest
+    object when it holds `written` (the run committed), or once `leftover_age` old when it
+    does not (a run that never committed); raw WARC objects once `keep_raw_days` old (never
+    when None). Lists work/ and raw/ only: the cost follows the runs kept, not the articles.
+    Returns the objects removed, by kind."""
+    import pyarrow.fs as pafs
+
+    done = {"work_objects": 0, "raw_objects": 0}
+    lake = lake_of(root)
+    if lake is None:
+        return done
+    base = lake.location.path()
+
+    def listing(prefix: str) -> list[Any]:
+        selector = pafs.FileSelector(lake.uri(prefix), recursive=True, allow_not_found=True)
+        return [i for i in lake.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+
+    folders: dict[str, list[Any]] = {}
+    for info in listing("work"):
+        relative = info.path[len(base) + 1 :]
+        folder = "/".join(relative.split("/")[:3])  # work/<source>/<run>
+        folders.setdefault(folder, []).append(info)
+    for objects in folders.values():
+        newest = max(i.mtime for i in objects).astimezone(dt.UTC)
+        committed = any(i.path.endswith(f"/{written}") for i in objects)
+        keep = dt.timedelta(days=keep_work_days) if committed else leftover_age
+        if now - newest > keep:
+            for info in objects:
+                lake.fs.delete_file(info.path)
+                done["work_objects"] += 1
+    if keep_raw_days is not None:
+        for info in listing("raw"):
+            if now - info.mtime.astimezone(dt.UTC) > dt.timedelta(days=keep_raw_days):
+                lake.fs.delete_file(info.path)
+                done["raw_objects"] += 1
+    return done

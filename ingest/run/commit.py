@@ -52,7 +52,7 @@ def write(
         needs_text,
     )
     from transforms.index import open_index, read_own
-    from transforms.lakemirror import MirrorBehind, publish_mirror, pull
+    from transforms.lakemirror import MirrorBehind, publish_mirror, pull, push
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
@@ -167,6 +167,7 @@ def write(
             if attempt >= MIRROR_ATTEMPTS:
                 raise
     write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
+    push(root, [work / WRITTEN])  # (on the store too, for its retention)
     return ref
 
 

@@ -282,3 +282,47 @@ def test_compaction_on_a_mirror_publishes_the_compacted_files_in_one_commit(
     assert done and after.seq > before.seq
     assert sorted(published(uri)) == ids  # the same rows, published once each
     assert len(after.files["articles"]) < len(before.files["articles"])
+
+
+def test_retention_on_the_store_follows_the_local_rules(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import datetime as dt
+
+    from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN
+
+    machine("a", tmp_path, monkeypatch)
+    ingest(demo_sources, uri, capsys)
+    root = data_root(uri, remote=True)
+    lake = lake_of(root)
+    assert lake is not None
+    with lake.fs.open_output_stream(lake.uri("work/harbour-gazette/unfinished/x.jsonl")) as out:
+        out.write(b"{}\n")  # a run that never committed
+
+    def objects(prefix: str) -> list[str]:
+        selector = pafs.FileSelector(lake.uri(prefix), recursive=True, allow_not_found=True)
+        return [i.path for i in lake.fs.get_file_info(selector) if i.type == pafs.FileType.File]
+
+    work, raw = objects("work"), objects("raw")
+    assert sum(p.endswith(f"/{WRITTEN}") for p in work) == 2 and len(raw) == 2
+    now = dt.datetime.now(dt.UTC)
+    expire = lakemirror.expire_remote
+    assert expire(root, now, 7, None, LEFTOVER_AGE, WRITTEN) == {
+        "work_objects": 0,
+        "raw_objects": 0,
+    }
+    later = now + dt.timedelta(days=2)  # past the leftover age, within the kept days
+    assert expire(root, later, 7, None, LEFTOVER_AGE, WRITTEN)["work_objects"] == 1
+    assert set(objects("work")) == set(work) - {p for p in work if "/unfinished/" in p}
+    much_later = now + dt.timedelta(days=8)
+    done = expire(root, much_later, 7, 30, LEFTOVER_AGE, WRITTEN)
+    assert done == {"work_objects": len(work) - 1, "raw_objects": 0}
+    assert objects("work") == [] and len(objects("raw")) == 2
+    assert (
+        expire(root, now + dt.timedelta(days=31), 7, 30, LEFTOVER_AGE, WRITTEN)["raw_objects"] == 2
+    )
+    assert len(published(uri)) == 5  # the dataset is not retention's
