@@ -257,10 +257,14 @@ def test_dags_read_the_data_root_through_data_root(
     monkeypatch.setenv(DATA_ENV, "ftp://bucket/x")
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     (error,) = [e for f, e in bag.import_errors.items() if f.endswith("news_ingest.py")]
-    assert error.strip().splitlines()[-1].endswith(
-        "NEWSFLOW_DATA=ftp://bucket/x: this command needs a local folder as the data root (of "
-        "the commands, only newsflow ingest, the ingest DAGs and newsflow query take an s3:// "
-        "data root so far); pass a local folder."
+    assert (
+        error.strip()
+        .splitlines()[-1]
+        .endswith(
+            "NEWSFLOW_DATA=ftp://bucket/x: this command needs a local folder as the data root (of "
+            "the commands, only newsflow ingest, the ingest DAGs and newsflow query take an s3:// "
+            "data root so far); pass a local folder."
+        )
     )
     # an object store: the ingest DAGs work in a local mirror of it
     monkeypatch.setenv(DATA_ENV, "s3://bucket/x")
