@@ -260,10 +260,11 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 
 def _cmd_daily(args: argparse.Namespace) -> int:
     from ingest.run.retention import remove_expired, upkeep_settings
-    from ingest.run.workfiles import remove_leftovers
-    from transforms.commit import commit_lock
+    from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN, remove_leftovers
+    from transforms.commit import commit_lock, current
     from transforms.compaction import compact
     from transforms.index import reconcile_index
+    from transforms.lakemirror import expire_remote, lake_of, push
     from transforms.quality import check_recent, record
     from transforms.report import Retention, build_report, format_bytes
 
@@ -289,11 +290,22 @@ def _cmd_daily(args: argparse.Namespace) -> int:
         f"({format_bytes(expired['work_bytes'])}) and {expired['raw_files']} raw files "
         f"({format_bytes(expired['raw_bytes'])})"
     )
-    findings = check_recent(root, day, args.check_days, now)
-    record(root, day, findings, now)
+    lake = lake_of(root)
+    if lake is not None:
+        remote = expire_remote(
+            root, now, settings.keep_work_days, settings.keep_raw_days, LEFTOVER_AGE, WRITTEN
+        )
+        print(
+            f"retention on {lake.location}: removed {remote['work_objects']} work "
+            f"files and {remote['raw_objects']} raw files"
+        )
+    with current(root):  # on an object store: the newest dataset, the findings published
+        findings = check_recent(root, day, args.check_days, now)
+        record(root, day, findings, now)
     for finding in findings:
         print(f"{finding.severity}: {finding.check}: {finding.message}")
     report = build_report(root, day, [vars(f) for f in findings], retention)
+    push(root, report.parent.rglob("*"))  # on an object store: beside the dataset
     print(f"report: {report}")
     return 1 if any(f.severity == "error" for f in findings) else 0
 
@@ -301,10 +313,16 @@ def _cmd_daily(args: argparse.Namespace) -> int:
 def _stored_root(args: argparse.Namespace) -> Path:
     """The data root of a command that works on stored articles; a clear error without any,
     or with a file that is not readable Parquet (CorruptFile, before anything is changed)."""
+    from transforms.commit import commit_lock
     from transforms.dataset import article_files
     from transforms.files import check_readable
+    from transforms.lakemirror import lake_of
 
-    root = data_root(args.data)
+    root = data_root(args.data, remote=True)
+    _check_store(root)
+    if lake_of(root) is not None:
+        with commit_lock(root):  # the mirror brought up to date: the newest dataset
+            pass
     files = article_files(root)
     if not files:
         raise ConfigError(

@@ -326,3 +326,27 @@ def test_retention_on_the_store_follows_the_local_rules(
         expire(root, now + dt.timedelta(days=31), 7, 30, LEFTOVER_AGE, WRITTEN)["raw_objects"] == 2
     )
     assert len(published(uri)) == 5  # the dataset is not retention's
+
+
+def test_the_upkeep_commands_work_on_an_object_store_from_any_machine(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    ingest(demo_sources, uri, capsys)
+    machine("b", tmp_path, monkeypatch)  # a machine that has never seen the dataset
+    assert main(["dedup", "--data", uri]) == 0
+    assert "articles=5 stories=4 copies=1" in capsys.readouterr().out
+    assert main(["daily", "--data", uri, "--config", str(demo_sources)]) in (0, 1)
+    out = capsys.readouterr().out
+    assert f"retention on {uri}: removed 0 work files" in out
+    lake = Lake(S3Location.parse(uri))
+    assert lake.published().files.get("quality")  # the findings, published
+    report = out.split("report: ", 1)[1].split()[0]
+    key = Path(report).relative_to(data_root(uri, remote=True)).as_posix()
+    assert lake.fs.get_file_info(lake.uri(key)).type == pafs.FileType.File
+    assert main(["retag", "--data", uri]) == 0
+    assert "retagged: 5 articles checked, 0 changed" in capsys.readouterr().out
