@@ -206,8 +206,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_reprocess(args: argparse.Namespace) -> int:
     from ingest.run.reprocess import reprocess_runs
     from ingest.run.runner import print_summary
+    from transforms.commit import commit_lock
+    from transforms.lakemirror import lake_of, pull
 
-    root = data_root(args.data)
+    root = data_root(args.data, remote=True)
+    _check_store(root)
+    if lake_of(root) is not None:  # the newest dataset, and the WARC files from the store
+        with commit_lock(root):
+            pass
+        for source in args.source or [""]:
+            pull(root, root / "raw" / source)
     if not (root / "raw").is_dir():
         raise ConfigError(
             f"{root}: no raw/ folder with WARC files; pass --data with the folder an ingest wrote to."

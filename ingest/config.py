@@ -266,7 +266,7 @@ def data_root(given: str | None = None, *, remote: bool = False) -> Path:
     if URL_SCHEME.match(text):
         raise ConfigError(
             f"{item}: this command needs a local folder as the data root (of the commands, "
-            "only reprocess and demo do not take an s3:// data root); pass a local folder."
+            "only demo does not take an s3:// data root); pass a local folder."
         )
     path = Path(text)
     for folder in (path, *path.parents):

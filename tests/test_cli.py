@@ -149,9 +149,9 @@ def test_a_url_data_root_is_refused(
     command: list[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    # reprocess and demo need a local folder; the others take s3:// data roots
+    # the demo needs a local folder; the others take s3:// data roots
     # (tests/transforms/test_lakelog.py, test_lakemirror.py)
-    if command[0] in ("reprocess", "demo"):
+    if command[0] == "demo":
         assert main([command[0], "--data", "s3://bucket/x", *command[1:]]) == 2
         err = one_sentence(capsys)
         assert "--data s3://bucket/x: this command needs a local folder as the data root" in err
