@@ -69,7 +69,7 @@ def _last_run(source_id: str) -> str:
     the write stage keeps next to the metrics, so parsing stays cheap)."""
     import json
 
-    path = data_root(remote=True) / "runs" / "latest" / f"{source_id}.json"
+    path = data_root(remote=True, create=False) / "runs" / "latest" / f"{source_id}.json"
     try:
         last = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

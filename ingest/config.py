@@ -241,12 +241,13 @@ def retry_delay(default_s: float = 120.0) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def data_root(given: str | None = None, *, remote: bool = False) -> Path:
+def data_root(given: str | None = None, *, remote: bool = False, create: bool = True) -> Path:
     """The data root: `given` (a command's --data), else NEWSFLOW_DATA, else the project's
     data/ folder. Every command and DAG resolves it here. With `remote` (the ingest command
     and DAG), an s3://bucket/prefix address gives the local mirror of that object store
-    (transforms/lakemirror.py). Raises ConfigError for another URL, an s3:// address where
-    a command needs a local folder, or a path that is a file (or lies under one)."""
+    (transforms/lakemirror.py), made ready unless not `create` (a DAG file being parsed
+    only reads). Raises ConfigError for another URL, an s3:// address where a command needs
+    a local folder, or a path that is a file (or lies under one)."""
     if given is not None:
         text, item = given, f"--data {given}"
     elif os.environ.get(DATA_ENV):
@@ -255,10 +256,10 @@ def data_root(given: str | None = None, *, remote: bool = False) -> Path:
     else:
         text, item = str(DEFAULT_DATA), f"the default data root {DEFAULT_DATA}"
     if remote and text.lower().startswith("s3://"):
-        from transforms.lakemirror import attach
+        from transforms.lakemirror import attach, cache_root
 
         try:
-            return attach(text)
+            return attach(text) if create else cache_root(text)
         except ValueError:
             raise ConfigError(
                 f"{item}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."

@@ -18,6 +18,9 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# mirrors of s3:// data roots (transforms/lakemirror.py) stay out of the home folder; the
+# Airflow components the tests start inherit it
+os.environ["NEWSFLOW_CACHE_DIR"] = str(Path(_AIRFLOW_HOME) / "newsflow-cache")
 os.environ.pop("NEWSFLOW_SOURCES", None)
 os.environ.pop("NEWSFLOW_DATA", None)
 os.environ.pop("NEWSFLOW_DEMO_URL", None)

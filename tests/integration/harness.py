@@ -465,6 +465,8 @@ def airflow_env(home: Path, sql_conn: str, api_port: int, extra: dict[str, str])
             # one secret for every process: task tokens are signed by one and checked by another
             "AIRFLOW__API_AUTH__JWT_SECRET": "newsflow-integration-tests-" + os.urandom(8).hex(),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # mirrors of s3:// data roots in the stack's home, not the user's
+            "NEWSFLOW_CACHE_DIR": str(home / "newsflow-cache"),
         }
     )
     env.update(extra)
