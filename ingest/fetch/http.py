@@ -245,7 +245,11 @@ class HttpClient:
             deadline += self._admit(
                 current, check_robots
             )  # waiting for a slot is not the server's time
-            response = self._request(current, headers, deadline)
+            try:
+                response = self._request(current, headers, deadline)
+            finally:
+                if self.state is not None:  # the host's next request waits from now on
+                    self.state.request_answered(urlsplit(current).hostname or "")
             status = response.status_code
             if 300 <= status < 400 and status != 304:
                 location = response.headers.get("Location", "").strip()
@@ -289,10 +293,13 @@ class HttpClient:
             return 0.0
         host = urlsplit(url).hostname or ""
         interval = max(1.0 / self.settings.rate_limit_per_host, delay)
-        wait = self.state.reserve_slot(host, interval)
+        wait = max(self.state.reserve_slot(host, interval), 0.0)
         if wait > 0:
             self._sleep(wait)
-        return max(wait, 0.0)
+        late = self.state.confirm_slot(host, interval)  # after oversleeping, or overtaken
+        if late > 0:
+            self._sleep(late)
+        return wait + late
 
     def _request(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
         with self._lock:

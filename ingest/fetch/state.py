@@ -6,7 +6,8 @@ shared by several machines (ingest.fetch.statedb).
 - `urls`: per article URL, when it was first and last seen, its last outcome and the run
   that first stored it.
 - `robots`: robots.txt bodies per origin, with when they were fetched.
-- `host_slots`: the next moment each host may be contacted (the shared rate limiter).
+- `host_slots`: the next moment each host may be contacted (the shared rate limiter), and
+  `host_sent`: when its last request went out (checked just before each request).
 - `sitemap_backlog`: per source, the sitemaps a run deferred (over its budget), in order.
 
 Every process (CLI, Airflow task, on any machine) opens the same state; writers are
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS robots (
     origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL, fetched_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS host_slots (host TEXT PRIMARY KEY, next_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS host_sent (host TEXT PRIMARY KEY, sent_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS sitemap_backlog (
     source_id TEXT NOT NULL, position INTEGER NOT NULL, url TEXT NOT NULL, depth INTEGER NOT NULL,
     PRIMARY KEY (source_id, position)
@@ -289,3 +291,33 @@ class CrawlState:
             slot = max(now, float(row[0]))
             con.execute("UPDATE host_slots SET next_at = ? WHERE host = ?", (slot + interval, host))
         return slot - now
+
+    def confirm_slot(self, host: str, interval: float) -> float:
+        """Just before a request, after waiting for its slot: the seconds still to wait so
+        that it goes out at least `interval` after the host's last request by any process
+        or machine (0 almost always); the request is recorded as going out then.
+
+        A slot is a promise about when a request may start; a process that overslept its
+        slot (a loaded machine) would otherwise send late, right before the next process's
+        punctual request."""
+        with self._tx() as con:
+            con.execute(
+                "INSERT INTO host_sent VALUES (?, 0) ON CONFLICT (host) DO NOTHING", (host,)
+            )
+            row = con.execute(
+                "SELECT sent_at FROM host_sent WHERE host = ?" + self.db.for_update, (host,)
+            ).fetchone()
+            now = self.db.now(con)
+            sent = max(now, float(row[0]) + interval)
+            con.execute("UPDATE host_sent SET sent_at = ? WHERE host = ?", (sent, host))
+        return sent - now
+
+    def request_answered(self, host: str) -> None:
+        """A request to `host` was answered (or failed): the server had it by now, so the
+        next request waits its interval from now at the earliest, however long the sending
+        took on a loaded machine."""
+        with self._tx() as con:
+            now = self.db.now(con)
+            con.execute(
+                "UPDATE host_sent SET sent_at = ? WHERE host = ? AND sent_at < ?", (now, host, now)
+            )

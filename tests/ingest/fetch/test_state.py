@@ -118,6 +118,23 @@ def test_host_slots_stay_an_interval_apart_across_processes(
     assert min(gaps) > 0.15  # 200 ms apart, less the jitter of reading the clock afterwards
 
 
+def test_a_request_that_overslept_its_slot_holds_back_the_next_one(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    with CrawlState(tmp_path, state_url) as first, CrawlState(tmp_path, state_url) as second:
+        assert first.reserve_slot("late.example", 0.3) == 0
+        assert second.reserve_slot("late.example", 0.3) > 0.25  # the next slot, 300 ms on
+        time.sleep(0.3)  # the first overslept: its slot has passed, the second's has come
+        assert first.confirm_slot("late.example", 0.3) == 0  # goes out now, late
+        wait = second.confirm_slot("late.example", 0.3)
+        assert 0.25 < wait <= 0.3  # its slot came, but the host's last request is too recent
+        time.sleep(wait + 0.35)  # the host rested: the next request goes out at once
+        assert first.confirm_slot("late.example", 0.3) == 0
+        time.sleep(0.2)  # ... and was answered 200 ms later: the next one waits from then
+        first.request_answered("late.example")
+        assert 0.25 < second.confirm_slot("late.example", 0.3) <= 0.3
+
+
 def test_an_unreachable_state_database_is_one_sentence_without_its_password(
     tmp_path: Path,
 ) -> None:
