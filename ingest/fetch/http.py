@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 MAX_REDIRECTS = 5
 MAX_CRAWL_DELAY_S = 60.0  # a robots.txt Crawl-delay is honoured up to a minute between requests
+ANSWER_POLL_S = 0.02  # how often a request waits for the host's last one to be answered
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -296,7 +297,18 @@ class HttpClient:
         wait = max(self.state.reserve_slot(host, interval), 0.0)
         if wait > 0:
             self._sleep(wait)
-        late = self.state.confirm_slot(host, interval)  # after oversleeping, or overtaken
+        # the host's last request (another process's, maybe) must be answered first; one
+        # whose sender died is waited for as long as a request may take
+        stale = self.settings.timeout_s + interval
+        for _ in range(int(stale / ANSWER_POLL_S) + 2):
+            late = self.state.confirm_slot(host, interval, stale)
+            if late is not None:
+                break
+            self._sleep(ANSWER_POLL_S)
+            wait += ANSWER_POLL_S
+        else:
+            late = self.state.confirm_slot(host, interval, 0.0)
+        assert late is not None
         if late > 0:
             self._sleep(late)
         return wait + late

@@ -7,7 +7,8 @@ shared by several machines (ingest.fetch.statedb).
   that first stored it.
 - `robots`: robots.txt bodies per origin, with when they were fetched.
 - `host_slots`: the next moment each host may be contacted (the shared rate limiter), and
-  `host_sent`: when its last request went out (checked just before each request).
+  `host_sent`: when its last request went out and when it was answered (checked just before
+  each request, so that one host's requests never overlap).
 - `sitemap_backlog`: per source, the sitemaps a run deferred (over its budget), in order.
 
 Every process (CLI, Airflow task, on any machine) opens the same state; writers are
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS robots (
     origin TEXT PRIMARY KEY, status INTEGER NOT NULL, body TEXT NOT NULL, fetched_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS host_slots (host TEXT PRIMARY KEY, next_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS host_sent (host TEXT PRIMARY KEY, sent_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS host_sent (
+    host TEXT PRIMARY KEY, sent_at REAL NOT NULL, answered_at REAL
+);
 CREATE TABLE IF NOT EXISTS sitemap_backlog (
     source_id TEXT NOT NULL, position INTEGER NOT NULL, url TEXT NOT NULL, depth INTEGER NOT NULL,
     PRIMARY KEY (source_id, position)
@@ -102,6 +105,8 @@ class CrawlState:
 
     def __init__(self, root: Path, url: str | None = None) -> None:
         self.db = open_state_db(root, state_url(url), SCHEMA)
+        self._slots: dict[str, float] = {}  # host -> the slot this process last reserved
+        self._sent: dict[str, float] = {}  # host -> the start of this process's request to it
 
     def close(self) -> None:
         self.db.close()
@@ -290,34 +295,51 @@ class CrawlState:
             now = self.db.now(con)
             slot = max(now, float(row[0]))
             con.execute("UPDATE host_slots SET next_at = ? WHERE host = ?", (slot + interval, host))
+        self._slots[host] = slot
         return slot - now
 
-    def confirm_slot(self, host: str, interval: float) -> float:
-        """Just before a request, after waiting for its slot: the seconds still to wait so
-        that it goes out at least `interval` after the host's last request by any process
-        or machine (0 almost always); the request is recorded as going out then.
+    def confirm_slot(self, host: str, interval: float, stale: float) -> float | None:
+        """Just before a request, after waiting for its slot: None while the host's last
+        request (by any process or machine) is unanswered and younger than `stale` seconds
+        (ask again shortly); else the seconds still to wait so that this one starts at
+        least `interval` after the last one started and after it was answered, and it is
+        recorded as starting then.
 
-        A slot is a promise about when a request may start; a process that overslept its
-        slot (a loaded machine) would otherwise send late, right before the next process's
-        punctual request."""
+        A slot says when a request may start; a process that overslept its slot on a loaded
+        machine, or whose request took long to reach the server, would otherwise be right
+        before the next process's punctual request. A request whose sender died is waited
+        for `stale` seconds."""
         with self._tx() as con:
             con.execute(
-                "INSERT INTO host_sent VALUES (?, 0) ON CONFLICT (host) DO NOTHING", (host,)
+                "INSERT INTO host_sent VALUES (?, 0, 0) ON CONFLICT (host) DO NOTHING", (host,)
             )
-            row = con.execute(
-                "SELECT sent_at FROM host_sent WHERE host = ?" + self.db.for_update, (host,)
+            sent_at, answered_at = con.execute(
+                "SELECT sent_at, answered_at FROM host_sent WHERE host = ?" + self.db.for_update,
+                (host,),
             ).fetchone()
-            now = self.db.now(con)
-            sent = max(now, float(row[0]) + interval)
-            con.execute("UPDATE host_sent SET sent_at = ? WHERE host = ?", (sent, host))
-        return sent - now
+            # the reserved slot counts as the present when the clock has not reached it yet:
+            # the wait for it was cut short (a test's sleeper), not to be waited again
+            now = max(self.db.now(con), self._slots.get(host, 0.0))
+            if answered_at is None and now < float(sent_at) + stale:
+                return None
+            start = max(now, float(sent_at) + interval, float(answered_at or 0) + interval)
+            con.execute(
+                "UPDATE host_sent SET sent_at = ?, answered_at = NULL WHERE host = ?",
+                (start, host),
+            )
+        self._slots.pop(host, None)
+        self._sent[host] = start
+        return start - now
 
     def request_answered(self, host: str) -> None:
-        """A request to `host` was answered (or failed): the server had it by now, so the
-        next request waits its interval from now at the earliest, however long the sending
-        took on a loaded machine."""
+        """This process's request to `host` was answered (or failed): the next one may be
+        confirmed, and starts its interval after now at the earliest."""
+        start = self._sent.pop(host, None)
+        if start is None:
+            return
         with self._tx() as con:
-            now = self.db.now(con)
+            now = max(self.db.now(con), start)
             con.execute(
-                "UPDATE host_sent SET sent_at = ? WHERE host = ? AND sent_at < ?", (now, host, now)
+                "UPDATE host_sent SET answered_at = ? WHERE host = ? AND sent_at = ?",
+                (now, host, start),
             )
