@@ -106,6 +106,7 @@ SOURCE_KEYS = {
     "language",
     "schedule",
     "rate_limit_per_host",
+    "timezone",
 }
 TOP_KEYS = {"settings", "sources"}
 
@@ -182,6 +183,8 @@ class Source:
     language: str | None = None
     schedule: str = "@hourly"
     rate_limit_per_host: float | None = None
+    # the IANA zone the publisher writes its times in: read for a time that states no offset
+    timezone: str | None = None
 
     def settings(self, base: Settings) -> Settings:
         """The global settings with this source's overrides applied."""
@@ -515,6 +518,12 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
         raise ConfigError(
             f"{path}: {where} has schedule {schedule!r}; use a five-field cron expression or one of {', '.join(CRON_PRESETS)}."
         )
+    zone = raw.get("timezone")
+    if zone is not None and not _known_zone(zone):
+        raise ConfigError(
+            f"{path}: {where} has timezone {zone!r}; use an IANA time-zone name such as "
+            "'Europe/Berlin' or 'America/New_York'."
+        )
     return Source(
         id=sid,
         name=name.strip(),
@@ -524,7 +533,20 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
         language=language,
         schedule=schedule.strip(),
         rate_limit_per_host=rate,
+        timezone=zone,
     )
+
+
+def _known_zone(name: Any) -> bool:
+    import zoneinfo
+
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _url_list(raw: Any, path: Path, where: str, key: str) -> tuple[str, ...]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from transforms.normalise import (
     EARLIEST_YEAR,
@@ -14,6 +16,7 @@ from transforms.normalise import (
     clean_text,
     content_hash,
     parse_timestamp,
+    states_offset,
     word_count,
 )
 
@@ -33,7 +36,9 @@ class TransformError(Exception):
         self.detail = detail
 
 
-def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[dt.datetime, str]:
+def choose_published(
+    record: dict[str, Any], fetched_at: dt.datetime, timezone: str | None = None
+) -> tuple[dt.datetime, str]:
     """The publication time and where it came from, best evidence first.
 
     Page metadata with a full timestamp (`page_jsonld`, `page_meta`, `page_time_element`),
@@ -41,7 +46,12 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
     then the HTTP Last-Modified header (`http_header`), then the fetch time (`fetch_time`).
     A date outside the plausible window (before 1990, or later than the fetch) is not a
     publication time: the next layer is used, and the rejection is logged with its reason.
+
+    A time of day without an offset is read in the offset another timestamp of the page
+    states (the extract stage's doing: `+page_offset`), else in the source's `timezone`
+    (`+source_timezone`), else as UTC (`+utc_assumed`); the suffix on the layer says which.
     """
+    zone = ZoneInfo(timezone) if timezone else None
     page_from = record.get("published_from")
     page, feed = record.get("published"), record.get("feed_published")
     stated: list[tuple[Any, str]] = (
@@ -52,10 +62,10 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
     for raw, source in [*stated, (record.get("last_modified"), "http_header")]:
         if not raw:
             continue
-        value = parse_timestamp(raw)
+        value = parse_timestamp(raw, zone)
         why = "unreadable or outside the years a page can mean" if value is None else None
         if value is not None and (why := implausible(value, fetched_at)) is None:
-            return value, source
+            return value, source + _offset_note(raw, source, record, zone)
         log.warning(
             "%s: the %s date %r is %s; trying the next layer",
             record.get("url"),
@@ -64,6 +74,18 @@ def choose_published(record: dict[str, Any], fetched_at: dt.datetime) -> tuple[d
             why,
         )
     return fetched_at, "fetch_time"
+
+
+def _offset_note(raw: Any, source: str, record: dict[str, Any], zone: Any) -> str:
+    """How a timestamp's offset was known when the value did not state it ("" when it did,
+    or when it is a bare day: a calendar day, not an instant)."""
+    if source in ("page_text", "http_header") or not isinstance(raw, str):
+        return ""
+    if source.startswith("page_") and record.get("published_offset_from") == "page":
+        return "+page_offset"
+    if states_offset(raw) or not re.search(r"\d[T ]\d", raw):
+        return ""
+    return "+source_timezone" if zone is not None else "+utc_assumed"
 
 
 def implausible(value: dt.datetime, fetched_at: dt.datetime) -> str | None:
@@ -76,7 +98,11 @@ def implausible(value: dt.datetime, fetched_at: dt.datetime) -> str | None:
 
 
 def build_article(
-    record: dict[str, Any], source_id: str, source_name: str, run_id: str
+    record: dict[str, Any],
+    source_id: str,
+    source_name: str,
+    run_id: str,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """One article row (ARTICLE_SCHEMA's columns, duplicate_of unset); raises TransformError."""
     fetched_at = parse_timestamp(record["fetched_at"])
@@ -86,8 +112,8 @@ def build_article(
     if not text:
         raise TransformError("no_text", f"empty text after normalisation for {record.get('url')}")
     canonical = canonical_url(record.get("final_url") or record["url"], record.get("canonical"))
-    published_at, date_source = choose_published(record, fetched_at)
-    modified = parse_timestamp(record.get("modified"))
+    published_at, date_source = choose_published(record, fetched_at, timezone)
+    modified = parse_timestamp(record.get("modified"), ZoneInfo(timezone) if timezone else None)
     language = record.get("language") or record.get("source_language")
     return {
         "article_id": article_id(canonical),

@@ -68,13 +68,39 @@ BOILERPLATE_LINE = re.compile(
 )
 
 
-def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
+# Time-zone abbreviations written in dates ("19:20:36 CEST 2023"), as seconds east of UTC.
+# Ambiguous ones take the reading news pages mean most: IST India, CST North America.
+ZONE_ABBREVIATIONS: dict[str, int] = {
+    "UTC": 0, "UT": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 3600, "BST": 3600,
+    "CET": 3600, "CEST": 7200, "MEZ": 3600, "MESZ": 7200,
+    "EET": 7200, "EEST": 10800, "MSK": 10800, "TRT": 10800,
+    "EST": -18000, "EDT": -14400, "CST": -21600, "CDT": -18000,
+    "MST": -25200, "MDT": -21600, "PST": -28800, "PDT": -25200,
+    "AKST": -32400, "AKDT": -28800, "HST": -36000,
+    "IST": 19800, "PKT": 18000, "ICT": 25200, "WIB": 25200, "HKT": 28800, "SGT": 28800,
+    "AWST": 28800, "JST": 32400, "KST": 32400, "ACST": 34200, "ACDT": 37800,
+    "AEST": 36000, "AEDT": 39600, "NZST": 43200, "NZDT": 46800,
+    "WAT": 3600, "CAT": 7200, "SAST": 7200, "EAT": 10800,
+}  # fmt: skip
+
+
+def parse_timestamp(
+    value: str | dt.datetime | None, zone: dt.tzinfo | None = None
+) -> dt.datetime | None:
     """An ISO-8601 (or RFC 2822, or other common written) timestamp as an aware UTC datetime;
-    naive values are taken as UTC. Returns None for values that are not timestamps.
-    Sub-second precision is kept.
+    a value that states no offset is read in `zone` (UTC when None). Returns None for values
+    that are not timestamps. Sub-second precision is kept.
     """
-    parsed = parse_local(value)
+    parsed = parse_local(value, zone)
     return None if parsed is None else parsed.astimezone(dt.UTC)
+
+
+def states_offset(value: str | dt.datetime | None) -> bool:
+    """Whether a timestamp states its offset from UTC (or a zone's name)."""
+    if isinstance(value, dt.datetime):
+        return value.tzinfo is not None
+    parsed = _parse_text(value.strip()) if value else None
+    return parsed is not None and parsed.tzinfo is not None
 
 
 # No news page was published before the first years of the web, nor will be by this year: a
@@ -82,10 +108,12 @@ def parse_timestamp(value: str | dt.datetime | None) -> dt.datetime | None:
 EARLIEST_YEAR, LATEST_YEAR = 1990, 2100
 
 
-def parse_local(value: str | dt.datetime | None) -> dt.datetime | None:
-    """Like parse_timestamp, but in the offset the value states (UTC when it states none).
-    None for a year outside [EARLIEST_YEAR, LATEST_YEAR): not a time a page can mean (and
-    year 1 or 9999 in an offset could not even be shifted to UTC)."""
+def parse_local(
+    value: str | dt.datetime | None, zone: dt.tzinfo | None = None
+) -> dt.datetime | None:
+    """Like parse_timestamp, but in the offset the value states (`zone` when it states none,
+    UTC without one). None for a year outside [EARLIEST_YEAR, LATEST_YEAR): not a time a
+    page can mean (and year 1 or 9999 in an offset could not even be shifted to UTC)."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -94,7 +122,7 @@ def parse_local(value: str | dt.datetime | None) -> dt.datetime | None:
         parsed = _parse_text(value.strip())
     if parsed is None or not EARLIEST_YEAR <= parsed.year < LATEST_YEAR:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone or dt.UTC)
 
 
 def local_day(value: str | None) -> str | None:
@@ -115,18 +143,33 @@ def _parse_text(text: str) -> dt.datetime | None:
     from email.utils import parsedate_to_datetime
 
     try:
-        return parsedate_to_datetime(text)
+        mailed = parsedate_to_datetime(text)
+        # a zone name the mail format does not know ("CEST") leaves it naive: read on
+        if mailed.tzinfo is not None or not _named_zone(text):
+            return mailed
     except (TypeError, ValueError, IndexError):
         pass
     if not re.search(r"\d{4}", text):
         return None  # a four-digit year or nothing: "05/06" or "yesterday" are not dates here
+    import warnings
+
     from dateutil import parser as date_parser
 
     try:
-        parsed = date_parser.parse(text, default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+        with warnings.catch_warnings():  # an unknown zone name: the value states no offset
+            warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+            parsed = date_parser.parse(
+                text,
+                default=dt.datetime(1970, 1, 1),  # noqa: DTZ001 - no zone stated: stays naive
+                tzinfos=ZONE_ABBREVIATIONS,
+            )
     except (ValueError, OverflowError):
         return None
     return parsed if parsed.year >= 1990 else None
+
+
+def _named_zone(text: str) -> bool:
+    return any(word in ZONE_ABBREVIATIONS for word in re.findall(r"\b[A-Z]{1,5}\b", text))
 
 
 def canonical_url(url: str, declared: str | None = None) -> str:

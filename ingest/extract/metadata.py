@@ -6,7 +6,9 @@ offset); turning strings into UTC datetimes is transforms.normalise's job.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +59,9 @@ class PageMetadata:
     language: str | None = None
     og_type: str | None = None
     schema_types: frozenset[str] = frozenset()  # every JSON-LD @type on the page, lower-cased
+    # "page" when `published` stated no offset and took the one another timestamp of the
+    # page states (see zoned)
+    offset_from: str | None = None
 
 
 # a Person node with a profile of its own; a bare {"@type": "Person", "name": <the site>} is
@@ -99,6 +104,7 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
                 meta.published, meta.published_from = value, "time_element"
                 if "pubdate" in node.attrib or node.get("itemprop") == "datePublished":
                     break
+    _zoned(meta, nodes, values, tree)
     meta.og_type = values.get("og:type")
     headline = meta.title  # from JSON-LD, when it has one
     meta.title = meta.title or values.get("og:title") or values.get("twitter:title")
@@ -130,6 +136,69 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
     if lang:
         meta.language = lang.strip().split("-")[0].split("_")[0].lower() or None
     return meta
+
+
+def _zoned(
+    meta: PageMetadata,
+    nodes: list[tuple[dict[str, Any], set[str]]],
+    values: dict[str, str],
+    tree: lxml_html.HtmlElement,
+) -> None:
+    """Give a published (or modified) time that states no offset the one the page states:
+
+    1. another value of the same field with an offset for the same time of day (a JSON-LD
+       `datePublished` without offset and `article:published_time` with one) replaces it;
+    2. else the offset of any other timestamp of the page is taken (`offset_from` "page").
+
+    A value still without offset is read later in the source's time zone, else UTC."""
+    from transforms.normalise import parse_local, states_offset
+
+    stamps: list[tuple[str, str]] = []  # (field, value) of every timestamp the page states
+    for node, _ in nodes:
+        for key, field in (("datePublished", "published"), ("dateModified", "modified")):
+            if isinstance(node.get(key), str):
+                stamps.append((field, node[key].strip()))
+    stamps += [("published", values[k]) for k in PUBLISHED_META if values.get(k)]
+    stamps += [("modified", values[k]) for k in MODIFIED_META if values.get(k)]
+    stamps += [
+        ("published" if "pubdate" in n.attrib or n.get("itemprop") == "datePublished" else "", v)
+        for n in tree.iterfind(".//time[@datetime]")
+        if (v := (n.get("datetime") or "").strip())
+    ]
+    stated: list[tuple[str, str, dt.datetime]] = []
+    for field, value in stamps:
+        parsed = parse_local(value) if _has_time(value) and states_offset(value) else None
+        if parsed is not None:
+            stated.append((field, value, parsed))
+    if not stated:
+        return
+    for field in ("published", "modified"):
+        value = getattr(meta, field)
+        naive = parse_local(value) if value else None
+        if naive is None or states_offset(value) or not _has_time(value):
+            continue
+        same = next(
+            (
+                v
+                for f, v, p in stated
+                if f == field
+                and p.replace(tzinfo=None, second=0, microsecond=0)
+                == naive.replace(tzinfo=None, second=0, microsecond=0)
+            ),
+            None,
+        )
+        if same is not None:
+            setattr(meta, field, same)
+            continue
+        zone = stated[0][2].tzinfo
+        setattr(meta, field, naive.replace(tzinfo=zone).isoformat())
+        if field == "published":
+            meta.offset_from = "page"
+
+
+def _has_time(value: str | None) -> bool:
+    """Whether a timestamp has a time of day (a bare day names no instant to shift)."""
+    return value is not None and re.search(r"\d[T ]\d", value) is not None
 
 
 def _meta_values(tree: lxml_html.HtmlElement) -> dict[str, str]:

@@ -75,6 +75,7 @@ class ExtractedPage:
     language: str | None
     extractor: str  # the body layer: "trafilatura/<version>" or "profile:<name>@<version>"
     original_source: str | None = None  # the publisher an aggregator copied the article from
+    offset_from: str | None = None  # "page": `published` took another timestamp's offset
 
 
 def extract_page(body: bytes, url: str, header_charset: str | None = None) -> ExtractedPage:
@@ -141,6 +142,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         language=meta.language,
         extractor=extractor,
         original_source=fields.original_source if fields else None,
+        offset_from=meta.offset_from if published == meta.published else None,
     )
 
 

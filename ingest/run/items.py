@@ -178,6 +178,7 @@ def extract_record(
             "authors": list(page.authors),
             "published": page.published,
             "published_from": page.published_from,
+            "published_offset_from": page.offset_from,
             "modified": page.modified,
             "canonical": page.canonical,
             "site_name": page.site_name,

@@ -288,7 +288,7 @@ def _transform_chunk(
     rows: list[dict[str, Any]] = []
     for record in records:
         try:
-            rows.append(build_article(record, source.id, source.name, run.run_id))
+            rows.append(build_article(record, source.id, source.name, run.run_id, source.timezone))
         except TransformError as exc:
             problems.append(
                 problem(record["url"], source, run, "transform", exc.reason, exc.detail)
