@@ -47,7 +47,7 @@ PARTS = {"default": "dev", "mediacloud2020": "held"}
 class DatedPage:
     id: str
     url: str
-    day: str  # YYYY-MM-DD
+    day: str | None  # YYYY-MM-DD; None: the page has no publication day (a right answer is none)
     part: str  # dev | held
     path: Path
 
@@ -56,7 +56,11 @@ def load_pages(root: Path = DATES) -> list[DatedPage]:
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
     return [
         DatedPage(
-            key, value["url"], value["date"], PARTS[value["set"]], root / "html" / f"{key}.html.gz"
+            key,
+            value["url"],
+            value["date"] if isinstance(value["date"], str) else None,
+            PARTS[value["set"]],
+            root / "html" / f"{key}.html.gz",
         )
         for key, value in sorted(truth.items())
     ]
@@ -114,7 +118,10 @@ def score(pages: list[DatedPage], days: dict[str, str | None]) -> dict[str, floa
     return {
         "exact day": sum(d == p.day for p, d in found) / n,
         "undated": sum(d is None for _, d in found) / n,
-        "later than the day": sum(d is not None and d > p.day for p, d in found) / n,
+        "later than the day": sum(
+            d is not None and p.day is not None and d > p.day for p, d in found
+        )
+        / n,
     }
 
 

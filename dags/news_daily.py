@@ -88,17 +88,21 @@ def news_daily() -> None:
         from ingest.config import data_root
         from ingest.run.retention import remove_expired, upkeep_settings
         from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN, remove_leftovers
-        from transforms.commit import commit_lock
+        from transforms.commit import locked
         from transforms.compaction import compact
         from transforms.index import reconcile_index
-        from transforms.lakemirror import expire_remote
+        from transforms.lakemirror import expire_remote, lake_of
 
         root, now = data_root(remote=True), dt.datetime.now(dt.UTC)
         settings = upkeep_settings()
         days = int(get_current_context()["params"]["compact_older_than_days"])
-        with commit_lock(root):
+
+        def compacted() -> dict[str, int]:
             done = compact(root, dt.timedelta(days=days), now)
             done["index_rebuilt"] = int(reconcile_index(root))  # files changed by hand
+            return done
+
+        done = locked(root, compacted)
         leftovers = remove_leftovers(root, now)
         expired = remove_expired(root, now, settings)
         # on an object store: the work files and WARC of every machine's runs, by the same rules
@@ -116,24 +120,37 @@ def news_daily() -> None:
             settings.keep_work_days,
             "forever" if settings.keep_raw_days is None else f"{settings.keep_raw_days:g}",
         )
-        return {**done, "leftovers_removed": leftovers, **expired, **remote}
+        lake = lake_of(root)  # and the files no commit publishes any more, an hour on
+        garbage = lake.collect_garbage(now) if lake is not None else 0
+        return {
+            **done,
+            "leftovers_removed": leftovers,
+            **expired,
+            **remote,
+            "unpublished_removed": garbage,
+        }
 
     @task(multiple_outputs=False)
     def quality_findings() -> dict[str, Any]:
         import logging
+        from pathlib import Path
 
         from airflow.sdk.exceptions import AirflowFailException
 
         from ingest.config import data_root
-        from transforms.commit import current
-        from transforms.quality import check_recent, record
+        from transforms.commit import locked
+        from transforms.lakemirror import lake_of
+        from transforms.quality import Finding, check_recent, record
 
         log = logging.getLogger("newsflow.quality")
         root, day, now = data_root(remote=True), _day(), dt.datetime.now(dt.UTC)
         days = int(get_current_context()["params"]["check_days"])
-        with current(root):  # on an object store: the newest dataset, the findings published
+
+        def checked() -> tuple[list[Finding], Path]:  # on an object store: findings published
             findings = check_recent(root, day, days, now)
-            path = record(root, day, findings, now)
+            return findings, record(root, day, findings, now)
+
+        findings, path = locked(root, checked) if lake_of(root) else checked()
         for finding in findings:
             (log.error if finding.severity == "error" else log.warning)(
                 "%s %s: %s", finding.severity.upper(), finding.check, finding.message

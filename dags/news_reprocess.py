@@ -45,7 +45,10 @@ def news_reprocess() -> None:
         params = get_current_context()["params"]
         since = dt.date.fromisoformat(params["since"])
         results = reprocess_runs(
-            data_root(), list(params["sources"]) or None, since, workers=int(params["workers"])
+            data_root(remote=True),
+            list(params["sources"]) or None,
+            since,
+            workers=int(params["workers"]),
         )
         failed = [f"{r.source_id}: {r.error}" for r in results if r.ref is None]
         if failed:
@@ -55,16 +58,20 @@ def news_reprocess() -> None:
     @task(multiple_outputs=False, outlets=[ARTICLES])
     def recomputed_stories_and_tags() -> dict[str, int]:
         from ingest.config import data_root, load_sources, sources_path
-        from transforms.commit import commit_lock
+        from transforms.commit import locked
         from transforms.dedup_store import rebuild
         from transforms.tagging import get_tagger, retag
 
-        root = data_root()
+        root = data_root(remote=True)
         settings = load_sources(sources_path()).settings
         since = dt.date.fromisoformat(get_current_context()["params"]["since"])
-        with commit_lock(root):
+
+        def recomputed() -> tuple[dict[str, int], dict[str, int]]:
             stories = rebuild(root, dt.timedelta(days=settings.dedup_window_days), since)
             tags = retag(root, get_tagger(settings.taxonomy, settings.entity_model), since)
+            return stories, tags
+
+        stories, tags = locked(root, recomputed)
         counts = {"story_rows_changed": stories["changed"], "tag_rows_changed": tags["changed"]}
         get_current_context()["outlet_events"][ARTICLES].extra = counts
         return counts

@@ -19,6 +19,7 @@ from ingest.config import (
     sources_path,
 )
 from transforms.exceptions import CorruptFile, StateUnavailable
+from transforms.lakemirror import MirrorBehind
 from transforms.objectstore import ObjectStoreError, S3Location
 
 
@@ -31,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ConfigError,
         CorruptFile,
         StateUnavailable,
-    ) as exc:  # the user's to fix: one sentence, no traceback
+        MirrorBehind,
+        ObjectStoreError,
+    ) as exc:  # the user's to fix (or to run again): one sentence, no traceback
         print(f"newsflow: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -206,17 +209,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_reprocess(args: argparse.Namespace) -> int:
     from ingest.run.reprocess import reprocess_runs
     from ingest.run.runner import print_summary
-    from transforms.commit import commit_lock
-    from transforms.lakemirror import lake_of, pull
+    from transforms.lakemirror import lake_of
 
     root = data_root(args.data, remote=True)
-    _check_store(root)
-    if lake_of(root) is not None:  # the newest dataset, and the WARC files from the store
-        with commit_lock(root):
-            pass
-        for source in args.source or [""]:
-            pull(root, root / "raw" / source)
-    if not (root / "raw").is_dir():
+    _check_store(root)  # on an object store, reprocess_runs takes the WARC files from it
+    if lake_of(root) is None and not (root / "raw").is_dir():
         raise ConfigError(
             f"{root}: no raw/ folder with WARC files; pass --data with the folder an ingest wrote to."
         )
@@ -227,7 +224,7 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def _cmd_dedup(args: argparse.Namespace) -> int:
-    from transforms.commit import commit_lock
+    from transforms.commit import locked
     from transforms.dedup_store import rebuild, story_counts
 
     root = _stored_root(args)
@@ -236,8 +233,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
             f"--window-days {args.window_days:g}: use a number of days from 0 to 366."
         )
     if args.rebuild:
-        with commit_lock(root):
-            done = rebuild(root, dt.timedelta(days=args.window_days), args.since)
+        done = locked(root, lambda: rebuild(root, dt.timedelta(days=args.window_days), args.since))
         print(
             f"rebuilt: {done['rows']} articles checked, {done['changed']} rows changed "
             f"in {done['files']} files"
@@ -251,14 +247,13 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def _cmd_retag(args: argparse.Namespace) -> int:
-    from transforms.commit import commit_lock
+    from transforms.commit import locked
     from transforms.tagging import get_tagger, retag
 
     root = _stored_root(args)
     settings = load_sources(args.config).settings if args.config else Settings()
     tagger = get_tagger(settings.taxonomy, settings.entity_model)
-    with commit_lock(root):
-        done = retag(root, tagger, args.since)
+    done = locked(root, lambda: retag(root, tagger, args.since))
     print(
         f"retagged: {done['rows']} articles checked, {done['changed']} changed in "
         f"{done['files']} files ({tagger.version}); {done['failed']} tagging parts failed"
@@ -269,11 +264,11 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 def _cmd_daily(args: argparse.Namespace) -> int:
     from ingest.run.retention import remove_expired, upkeep_settings
     from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN, remove_leftovers
-    from transforms.commit import commit_lock, current
+    from transforms.commit import locked
     from transforms.compaction import compact
     from transforms.index import reconcile_index
     from transforms.lakemirror import expire_remote, lake_of, push
-    from transforms.quality import check_recent, record
+    from transforms.quality import Finding, check_recent, record
     from transforms.report import Retention, build_report, format_bytes
 
     root = _stored_root(args)
@@ -285,12 +280,18 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     retention = Retention(settings.keep_work_days, settings.keep_raw_days)
     now = dt.datetime.now(dt.UTC)
     day = args.day or now.date()
-    with commit_lock(root):
+
+    def upkeep() -> list[str]:
+        said = []
         if args.compact_older_than_days:
             done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
-            print(f"compacted: {done['files']} files into {done['partitions']} partitions")
+            said.append(f"compacted: {done['files']} files into {done['partitions']} partitions")
         if reconcile_index(root):
-            print("index: rebuilt, the files on disk had changed by hand")
+            said.append("index: rebuilt, the files on disk had changed by hand")
+        return said
+
+    for line in locked(root, upkeep):
+        print(line)
     print(f"removed: {remove_leftovers(root, now)} leftovers of killed runs")
     expired = remove_expired(root, now, settings)
     print(
@@ -303,13 +304,18 @@ def _cmd_daily(args: argparse.Namespace) -> int:
         remote = expire_remote(
             root, now, settings.keep_work_days, settings.keep_raw_days, LEFTOVER_AGE, WRITTEN
         )
+        garbage = lake.collect_garbage(now)
         print(
             f"retention on {lake.location}: removed {remote['work_objects']} work "
-            f"files and {remote['raw_objects']} raw files"
+            f"files, {remote['raw_objects']} raw files and {garbage} unpublished table files"
         )
-    with current(root):  # on an object store: the newest dataset, the findings published
-        findings = check_recent(root, day, args.check_days, now)
-        record(root, day, findings, now)
+
+    def checked() -> list[Finding]:  # on an object store: the newest dataset, findings published
+        found = check_recent(root, day, args.check_days, now)
+        record(root, day, found, now)
+        return found
+
+    findings = locked(root, checked) if lake is not None else checked()
     for finding in findings:
         print(f"{finding.severity}: {finding.check}: {finding.message}")
     report = build_report(root, day, [vars(f) for f in findings], retention)
@@ -321,16 +327,13 @@ def _cmd_daily(args: argparse.Namespace) -> int:
 def _stored_root(args: argparse.Namespace) -> Path:
     """The data root of a command that works on stored articles; a clear error without any,
     or with a file that is not readable Parquet (CorruptFile, before anything is changed)."""
-    from transforms.commit import commit_lock
+    from transforms.commit import synced
     from transforms.dataset import article_files
     from transforms.files import check_readable
-    from transforms.lakemirror import lake_of
 
     root = data_root(args.data, remote=True)
     _check_store(root)
-    if lake_of(root) is not None:
-        with commit_lock(root):  # the mirror brought up to date: the newest dataset
-            pass
+    synced(root)  # on an object store: the newest dataset
     files = article_files(root)
     if not files:
         raise ConfigError(
@@ -398,7 +401,9 @@ def lake_location(given: str | None) -> S3Location | None:
         return None
     try:
         return S3Location.parse(text)
-    except ValueError:
+    except ValueError as exc:
+        if "@" in text:  # credentials in the address: not to be echoed
+            raise ConfigError(f"--data: {exc}.") from None
         raise ConfigError(
             f"--data {text}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
         ) from None
@@ -412,6 +417,12 @@ def _check_store(root: Path) -> None:
     lake = lake_of(root)
     if lake is None:
         return
+    if lake.credentials.access_key is None or lake.credentials.secret_key is None:
+        raise ConfigError(
+            f"{lake.location}: commits to an object store are signed with keys (a role's or "
+            "a profile's credentials cannot make the conditional create yet); set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+        )
     try:
         lake.published()
     except OSError as exc:

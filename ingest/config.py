@@ -263,7 +263,9 @@ def data_root(given: str | None = None, *, remote: bool = False, create: bool = 
 
         try:
             return attach(text) if create else cache_root(text)
-        except ValueError:
+        except ValueError as exc:
+            if "@" in text:  # credentials in the address: not to be echoed
+                raise ConfigError(f"{item.split('=')[0].split()[0]}: {exc}.") from None
             raise ConfigError(
                 f"{item}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
             ) from None

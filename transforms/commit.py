@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +41,7 @@ from transforms.dataset import (
 from transforms.files import fsync_dir, fsync_file, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA
 
+_T = TypeVar("_T")
 JOURNAL = ".commit.json"
 STAGING = ".staging"  # new files wait here, under hidden names, until the commit point
 
@@ -271,6 +272,33 @@ def commit_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+MIRROR_ATTEMPTS = 5  # a block redone when other machines keep publishing first
+
+
+def locked(root: Path, work: Callable[[], _T]) -> _T:
+    """`work()` under the commit lock; on the mirror of an object store, done again (on the
+    synced mirror) when another machine published first, up to MIRROR_ATTEMPTS times."""
+    from transforms.lakemirror import MirrorBehind
+
+    for attempt in range(1, MIRROR_ATTEMPTS + 1):
+        try:
+            with commit_lock(root):
+                return work()
+        except MirrorBehind:
+            if attempt == MIRROR_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def synced(root: Path) -> None:
+    """On the mirror of an object store: brought up to date now (the commit lock taken and
+    given back); nothing on a local data root."""
+    from transforms.lakemirror import lake_of
+
+    if lake_of(root) is not None:
+        locked(root, lambda: None)
+
+
 @contextmanager
 def current(root: Path) -> Iterator[None]:
     """For a block that reads the dataset and may write a table: on the mirror of an object
@@ -281,7 +309,7 @@ def current(root: Path) -> Iterator[None]:
     if lake_of(root) is None:
         yield
         return
-    with commit_lock(root):
+    with commit_lock(root):  # (a block that writes should go through `locked`)
         yield
 
 

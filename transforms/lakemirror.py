@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transforms.files import write_json_durably
+from transforms.files import fsync_dir, write_json_durably
 from transforms.lakelog import TABLES, CommitConflict, Lake
 from transforms.objectstore import S3Location
 
@@ -61,12 +61,19 @@ class MirrorBehind(Exception):
     """Another writer published a commit this mirror had not seen when it decided what to
     write: nothing was published; sync and do the commit again."""
 
+    def __str__(self) -> str:
+        return (
+            f"{self.args[0]}; other machines kept publishing first, so nothing of this "
+            "command was published: run it again"
+        )
+
 
 def cache_root(uri: str) -> Path:
     """The local mirror of the data root `uri`."""
     base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "newsflow")
     location = S3Location.parse(uri)
-    digest = hashlib.sha256(str(location).encode()).hexdigest()[:16]
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or ""  # one bucket name on two stores
+    digest = hashlib.sha256(f"{endpoint} {location}".encode()).hexdigest()[:16]
     return base / f"{location.bucket}-{digest}"
 
 
@@ -173,10 +180,10 @@ def sync(root: Path, lake: Lake) -> int:
     drop = sorted(p for p in local if p not in remote)
     for path in fetch:
         _download(lake, remote[path], root / path)
+    if fetch or drop:  # before the deletions: a crash between leaves them to the next sync
+        _reindex(root, fetch, drop)
     for path in drop:
         (root / path).unlink(missing_ok=True)
-    if fetch or drop:
-        _reindex(root, fetch, drop)
     now = table_files(root)
     manifest = Manifest(snapshot.seq, {p: [k, *now[p]] for p, k in remote.items() if p in now})
     manifest.save(root)
@@ -244,14 +251,21 @@ def _reindex(root: Path, fetched: Iterable[str], dropped: Iterable[str]) -> None
         index.apply({"index": change}, redo=True)
 
 
-def _download(lake: Lake, key: str, target: Path) -> None:
+def _download(lake: Lake, key: str, target: Path, mtime: float | None = None) -> None:
+    """`key` to `target`, whole or not at all, and durable before the manifest names it
+    (with the store's modification time when given, for `pull` to compare)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with lake.fs.open_input_stream(lake.uri(key)) as stream, open(partial, "wb") as out:
             while chunk := stream.read(1 << 20):
                 out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if mtime is not None:
+            os.utime(partial, (mtime, mtime))
         partial.replace(target)
+        fsync_dir(target.parent)
     finally:
         partial.unlink(missing_ok=True)
 
@@ -298,9 +312,14 @@ def pull(root: Path, path: Path) -> int:
     for item in found:
         relative = item.path[len(base) + 1 :]
         target = root / relative
-        if target.exists() and target.stat().st_size == item.size:
-            continue
-        _download(lake, relative, target)
+        stamp = item.mtime.timestamp() if item.mtime is not None else None
+        if target.exists():
+            here = target.stat()
+            # the same object when the size matches and the local copy is no older (an
+            # earlier stage's file, rewritten by a task run again elsewhere, is newer there)
+            if here.st_size == item.size and (stamp is None or here.st_mtime >= stamp):
+                continue
+        _download(lake, relative, target, stamp)
         count += 1
     return count
 

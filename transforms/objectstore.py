@@ -35,6 +35,11 @@ class S3Location:
     @classmethod
     def parse(cls, uri: str) -> S3Location:
         parts = urlsplit(uri)
+        if "@" in parts.netloc:  # s3://KEY:SECRET@bucket/...: never echo it
+            raise ValueError(
+                "an s3:// address with credentials in it; give the keys in AWS_ACCESS_KEY_ID "
+                "and AWS_SECRET_ACCESS_KEY and the address as s3://bucket/prefix"
+            )
         if parts.scheme != S3_SCHEME or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"{uri!r} is not an s3://bucket/prefix address")
         return cls(parts.netloc, parts.path.strip("/"))
@@ -79,6 +84,11 @@ class S3Credentials:
         """A pyarrow S3FileSystem for these credentials (path-style addressing)."""
         import pyarrow.fs as pafs
 
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ObjectStoreError(
+                "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set; "
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+            )
         endpoint = urlsplit(self.base_url)
         return pafs.S3FileSystem(
             access_key=self.access_key,

@@ -27,6 +27,7 @@ def task_failed(source_id: str, context: Any) -> None:
     from ingest.config import data_root, load_sources, sources_path
     from ingest.run.metrics import record_failure
     from ingest.run.model import Run
+    from transforms.commit import locked
 
     try:
         config = load_sources(sources_path())
@@ -35,8 +36,12 @@ def task_failed(source_id: str, context: Any) -> None:
         end = context.get("data_interval_end") or start
         run = Run(run_id=str(context["run_id"]), start=start, end=end)
         task = context.get("task_instance") or context.get("ti")
-        record_failure(
-            data_root(), source, run, getattr(task, "task_id", "unknown"), context.get("exception")
+        root = data_root(remote=True)
+        locked(
+            root,
+            lambda: record_failure(
+                root, source, run, getattr(task, "task_id", "unknown"), context.get("exception")
+            ),
         )
     except Exception:
         log.exception("newsflow: could not record the failure of %s in the run metrics", source_id)

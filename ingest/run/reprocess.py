@@ -25,7 +25,14 @@ from ingest.run.workfiles import write_jsonl
 def reprocess_runs(
     root: Path, source_ids: list[str] | None = None, since: dt.date | None = None, workers: int = 1
 ) -> list[SourceResult]:
-    """Reprocess every stored run (of the given sources, started on or after `since`), oldest first."""
+    """Reprocess every stored run (of the given sources, started on or after `since`), oldest first.
+    On the mirror of an object store, the WARC files come from the store first."""
+    from transforms.commit import synced
+    from transforms.lakemirror import pull
+
+    synced(root)
+    for source_id in source_ids or [""]:
+        pull(root, root / RAW / source_id)
     archives = sorted((root / RAW).glob("*/*.warc.gz"), key=lambda p: (p.name, p.parent.name))
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
         results = [_reprocess_one(root, path, source_ids, since, pool) for path in archives]

@@ -343,7 +343,7 @@ def test_the_upkeep_commands_work_on_an_object_store_from_any_machine(
     assert "articles=5 stories=4 copies=1" in capsys.readouterr().out
     assert main(["daily", "--data", uri, "--config", str(demo_sources)]) in (0, 1)
     out = capsys.readouterr().out
-    assert f"retention on {uri}: removed 0 work files" in out
+    assert f"retention on {uri}: removed 0 work files, 0 raw files and 0 unpublished" in out
     lake = Lake(S3Location.parse(uri))
     assert lake.published().files.get("quality")  # the findings, published
     report = out.split("report: ", 1)[1].split()[0]
@@ -383,3 +383,83 @@ def test_reprocessing_on_another_machine_takes_the_warc_files_from_the_store(
     assert Lake(S3Location.parse(uri)).published().seq > seq  # published again
     root = data_root(uri, remote=True)
     assert len(list((root / "raw").rglob("*.warc.gz"))) == 2
+
+
+def test_a_locked_block_is_done_again_when_another_machine_published_first(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transforms.commit import locked
+
+    machine("a", tmp_path, monkeypatch)
+    a = data_root(uri, remote=True)
+    machine("b", tmp_path, monkeypatch)
+    b = data_root(uri, remote=True)
+    lake = lake_of(a)
+    assert lake is not None
+    sync(a, lake), sync(b, lake)
+    _table_file(a, "first.parquet")
+    assert publish(a, lake) == 1
+    real, calls = lakemirror.sync, Counter[str]()
+
+    def late_once(root: Path, lake: Lake) -> int:
+        calls["sync"] += 1
+        return 0 if calls["sync"] == 1 else real(root, lake)
+
+    monkeypatch.setattr(lakemirror, "sync", late_once)
+    runs: list[list[str]] = []
+
+    def work() -> None:  # what it sees, and then what it writes
+        runs.append(sorted(p.name for p in (b / "quarantine").rglob("*.parquet")))
+        _table_file(b, "second.parquet")
+
+    locked(b, work)
+    assert runs == [[], ["first.parquet"]]  # done again, on the synced mirror
+    assert sorted(published(uri, "quarantine")) == [
+        "https://example.org/first.parquet",
+        "https://example.org/second.parquet",
+    ]
+
+
+def test_a_work_file_rewritten_elsewhere_with_the_same_size_is_taken_again(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    machine("a", tmp_path, monkeypatch)
+    root = data_root(uri, remote=True)
+    work = root / "work" / "s" / "run"
+    work.mkdir(parents=True)
+    (work / "fetch.json").write_text('{"fetched": 3}', encoding="utf-8")
+    lakemirror.push(root, [work / "fetch.json"])
+    assert lakemirror.pull(root, work) == 0  # the same file
+    time.sleep(1.1)  # the store's times are to the second
+    lake = lake_of(root)
+    assert lake is not None
+    with lake.fs.open_output_stream(lake.uri("work/s/run/fetch.json")) as out:
+        out.write(b'{"fetched": 4}')  # a task run again on another machine
+    assert lakemirror.pull(root, work) == 1
+    assert (work / "fetch.json").read_text(encoding="utf-8") == '{"fetched": 4}'
+
+
+def test_credentials_in_the_address_or_missing_keys_are_one_sentence(
+    demo_sources: Path,
+    uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    machine("a", tmp_path, monkeypatch)
+    secret = "s3://AKIDEXAMPLE:wJalrXUtnFEMIK7MDENG@news-lake/flow"
+    for command in (["ingest", "--config", str(demo_sources)], ["query", "SELECT 1"]):
+        assert main([command[0], "--data", secret, *command[1:]]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "wJalrXUtnFEMIK7MDENG" not in err and len(err.splitlines()) == 1
+        assert "AWS_ACCESS_KEY_ID" in err
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")  # one key of two
+    assert main(["ingest", "--config", str(demo_sources), "--data", uri]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")  # none: a role's credentials cannot sign yet
+    assert main(["ingest", "--config", str(demo_sources), "--data", uri]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "signed with keys" in err and err.endswith("AWS_SECRET_ACCESS_KEY.")
