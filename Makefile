@@ -70,6 +70,7 @@ bench: $(STAMP) system-deps ## end to end against trafilatura, the rate limit, d
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py
+	$(BIN)/python benchmarks/dates.py
 
 eval-baseline: $(STAMP) ## re-measure and pin the extraction floors in benchmarks/baseline.json
 	$(BIN)/python benchmarks/extraction.py --write-baseline
