@@ -286,5 +286,22 @@ def _is_boilerplate(line: str) -> bool:
     return BOILERPLATE_LINE.match(line) is not None and len(line.split()) <= BOILERPLATE_MAX_WORDS
 
 
+# scripts written without spaces between words, where each character counts as a word
+# (a Chinese word is one to two characters, a Japanese one a few): Han, kana, their
+# half-width and compatibility forms; Hangul is written with spaces and counts by them
+_UNSPACED = re.compile(
+    r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    r"\U00020000-\U0002fa1f]"
+)
+
+
 def word_count(text: str) -> int:
-    return len(text.split())
+    """Words of `text`: whitespace-separated runs, with every Chinese or Japanese character
+    one word (those scripts put no spaces between words). Thai and other scripts without
+    spaces still count by their spaces (a run of Thai text is one word)."""
+    unspaced = len(_UNSPACED.findall(text))
+    if not unspaced:
+        return len(text.split())
+    # what is left between the characters: words of other scripts, and punctuation ("。")
+    rest = _UNSPACED.sub(" ", text).split()
+    return unspaced + sum(1 for token in rest if any(c.isalnum() for c in token))

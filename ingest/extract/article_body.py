@@ -28,6 +28,8 @@ import difflib
 import re
 from typing import TYPE_CHECKING, Any
 
+from transforms.normalise import word_count
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -74,10 +76,10 @@ def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
     import trafilatura
 
     precise = _text(trafilatura.bare_extraction(tree, url=url, favor_precision=True, **_OPTIONS))
-    precise_words = len(precise.split())
+    precise_words = word_count(precise)
     if precise_words < SHORT_BODY_WORDS:
         default = _text(trafilatura.bare_extraction(tree, url=url, **_OPTIONS))
-        if precise_words < PRECISION_KEEP * len(default.split()):
+        if precise_words < PRECISION_KEEP * word_count(default):
             return with_headings(tree, default)
     if precise and WIDEN_BODY and _drops_content_items(tree, precise):
         # fast: the recall text serves only as a source of blocks to insert between shared
@@ -171,7 +173,7 @@ def _drops_content_items(tree: lxml_html.HtmlElement, text: str) -> bool:
         if any(a.tag in _CHROME for a in node.iterancestors()):
             continue
         words = " ".join(node.text_content().split())
-        if len(words.split()) < CONTENT_ITEM_WORDS:
+        if word_count(words) < CONTENT_ITEM_WORDS:
             continue
         linked = sum(len(" ".join(a.text_content().split())) for a in node.iter("a"))
         if linked < 0.5 * len(words):

@@ -42,6 +42,7 @@ from ingest.extract.titles import (
     read_subheadings,
     unescape,
 )
+from transforms.normalise import word_count
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
@@ -106,15 +107,15 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         text, extractor = fields.text, f"profile:{fields.profile}"
     else:
         text, extractor = drop_title_line(doc.get("text") or "", title), TRAFILATURA
-    if len(text.split()) < MIN_WORDS:
+    if word_count(text) < MIN_WORDS:
         if too_deep:
             raise ExtractError(
                 "too_deep",
                 f"{url}: elements nest deeper than {MAX_DEPTH} levels, where the parser stops; "
-                f"only {len(text.split())} words of text before that",
+                f"only {word_count(text)} words of text before that",
             )
         raise ExtractError(
-            "no_text", f"{url}: only {len(text.split())} words of text (minimum {MIN_WORDS})"
+            "no_text", f"{url}: only {word_count(text)} words of text (minimum {MIN_WORDS})"
         )
     published, published_from = choose_date(
         meta, lambda: page_day(tree, url, meta), printed, url_day(url)

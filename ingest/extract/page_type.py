@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ingest.extract.metadata import ARTICLE_TYPES
+from transforms.normalise import word_count
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
@@ -57,7 +58,7 @@ def is_listing(meta: PageMetadata, url: str, text: str, tree: lxml_html.HtmlElem
         return link_density(tree) > 0.4
     if meta.schema_types & LISTING_TYPES:
         return True
-    words = len(text.split())
+    words = word_count(text)
     if words < 200 and link_density(tree) > 0.6:
         return True
     teasers = teaser_count(tree)
