@@ -16,6 +16,7 @@ from ingest.config import (
     Settings,
     data_root,
     load_sources,
+    s3_location,
     sources_path,
 )
 from transforms.exceptions import CorruptFile, StateUnavailable
@@ -399,14 +400,7 @@ def lake_location(given: str | None) -> S3Location | None:
     text = given if given is not None else os.environ.get(DATA_ENV, "")
     if not text.lower().startswith("s3://"):
         return None
-    try:
-        return S3Location.parse(text)
-    except ValueError as exc:
-        if "@" in text:  # credentials in the address: not to be echoed
-            raise ConfigError(f"--data: {exc}.") from None
-        raise ConfigError(
-            f"--data {text}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
-        ) from None
+    return s3_location(text, f"--data {text}" if given is not None else f"{DATA_ENV}={text}")
 
 
 def _check_store(root: Path) -> None:

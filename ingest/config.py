@@ -13,10 +13,13 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
+
+if TYPE_CHECKING:
+    from transforms.objectstore import S3Location
 
 SOURCES_ENV = "NEWSFLOW_SOURCES"
 DATA_ENV = "NEWSFLOW_DATA"
@@ -261,14 +264,8 @@ def data_root(given: str | None = None, *, remote: bool = False, create: bool = 
     if remote and text.lower().startswith("s3://"):
         from transforms.lakemirror import attach, cache_root
 
-        try:
-            return attach(text) if create else cache_root(text)
-        except ValueError as exc:
-            if "@" in text:  # credentials in the address: not to be echoed
-                raise ConfigError(f"{item.split('=')[0].split()[0]}: {exc}.") from None
-            raise ConfigError(
-                f"{item}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
-            ) from None
+        uri = str(s3_location(text, item))
+        return attach(uri) if create else cache_root(uri)
     if URL_SCHEME.match(text):
         raise ConfigError(
             f"{item}: this command needs a local folder as the data root (of the commands, "
@@ -285,6 +282,21 @@ def data_root(given: str | None = None, *, remote: bool = False, create: bool = 
                 )
             break
     return path
+
+
+def s3_location(text: str, item: str) -> S3Location:
+    """`text`, an s3://bucket/prefix address given as `item` (an option or a variable);
+    raises ConfigError, never echoing an address with credentials in it."""
+    from transforms.objectstore import S3Location
+
+    try:
+        return S3Location.parse(text)
+    except ValueError as exc:
+        if "@" in text:
+            raise ConfigError(f"{item.split('=')[0].split()[0]}: {exc}.") from None
+        raise ConfigError(
+            f"{item}: not an s3://bucket/prefix address; write it like s3://news-lake/newsflow."
+        ) from None
 
 
 def load_sources(path: Path | str) -> SourcesConfig:
