@@ -60,7 +60,7 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
             source: Source, settings: Settings, root: Path, run: Run, *args: Any, **kwargs: Any
         ) -> Any:
             from ingest.fetch.warc import warc_path
-            from transforms.lakemirror import pull, push
+            from transforms.lakemirror import lake_of, pull, push
 
             started = dt.datetime.now(dt.UTC)
             work = workdir(root, source, run)
@@ -75,9 +75,10 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
                 work / f"timing-{stage}.json",
                 {"started": started.isoformat(), "finished": dt.datetime.now(dt.UTC).isoformat()},
             )
-            since = started.timestamp() - 1  # file times lag the clock by a tick
-            written = [p for p in work.glob("*") if p.stat().st_mtime >= since]
-            push(root, [*written, *([archive] if stage == "fetch" else [])])
+            if lake_of(root) is not None:
+                since = started.timestamp() - 1  # file times lag the clock by a tick
+                written = [p for p in work.glob("*") if p.stat().st_mtime >= since]
+                push(root, [*written, *([archive] if stage == "fetch" else [])])
             return result
 
         return timed  # type: ignore[return-value]
