@@ -42,7 +42,7 @@ def postgres() -> Iterator[Postgres]:
     """A private PostgreSQL cluster on 127.0.0.1, removed at the end of the session."""
     bindir = find_pg_bindir()
     if bindir is None:
-        pytest.skip(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_PACKAGE_HINT}")
+        pytest.fail(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_PACKAGE_HINT}")
     server = Postgres.start(bindir)
     try:
         yield server
@@ -55,7 +55,7 @@ def s3_server() -> Iterator[S3Server]:
     """A real S3-compatible server (SeaweedFS) on 127.0.0.1, removed at the end of the session."""
     weed = find_weed()
     if weed is None:
-        pytest.skip(f"SeaweedFS's weed binary not found: {WEED_HINT}")
+        pytest.fail(f"SeaweedFS's weed binary not found: {WEED_HINT}")
     server = S3Server.start(weed)
     try:
         yield server

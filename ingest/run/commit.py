@@ -5,7 +5,6 @@ discovery listed nothing to fetch."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,6 @@ from ingest.run.items import isolate, problem
 from ingest.run.metrics import record_run
 from ingest.run.model import Run, WriteRef, workdir
 from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, require, write_json
-
-MIRROR_ATTEMPTS = 5  # commits redone when other machines keep publishing first
 
 
 def write(
@@ -36,7 +33,7 @@ def write(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from transforms.commit import commit_lock
+    from transforms.commit import locked
     from transforms.dataset import (
         RunOutput,
         commit_quarantine,
@@ -52,7 +49,7 @@ def write(
         needs_text,
     )
     from transforms.index import open_index, read_own
-    from transforms.lakemirror import MirrorBehind, publish_mirror, pull, push
+    from transforms.lakemirror import publish_mirror, pull, push
     from transforms.schema import ARTICLE_SCHEMA
 
     written_at = dt.datetime.now(dt.UTC)
@@ -158,14 +155,11 @@ def write(
             _commit_state(root, settings, source, run, work, batch, problems, discovered)
         return ref
 
-    for attempt in itertools.count(1):
-        try:
-            with commit_lock(root), open_index(root):  # one connection to the index per commit
-                ref = _commit(listed, table)
-            break
-        except MirrorBehind:  # another machine published first: nothing was published
-            if attempt >= MIRROR_ATTEMPTS:
-                raise
+    def attempt() -> WriteRef:  # redone by `locked` when another machine published first
+        with open_index(root):  # one connection to the index per commit
+            return _commit(listed, table)
+
+    ref = locked(root, attempt)
     write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
     push(root, [work / WRITTEN])  # (on the store too, for its retention)
     return ref

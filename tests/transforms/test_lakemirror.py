@@ -131,9 +131,10 @@ def _table_file(root: Path, name: str) -> Path:
     return path
 
 
-def test_a_mirror_behind_the_log_publishes_nothing_and_takes_the_log_after(
+def two_mirrors(
     uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Path, Path, Lake]:
+    """Machines a and b, each with its mirror synced to the log (b's environment is on)."""
     machine("a", tmp_path, monkeypatch)
     a = data_root(uri, remote=True)
     machine("b", tmp_path, monkeypatch)
@@ -141,6 +142,25 @@ def test_a_mirror_behind_the_log_publishes_nothing_and_takes_the_log_after(
     lake = lake_of(a)
     assert lake is not None
     sync(a, lake), sync(b, lake)
+    return a, b, lake
+
+
+def first_sync_skipped(monkeypatch: pytest.MonkeyPatch, calls: Counter[str]) -> None:
+    """The next sync does nothing (a commit decided without the log's newest commit); the
+    later ones are real. `calls["sync"]` counts them."""
+    real = lakemirror.sync
+
+    def sync_once_late(root: Path, lake: Lake) -> int:
+        calls["sync"] += 1
+        return 0 if calls["sync"] == 1 else real(root, lake)
+
+    monkeypatch.setattr(lakemirror, "sync", sync_once_late)
+
+
+def test_a_mirror_behind_the_log_publishes_nothing_and_takes_the_log_after(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, lake = two_mirrors(uri, tmp_path, monkeypatch)
     _table_file(a, "from-a.parquet")
     assert publish(a, lake) == 1
     _table_file(b, "from-b.parquet")  # decided without a's commit
@@ -212,14 +232,7 @@ def test_a_commit_redone_after_another_machine_published_first(
         pass
     machine("b", tmp_path, monkeypatch)
     calls = Counter[str]()
-    real = lakemirror.sync
-
-    def sync_once_late(root: Path, lake: Lake) -> int:
-        calls["sync"] += 1
-        if calls["sync"] == 1:
-            return 0  # b decides its first attempt without a's newest commit
-        return real(root, lake)
-
+    first_sync_skipped(monkeypatch, calls)  # b decides its first attempt without a's commit
     real_publish = lakemirror.publish
 
     def counted_publish(root: Path, lake: Lake) -> int:
@@ -229,7 +242,6 @@ def test_a_commit_redone_after_another_machine_published_first(
             calls["behind"] += 1
             raise
 
-    monkeypatch.setattr(lakemirror, "sync", sync_once_late)
     monkeypatch.setattr(lakemirror, "publish", counted_publish)
     out = ingest(demo_sources, uri, capsys)
     assert calls["behind"] == 1  # the first commit was refused, and redone
@@ -390,22 +402,10 @@ def test_a_locked_block_is_done_again_when_another_machine_published_first(
 ) -> None:
     from transforms.commit import locked
 
-    machine("a", tmp_path, monkeypatch)
-    a = data_root(uri, remote=True)
-    machine("b", tmp_path, monkeypatch)
-    b = data_root(uri, remote=True)
-    lake = lake_of(a)
-    assert lake is not None
-    sync(a, lake), sync(b, lake)
+    a, b, lake = two_mirrors(uri, tmp_path, monkeypatch)
     _table_file(a, "first.parquet")
     assert publish(a, lake) == 1
-    real, calls = lakemirror.sync, Counter[str]()
-
-    def late_once(root: Path, lake: Lake) -> int:
-        calls["sync"] += 1
-        return 0 if calls["sync"] == 1 else real(root, lake)
-
-    monkeypatch.setattr(lakemirror, "sync", late_once)
+    first_sync_skipped(monkeypatch, Counter[str]())
     runs: list[list[str]] = []
 
     def work() -> None:  # what it sees, and then what it writes
