@@ -66,14 +66,18 @@ def load_pages(root: Path = DATES) -> list[DatedPage]:
     ]
 
 
+class Lost(Exception):
+    """A contender stored no article for the page (newsflow: quarantined or not_article)."""
+
+
 def newsflow_day(html: bytes, url: str) -> str | None:
     from ingest.extract.page import ExtractError, extract_page
     from transforms.normalise import local_day
 
     try:
         page = extract_page(html, url)
-    except ExtractError:
-        return None
+    except ExtractError as exc:
+        raise Lost(exc.reason) from None
     return local_day(page.published) if page.published else None
 
 
@@ -103,13 +107,19 @@ CONTENDERS: dict[str, Callable[[bytes, str], str | None]] = {
 
 
 def _work(args: tuple[str, DatedPage]) -> tuple[str, str, str | None]:
+    """(contender, page id, day); the day is LOST when no article was stored."""
     name, page = args
     html = gzip.decompress(page.path.read_bytes())
     try:
         day = CONTENDERS[name](html, page.url)
+    except Lost:
+        return name, page.id, LOST
     except Exception:  # a contender's crash is an undated page, counted, not the run's end
         day = None
     return name, page.id, day[:10] if day else None
+
+
+LOST = "lost"  # the page gave no article (newsflow: quarantined, or dropped as not_article)
 
 
 def score(pages: list[DatedPage], days: dict[str, str | None]) -> dict[str, float]:
@@ -117,11 +127,13 @@ def score(pages: list[DatedPage], days: dict[str, str | None]) -> dict[str, floa
     found = [(p, days.get(p.id)) for p in pages]
     return {
         "exact day": sum(d == p.day for p, d in found) / n,
-        "undated": sum(d is None for _, d in found) / n,
+        "undated": sum(d is None or d == LOST for _, d in found) / n,
         "later than the day": sum(
-            d is not None and p.day is not None and d > p.day for p, d in found
+            d is not None and d != LOST and p.day is not None and d > p.day for p, d in found
         )
         / n,
+        # every page of these sets has a publication day: most are articles or posts
+        "no article stored": sum(d == LOST for _, d in found) / n,
     }
 
 
@@ -147,7 +159,7 @@ def main() -> int:
     columns = [(name, part) for name in CONTENDERS for part in ("dev", "held")]
     print(f"{'':<20}" + "".join(f"{f'{n} {p}':>18}" for n, p in columns))
     scores = {(n, p): score(parts[p], results[n]) for n, p in columns}
-    for metric in ("exact day", "undated", "later than the day"):
+    for metric in ("exact day", "undated", "later than the day", "no article stored"):
         print(f"{metric:<20}" + "".join(f"{scores[c][metric]:>18.3f}" for c in columns))
     return 0
 

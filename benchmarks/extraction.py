@@ -183,6 +183,7 @@ class Result:
     date: str | None  # YYYY-MM-DD
     is_article: bool
     seconds: float
+    stored: bool = True  # False: the page was quarantined or dropped (not_article, no_text...)
 
 
 def run_newsflow(html: bytes, url: str) -> Result:
@@ -200,6 +201,7 @@ def run_newsflow(html: bytes, url: str) -> Result:
             None,
             exc.reason not in ("not_article", "no_text"),
             time.process_time() - started,
+            stored=False,
         )
     # the day the page names, in its own offset (the truth is a local calendar day)
     day = local_day(page.published)
@@ -213,9 +215,11 @@ def run_trafilatura(html: bytes, url: str) -> Result:
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
     elapsed = time.process_time() - started
     if doc is None or isinstance(doc, dict):
-        return Result("", None, (), None, False, elapsed)
+        return Result("", None, (), None, False, elapsed, stored=False)
     authors = tuple(a.strip() for a in (doc.author or "").split(";") if a.strip())
-    return Result(doc.text or "", doc.title, authors, doc.date, bool(doc.text), elapsed)
+    return Result(
+        doc.text or "", doc.title, authors, doc.date, bool(doc.text), elapsed, bool(doc.text)
+    )
 
 
 EXTRACTORS: dict[str, Callable[[bytes, str], Result]] = {
@@ -284,6 +288,10 @@ def score(pages: list[Page], results: dict[str, Result]) -> dict[str, float]:
         out["undated_left_blank"] = sum(
             results[p.id + p.corpus].date is None for p in undated
         ) / len(undated)
+    # an article page must never be lost: not stored as an article (not_article, no_text...)
+    every = [p for p in pages if p.is_article]
+    if every:
+        out["articles_kept"] = sum(results[p.id + p.corpus].stored for p in every) / len(every)
     if wcxb:
         out["page_type_accuracy"] = sum(
             results[p.id + p.corpus].is_article == p.is_article for p in wcxb

@@ -295,13 +295,33 @@ _UNSPACED = re.compile(
 )
 
 
+# Thai (and Lao, written the same way) puts no spaces between words, and its words are
+# several characters long: a dictionary tokenizer splits them (pythainlp's newmm)
+_THAI = re.compile(r"[\u0e00-\u0e7f\u0e80-\u0eff]+")
+
+
 def word_count(text: str) -> int:
     """Words of `text`: whitespace-separated runs, with every Chinese or Japanese character
-    one word (those scripts put no spaces between words). Thai and other scripts without
-    spaces still count by their spaces (a run of Thai text is one word)."""
+    one word (those scripts put no spaces between words) and runs of Thai split into words
+    by a dictionary tokenizer."""
+    thai = _THAI.findall(text)
+    if thai:
+        return sum(_thai_words(run) for run in thai) + word_count(_THAI.sub(" ", text))
     unspaced = len(_UNSPACED.findall(text))
     if not unspaced:
         return len(text.split())
     # what is left between the characters: words of other scripts, and punctuation ("。")
     rest = _UNSPACED.sub(" ", text).split()
     return unspaced + sum(1 for token in rest if any(c.isalnum() for c in token))
+
+
+def _thai_words(run: str) -> int:
+    """Words in a run of Thai letters (the tokenizer's dictionary loads on first use, once
+    per process; it reads its bundled data only, never the network or the home folder)."""
+    import os
+
+    os.environ.setdefault("PYTHAINLP_READ_ONLY", "1")
+    os.environ.setdefault("PYTHAINLP_OFFLINE", "1")
+    from pythainlp.tokenize import word_tokenize
+
+    return sum(1 for word in word_tokenize(run, engine="newmm", keep_whitespace=False) if word)

@@ -136,7 +136,25 @@ class PrintedDate:
     day: str  # YYYY-MM-DD
     label: Label  # what the words or markup around it call it
     offset: int  # characters of page text after the headline (negative: above it)
-    stamp: str | None = None  # a full timestamp when a <time datetime> gave one
+    # a full timestamp when a <time datetime> gave one, or the time of day printed next to
+    # the date ("March 3, 2024, 7:20 p.m. EDT"), with its offset when the page names its zone
+    stamp: str | None = None
+    stamp_from: str | None = None  # "time_element" or "byline"
+
+
+# a time of day printed right after a date ("March 3, 2024, 7:20 p.m. EDT", "3. März 2024,
+# 14:30 Uhr", "2024-03-03 | 19:20 CEST") or right before it ("14:30, 3 March 2024")
+_CLOCK = (
+    r"(?<![\d.:])(?P<h>[012]?\d)(?:[:.h](?P<m>[0-5]\d))(?::(?P<s>[0-5]\d))?(?![\d.,:]\d|\d)"
+    r"(?:\s*(?P<ampm>[ap])\.?\s?m\b\.?)?(?:\s*(?:uhr|h)\b)?"
+    r"(?:\s*\(?(?P<zone>(?-i:[A-Z]{2,5})(?![a-z])(?:\s*[+-]\s*\d{1,2}(?::?\d\d)?)?)\)?)?"
+)
+_TIME_AFTER = re.compile(
+    r"\W{0,4}(?:(?:at|um|à|a\s+las|alle|om|às|,|-|\||\u2013|\u00b7)\s*){0,2}" + _CLOCK,
+    re.IGNORECASE,
+)
+_TIME_BEFORE = re.compile(_CLOCK + r"\s*(?:,|\||-|\u2013|\u00b7|on|le|am)?\s*$", re.IGNORECASE)
+TIME_REACH = 40  # characters after (or before) a date where its time of day may be printed
 
 
 def url_day(url: str, now: dt.datetime | None = None) -> str | None:
@@ -217,7 +235,16 @@ def printed_dates(
         if start >= low and not any(a <= start < b for a, b, _ in text.times):
             before = page[max(previous_end, start - 60) : start]
             label = _text_label(before) or _attr_label(text.owner(start))
-            found.append(PrintedDate(day, label, _distance(start, start_h, end_h)))
+            clock = _printed_time(page, start, end, day)
+            found.append(
+                PrintedDate(
+                    day,
+                    label,
+                    _distance(start, start_h, end_h),
+                    clock,
+                    "byline" if clock else None,
+                )
+            )
         previous_end = end
     for start, end, node in text.times:
         value = (node.get("datetime") or "").strip()
@@ -229,7 +256,15 @@ def printed_dates(
                 or _attr_label(node)
             )
             stamp = value if "T" in value or " " in value else None
-            found.append(PrintedDate(machine_day, label, _distance(start, start_h, end_h), stamp))
+            found.append(
+                PrintedDate(
+                    machine_day,
+                    label,
+                    _distance(start, start_h, end_h),
+                    stamp,
+                    "time_element" if stamp else None,
+                )
+            )
     found.sort(key=lambda f: f.offset)
     return found
 
@@ -298,6 +333,42 @@ class PageText:
     def owner(self, offset: int) -> lxml_html.HtmlElement | None:
         index = bisect.bisect_right(self.starts, offset) - 1
         return self.holders[index] if index >= 0 else None
+
+
+def _printed_time(page: str, start: int, end: int, day: str) -> str | None:
+    """The time of day printed next to the date at page[start:end], as an ISO timestamp on
+    `day`: with its offset when a zone is named (CEST, EDT, UTC+2), else without (the
+    transform reads it in the page's other offset, the source's zone or UTC)."""
+    match = _TIME_AFTER.match(page, end, end + TIME_REACH)
+    if match is None:
+        match = _TIME_BEFORE.search(page, max(0, start - TIME_REACH), start)
+    if match is None:
+        return None
+    hour, minute = int(match.group("h")), int(match.group("m"))
+    ampm = (match.group("ampm") or "").lower()
+    if ampm and not 1 <= hour <= 12:
+        return None
+    hour = hour % 12 + (12 if ampm == "p" else 0) if ampm else hour
+    if hour > 23:
+        return None
+    stamp = f"{day}T{hour:02d}:{minute:02d}:{int(match.group('s') or 0):02d}"
+    zone = (match.group("zone") or "").replace(" ", "")
+    if not zone:
+        return stamp
+    from transforms.normalise import ZONE_ABBREVIATIONS
+
+    named = re.fullmatch(r"([A-Z]+)(?:([+-])(\d{1,2}):?(\d\d)?)?", zone)
+    if named is None or named.group(1) not in ZONE_ABBREVIATIONS:
+        return stamp  # letters after the time that name no zone
+    seconds = ZONE_ABBREVIATIONS[named.group(1)]
+    if named.group(2):
+        if named.group(1) not in ("UTC", "GMT"):
+            return stamp
+        shift = int(named.group(3)) * 3600 + int(named.group(4) or 0) * 60
+        seconds = shift if named.group(2) == "+" else -shift
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3600)
+    return f"{stamp}{sign}{hours:02d}:{rest // 60:02d}"
 
 
 def _distance(start: int, headline_start: int, headline_end: int) -> int:

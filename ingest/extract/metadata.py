@@ -23,6 +23,7 @@ ARTICLE_TYPES = {
     "analysisnewsarticle",
     "opinionnewsarticle",
     "report",
+    "liveblogposting",
 }
 
 PUBLISHED_META = (
@@ -62,6 +63,9 @@ class PageMetadata:
     # "page" when `published` stated no offset and took the one another timestamp of the
     # page states (see zoned)
     offset_from: str | None = None
+    # a live blog (JSON-LD LiveBlogPosting): `published` is its first post and `modified`
+    # its latest update (see _live)
+    live: bool = False
 
 
 # a Person node with a profile of its own; a bare {"@type": "Person", "name": <the site>} is
@@ -250,6 +254,10 @@ def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadat
     modified = article.get("dateModified")
     if isinstance(modified, str) and modified.strip():
         meta.modified, meta.modified_from = modified.strip(), "jsonld"
+    if "liveblogposting" in {
+        str(t).lower() for t in _listed(article.get("@type")) if isinstance(t, str)
+    }:
+        _live(article, meta)
     headline = article.get("headline")
     if isinstance(headline, str) and headline.strip():
         meta.title = " ".join(headline.split())
@@ -258,6 +266,43 @@ def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadat
     publisher = article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         meta.site_name = publisher["name"].strip() or None
+
+
+def _live(node: dict[str, Any], meta: PageMetadata) -> None:
+    """A live blog's times: its first post (the earliest of `coverageStartTime`,
+    `datePublished` and its updates' publication times) and its latest update (the latest of
+    `dateModified` and its updates' times). A stated time without offset is compared as if
+    in UTC; values that are not timestamps are left out."""
+    from transforms.normalise import parse_timestamp
+
+    starts: list[str] = []
+    ends: list[str] = []
+    for key, into in (
+        ("coverageStartTime", starts),
+        ("datePublished", starts),
+        ("dateModified", ends),
+    ):
+        if isinstance(node.get(key), str) and node[key].strip():
+            into.append(node[key].strip())
+    for update in _listed(node.get("liveBlogUpdate")):
+        if not isinstance(update, dict):
+            continue
+        for key in ("datePublished", "dateModified"):
+            if isinstance(update.get(key), str) and update[key].strip():
+                value = update[key].strip()
+                starts.append(value)
+                ends.append(value)
+    timed = [(parsed, v) for v in starts if (parsed := parse_timestamp(v)) is not None]
+    if timed:
+        meta.published, meta.published_from = min(timed)[1], "jsonld"
+    timed = [(parsed, v) for v in ends + starts if (parsed := parse_timestamp(v)) is not None]
+    if timed:
+        meta.modified, meta.modified_from = max(timed)[1], "jsonld"
+    meta.live = True
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _page_dates(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadata) -> None:

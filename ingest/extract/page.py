@@ -17,6 +17,7 @@ Pages that are sections, listings or tag pages raise ExtractError("not_article")
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -120,6 +121,9 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     published, published_from = choose_date(
         meta, lambda: page_day(tree, url, meta), printed, url_day(url)
     )
+    offset_from = meta.offset_from if published == meta.published else None
+    if published_from == "byline" and published is not None:
+        published, offset_from = _page_offset(published, meta)
     organisations = site_organisations(meta, doc.get("sitename"))
     candidates = (
         fields.authors if fields else (),
@@ -143,7 +147,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         language=meta.language,
         extractor=extractor,
         original_source=fields.original_source if fields else None,
-        offset_from=meta.offset_from if published == meta.published else None,
+        offset_from=offset_from,
     )
 
 
@@ -174,15 +178,18 @@ def choose_date(
     from transforms.normalise import local_day
 
     stated = meta.published
-    if from_url is not None:
-        return _timestamped(from_url, meta, None, exact=True)
     shown = byline_date(printed or [])
+    if from_url is not None:
+        same = shown is not None and shown.day == from_url
+        return _timestamped(from_url, meta, shown if same else None, exact=True)
+    if meta.live and stated is not None:
+        return stated, meta.published_from  # a live blog's first post (see metadata)
     if shown is not None and (shown.label != "updated" or stated is None):
-        return _timestamped(shown.day, meta, shown.stamp, exact=False)
+        return _timestamped(shown.day, meta, shown, exact=False)
     found_day = found() if callable(found) else found
     if shown is not None:
         if shown.day == found_day:
-            return _timestamped(shown.day, meta, shown.stamp, exact=False)
+            return _timestamped(shown.day, meta, shown, exact=False)
         return stated, meta.published_from  # published before the printed update
     if stated is not None and (found_day is None or local_day(stated) == found_day):
         return stated, meta.published_from
@@ -192,25 +199,51 @@ def choose_date(
 
 
 def _timestamped(
-    day: str, meta: PageMetadata, stamp: str | None, exact: bool
+    day: str, meta: PageMetadata, shown: PrintedDate | None, exact: bool
 ) -> tuple[str, str | None]:
-    """`day` as the fullest timestamp that names it: the stated publication time, a <time
-    datetime>, the modification time; else the bare day (layer `page_heuristic`).
+    """`day` as the fullest timestamp that names it: the stated publication time, the time
+    printed with the date (a <time datetime> or a time of day next to the printed date),
+    the modification time; else the bare day (layer `page_heuristic`). A value with a time
+    of day beats a bare day of the same field.
 
     A printed day (not `exact`) also matches a stated time that is the same instant in
     another time zone: pages render dates in the server's or the reader's zone, while a URL
     day is written once, in the publisher's."""
     from transforms.normalise import local_day
 
-    if meta.published is not None and (
-        local_day(meta.published) == day or (not exact and same_instant(day, meta.published))
+    published = meta.published
+    if (
+        published is not None
+        and (local_day(published) == day or (not exact and same_instant(day, published)))
+        and (_has_time(published) or shown is None or not _has_time(shown.stamp))
     ):
-        return meta.published, meta.published_from
-    if stamp is not None and local_day(stamp) == day:
-        return stamp, "time_element"
+        return published, meta.published_from
+    if shown is not None and shown.stamp is not None and local_day(shown.stamp) == day:
+        return shown.stamp, shown.stamp_from
+    if published is not None and local_day(published) == day:
+        return published, meta.published_from
     if meta.modified is not None and local_day(meta.modified) == day:
         return meta.modified, meta.modified_from
     return day, "page_heuristic"
+
+
+def _page_offset(stamp: str, meta: PageMetadata) -> tuple[str, str | None]:
+    """A printed time of day without a zone in the offset the page's stated publication or
+    modification time gives (`offset_from` "page"); unchanged when none states one."""
+    from transforms.normalise import parse_local, states_offset
+
+    if states_offset(stamp):
+        return stamp, None
+    for value in (meta.published, meta.modified):
+        zoned = parse_local(value) if _has_time(value) and states_offset(value) else None
+        naive = parse_local(stamp)
+        if zoned is not None and naive is not None:
+            return naive.replace(tzinfo=zoned.tzinfo).isoformat(), "page"
+    return stamp, None
+
+
+def _has_time(value: str | None) -> bool:
+    return value is not None and re.search(r"\d[T ]\d", value) is not None
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001 - Chinese text is punctuated with full-width commas
 """Scripts written without spaces between words: a Chinese or Japanese article counts its
-words by character, so a real article is not quarantined as "only 7 words". Pages written
-for the project."""
+words by character and a Thai one by a dictionary tokenizer, so a real article is not
+quarantined as "only 7 words". Pages written for the project."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ CHINESE = [
     "不过，一些居民认为有关费用分担的说明还不够充分。",
 ]
 
+THAI = [
+    "สภาเมืองท่าเรือลงมติเห็นชอบแผนสร้างเขื่อนกันคลื่นใหม่เมื่อคืนวันอาทิตย์",
+    "ตามแผนนี้ ท่าเทียบเรือทางทิศเหนือที่ทรุดโทรมจะได้รับการซ่อมแซมภายในสามปี และพื้นที่จอดเรือประมงจะขยายกว้างขึ้น",
+    "นายกเทศมนตรีกล่าวในการแถลงข่าวว่าโครงการนี้จำเป็นต่อการลดความเสียหายจากพายุไต้ฝุ่น",
+    "อย่างไรก็ตาม ชาวบ้านบางส่วนเห็นว่าคำอธิบายเรื่องการแบ่งค่าใช้จ่ายยังไม่เพียงพอ",
+]
+
 
 def page(lang: str, title: str, paragraphs: list[str]) -> bytes:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
@@ -42,17 +49,28 @@ def test_words_are_counted_per_character_in_chinese_and_japanese() -> None:
 
 @pytest.mark.parametrize(
     ("lang", "title", "paragraphs"),
-    [("ja", "防波堤計画を可決", JAPANESE), ("zh", "市议会通过防波堤计划", CHINESE)],
-    ids=["japanese", "chinese"],
+    [
+        ("ja", "防波堤計画を可決", JAPANESE),
+        ("zh", "市议会通过防波堤计划", CHINESE),
+        ("th", "สภาเห็นชอบแผนเขื่อนกันคลื่น", THAI),
+    ],
+    ids=["japanese", "chinese", "thai"],
 )
 def test_a_chinese_or_japanese_article_is_stored_not_quarantined(
     lang: str, title: str, paragraphs: list[str]
 ) -> None:
     extracted = extract_page(page(lang, title, paragraphs), f"https://port.example/{lang}/1")
     assert extracted.language == lang
-    assert word_count(extracted.text) > 80
+    assert word_count(extracted.text) > (80 if lang != "th" else 40)
     for paragraph in paragraphs:
         assert paragraph in extracted.text
+
+
+def test_thai_is_split_into_words_by_a_tokenizer() -> None:
+    # "the prime minister / said that / the government / will / invest"
+    assert word_count("นายกรัฐมนตรีกล่าวว่ารัฐบาลจะลงทุน") == 5
+    assert word_count("The นายกรัฐมนตรีกล่าวว่ารัฐบาลจะลงทุน plan") == 7  # a mixed line
+    assert word_count(" ".join(THAI)) > 40  # by spaces, four sentences were 6 "words"
 
 
 def test_a_brief_in_these_scripts_still_has_a_minimum() -> None:
