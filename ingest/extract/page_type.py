@@ -37,6 +37,21 @@ TEXT_PER_TEASER = 20
 _CHROME_TAGS = frozenset({"nav", "aside"})
 _CONTENT_TAGS = frozenset({"article", "main", "section"})
 _CHROME_NAMES = re.compile(r"menu|(?<![a-z])nav|sidebar|footer|archive", re.IGNORECASE)
+# what frames every page of a site, whatever its content: left out of the content's link
+# density (an article on a site with a large menu is still mostly prose)
+_FRAME_TAGS = frozenset({"nav", "aside", "header", "footer", "form", "select"})
+_FRAME_NAMES = re.compile(
+    r"menu|(?<![a-z])nav|sidebar|footer|header|cookie|breadcrumb", re.IGNORECASE
+)
+# the link density of the whole page above which a short page is a list of links, and of its
+# content (the frame left out) that must agree
+LINKED_PAGE, LINKED_CONTENT = 0.6, 0.5
+# a URL path with a slug of this many words names one article
+# ("/2023/lifeboat-volunteers-answer-two-calls-in-one-night/a-123"), never a list of them
+SLUG_WORDS = 5
+_SLUG_SPLIT = re.compile(r"[-_+]+")
+# a shop's category page prices each of its products
+PRICE_NAMES = re.compile(r"(?<![a-z])price(?![a-z])", re.IGNORECASE)
 
 
 def is_listing(meta: PageMetadata, url: str, text: str, tree: lxml_html.HtmlElement) -> bool:
@@ -50,28 +65,88 @@ def is_listing(meta: PageMetadata, url: str, text: str, tree: lxml_html.HtmlElem
         return False
     if not url:
         return False
-    path = urlsplit(url).path
+    parts = urlsplit(url)
+    path = parts.path
     listing = LISTING_PATH.search(path)
     if listing and listing.group(0).count("-") <= 3:  # a long slug after /category/ is an article
         return True
-    if path in ("", "/"):
+    if path in ("", "/") and not parts.query:  # "/?p=123" is a post
         return link_density(tree) > 0.4
     if meta.schema_types & LISTING_TYPES:
         return True
+    if slug_words(path) >= SLUG_WORDS:
+        return False
     words = word_count(text)
-    if words < 200 and link_density(tree) > 0.6:
+    prices = price_count(tree)
+    if prices >= MIN_TEASERS and words < TEXT_PER_TEASER * prices:
+        return True
+    if (
+        words < 200
+        and link_density(tree) > LINKED_PAGE
+        and link_density(tree, frame=False) > LINKED_CONTENT
+    ):
         return True
     teasers = teaser_count(tree)
     return teasers >= MIN_TEASERS and words < TEXT_PER_TEASER * teasers
 
 
-def link_density(tree: lxml_html.HtmlElement) -> float:
-    """Share of the body's text that is link text."""
+def slug_words(path: str) -> int:
+    """Words of the path's longest slug (numbers and a file extension left out)."""
+    return max(
+        (
+            sum(1 for w in _SLUG_SPLIT.split(part) if any(c.isalpha() for c in w))
+            for part in (
+                re.sub(r"\.[a-z]{2,5}$", "", p, flags=re.IGNORECASE) for p in path.split("/")
+            )
+        ),
+        default=0,
+    )
+
+
+def price_count(tree: lxml_html.HtmlElement) -> int:
+    """Elements that hold a price (class "price", itemprop price): one per product of a shop's
+    category page."""
+    return sum(
+        1
+        for node in tree.iter("*")
+        if isinstance(node.tag, str)
+        and (node.get("itemprop") == "price" or PRICE_NAMES.search(node.get("class") or ""))
+    )
+
+
+def link_density(tree: lxml_html.HtmlElement, frame: bool = True) -> float:
+    """Share of the body's text that is link text (in characters); without `frame`, of the
+    text outside the site's frame (navigation, header, footer, sidebars, forms)."""
+    from lxml import etree
+
     body = tree.find(".//body")
     if body is None:
         return 0.0
-    total = len(" ".join(body.text_content().split()))
-    linked = sum(len(" ".join(a.text_content().split())) for a in body.iterfind(".//a"))
+    total = linked = in_link = 0
+    skipped: set[lxml_html.HtmlElement] = set()
+    walker = etree.iterwalk(body, events=("start", "end"))
+    for event, node in walker:
+        tag = node.tag
+        if event == "start":
+            names = f"{node.get('class') or ''} {node.get('id') or ''}" if frame is False else ""
+            if (
+                not isinstance(tag, str)
+                or tag in ("script", "style")
+                or (not frame and (tag in _FRAME_TAGS or _FRAME_NAMES.search(names)))
+            ):
+                skipped.add(node)
+                walker.skip_subtree()  # its "end" still comes, with its tail
+                continue
+            in_link += tag == "a"
+            size = len(" ".join((node.text or "").split()))
+        else:
+            if node in skipped:
+                skipped.discard(node)
+            else:
+                in_link -= tag == "a"
+            size = len(" ".join((node.tail or "").split())) if node is not body else 0
+        total += size
+        linked += size if in_link else 0
     return linked / total if total else 0.0
 
 

@@ -81,3 +81,65 @@ def test_a_page_that_states_it_is_a_collection_product_or_profile_is_not_an_arti
     with pytest.raises(ExtractError) as info:
         extract_page(html.encode(), "https://news.example/harbour")
     assert info.value.reason == "not_article"
+
+
+MENU = (
+    "<nav><ul>"
+    + "".join(
+        f"<li><a href='/section-{n}'>Section number {n} of the site</a></li>" for n in range(60)
+    )
+    + "</ul></nav>"
+)
+SHORT = " ".join([SENTENCE] * 6)  # a short press release: about 100 words
+
+
+def test_a_short_article_under_a_large_menu_is_an_article() -> None:
+    """Most of the page's text is the site's menu; the content itself is prose."""
+    html = _page(f"<p>{SHORT}</p>", MENU)
+    page = extract_page(html, "https://ministry.example/press/2018/harbour")
+    assert "harbour board met" in page.text
+    # a page of links in its content too is a list of links
+    links = "".join(f"<p><a href='/doc-{n}'>Harbour report number {n}</a></p>" for n in range(40))
+    with pytest.raises(ExtractError) as info:
+        extract_page(_page(f"<p>{SENTENCE}</p>{links}", MENU), "https://ministry.example/docs")
+    assert info.value.reason == "not_article"
+
+
+def test_a_post_addressed_by_its_query_is_not_the_home_page() -> None:
+    html = _page(
+        f"<p>{SHORT}</p>",
+        MENU.replace("<nav>", "<div class='main-menu'>").replace("</nav>", "</div>"),
+    )
+    with pytest.raises(ExtractError):
+        extract_page(html, "https://blog.example/")
+    assert "harbour board met" in extract_page(html, "https://blog.example/?p=959").text
+
+
+def test_a_url_slug_of_many_words_names_one_article() -> None:
+    """An article with a long related-stories list and a short text: its URL names it."""
+    html = _page(f"<p>{SHORT}</p><div>{_teasers(20, '')}</div>")
+    with pytest.raises(ExtractError):
+        extract_page(html, "https://news.example/harbour")
+    for url in (
+        "https://news.example/sport/31151-harbour-board-weighs-ferry-plan",
+        "https://news.example/fr/harbour-board-weighs-the-ferry-plan/a-6533123",
+    ):
+        assert "harbour board met" in extract_page(html, url).text
+    # a listing's path names its topic in a word or two; a collection page states what it is
+    collection = html.replace(
+        b"<head>",
+        b'<head><script type="application/ld+json">{"@type": "CollectionPage"}</script>',
+    )
+    with pytest.raises(ExtractError):
+        extract_page(collection, "https://news.example/sport/harbour-board-weighs-ferry-plan")
+
+
+def test_a_shop_category_page_is_not_an_article() -> None:
+    products = "".join(
+        f"<div class='product-card'><a href='/p/{n}'>Brass ship lantern {n}</a>"
+        f"<span class='price'>{n + 20}.00 EUR</span></div>"
+        for n in range(14)
+    )
+    with pytest.raises(ExtractError) as info:
+        extract_page(_page(f"<p>{SHORT}</p>{products}"), "https://shop.example/lanterns")
+    assert info.value.reason == "not_article"
