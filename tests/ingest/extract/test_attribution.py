@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 PAGES = FIXTURES / "pages"
 
 
-def page_of(name: str, url: str = "https://relay.example/news/story") -> bytes:
+def page_of(name: str) -> bytes:
     return (PAGES / name).read_bytes()
 
 
