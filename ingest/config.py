@@ -110,7 +110,11 @@ SOURCE_KEYS = {
     "schedule",
     "rate_limit_per_host",
     "timezone",
+    "profile",
 }
+# the site profiles of ingest.extract.profiles, by name (config sits below extract and may
+# not import it; tests/ingest/extract/test_profiles.py checks the two lists agree)
+PROFILES = ("limited-times",)
 TOP_KEYS = {"settings", "sources"}
 
 
@@ -188,6 +192,9 @@ class Source:
     rate_limit_per_host: float | None = None
     # the IANA zone the publisher writes its times in: read for a time that states no offset
     timezone: str | None = None
+    # the site profile (ingest.extract.profiles) that reads its pages, instead of the one
+    # matching a page's site name or host
+    profile: str | None = None
 
     def settings(self, base: Settings) -> Settings:
         """The global settings with this source's overrides applied."""
@@ -538,6 +545,13 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
             f"{path}: {where} has timezone {zone!r}; use an IANA time-zone name such as "
             "'Europe/Berlin' or 'America/New_York'."
         )
+    profile = raw.get("profile")
+    if profile is not None and profile not in PROFILES:
+        raise ConfigError(
+            f"{path}: {where} has profile {profile!r}, which is not a site profile of newsflow; "
+            f"use one of {', '.join(PROFILES)}, or leave 'profile' out to match pages by their "
+            "site name."
+        )
     return Source(
         id=sid,
         name=name.strip(),
@@ -548,6 +562,7 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
         schedule=schedule.strip(),
         rate_limit_per_host=rate,
         timezone=zone,
+        profile=profile,
     )
 
 

@@ -99,6 +99,7 @@ sources:
     feeds: ["{base_url}/limited-times/feed.xml"]
     language: en
     schedule: "@hourly"
+    profile: limited-times
 """
 
 

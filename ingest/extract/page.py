@@ -2,10 +2,16 @@
 
 1. Structured data the page states about itself: JSON-LD, OpenGraph / article:* meta,
    <time datetime>, the canonical link (ingest.extract.metadata).
-2. A site profile when the page belongs to a publisher the project has one for
-   (ingest.extract.profiles): body, authors and attribution by the publisher's own layout.
+2. A site profile when the page's source names one or the page belongs to a publisher the
+   project has one for (ingest.extract.profiles): the body and the excerpt by the publisher's
+   own layout, in the version served when the page was fetched.
 3. trafilatura for the body and whatever is still missing, and htmldate (inside it) for the
    day of publication, which also reads dates in the URL.
+4. For every body, whichever layer gave it: trailing attribution lines ("Source: merkur")
+   name `original_source` and leave the text, as do editors' initials ("(as)")
+   (ingest.extract.attribution); the lead printed above the body (the profile's excerpt,
+   else the standfirst of ingest.extract.standfirst) is the description and, unless only
+   its class sets it apart, the text's first paragraph, once.
 
 Next to the layers, ingest.extract.dates reads the dates printed around the headline and in the URL
 path. The publication date is the URL's day, else the printed one (an "Updated" one gives way
@@ -17,12 +23,14 @@ Pages that are sections, listings or tag pages raise ExtractError("not_article")
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from ingest.extract.attribution import with_lead, without_attribution
 from ingest.extract.authors import clean_authors
 from ingest.extract.bylines import printed_bylines
 from ingest.extract.dates import (
@@ -36,6 +44,7 @@ from ingest.extract.dates import (
 from ingest.extract.decode import decode_html
 from ingest.extract.metadata import PageMetadata, read_metadata, site_organisations
 from ingest.extract.page_type import is_listing
+from ingest.extract.standfirst import printed_lead
 from ingest.extract.titles import (
     choose_title,
     drop_title_line,
@@ -80,8 +89,17 @@ class ExtractedPage:
     offset_from: str | None = None  # "page": `published` took another timestamp's offset
 
 
-def extract_page(body: bytes, url: str, header_charset: str | None = None) -> ExtractedPage:
-    """Extract one article from HTML bytes.
+def extract_page(
+    body: bytes,
+    url: str,
+    header_charset: str | None = None,
+    *,
+    fetched_at: dt.datetime | None = None,
+    profile: str | None = None,
+) -> ExtractedPage:
+    """Extract one article from HTML bytes, fetched at `fetched_at` (which picks a site
+    profile's layout version; None: the newest) from a source whose pages `profile` reads
+    (a name from ingest.extract.profiles; None: the profile matching the page, if any).
 
     Raises ExtractError: `parse_error`, `no_text`, `too_deep` (no text, and the page nests
     elements deeper than the parser follows), `not_article`.
@@ -92,8 +110,8 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     tree, too_deep = _parse(body, url, header_charset)
     meta = read_metadata(tree)
     headings = read_headings(tree, meta, url)
-    profile = find_profile(meta, url)
-    fields = profile.extract(tree, meta) if profile is not None else None
+    chosen = find_profile(meta, url, profile)
+    fields = chosen.extract(tree, meta, fetched_at) if chosen is not None else None
     near_headline = read_page_text(tree)
     printed = printed_dates(tree, meta.language, text=near_headline)
     bylines = printed_bylines(tree, near_headline)
@@ -108,6 +126,11 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         text, extractor = fields.text, f"profile:{fields.profile}"
     else:
         text, extractor = drop_title_line(doc.get("text") or "", title), TRAFILATURA
+    # 4. for every body: attribution lines out (an aggregator's source kept), the lead once
+    text, original_source = without_attribution(text)
+    standfirst = None if fields is not None else printed_lead(tree, text)
+    lead = fields.description if fields is not None else standfirst.text if standfirst else None
+    text = with_lead(text, None if standfirst is not None and standfirst.styled else lead)
     if word_count(text) < MIN_WORDS:
         if too_deep:
             raise ExtractError(
@@ -135,9 +158,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     return ExtractedPage(
         title=title,
         text=text,
-        description=unescape(
-            (fields.description if fields else None) or meta.description or doc.get("description")
-        ),
+        description=unescape(lead or meta.description or doc.get("description")),
         authors=authors,
         published=published,
         published_from=published_from,
@@ -146,7 +167,7 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         site_name=unescape(meta.site_name or doc.get("sitename")),
         language=meta.language,
         extractor=extractor,
-        original_source=fields.original_source if fields else None,
+        original_source=(fields.original_source if fields else None) or original_source,
         offset_from=offset_from,
     )
 
@@ -247,6 +268,7 @@ def _has_time(value: str | None) -> bool:
 
 
 # ------------------------------------------------------------------------------ helpers
+
 
 MAX_DEPTH = 2048  # libxml2's nesting limit in huge-tree mode (256 otherwise)
 

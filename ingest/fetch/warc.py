@@ -112,13 +112,15 @@ def read_info(path: Path) -> dict[str, Any]:
 
 
 def read_responses(path: Path) -> Iterator[tuple[str, dict[str, Any], bytes]]:
-    """(WARC-Record-ID, item metadata, body) for every response in a run archive, in order."""
-    pending: dict[str, bytes] = {}
+    """(WARC-Record-ID, item metadata, body) for every response in a run archive, in order.
+    The item's `fetched_at` is the response record's WARC-Date when the item lacks one."""
+    pending: dict[str, tuple[bytes, str | None]] = {}
     with open(path, "rb") as fh:
         for record in ArchiveIterator(fh):
             if record.rec_type == "response":
                 pending[str(record.rec_headers.get_header("WARC-Record-ID"))] = (
-                    record.content_stream().read()
+                    record.content_stream().read(),
+                    record.rec_headers.get_header("WARC-Date"),
                 )
             elif (
                 record.rec_type == "metadata"
@@ -127,4 +129,7 @@ def read_responses(path: Path) -> Iterator[tuple[str, dict[str, Any], bytes]]:
                 record_id = str(record.rec_headers.get_header("WARC-Concurrent-To"))
                 item = json.loads(record.content_stream().read())
                 if record_id in pending:
-                    yield record_id, item, pending.pop(record_id)
+                    body, date = pending.pop(record_id)
+                    if date and not item.get("fetched_at"):
+                        item["fetched_at"] = date
+                    yield record_id, item, body

@@ -149,7 +149,7 @@ def extract_item(
     problems: list[dict[str, Any]],
 ) -> None:
     """Extract one page (live or from WARC) into an extracted record or a problem row."""
-    record, failure = extract_record(item, body, source.language)
+    record, failure = extract_record(item, body, source.language, source.profile)
     if record is not None:
         extracted.append(record)
     elif failure is not None:
@@ -157,14 +157,25 @@ def extract_item(
 
 
 def extract_record(
-    item: dict[str, Any], body: bytes, source_language: str | None
+    item: dict[str, Any],
+    body: bytes,
+    source_language: str | None,
+    profile: str | None = None,
 ) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     """(extracted record, None) or (None, (reason, detail)); a plain function, so worker
-    processes can run it (bulk reprocessing)."""
+    processes can run it (bulk reprocessing). The page is read with the site profile the
+    source names (`profile`), in the layout version served when it was fetched (the item's
+    `fetched_at`, written with its WARC record)."""
     from ingest.extract.page import ExtractError, extract_page
 
     try:
-        page = extract_page(body, item["final_url"], item.get("charset"))
+        page = extract_page(
+            body,
+            item["final_url"],
+            item.get("charset"),
+            fetched_at=_timestamp(item.get("fetched_at")),
+            profile=profile,
+        )
     except ExtractError as exc:
         return None, (exc.reason, exc.detail)
     except Exception as exc:  # the extractor must not stop the run
@@ -189,6 +200,16 @@ def extract_record(
         },
         None,
     )
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    """An ISO timestamp as a datetime; None when missing or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def problem(

@@ -60,6 +60,7 @@ def _reprocess_one(
             name=str(info.get("source_name") or source_id),
             feeds=(),
             language=info.get("source_language"),
+            profile=info.get("source_profile"),  # as the sources file named it at fetch time
         )
         extracted = _extract_archive(root, path, source, run, pool)
         transformed = transform(source, Settings(), root, run, extracted["path"])
@@ -81,12 +82,12 @@ def _extract_archive(
         if is_html(item, body):  # other types were quarantined by the live run's fetch stage
             pages.append((item, body))
     languages = [source.language] * len(pages)
+    profiles = [source.profile] * len(pages)
+    args = ([i for i, _ in pages], [b for _, b in pages], languages, profiles)
     results = (
-        pool.map(
-            extract_record, [i for i, _ in pages], [b for _, b in pages], languages, chunksize=4
-        )
+        pool.map(extract_record, *args, chunksize=4)
         if pool is not None
-        else map(extract_record, [i for i, _ in pages], [b for _, b in pages], languages)
+        else map(extract_record, *args)
     )
     extracted: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []

@@ -179,6 +179,7 @@ def _fetch_all(
             "source_id": source.id,
             "source_name": source.name,
             "source_language": source.language,
+            "source_profile": source.profile,
             "run_id": run.run_id,
             "run_key": run.key,
         }

@@ -198,6 +198,31 @@ def test_environment_references_are_expanded(
         load_sources(write(tmp_path, VALID.replace("https://example.org", "${MISSING_VAR}")))
 
 
+def test_a_source_names_its_site_profile(tmp_path: Path) -> None:
+    text = VALID.replace("    language: en", "    language: en\n    profile: limited-times")
+    (source,) = load_sources(write(tmp_path, text)).sources
+    assert source.profile == "limited-times"
+    (plain,) = load_sources(write(tmp_path, VALID)).sources
+    assert plain.profile is None  # pages are matched to a profile by their site name
+
+
+def test_an_unknown_profile_is_one_sentence_naming_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, VALID.replace("    language: en", "    profile: limited_times"))
+    with pytest.raises(ConfigError) as info:
+        load_sources(path)
+    assert str(info.value) == (
+        f"{path}: source 'limited-times' has profile 'limited_times', which is not a site "
+        "profile of newsflow; use one of limited-times, or leave 'profile' out to match pages "
+        "by their site name."
+    )
+    code = main(["ingest", "--config", str(path), "--data", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "profile 'limited_times'" in err
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_sources(tmp_path / "nope.yaml")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 
+import pytest
+from lxml import etree
+
+from ingest.config import PROFILES as PROFILE_NAMES
 from ingest.demo import DEMO_SITE
 from ingest.extract.metadata import PageMetadata
 from ingest.extract.page import extract_page
+from ingest.extract.profiles import find_profile, limited_times, profiles
 from ingest.extract.profiles.limited_times import LIMITED_TIMES, VERSIONS
 from tests.conftest import FIXTURES
 
@@ -38,7 +44,8 @@ def test_limited_times_seed_record_field_by_field() -> None:
         SEED.read_bytes().replace(b"{{BASE_URL}}", BASE.encode()),
         f"{BASE}/limited-times/news/{SEED.name}",
     )
-    assert page.original_source == "merkur" and page.authors == ("as",)
+    # the "(as)" initials leave the body and are not an author: initials are not people
+    assert page.original_source == "merkur" and page.authors == ()
     assert "Source: merkur" not in page.text and "(as)" not in page.text
     lead = "Vladimir Putin and Alexander Lukashenko strengthen their alliance."
     assert page.text.startswith(lead) and page.text.count(lead) == 1  # the lead is not repeated
@@ -57,10 +64,102 @@ def test_limited_times_seed_record_field_by_field() -> None:
         assert chrome not in page.text
 
 
-def test_profile_versions_are_dated_and_chosen_by_publication_day() -> None:
+def test_profile_versions_are_dated_and_compiled_once() -> None:
     assert [v.valid_from for v in VERSIONS] == sorted(v.valid_from for v in VERSIONS)
-    assert LIMITED_TIMES.version_for("2023-04-06T11:03:23.682Z") is VERSIONS[-1]
-    assert LIMITED_TIMES.version_for(None) is VERSIONS[-1]
+    assert all(isinstance(v.body, etree.XPath) for v in VERSIONS)
+    fetched = dt.datetime(2023, 4, 6, 11, 5, tzinfo=dt.UTC)
+    assert limited_times.version_for(fetched) is VERSIONS[-1]
+    assert limited_times.version_for(None) is VERSIONS[-1]  # fetched now: the current layout
+
+
+REDESIGN = limited_times.Version(
+    valid_from="2024-02-01",
+    body=etree.XPath("//section[@class='article-text']"),
+    blocks=etree.XPath("./p"),
+    excerpt=etree.XPath("//p[@class='standfirst']"),
+)
+
+
+def redesigned_page(published: str) -> bytes:
+    """A Limited Times page in the 2024 layout (another body container and excerpt)."""
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of a story served in the redesigned layout, whatever its age.</p>"
+        for n in range(5)
+    )
+    return (
+        '<html><head><meta property="og:site_name" content="The Limited Times">'
+        f'<meta property="article:published_time" content="{published}"></head><body>'
+        "<article><h1>Redesigned</h1><p class='standfirst'>The lead of the redesigned page, "
+        "printed above the body as before.</p>"
+        f"<section class='article-text'>{paragraphs}</section></article></body></html>"
+    ).encode()
+
+
+def test_the_layout_version_is_chosen_by_fetch_day_not_publication_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(limited_times, "VERSIONS", (*VERSIONS, REDESIGN))
+    url = "https://www.thelimitedtimes.com/news/old-story.html"
+    # a page published in 2021 but fetched after the redesign is served in the new layout
+    after = extract_page(
+        redesigned_page("2021-05-01T08:00:00Z"),
+        url,
+        fetched_at=dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC),
+    )
+    assert after.extractor == "profile:limited-times@2024-02-01"
+    assert after.text.startswith("The lead of the redesigned page")
+    # the same page fetched before the redesign was read with the old layout's selectors,
+    # which find no post-content block: the generic layers take over
+    before = extract_page(
+        redesigned_page("2021-05-01T08:00:00Z"),
+        url,
+        fetched_at=dt.datetime(2024, 1, 31, 23, 0, tzinfo=dt.UTC),
+    )
+    assert before.extractor.startswith("trafilatura/")
+    # the seed page, fetched in 2023, keeps its 2019 layout
+    seed = extract_page(
+        SEED.read_bytes().replace(b"{{BASE_URL}}", BASE.encode()),
+        f"{BASE}/limited-times/news/{SEED.name}",
+        fetched_at=dt.datetime(2023, 4, 6, 12, 0, tzinfo=dt.UTC),
+    )
+    assert seed.extractor == "profile:limited-times@2019-01-01"
+
+
+def test_a_record_is_extracted_with_its_fetch_time_and_its_sources_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ingest.run.items import extract_record
+
+    monkeypatch.setattr(limited_times, "VERSIONS", (*VERSIONS, REDESIGN))
+    body = redesigned_page("2021-05-01T08:00:00Z").replace(b"The Limited Times", b"Mirror")
+    item = {"url": "https://mirror.example/a", "final_url": "https://mirror.example/a"}
+    record, _ = extract_record(
+        {**item, "fetched_at": "2024-03-01T12:00:00+00:00"}, body, "en", "limited-times"
+    )
+    assert record is not None and record["extractor"] == "profile:limited-times@2024-02-01"
+    record, _ = extract_record({**item, "fetched_at": "2024-03-01T12:00:00+00:00"}, body, "en")
+    assert record is not None and record["extractor"].startswith("trafilatura/")
+
+
+def test_a_profile_named_by_the_source_reads_pages_that_do_not_name_its_site() -> None:
+    page = SEED.read_bytes().replace(b"{{BASE_URL}}", BASE.encode())
+    page = page.replace(b'content="The Limited Times"', b'content="Mirror of the Times"')
+    url = "https://mirror.example/news/seed.html"
+    assert extract_page(page, url).extractor.startswith("trafilatura/")
+    named = extract_page(page, url, profile="limited-times")
+    assert named.extractor == "profile:limited-times@2019-01-01"
+    assert named.original_source == "merkur"
+
+
+def test_an_unknown_profile_name_falls_back_to_matching() -> None:
+    assert find_profile(PageMetadata(site_name="The Limited Times"), "http://x/", "gone") is (
+        LIMITED_TIMES
+    )
+    assert find_profile(PageMetadata(), "http://x/", "gone") is None
+
+
+def test_the_sources_file_knows_every_profile() -> None:
+    assert sorted(PROFILE_NAMES) == sorted(profiles())
 
 
 def test_profile_matches_by_site_name_or_host_only() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from ingest.cli import main
+from ingest.fetch.warc import RunArchive, read_info, read_responses
 from ingest.siteserver import SiteServer
 
 
@@ -58,6 +60,21 @@ def test_fetched_responses_are_stored_as_warc_records(
     ]
     assert {status for _, status in responses} == {"200"}
     assert records[0][0] == "warcinfo" and [k for k, _, _ in records].count("metadata") == 3
+    # the site profile the sources file names is kept for reprocessing
+    assert read_info(archive)["source_profile"] == "limited-times"
+
+
+def test_an_item_without_a_fetch_time_takes_its_records_warc_date(tmp_path: Path) -> None:
+    path = tmp_path / "run.warc.gz"
+    stated = "2024-02-01T09:30:00+00:00"
+    with RunArchive(path, {"source_id": "relay"}) as archive:
+        for name, item in (("a", {}), ("b", {"fetched_at": stated})):
+            url = f"https://relay.example/{name}"
+            archive.add(url, 200, "OK", {"Content-Type": "text/html"}, b"<html></html>", item)
+    (_, older, _), (_, newer, _) = read_responses(path)
+    written = dt.datetime.fromisoformat(older["fetched_at"])
+    assert abs(dt.datetime.now(dt.UTC) - written) < dt.timedelta(minutes=5)
+    assert newer["fetched_at"] == stated  # the fetch time the live run recorded wins
 
 
 def run_rows(root: Path) -> list[dict[str, Any]]:
