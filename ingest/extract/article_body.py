@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
     from ingest.extract.metadata import PageMetadata
 
+# a body shorter than this after the precision and default passes: the recall pass and the
+# baseline are tried (ingest.extract.page.MIN_WORDS is the article's minimum)
+LAST_RESORT_WORDS = 10
 PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
 SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
 WIDEN_BODY = True  # add the recall pass's interior blocks (costs a third pass on some pages)
@@ -79,6 +82,8 @@ def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
     precise_words = word_count(precise)
     if precise_words < SHORT_BODY_WORDS:
         default = _text(trafilatura.bare_extraction(tree, url=url, **_OPTIONS))
+        if word_count(default) < LAST_RESORT_WORDS:
+            return last_resort(tree, url) or precise or default
         if precise_words < PRECISION_KEEP * word_count(default):
             return with_headings(tree, default)
     if precise and WIDEN_BODY and _drops_content_items(tree, precise):
@@ -89,6 +94,19 @@ def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
         )
         precise = with_interior_blocks(precise, wide)
     return with_headings(tree, precise)
+
+
+def last_resort(tree: lxml_html.HtmlElement, url: str) -> str:
+    """A body for a page where trafilatura's precision and default passes found none (an
+    article is never lost for want of trying): its recall pass, else its baseline (the
+    JSON-LD `articleBody`, the <article> element, the page's paragraphs)."""
+    import trafilatura
+
+    wide = _text(trafilatura.bare_extraction(tree, url=url, favor_recall=True, **_OPTIONS))
+    if word_count(wide) >= LAST_RESORT_WORDS:
+        return with_headings(tree, wide)
+    _, text, _ = trafilatura.baseline(tree)
+    return text if word_count(text) >= LAST_RESORT_WORDS else ""
 
 
 def with_headings(tree: lxml_html.HtmlElement, text: str) -> str:

@@ -13,6 +13,8 @@ aggregator in the same layout but other markup than a profile knows is read the 
   text. Initials are not people, so they are not authors; an agency among them (dpa) is
   left out too: `original_source` names the outlet an aggregator copied from, which only an
   attribution line states, not the wire service the outlet used.
+- A picture's credit in the same form ("Source: Getty Images", "Quelle: picture-alliance")
+  leaves the text but names no source.
 - A lead printed twice at the top of the body (a standfirst repeated as the first
   paragraphs) appears once.
 """
@@ -57,6 +59,13 @@ _ORIGINALLY = re.compile(
     r"(?:published|appeared|posted) (?:by|in|on|at) (?P<name>[^\d]+?)[.;]?$",
     re.IGNORECASE,
 )
+# a picture's credit ("Source: Getty Images") names no outlet the article came from: the line
+# leaves the text, and `original_source` stays empty
+_PICTURE_CREDIT = re.compile(
+    r"\b(?:images?|photos?|fotos?|bild(?:er)?|pictures?|picture-alliance|shutterstock|istock"
+    r"|unsplash|pixabay|pexels|imago|wikimedia|adobe\s+stock|screenshot|grafik|graphic)\b",
+    re.IGNORECASE,
+)
 _INITIALS = re.compile(r"^\(\s*[^\W\d_]{1,5}(?:\s*[/,]\s*[^\W\d_]{1,5}){0,3}\s*\)$")
 _WORD = re.compile(r"\w+")
 
@@ -98,7 +107,9 @@ def without_attribution(text: str) -> tuple[str, str | None]:
         if is_initials(line):
             kept = at
         elif (name := source_name(line)) is not None:
-            source, kept = name, at
+            kept = at
+            if not _PICTURE_CREDIT.search(name):
+                source = name
         else:
             break
     if kept == 0:  # nothing but attribution: not an article body, leave it whole

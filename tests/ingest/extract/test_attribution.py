@@ -88,6 +88,13 @@ def test_only_the_last_lines_are_attribution() -> None:
     assert without_attribution(deep) == ("Story.\nSource: merkur", None)
 
 
+def test_a_pictures_credit_leaves_the_text_but_names_no_source() -> None:
+    text = "First paragraph.\nLast one.\nSource: Getty Images"
+    assert without_attribution(text) == ("First paragraph.\nLast one.", None)
+    text = "First paragraph.\nLast one.\nQuelle: picture-alliance\nQuelle: Spiegel"
+    assert without_attribution(text) == ("First paragraph.\nLast one.", "Spiegel")
+
+
 def test_a_lead_is_the_first_paragraph_once() -> None:
     body = "Lead one. Lead two.\nLead one.\nLead two.\nThe story goes on."
     assert without_repeated_lead(body) == "Lead one. Lead two.\nThe story goes on."

@@ -143,3 +143,18 @@ def test_a_shop_category_page_is_not_an_article() -> None:
     with pytest.raises(ExtractError) as info:
         extract_page(_page(f"<p>{SHORT}</p>{products}"), "https://shop.example/lanterns")
     assert info.value.reason == "not_article"
+
+
+def test_an_article_the_extractor_passes_miss_is_read_from_its_structured_body() -> None:
+    """A page rendered by script: its HTML holds only the JSON-LD articleBody."""
+    ld = (
+        '{"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Ferry plan",'
+        f' "datePublished": "2024-03-03T10:00:00Z", "articleBody": "{SHORT}"}}'
+    )
+    html = (
+        "<html><head><title>Ferry plan</title>"
+        f'<script type="application/ld+json">{ld}</script></head>'
+        '<body><div id="root"></div><noscript>Enable JavaScript.</noscript></body></html>'
+    ).encode()
+    page = extract_page(html, "https://news.example/harbour/ferry")
+    assert "harbour board met" in page.text
