@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
     from ingest.extract.metadata import PageMetadata
 
-# a body shorter than this after the precision and default passes: the recall pass and the
-# baseline are tried (ingest.extract.page.MIN_WORDS is the article's minimum)
+# a body shorter than this after the precision and default passes: the recall pass is tried
+# (ingest.extract.page.MIN_WORDS is the article's minimum)
 LAST_RESORT_WORDS = 10
 PRECISION_KEEP = 0.6  # share of the default body the precision pass must keep to be used
 SHORT_BODY_WORDS = 200  # a precision body shorter than this is checked against the default
@@ -97,16 +97,14 @@ def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
 
 
 def last_resort(tree: lxml_html.HtmlElement, url: str) -> str:
-    """A body for a page where trafilatura's precision and default passes found none (an
-    article is never lost for want of trying): its recall pass, else its baseline (the
-    JSON-LD `articleBody`, the <article> element, the page's paragraphs)."""
+    """A body for a page where trafilatura's precision and default passes (the default with
+    its own fallbacks, down to its baseline) found none: its recall pass, whose looser
+    thresholds keep an article its other modes discard whole (an article is never lost for
+    want of trying)."""
     import trafilatura
 
     wide = _text(trafilatura.bare_extraction(tree, url=url, favor_recall=True, **_OPTIONS))
-    if word_count(wide) >= LAST_RESORT_WORDS:
-        return with_headings(tree, wide)
-    _, text, _ = trafilatura.baseline(tree)
-    return text if word_count(text) >= LAST_RESORT_WORDS else ""
+    return with_headings(tree, wide) if word_count(wide) >= LAST_RESORT_WORDS else ""
 
 
 def with_headings(tree: lxml_html.HtmlElement, text: str) -> str:

@@ -145,8 +145,8 @@ def test_a_shop_category_page_is_not_an_article() -> None:
     assert info.value.reason == "not_article"
 
 
-def test_an_article_the_extractor_passes_miss_is_read_from_its_structured_body() -> None:
-    """A page rendered by script: its HTML holds only the JSON-LD articleBody."""
+def test_a_page_rendered_by_script_is_read_from_its_structured_body() -> None:
+    """Its HTML holds only the JSON-LD articleBody."""
     ld = (
         '{"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Ferry plan",'
         f' "datePublished": "2024-03-03T10:00:00Z", "articleBody": "{SHORT}"}}'
@@ -157,4 +157,21 @@ def test_an_article_the_extractor_passes_miss_is_read_from_its_structured_body()
         '<body><div id="root"></div><noscript>Enable JavaScript.</noscript></body></html>'
     ).encode()
     page = extract_page(html, "https://news.example/harbour/ferry")
+    assert "harbour board met" in page.text
+
+
+def test_when_the_precision_and_default_passes_find_nothing_the_recall_pass_is_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """trafilatura's precision and default modes discard some articles whole (their
+    thresholds); the recall pass is the last resort before `no_text`."""
+    import trafilatura
+
+    real = trafilatura.bare_extraction
+
+    def strict(*args: object, **kwargs: object) -> object:
+        return real(*args, **kwargs) if kwargs.get("favor_recall") else None
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", strict)
+    page = extract_page(_page(f"<p>{SHORT}</p>"), "https://news.example/harbour/ferry")
     assert "harbour board met" in page.text
