@@ -17,13 +17,16 @@ Pages that are sections, listings or tag pages raise ExtractError("not_article")
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from ingest.extract.authors import clean_authors
+from ingest.extract.authors import Byline, read_bylines
 from ingest.extract.bylines import printed_bylines
+from ingest.extract.credits import agencies
 from ingest.extract.dates import (
     PrintedDate,
     byline_date,
@@ -42,6 +45,7 @@ from ingest.extract.titles import (
     read_subheadings,
     unescape,
 )
+from transforms import provenance
 from transforms.normalise import word_count
 
 if TYPE_CHECKING:
@@ -67,8 +71,9 @@ class ExtractedPage:
     description: str | None
     authors: tuple[str, ...]
     published: str | None  # as the page states it (or a day, YYYY-MM-DD, from the page text)
-    # jsonld | meta | time_element (the layer of the timestamp) | page_heuristic (a bare day
-    # from the URL, the printed byline or htmldate)
+    # the layer (transforms.provenance): jsonld | meta | time_element for a timestamp; url |
+    # byline | htmldate for a bare day (the URL path's, the one printed by the headline,
+    # htmldate's)
     published_from: str | None
     modified: str | None
     canonical: str | None
@@ -77,6 +82,10 @@ class ExtractedPage:
     extractor: str  # the body layer: "trafilatura/<version>" or "profile:<name>@<version>"
     original_source: str | None = None  # the publisher an aggregator copied the article from
     offset_from: str | None = None  # "page": `published` took another timestamp's offset
+    # the layers (transforms.provenance) of the title and of the authors (None without any)
+    title_source: str | None = None
+    authors_source: str | None = None
+    credits: tuple[str, ...] = ()  # the news agencies the bylines credit (ingest.extract.credits)
 
 
 def extract_page(body: bytes, url: str, header_charset: str | None = None) -> ExtractedPage:
@@ -98,11 +107,13 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     bylines = printed_bylines(tree, near_headline)
     # trafilatura's author search is spared when a layer above names a person, and its
     # body when a site profile gave one
-    named = [*(fields.authors if fields else ()), *bylines]
-    doc = trafilatura_fields(tree, url, meta, named, body=fields is None)
+    profiled = read_bylines(fields.authors, initials=True).authors if fields else ()
+    doc = trafilatura_fields(tree, url, meta, bylines, body=fields is None, author=not profiled)
     if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
-    title = choose_title(meta, headings, doc.get("title"), url, read_subheadings(tree))
+    title, title_source = choose_title(
+        meta, headings, doc.get("title"), url, read_subheadings(tree)
+    )
     if fields is not None:
         text, extractor = fields.text, f"profile:{fields.profile}"
     else:
@@ -120,14 +131,14 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
     published, published_from = choose_date(
         meta, lambda: page_day(tree, url, meta), printed, url_day(url)
     )
-    organisations = site_organisations(meta, doc.get("sitename"))
-    candidates = (
+    authors, authors_source, credits = choose_authors(
+        meta,
+        bylines,
         fields.authors if fields else (),
-        meta.authors,
-        *([b] for b in bylines),
-        (doc.get("author") or "").split(";"),
+        doc.get("author"),
+        site_organisations(meta, doc.get("sitename")),
+        url,
     )
-    authors = next((found for c in candidates if (found := clean_authors(c, organisations))), ())
     return ExtractedPage(
         title=title,
         text=text,
@@ -144,10 +155,79 @@ def extract_page(body: bytes, url: str, header_charset: str | None = None) -> Ex
         extractor=extractor,
         original_source=fields.original_source if fields else None,
         offset_from=meta.offset_from if published == meta.published else None,
+        title_source=title_source,
+        authors_source=authors_source,
+        credits=credits,
     )
 
 
 # ------------------------------------------------------------------------------- layers
+
+
+def choose_authors(
+    meta: PageMetadata,
+    bylines: list[str],
+    profiled: tuple[str, ...] = (),
+    found: str | None = None,
+    organisations: list[str] | None = None,
+    url: str = "",
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    """The article's authors, their layer (None when there are none) and the agencies the
+    page credits.
+
+    1. The site profile's authors (`profiled`).
+    2. The metadata's (JSON-LD, else <meta name="author">), unless the printed byline names
+       each of them and more: metadata that names only the first of several authors.
+    3. The first byline printed by the headline that names a person.
+    4. trafilatura's author search (`found`, its names separated by ";").
+
+    The credits are the agencies any of these layers name, and JSON-LD's Organization
+    authors that are agencies."""
+    host = urlsplit(url).hostname or ""
+    orgs = organisations or []
+    printed = [read_bylines([b], orgs, host) for b in bylines]
+    layers: list[tuple[str | None, Byline]] = [
+        (provenance.PROFILE, read_bylines(profiled, orgs, host, initials=True)),
+        (meta.authors_from, read_bylines(meta.authors, orgs, host)),
+        (
+            provenance.BYLINE,
+            Byline(
+                next((b.authors for b in printed if b.authors), ()),
+                tuple(_unique(c for b in printed for c in b.credits)),
+            ),
+        ),
+        (provenance.TRAFILATURA, read_bylines((found or "").split(";"), orgs, host)),
+    ]
+    credits = _unique(
+        [
+            *(c for _, layer in layers for c in layer.credits),
+            *(a for o in meta.author_organisations for a in agencies(o)),
+        ]
+    )
+    chosen = next(((source, layer) for source, layer in layers if layer.authors), None)
+    if chosen is None:
+        return (), None, tuple(credits)
+    source, layer = chosen
+    byline = layers[2][1].authors
+    if (
+        source in (provenance.JSONLD, provenance.META)
+        and len(byline) > len(layer.authors)
+        and {_name_key(n) for n in layer.authors} <= {_name_key(n) for n in byline}
+    ):
+        source, layer = provenance.BYLINE, layers[2][1]
+    return layer.authors, source, tuple(credits)
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    """`names` without repeats (compared without case), in their order."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(name.casefold(), name)
+    return list(seen.values())
+
+
+def _name_key(name: str) -> str:
+    return " ".join(re.findall(r"\w+", name.casefold()))
 
 
 def choose_date(
@@ -175,27 +255,27 @@ def choose_date(
 
     stated = meta.published
     if from_url is not None:
-        return _timestamped(from_url, meta, None, exact=True)
+        return _timestamped(from_url, provenance.URL, meta, None, exact=True)
     shown = byline_date(printed or [])
     if shown is not None and (shown.label != "updated" or stated is None):
-        return _timestamped(shown.day, meta, shown.stamp, exact=False)
+        return _timestamped(shown.day, provenance.BYLINE, meta, shown.stamp, exact=False)
     found_day = found() if callable(found) else found
     if shown is not None:
         if shown.day == found_day:
-            return _timestamped(shown.day, meta, shown.stamp, exact=False)
+            return _timestamped(shown.day, provenance.BYLINE, meta, shown.stamp, exact=False)
         return stated, meta.published_from  # published before the printed update
     if stated is not None and (found_day is None or local_day(stated) == found_day):
         return stated, meta.published_from
     if found_day is not None:
-        return found_day, "page_heuristic"
+        return found_day, provenance.HTMLDATE
     return stated, meta.published_from
 
 
 def _timestamped(
-    day: str, meta: PageMetadata, stamp: str | None, exact: bool
+    day: str, layer: str, meta: PageMetadata, stamp: str | None, exact: bool
 ) -> tuple[str, str | None]:
     """`day` as the fullest timestamp that names it: the stated publication time, a <time
-    datetime>, the modification time; else the bare day (layer `page_heuristic`).
+    datetime>, the modification time; else the bare day, from `layer`.
 
     A printed day (not `exact`) also matches a stated time that is the same instant in
     another time zone: pages render dates in the server's or the reader's zone, while a URL
@@ -207,10 +287,10 @@ def _timestamped(
     ):
         return meta.published, meta.published_from
     if stamp is not None and local_day(stamp) == day:
-        return stamp, "time_element"
+        return stamp, provenance.TIME_ELEMENT
     if meta.modified is not None and local_day(meta.modified) == day:
         return meta.modified, meta.modified_from
-    return day, "page_heuristic"
+    return day, layer
 
 
 # ------------------------------------------------------------------------------ helpers

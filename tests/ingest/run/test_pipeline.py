@@ -54,7 +54,7 @@ def test_demo_site_ingest_writes_the_seed_record(
     seed = next(r for r in rows if r["title"] == SEED_TITLE)
     assert seed["published_at"] == dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC)
     assert str(seed["published_date"]) == "2023-04-06"
-    assert seed["date_source"] == "page_meta"
+    assert seed["date_source"] == "meta"
     assert (
         seed["canonical_url"]
         == f"{demo_server.base_url}/limited-times/news/2023-04-06-new-putin-lukashenko-plan-russia-apparently-moves-belarus-troops.html"
