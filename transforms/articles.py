@@ -121,17 +121,25 @@ def build_article(
     published_at, date_source = choose_published(record, fetched_at, timezone)
     modified = parse_timestamp(record.get("modified"), ZoneInfo(timezone) if timezone else None)
     language = record.get("language") or record.get("source_language")
+    title, title_source = _with_source(
+        (clean_line(record.get("title")), record.get("title_source")),
+        (clean_line(record.get("feed_title")), provenance.FEED),
+    )
+    authors, authors_source = _with_source(
+        (_authors(record.get("authors") or []), record.get("authors_source")),
+        (_authors(record.get("feed_authors") or []), provenance.FEED),
+    )
     return {
         "article_id": article_id(canonical),
         "url": record["url"],
         "canonical_url": canonical,
         "source_id": source_id,
         "site_name": clean_line(record.get("site_name")) or source_name,
-        "title": clean_line(record.get("title")) or clean_line(record.get("feed_title")),
+        "title": title,
         "description": clean_line(record.get("description"))
         or clean_line(record.get("feed_summary")),
         "text": text,
-        "authors": _authors(record.get("authors") or record.get("feed_authors") or []),
+        "authors": authors or [],
         "published_at": published_at,
         "date_source": date_source,
         "modified_at": modified
@@ -152,7 +160,16 @@ def build_article(
         "shingles": None,
         "minhash": None,
         "lsh_bands": None,
+        "title_source": title_source,
+        "authors_source": authors_source,
+        "credits": _authors(record.get("credits") or []),
     }
+
+
+def _with_source(*layers: tuple[Any, str | None]) -> tuple[Any, str | None]:
+    """The first of (value, layer) pairs with a value, with its layer; (None, None) when none
+    has one."""
+    return next(((value, layer) for value, layer in layers if value), (None, None))
 
 
 def _authors(names: list[str]) -> list[str]:

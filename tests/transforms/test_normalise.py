@@ -198,6 +198,40 @@ def test_bidi_and_zero_width_controls_leave_titles_and_text() -> None:
     assert clean_text("\U0001f469\u200d\U0001f4bb") == "\U0001f469\u200d\U0001f4bb"
 
 
+def test_the_title_and_authors_keep_their_layer_and_the_feed_is_one() -> None:
+    record = {
+        "url": "https://example.com/a",
+        "fetched_at": "2026-11-25T12:00:00+00:00",
+        "extractor": "test",
+        "text": "The council met.",
+        "title": "Harbour plan approved",
+        "title_source": "heading",
+        "authors": ["Ana Silva"],
+        "authors_source": "byline",
+        "credits": ["Reuters", "Reuters"],
+        "feed_title": "Harbour plan approved (feed)",
+        "feed_authors": ["Feed Writer"],
+    }
+    row = build_article(record, "s", "S", "run")
+    assert (row["title"], row["title_source"]) == ("Harbour plan approved", "heading")
+    assert (row["authors"], row["authors_source"], row["credits"]) == (
+        ["Ana Silva"],
+        "byline",
+        ["Reuters"],
+    )
+    bare = {**record, "title": None, "title_source": None, "authors": [], "authors_source": None}
+    row = build_article(bare, "s", "S", "run")
+    assert (row["title"], row["title_source"]) == ("Harbour plan approved (feed)", "feed")
+    assert (row["authors"], row["authors_source"]) == (["Feed Writer"], "feed")
+    row = build_article({**bare, "feed_title": None, "feed_authors": []}, "s", "S", "run")
+    assert (row["title"], row["title_source"], row["authors"], row["authors_source"]) == (
+        None,
+        None,
+        [],
+        None,
+    )
+
+
 def test_every_layer_a_source_column_names_is_in_the_one_vocabulary() -> None:
     from transforms import provenance
 

@@ -62,6 +62,11 @@ def test_demo_site_ingest_writes_the_seed_record(
     assert "utm_source" in seed["url"]  # the URL as the feed gave it is kept
     assert seed["site_name"] == "The Limited Times" and seed["language"] == "en"
     assert seed["original_source"] == "merkur" and seed["authors"] == ["as"]
+    assert (seed["title_source"], seed["authors_source"], seed["credits"]) == (
+        "heading",
+        "profile",
+        [],
+    )
     assert seed["extractor"] == "profile:limited-times@2019-01-01"
     assert "Source: merkur" not in seed["text"] and "(as)" not in seed["text"]
     assert "headlined the Russian news agency Tass." in seed["text"]
