@@ -81,7 +81,7 @@ def rows_for(n: int, day: dt.date, rng: np.random.Generator, start: int) -> dict
         "title": [f"Headline {i}" for i in ids],
         "text": [f"Body of article {i}." for i in ids],
         "published_at": [base + dt.timedelta(seconds=int(s)) for s in seconds],
-        "date_source": ["page_meta"] * n,
+        "date_source": ["meta"] * n,
         "fetched_at": [base + dt.timedelta(days=1)] * n,
         "word_count": [400] * n,
         "content_hash": hashes,

@@ -8,6 +8,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from transforms import provenance
 from transforms.normalise import (
     EARLIEST_YEAR,
     article_id,
@@ -39,11 +40,12 @@ class TransformError(Exception):
 def choose_published(
     record: dict[str, Any], fetched_at: dt.datetime, timezone: str | None = None
 ) -> tuple[dt.datetime, str]:
-    """The publication time and where it came from, best evidence first.
+    """The publication time and where it came from (a layer of transforms.provenance), best
+    evidence first.
 
-    Page metadata with a full timestamp (`page_jsonld`, `page_meta`, `page_time_element`),
-    then the feed's date (`feed`), then a day-only date read from the page (`page_text`),
-    then the HTTP Last-Modified header (`http_header`), then the fetch time (`fetch_time`).
+    A full timestamp from the page (`jsonld`, `meta`, `time_element`), then the feed's date
+    (`feed`), then a day-only date read from the page (`url`, `byline`, `htmldate`), then
+    the HTTP Last-Modified header (`http_header`), then the fetch time (`fetch_time`).
     A date outside the plausible window (before 1990, or later than the fetch) is not a
     publication time: the next layer is used, and the rejection is logged with its reason.
 
@@ -52,14 +54,16 @@ def choose_published(
     (`+source_timezone`), else as UTC (`+utc_assumed`); the suffix on the layer says which.
     """
     zone = ZoneInfo(timezone) if timezone else None
-    page_from = record.get("published_from")
+    page_from = record.get("published_from") or provenance.META
     page, feed = record.get("published"), record.get("feed_published")
+    # a day-only layer gives way to the feed's timestamp, unless it printed a time of day too
+    bare_day = not (isinstance(page, str) and re.search(r"\d[T ]\d", page))
     stated: list[tuple[Any, str]] = (
-        [(feed, "feed"), (page, "page_text")]
-        if page_from == "page_heuristic"
-        else [(page, f"page_{page_from or 'meta'}"), (feed, "feed")]
+        [(feed, provenance.FEED), (page, page_from)]
+        if page_from in provenance.DAY_LAYERS and bare_day
+        else [(page, page_from), (feed, provenance.FEED)]
     )
-    for raw, source in [*stated, (record.get("last_modified"), "http_header")]:
+    for raw, source in [*stated, (record.get("last_modified"), provenance.HTTP_HEADER)]:
         if not raw:
             continue
         value = parse_timestamp(raw, zone)
@@ -73,19 +77,19 @@ def choose_published(
             str(raw),
             why,
         )
-    return fetched_at, "fetch_time"
+    return fetched_at, provenance.FETCH_TIME
 
 
 def _offset_note(raw: Any, source: str, record: dict[str, Any], zone: Any) -> str:
     """How a timestamp's offset was known when the value did not state it ("" when it did,
     or when it is a bare day: a calendar day, not an instant)."""
-    if source in ("page_text", "http_header") or not isinstance(raw, str):
+    if source == provenance.HTTP_HEADER or not isinstance(raw, str):
         return ""
-    if source.startswith("page_") and record.get("published_offset_from") == "page":
-        return "+page_offset"
+    if source != provenance.FEED and record.get("published_offset_from") == "page":
+        return provenance.PAGE_OFFSET
     if states_offset(raw) or not re.search(r"\d[T ]\d", raw):
         return ""
-    return "+source_timezone" if zone is not None else "+utc_assumed"
+    return provenance.SOURCE_TIMEZONE if zone is not None else provenance.UTC_ASSUMED
 
 
 def implausible(value: dt.datetime, fetched_at: dt.datetime) -> str | None:
@@ -115,17 +119,25 @@ def build_article(
     published_at, date_source = choose_published(record, fetched_at, timezone)
     modified = parse_timestamp(record.get("modified"), ZoneInfo(timezone) if timezone else None)
     language = record.get("language") or record.get("source_language")
+    title, title_source = _with_source(
+        (clean_line(record.get("title")), record.get("title_source")),
+        (clean_line(record.get("feed_title")), provenance.FEED),
+    )
+    authors, authors_source = _with_source(
+        (_authors(record.get("authors") or []), record.get("authors_source")),
+        (_authors(record.get("feed_authors") or []), provenance.FEED),
+    )
     return {
         "article_id": article_id(canonical),
         "url": record["url"],
         "canonical_url": canonical,
         "source_id": source_id,
         "site_name": clean_line(record.get("site_name")) or source_name,
-        "title": clean_line(record.get("title")) or clean_line(record.get("feed_title")),
+        "title": title,
         "description": clean_line(record.get("description"))
         or clean_line(record.get("feed_summary")),
         "text": text,
-        "authors": _authors(record.get("authors") or record.get("feed_authors") or []),
+        "authors": authors or [],
         "published_at": published_at,
         "date_source": date_source,
         "modified_at": modified
@@ -146,7 +158,16 @@ def build_article(
         "shingles": None,
         "minhash": None,
         "lsh_bands": None,
+        "title_source": title_source,
+        "authors_source": authors_source,
+        "credits": _authors(record.get("credits") or []),
     }
+
+
+def _with_source(*layers: tuple[Any, str | None]) -> tuple[Any, str | None]:
+    """The first of (value, layer) pairs with a value, with its layer; (None, None) when none
+    has one."""
+    return next(((value, layer) for value, layer in layers if value), (None, None))
 
 
 def _authors(names: list[str]) -> list[str]:

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from transforms import provenance
 from transforms.dataset import ARTICLES, RUNS, partition_dir, write_atomic
 from transforms.files import read_stored
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, RUNS_SCHEMA
@@ -180,7 +181,7 @@ def _copies(table: pa.Table) -> list[Finding]:
 
 def _extraction(table: pa.Table) -> list[Finding]:
     short = pc.less(table["word_count"], pa.scalar(SHORT_WORDS, pa.int32()))
-    undated = pc.equal(table["date_source"], pa.scalar("fetch_time", pa.string()))
+    undated = pc.equal(table["date_source"], pa.scalar(provenance.FETCH_TIME, pa.string()))
     return _share_warnings(
         table, "extraction", short, MAX_BAD_SHARE, "have short bodies"
     ) + _share_warnings(

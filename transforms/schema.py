@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from transforms.minhash import SCHEME as MINHASH_SCHEME
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 TS = pa.timestamp("us", tz="UTC")
 
 _ARTICLE_FIELDS: list[pa.Field[Any]] = [
@@ -59,6 +59,11 @@ _ARTICLE_FIELDS: list[pa.Field[Any]] = [
         pa.list_(pa.struct([("tag", pa.string()), ("terms", pa.list_(pa.string()))])),
     ),
     pa.field("tagger_version", pa.string()),
+    # provenance of the title and the authors, in date_source's vocabulary
+    # (transforms/provenance.py), and the agencies a byline credits (added in 5)
+    pa.field("title_source", pa.string()),
+    pa.field("authors_source", pa.string()),
+    pa.field("credits", pa.list_(pa.string())),
 ]
 ARTICLE_SCHEMA = pa.schema(
     _ARTICLE_FIELDS,

@@ -27,6 +27,7 @@ import contextlib
 import difflib
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from transforms.normalise import word_count
 
@@ -61,15 +62,17 @@ def trafilatura_fields(
     bylines: Sequence[str] = (),
     *,
     body: bool = True,
+    author: bool = True,
 ) -> dict[str, Any]:
     """Body text (without `body`, when a site profile gave the body: "") and trafilatura's
     metadata for the fields `meta` lacks (all of them when `meta` is None; its author only
-    when neither `meta` nor the printed `bylines` name a person). The tree is not modified:
+    when neither `meta` nor the printed `bylines` name a person, and never without
+    `author`: a site profile named the authors). The tree is not modified:
     trafilatura and htmldate both work on copies of an element they are given, so `page_day`
     can run on it later, only when needed."""
     text = body_text(tree, url) if body else ""
     found: dict[str, Any] = {"text": text}
-    found.update(fallback_metadata(tree, url, meta, bylines))
+    found.update(fallback_metadata(tree, url, meta, bylines, author=author))
     return found
 
 
@@ -263,6 +266,8 @@ def fallback_metadata(
     url: str,
     meta: PageMetadata | None,
     bylines: Sequence[str] = (),
+    *,
+    author: bool = True,
 ) -> dict[str, str | None]:
     """trafilatura's author and site name, and its title and description when the page's
     structured metadata lacks them (the extractor uses those only then). Follows
@@ -294,14 +299,14 @@ def fallback_metadata(
             address = doc.url or tm.extract_url(tree, url)
             match = tm.META_URL.match(address or "")
             doc.sitename = match[1] if match else None
-    if not doc.author and not _stated_people(meta, doc.sitename, bylines):
+    if author and not doc.author and not _stated_people(meta, doc.sitename, bylines, url):
         doc.author = tm.extract_author(tree)  # the costliest of these searches
     doc.clean_and_trim()
     return {k: getattr(doc, k, None) if wanted[k] else None for k in FALLBACK_FIELDS}
 
 
 def _stated_people(
-    meta: PageMetadata | None, sitename: str | None, bylines: Sequence[str] = ()
+    meta: PageMetadata | None, sitename: str | None, bylines: Sequence[str] = (), url: str = ""
 ) -> bool:
     """Whether the page's structured metadata or a byline printed by its headline names an
     author who is a person (then ingest.extract.page never falls back to trafilatura's author)."""
@@ -311,7 +316,10 @@ def _stated_people(
     site = " ".join(sitename.split()) if sitename else None
     organisations = site_organisations(meta or PageMetadata(), site)
     stated = [meta.authors] if meta is not None else []
-    return any(clean_authors(names, organisations) for names in [*stated, *([b] for b in bylines)])
+    host = urlsplit(url).hostname or ""
+    return any(
+        clean_authors(names, organisations, host) for names in [*stated, *([b] for b in bylines)]
+    )
 
 
 def _text(doc: Any) -> str:

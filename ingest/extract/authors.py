@@ -1,11 +1,14 @@
-"""Bylines to a clean list of people: no "By", no organisations, no duplicates."""
+"""Bylines to a clean list of people: no "By", no organisations, no duplicates; the news
+agencies a byline credits (ingest.extract.credits) kept apart from the people."""
 
 from __future__ import annotations
 
 import html
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from ingest.extract.credits import agencies
 from ingest.extract.dates import MONTHS
 
 _PREFIX = re.compile(
@@ -13,7 +16,31 @@ _PREFIX = re.compile(
     r"interview|column|analysis)\s+)?(?:by|von|par|por|di|door|av|przez)\s*[:\-]?\s+",
     re.IGNORECASE,
 )
-_LABEL = re.compile(r"^(?:authors?|autor(?:in|en)?|auteurs?|byline)\s*:?\s+", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^(?:(?:authors?|autor(?:in|en)?|auteurs?|byline)\s*:?|(?:text|texte|words)\s*:)\s+",
+    re.IGNORECASE,
+)
+# a photo, image or illustration credit: not the article's author ("Foto: Ole Berg"); what
+# follows its label is cut off the byline
+_PHOTO_CREDIT = re.compile(
+    r"(?:^|(?<=[\s,;|(]))(?:fotos?|photos?|photograph|bild(?:er)?|images?|pictures?|"
+    r"credits?|illustrations?|grafik|video)\s*:.*$|(?:写真|사진)\s*[:\uff1a・=].*$",
+    re.IGNORECASE,
+)
+# Japanese and Korean bylines: "文・山田太郎", "記者 김철수" before the name, "山田太郎 記者",
+# "김철수 기자 kim@example.kr" after it (the role ends the name)
+_CJK_PREFIX = re.compile(
+    r"^(?:(?:写真・)?(?:取材・)?(?:文|筆者|著者|執筆|글)\s*[・:\uff1a/\uff0f=]|(?:記者|기자)\s*[:\uff1a=]?)\s*"
+)
+_CJK_ROLE = re.compile(
+    r"\s*(?:記者|特派員|編集委員|論説委員|客員記者|기자|특파원|객원기자|선임기자|수습기자)(?:\s.*)?$"
+)
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# a bracket the byline's end cut open ("Elena Oberholzer (obe"), or an agency or initials
+# in brackets after a name ("Jane Doe (dpa)", "Jane Doe (jd)"): what the bracket holds is
+# not part of the name
+_OPEN_BRACKET = re.compile(r"^(.*?\S)\s*[(\[]([^)\]]*)$")
+_BRACKETED = re.compile(r"^(.*?\S)\s*[(\[]([^)\]]*)[)\]]\s*$")
 # "and"/"und" in any case ("JOHN SMITH AND JANE DOE"); the one- and two-letter
 # conjunctions (Spanish "y", Italian "e", Catalan "i", ...) only in lower case: "Sarah E
 # Needleman" has a middle initial, not two authors
@@ -64,6 +91,12 @@ _TRAILING_ROLE = re.compile(
 _PARTICLES = re.compile(
     r"van|der|den|de|del|della|la|le|da|das|dos|du|von|zu|ter|ten|bin|ibn|al|el|y|e"
 )
+# prepositions that a byline leaves behind on their own ("in", from "in Berlin"; "von")
+_PREPOSITIONS = re.compile(
+    r"in|im|am|an|auf|aus|bei|mit|vom|zu|zum|zur|f\u00fcr|\u00fcber|de|des|du|en|la|le|van|"
+    r"von|door|met|op|par|por|para|con|di|da|av|och|p\u00e5|w|z|na"
+)
+_VOWELS = re.compile(r"[aeiouy\u00e0-\u00ff]")
 # words of a sentence, never of a lower-case name ("the way", from "by the way")
 _FUNCTION_WORDS = re.compile(
     r"the|a|an|of|to|in|on|at|for|with|from|by|our|your|my|their|his|her|its|this|that|"
@@ -78,41 +111,116 @@ _END_MONTHS = re.compile(
 _DAY = re.compile(r"\d{1,2}(?:st|nd|rd|th)?")
 
 
-def clean_authors(raw: Iterable[str], organisations: Iterable[str] = ()) -> tuple[str, ...]:
-    """Split bylines, strip "By …", roles and date lines, drop organisations (and
-    `organisations`), dedupe. `raw` is one source's list (often one byline cut at its
+@dataclass(frozen=True)
+class Byline:
+    """What one layer's bylines name: people, and the agencies they credit."""
+
+    authors: tuple[str, ...] = ()
+    credits: tuple[str, ...] = ()
+
+
+def clean_authors(
+    raw: Iterable[str], organisations: Iterable[str] = (), host: str = "", initials: bool = False
+) -> tuple[str, ...]:
+    """The people of `raw` (see read_bylines)."""
+    return read_bylines(raw, organisations, host, initials).authors
+
+
+def read_bylines(
+    raw: Iterable[str], organisations: Iterable[str] = (), host: str = "", initials: bool = False
+) -> Byline:
+    """Split bylines, strip "By …", roles, photo credits and date lines, drop organisations
+    (and `organisations`, and names that are the page's `host`), dedupe; the news agencies
+    among them are the credits. `raw` is one source's list (often one byline cut at its
     separators): a lone word next to a full name there is a title or a desk ("Ben Cole,
-    Privacy"), not a second author."""
-    orgs = {o.casefold() for o in organisations if o}
-    parts = [
-        part
-        for byline in raw
-        if isinstance(byline, str)
-        for part in _SPLIT.split(
-            _LABEL.sub("", _PREFIX.sub("", " ".join(html.unescape(byline).split())))
-        )
-    ]
-    found = [name for i, part in enumerate(parts) if (name := _name(part, first=i == 0))]
+    Privacy"), not a second author. Bare initials ("amw") are no name, unless `initials`:
+    a site profile that knows its publisher signs articles so."""
+    orgs = {" ".join(o.casefold().split()) for o in organisations if o}
+    parts: list[str] = []
+    for byline in raw:
+        if not isinstance(byline, str):
+            continue
+        text = _PHOTO_CREDIT.sub("", " ".join(html.unescape(byline).split()))
+        text = _CJK_PREFIX.sub("", _LABEL.sub("", _PREFIX.sub("", text)))
+        if _HANGUL.search(text):  # "김철수·이영희 기자": two reporters
+            text = text.replace("\u00b7", ",")
+        parts += _SPLIT.split(text.replace("\u3001", ","))
+    found: list[str] = []
+    credited: list[str] = []
+    for i, part in enumerate(parts):
+        if bracket := _OPEN_BRACKET.match(part):
+            part = bracket.group(1)
+            credited += agencies(bracket.group(2))
+        elif bracket := _BRACKETED.match(part):
+            named = agencies(bracket.group(2))
+            if named or _is_initials_or_word(bracket.group(2)):  # "(dpa)", "(obe)"
+                part = bracket.group(1)
+                credited += named
+        if named := agencies(part.strip(" .\u00b7-\u2013\u2014:()[]\"'")):
+            credited += named
+        elif name := _name(part, first=i == 0, initials=initials):
+            found.append(name)
     if any(" " in name for name in found):
         found = [name for name in found if " " in name]
     names: list[str] = []
     seen: set[str] = set()
     for name in found:
         key = name.casefold()
-        if key not in seen and key not in orgs:
+        if key not in seen and key not in orgs and not _is_host(name, host):
             seen.add(key)
             names.append(name)
-    return tuple(names)
+    return Byline(tuple(names), tuple(dict.fromkeys(credited)))
 
 
-def _name(part: str, first: bool) -> str | None:
+def _fold(name: str) -> str:
+    """A name compared without case, spaces or punctuation ("Example-News" = "example news")."""
+    return re.sub(r"\W+", "", name.casefold())
+
+
+def _is_host(name: str, host: str) -> bool:
+    """Whether `name` is the page's host name taken for a person: its labels with the
+    ending ("Nieuwsblad Be" on www.nieuwsblad.be, "Sportschau.de"). A name that spells
+    the host without its ending is kept: a personal site is named after its owner ("Kira
+    Lund" on kiralund.example), and a brand that signs its own posts is the author its
+    pages state."""
+    labels = [label for label in host.casefold().removeprefix("www.").split(".") if label]
+    return len(labels) > 1 and _fold(name) == _fold("".join(labels))
+
+
+def _name(part: str, first: bool, initials: bool = False) -> str | None:
     """One part of a byline as a person's name, or None. Only the first part may carry a
     title after the name: a later part with one is that person's job title."""
-    name = _DEGREE_TAIL.sub(r"\1", _TRAILING_ROLE.sub("", _TAIL.sub("", _PREFIX.sub("", part))))
+    name = _CJK_ROLE.sub("", _PREFIX.sub("", part))
+    name = _DEGREE_TAIL.sub(r"\1", _TRAILING_ROLE.sub("", _TAIL.sub("", name)))
     if first:
         name = _ROLE_TAIL.sub(r"\1", name)
     name = _drop_trailing_month(name.strip(" .\u00b7-\u2013\u2014:()[]\"'"))
-    return name if name and _looks_like_person(name) else None
+    if not name or (not initials and _is_initials_or_word(name)):
+        return None
+    return name if _looks_like_person(name) else None
+
+
+def _is_initials_or_word(name: str) -> bool:
+    """Whether a one-word "name" is a preposition, a lower-case word or bare initials
+    ("in", "amw", "Amw", "JW"): no name stands alone in such a form."""
+    if " " in name or not _is_cased(name):
+        return False
+    if _PREPOSITIONS.fullmatch(name.casefold()) or _FUNCTION_WORDS.fullmatch(name.casefold()):
+        return True
+    if name.islower():
+        return True
+    letters = name.replace(".", "")
+    tail = letters[1:].casefold()
+    return (
+        2 <= len(letters) <= 4
+        and letters.isalpha()
+        and (letters.isupper() or (not _VOWELS.search(tail) and len(set(tail)) > 1))
+    )
+
+
+def _is_cased(text: str) -> bool:
+    """Whether `text` is written in a script with capitals (not Japanese or Korean)."""
+    return any(c.isupper() or c.islower() for c in text)
 
 
 def _drop_trailing_month(name: str) -> str:
@@ -129,6 +237,8 @@ def _looks_like_person(name: str) -> bool:
     words = name.split()
     if not 1 <= len(words) <= 5 or len(name) > 60 or _NOT_A_NAME.search(name):
         return False
+    if not _is_cased(name):  # Japanese, Korean: two to a dozen characters, no case to weigh
+        return 2 <= len(name.replace(" ", "")) <= 12
     if _ORG_WORDS.search(name) or _ROLE_WORD.search(name) or _UI_WORDS.search(name):
         return False
     if len(words) == 1 and name.casefold().rstrip(".") in MONTHS:  # "Dec", from "Dec 3, 2025"

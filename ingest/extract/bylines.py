@@ -20,9 +20,17 @@ _LABEL = re.compile(
     r"(?:by|von|par|por|door|av|di)\b|(?:authors?|autor(?:in|en)?|auteurs?)\s*:)\s*:?\s*(.*)$",
     re.IGNORECASE | re.DOTALL,
 )
-# "Photo by", "Medically reviewed by": a credit or a reviewer, not the article's author
+# Japanese and Korean bylines: a label before the name ("文・山田太郎", "記者 김철수") or the
+# reporter's title after it ("山田太郎 記者", "김철수 기자 kim@example.kr")
+_CJK_LABEL = re.compile(
+    r"^\s*(?:(?:写真・)?(?:取材・)?(?:文|筆者|著者|執筆|글)\s*[・:\uff1a/\uff0f=]|(?:記者|기자)\s)|"
+    r"(?:記者|特派員|編集委員|기자|특파원)(?:\s+\S+@\S+)?\s*$"
+)
+MAX_CJK_BYLINE = 40  # characters: a name, its title and an address
+# "Photo by", "Foto von", "Medically reviewed by": a credit or a reviewer, not the author
 _NOT_AUTHOR = re.compile(
-    r"\b(?:photos?|photograph|images?|illustrations?|video|graphics?|credits?|map|"
+    r"\b(?:photos?|fotos?|bild(?:er)?|photograph|images?|illustrations?|video|graphics?|"
+    r"credits?|map|"
     r"(?:reviewed|checked|edited|illustrated|photographed)(?:\s+by)?)\W*$",
     re.IGNORECASE,
 )
@@ -33,13 +41,16 @@ _AUTHOR_PATH = re.compile(
     r"autor(?:en)?|auteurs?|redakteur(?:e|in)?)/[^/?#]+",
     re.IGNORECASE,
 )
+# what stands between the names of one byline: "Ann Lee, Ole Berg and Mira Lund"
+_JOINS = re.compile(r"\s*(?:,|;|&|and|und|et|y|e|en|og|och|i)?\s*", re.IGNORECASE)
 _CONTROLS = frozenset({"option", "select", "button", "label"})  # "Sort by Review"
 _ANCESTORS = 3  # how far up from a run of text an author link or mark is looked for
 
 
 def printed_bylines(tree: lxml_html.HtmlElement, text: PageText | None = None) -> list[str]:
     """The raw bylines printed near the first <h1>, in document order (at most
-    MAX_FOUND); ingest.extract.authors.clean_authors turns them into names. Empty when the page has
+    MAX_FOUND); ingest.extract.authors.clean_authors turns them into names. Author links
+    with only a comma or a conjunction between them are one byline ("Ann Lee, Ole Berg"). Empty when the page has
     no <h1>: without a headline there is no place where a byline is expected. `text` is the
     page's `read_page_text`, when the caller has it already."""
     text = text or read_page_text(tree)
@@ -47,6 +58,7 @@ def printed_bylines(tree: lxml_html.HtmlElement, text: PageText | None = None) -
         return []
     start_h, end_h = text.headline
     found: list[str] = []
+    last = -1  # the run of text where the last byline (or a repeat of it) was read
     for i, offset in enumerate(text.starts):
         if offset < start_h - BEFORE_HEADLINE or start_h <= offset < end_h:
             continue
@@ -55,10 +67,20 @@ def printed_bylines(tree: lxml_html.HtmlElement, text: PageText | None = None) -
         ):
             continue
         byline = _marked(text.holders[i]) or _labelled(text.parts, i)
-        if byline and byline not in found:
-            found.append(byline)
+        if not byline:
+            continue
+        if found and byline in found[-1].split(", "):
+            last = i
+        elif (
+            found and (between := text.parts[last + 1 : i]) and all(map(_JOINS.fullmatch, between))
+        ):
+            found[-1] = f"{found[-1]}, {byline}"  # "By <a>Ann Lee</a> and <a>Ole Berg</a>"
+            last = i
+        elif byline not in found:
             if len(found) == MAX_FOUND:
                 break
+            found.append(byline)
+            last = i
     return found
 
 
@@ -81,8 +103,11 @@ def _marked(holder: lxml_html.HtmlElement) -> str | None:
 
 
 def _labelled(parts: list[str], i: int) -> str | None:
-    """ "By Ann Lee", or a label on its own followed by the name in the next run of text."""
+    """ "By Ann Lee", or a label on its own followed by the name in the next run of text; a
+    Japanese or Korean byline whole ("文・山田太郎", "김철수 기자")."""
     run = " ".join(parts[i].split())
+    if len(run) <= MAX_CJK_BYLINE and _CJK_LABEL.search(run):
+        return run
     match = _LABEL.match(run)
     if not match or len(run) > MAX_BYLINE:
         return None

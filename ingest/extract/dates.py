@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
+from transforms import provenance
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -139,7 +141,7 @@ class PrintedDate:
     # a full timestamp when a <time datetime> gave one, or the time of day printed next to
     # the date ("March 3, 2024, 7:20 p.m. EDT"), with its offset when the page names its zone
     stamp: str | None = None
-    stamp_from: str | None = None  # "time_element" or "byline"
+    stamp_from: str | None = None  # its layer (transforms.provenance): time_element or byline
 
 
 # a time of day printed right after a date ("March 3, 2024, 7:20 p.m. EDT", "3. März 2024,
@@ -242,7 +244,7 @@ def printed_dates(
                     label,
                     _distance(start, start_h, end_h),
                     clock,
-                    "byline" if clock else None,
+                    provenance.BYLINE if clock else None,
                 )
             )
         previous_end = end
@@ -262,7 +264,7 @@ def printed_dates(
                     label,
                     _distance(start, start_h, end_h),
                     stamp,
-                    "time_element" if stamp else None,
+                    provenance.TIME_ELEMENT if stamp else None,
                 )
             )
     found.sort(key=lambda f: f.offset)

@@ -15,6 +15,8 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from transforms.provenance import JSONLD, META, TIME_ELEMENT, TITLE_ELEMENT
+
 ARTICLE_TYPES = {
     "article",
     "newsarticle",
@@ -42,7 +44,7 @@ MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dc
 @dataclass
 class PageMetadata:
     published: str | None = None
-    published_from: str | None = None  # jsonld | meta | time_element
+    published_from: str | None = None  # jsonld | meta | time_element (transforms.provenance)
     modified: str | None = None
     modified_from: str | None = None  # jsonld | meta
     canonical: str | None = None
@@ -50,10 +52,16 @@ class PageMetadata:
     # every title the page states, in this order: JSON-LD headline, og:title, twitter:title,
     # <title>; choose_title weighs them against each other and against the page's <h1>
     titles: tuple[str, ...] = ()
+    titles_from: tuple[
+        str, ...
+    ] = ()  # the layer of each of `titles`: jsonld | meta | title_element
     site_name: str | None = None
     site_names: tuple[str, ...] = ()  # JSON-LD publisher, og:site_name, application-name
     description: str | None = None
     authors: tuple[str, ...] = ()
+    authors_from: str | None = None  # jsonld | meta
+    # the names of the Organizations JSON-LD gives as the author (a news agency, the site)
+    author_organisations: tuple[str, ...] = ()
     # the authors JSON-LD describes as a Person (with a profile: url, image, description...):
     # people even when they share the site's name (a personal site is named after its owner)
     people: tuple[str, ...] = ()
@@ -90,11 +98,11 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
     if meta.published is None:
         for key in PUBLISHED_META:
             if values.get(key):
-                meta.published, meta.published_from = values[key], "meta"
+                meta.published, meta.published_from = values[key], META
                 break
     if meta.modified is None:
         meta.modified = next((values[k] for k in MODIFIED_META if values.get(k)), None)
-        meta.modified_from = "meta" if meta.modified else None
+        meta.modified_from = META if meta.modified else None
     if meta.published is None:
         _page_dates(nodes, meta)
     if meta.published is None:
@@ -105,7 +113,7 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
                 or node.get("itemprop") == "datePublished"
                 or meta.published is None
             ):
-                meta.published, meta.published_from = value, "time_element"
+                meta.published, meta.published_from = value, TIME_ELEMENT
                 if "pubdate" in node.attrib or node.get("itemprop") == "datePublished":
                     break
     _zoned(meta, nodes, values, tree)
@@ -115,18 +123,22 @@ def read_metadata(tree: lxml_html.HtmlElement) -> PageMetadata:
     element = tree.find("./head/title")
     element = tree.find(".//title") if element is None else element
     stated = (
-        headline,
-        values.get("og:title"),
-        values.get("twitter:title"),
-        " ".join(element.text_content().split()) if element is not None else None,
+        (headline, JSONLD),
+        (values.get("og:title"), META),
+        (values.get("twitter:title"), META),
+        (" ".join(element.text_content().split()) if element is not None else None, TITLE_ELEMENT),
     )
-    meta.titles = tuple(dict.fromkeys(t for t in stated if t))
+    first = dict(reversed([(t, layer) for t, layer in stated if t]))  # a title's first layer
+    meta.titles = tuple(dict.fromkeys(t for t, _ in stated if t))
+    meta.titles_from = tuple(first[t] for t in meta.titles)
     meta.site_name = meta.site_name or values.get("og:site_name") or values.get("application-name")
     names = (meta.site_name, values.get("og:site_name"), values.get("application-name"))
     meta.site_names = tuple(dict.fromkeys(n for n in names if n))
     meta.description = meta.description or values.get("og:description") or values.get("description")
-    if not meta.authors and values.get("author"):
-        meta.authors = (values["author"],)
+    if meta.authors:
+        meta.authors_from = JSONLD
+    elif values.get("author"):
+        meta.authors, meta.authors_from = (values["author"],), META
     for link in tree.iterfind(".//link[@rel][@href]"):
         if "canonical" in (link.get("rel") or "").lower().split():
             meta.canonical = (link.get("href") or "").strip() or None
@@ -250,10 +262,10 @@ def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadat
         return
     published = article.get("datePublished")
     if isinstance(published, str) and published.strip():
-        meta.published, meta.published_from = published.strip(), "jsonld"
+        meta.published, meta.published_from = published.strip(), JSONLD
     modified = article.get("dateModified")
     if isinstance(modified, str) and modified.strip():
-        meta.modified, meta.modified_from = modified.strip(), "jsonld"
+        meta.modified, meta.modified_from = modified.strip(), JSONLD
     if "liveblogposting" in {
         str(t).lower() for t in _listed(article.get("@type")) if isinstance(t, str)
     }:
@@ -263,6 +275,7 @@ def _from_jsonld(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadat
         meta.title = " ".join(headline.split())
     meta.authors = tuple(_names(article.get("author")))
     meta.people = tuple(_names(article.get("author"), "Person", PROFILE_KEYS))
+    meta.author_organisations = tuple(_names(article.get("author"), "Organization"))
     publisher = article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         meta.site_name = publisher["name"].strip() or None
@@ -294,10 +307,10 @@ def _live(node: dict[str, Any], meta: PageMetadata) -> None:
                 ends.append(value)
     timed = [(parsed, v) for v in starts if (parsed := parse_timestamp(v)) is not None]
     if timed:
-        meta.published, meta.published_from = min(timed)[1], "jsonld"
+        meta.published, meta.published_from = min(timed)[1], JSONLD
     timed = [(parsed, v) for v in ends + starts if (parsed := parse_timestamp(v)) is not None]
     if timed:
-        meta.modified, meta.modified_from = max(timed)[1], "jsonld"
+        meta.modified, meta.modified_from = max(timed)[1], JSONLD
     meta.live = True
 
 
@@ -316,10 +329,10 @@ def _page_dates(nodes: list[tuple[dict[str, Any], set[str]]], meta: PageMetadata
             and isinstance(published, str)
             and published.strip()
         ):
-            meta.published, meta.published_from = published.strip(), "jsonld"
+            meta.published, meta.published_from = published.strip(), JSONLD
             modified = node.get("dateModified")
             if meta.modified is None and isinstance(modified, str) and modified.strip():
-                meta.modified, meta.modified_from = modified.strip(), "jsonld"
+                meta.modified, meta.modified_from = modified.strip(), JSONLD
             return
 
 
@@ -337,17 +350,18 @@ def _nodes(data: Any) -> list[dict[str, Any]]:
 
 def _names(value: Any, only: str | None = None, having: Collection[str] = ()) -> list[str]:
     """The names of a JSON-LD `author` value, Organizations left out; with `only`, just the
-    nodes of that @type, and with `having`, just those with one of these keys."""
+    nodes of that @type (`only` "Organization": of that type or a subtype of it, such as
+    NewsMediaOrganization), and with `having`, just those with one of these keys."""
     if isinstance(value, str):
         return [value.strip()] if value.strip() and only is None else []
     if isinstance(value, dict):
         name, kind = value.get("name"), value.get("@type")
         kinds = {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
-        wanted = (
-            "Organization" not in kinds
-            and (only is None or only in kinds)
-            and (not having or any(value.get(k) for k in having))
-        )
+        if only == "Organization":
+            wanted = any(k.endswith("Organization") for k in kinds)
+        else:
+            wanted = "Organization" not in kinds and (only is None or only in kinds)
+        wanted = wanted and (not having or any(value.get(k) for k in having))
         return [name.strip()] if isinstance(name, str) and name.strip() and wanted else []
     if isinstance(value, list):
         return [n for item in value for n in _names(item, only, having)]

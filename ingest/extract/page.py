@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ingest.extract.attribution import with_lead, without_attribution
-from ingest.extract.authors import clean_authors
+from ingest.extract.authors import Byline, read_bylines
 from ingest.extract.bylines import printed_bylines
+from ingest.extract.credits import agencies
 from ingest.extract.dates import (
     PrintedDate,
     byline_date,
@@ -52,6 +54,7 @@ from ingest.extract.titles import (
     read_subheadings,
     unescape,
 )
+from transforms import provenance
 from transforms.normalise import word_count
 
 if TYPE_CHECKING:
@@ -77,8 +80,9 @@ class ExtractedPage:
     description: str | None
     authors: tuple[str, ...]
     published: str | None  # as the page states it (or a day, YYYY-MM-DD, from the page text)
-    # jsonld | meta | time_element (the layer of the timestamp) | page_heuristic (a bare day
-    # from the URL, the printed byline or htmldate)
+    # the layer (transforms.provenance): jsonld | meta | time_element for a timestamp; url |
+    # byline | htmldate for a bare day (the URL path's, the one printed by the headline,
+    # htmldate's)
     published_from: str | None
     modified: str | None
     canonical: str | None
@@ -87,6 +91,10 @@ class ExtractedPage:
     extractor: str  # the body layer: "trafilatura/<version>" or "profile:<name>@<version>"
     original_source: str | None = None  # the publisher an aggregator copied the article from
     offset_from: str | None = None  # "page": `published` took another timestamp's offset
+    # the layers (transforms.provenance) of the title and of the authors (None without any)
+    title_source: str | None = None
+    authors_source: str | None = None
+    credits: tuple[str, ...] = ()  # the news agencies the bylines credit (ingest.extract.credits)
 
 
 def extract_page(
@@ -117,11 +125,13 @@ def extract_page(
     bylines = printed_bylines(tree, near_headline)
     # trafilatura's author search is spared when a layer above names a person, and its
     # body when a site profile gave one
-    named = [*(fields.authors if fields else ()), *bylines]
-    doc = trafilatura_fields(tree, url, meta, named, body=fields is None)
+    profiled = read_bylines(fields.authors, initials=True).authors if fields else ()
+    doc = trafilatura_fields(tree, url, meta, bylines, body=fields is None, author=not profiled)
     if fields is None and is_listing(meta, url, doc.get("text") or "", tree):
         raise ExtractError("not_article", f"{url}: a section, listing or tag page, not an article")
-    title = choose_title(meta, headings, doc.get("title"), url, read_subheadings(tree))
+    title, title_source = choose_title(
+        meta, headings, doc.get("title"), url, read_subheadings(tree)
+    )
     if fields is not None:
         text, extractor = fields.text, f"profile:{fields.profile}"
     else:
@@ -145,16 +155,16 @@ def extract_page(
         meta, lambda: page_day(tree, url, meta), printed, url_day(url)
     )
     offset_from = meta.offset_from if published == meta.published else None
-    if published_from == "byline" and published is not None:
-        published, offset_from = _page_offset(published, meta)
-    organisations = site_organisations(meta, doc.get("sitename"))
-    candidates = (
+    if published_from == provenance.BYLINE and _has_time(published):
+        published, offset_from = _page_offset(published or "", meta)
+    authors, authors_source, credits = choose_authors(
+        meta,
+        bylines,
         fields.authors if fields else (),
-        meta.authors,
-        *([b] for b in bylines),
-        (doc.get("author") or "").split(";"),
+        doc.get("author"),
+        site_organisations(meta, doc.get("sitename")),
+        url,
     )
-    authors = next((found for c in candidates if (found := clean_authors(c, organisations))), ())
     return ExtractedPage(
         title=title,
         text=text,
@@ -169,10 +179,79 @@ def extract_page(
         extractor=extractor,
         original_source=(fields.original_source if fields else None) or original_source,
         offset_from=offset_from,
+        title_source=title_source,
+        authors_source=authors_source,
+        credits=credits,
     )
 
 
 # ------------------------------------------------------------------------------- layers
+
+
+def choose_authors(
+    meta: PageMetadata,
+    bylines: list[str],
+    profiled: tuple[str, ...] = (),
+    found: str | None = None,
+    organisations: list[str] | None = None,
+    url: str = "",
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    """The article's authors, their layer (None when there are none) and the agencies the
+    page credits.
+
+    1. The site profile's authors (`profiled`).
+    2. The metadata's (JSON-LD, else <meta name="author">), unless the printed byline names
+       each of them and more: metadata that names only the first of several authors.
+    3. The first byline printed by the headline that names a person.
+    4. trafilatura's author search (`found`, its names separated by ";").
+
+    The credits are the agencies any of these layers name, and JSON-LD's Organization
+    authors that are agencies."""
+    host = urlsplit(url).hostname or ""
+    orgs = organisations or []
+    printed = [read_bylines([b], orgs, host) for b in bylines]
+    layers: list[tuple[str | None, Byline]] = [
+        (provenance.PROFILE, read_bylines(profiled, orgs, host, initials=True)),
+        (meta.authors_from, read_bylines(meta.authors, orgs, host)),
+        (
+            provenance.BYLINE,
+            Byline(
+                next((b.authors for b in printed if b.authors), ()),
+                tuple(_unique(c for b in printed for c in b.credits)),
+            ),
+        ),
+        (provenance.TRAFILATURA, read_bylines((found or "").split(";"), orgs, host)),
+    ]
+    credits = _unique(
+        [
+            *(c for _, layer in layers for c in layer.credits),
+            *(a for o in meta.author_organisations for a in agencies(o)),
+        ]
+    )
+    chosen = next(((source, layer) for source, layer in layers if layer.authors), None)
+    if chosen is None:
+        return (), None, tuple(credits)
+    source, layer = chosen
+    byline = layers[2][1].authors
+    if (
+        source in (provenance.JSONLD, provenance.META)
+        and len(byline) > len(layer.authors)
+        and {_name_key(n) for n in layer.authors} <= {_name_key(n) for n in byline}
+    ):
+        source, layer = provenance.BYLINE, layers[2][1]
+    return layer.authors, source, tuple(credits)
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    """`names` without repeats (compared without case), in their order."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(name.casefold(), name)
+    return list(seen.values())
+
+
+def _name_key(name: str) -> str:
+    return " ".join(re.findall(r"\w+", name.casefold()))
 
 
 def choose_date(
@@ -202,30 +281,30 @@ def choose_date(
     shown = byline_date(printed or [])
     if from_url is not None:
         same = shown is not None and shown.day == from_url
-        return _timestamped(from_url, meta, shown if same else None, exact=True)
+        return _timestamped(from_url, provenance.URL, meta, shown if same else None, exact=True)
     if meta.live and stated is not None:
         return stated, meta.published_from  # a live blog's first post (see metadata)
     if shown is not None and (shown.label != "updated" or stated is None):
-        return _timestamped(shown.day, meta, shown, exact=False)
+        return _timestamped(shown.day, provenance.BYLINE, meta, shown, exact=False)
     found_day = found() if callable(found) else found
     if shown is not None:
         if shown.day == found_day:
-            return _timestamped(shown.day, meta, shown, exact=False)
+            return _timestamped(shown.day, provenance.BYLINE, meta, shown, exact=False)
         return stated, meta.published_from  # published before the printed update
     if stated is not None and (found_day is None or local_day(stated) == found_day):
         return stated, meta.published_from
     if found_day is not None:
-        return found_day, "page_heuristic"
+        return found_day, provenance.HTMLDATE
     return stated, meta.published_from
 
 
 def _timestamped(
-    day: str, meta: PageMetadata, shown: PrintedDate | None, exact: bool
+    day: str, layer: str, meta: PageMetadata, shown: PrintedDate | None, exact: bool
 ) -> tuple[str, str | None]:
     """`day` as the fullest timestamp that names it: the stated publication time, the time
-    printed with the date (a <time datetime> or a time of day next to the printed date),
-    the modification time; else the bare day (layer `page_heuristic`). A value with a time
-    of day beats a bare day of the same field.
+    printed with the date (a <time datetime>, or a time of day next to the printed date:
+    layer `byline`), the modification time; else the bare day, from `layer`. A value with
+    a time of day beats a bare day of the same field.
 
     A printed day (not `exact`) also matches a stated time that is the same instant in
     another time zone: pages render dates in the server's or the reader's zone, while a URL
@@ -245,7 +324,7 @@ def _timestamped(
         return published, meta.published_from
     if meta.modified is not None and local_day(meta.modified) == day:
         return meta.modified, meta.modified_from
-    return day, "page_heuristic"
+    return day, layer
 
 
 def _page_offset(stamp: str, meta: PageMetadata) -> tuple[str, str | None]:

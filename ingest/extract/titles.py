@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from ingest.extract.metadata import PageMetadata
+from transforms import provenance
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
 
 # what site templates put between headline and site name (the choices Yoast SEO offers)
-_SEPARATOR = "[|\u2013\u2014\\-:\u00b7\u2022\u00bb\u00ab\u22c6*~<>]"
+_SEPARATOR = "(?:::|[|\u2013\u2014\\-:\u00b7\u2022\u00bb\u00ab\u22c6*~<>])"
 _TITLE_SEPARATORS = re.compile(f"\\s+{_SEPARATOR}\\s+")
+_LABEL_WORDS = 2  # a title's tail of this many words or fewer is a label, not a subtitle
 _EDGE_SEPARATOR = re.compile(f"^\\s*{_SEPARATOR}\\s+|\\s+{_SEPARATOR}\\s*$")  # "Headline \u22c6"
 # a UTF-8 lead byte read as Latin-1/Windows-1252, then a continuation byte read the same way
 _MOJIBAKE = re.compile(
@@ -34,19 +36,25 @@ def choose_title(
     generic: str | None,
     url: str = "",
     subheadings: Collection[str] = (),
-) -> str | None:
-    """The article's headline: the page's <h1> when it names the same story as the metadata,
-    else the metadata title without a " | Site name" tail.
+) -> tuple[str | None, str | None]:
+    """The article's headline and its layer (transforms.provenance: `heading`, else the
+    layer of the stated title, `jsonld`, `meta` or `title_element`, else `trafilatura` for
+    `generic`, its title); (None, None) when the page has none.
 
-    The stated headline wins over the <h1> when the page also prints it as a heading of its
-    own (the <h1> is then a banner or section label), and when the <h1> is the stated
-    headline plus furniture: a kicker such as "Blog:" or a " | Opinion" tail."""
-    declared = _declared_title(meta) or unescape(generic)
-    stated = _strip_site(declared, _site_words(meta, url))
+    The page's <h1> wins when it names the same story as the metadata, else the metadata
+    title without a " | Site name" tail. The stated headline wins over the <h1> when the
+    page also prints it as a heading of its own (the <h1> is then a banner or section
+    label), and when the <h1> is the stated headline plus furniture: a kicker such as
+    "Blog:" or a " | Opinion" tail."""
+    declared, layer = _declared_title(meta)
+    if declared is None and unescape(generic):
+        declared, layer = unescape(generic), provenance.TRAFILATURA
+    stated = _strip_site(declared, _site_words(meta, url), _site_names(meta, url))
+    from_stated = (_repair(stated), layer if stated else None)
     if not headings:
-        return _repair(stated)
+        return from_stated
     if stated and _key(stated) in {_key(h) for h in subheadings}:
-        return _repair(stated)
+        return from_stated
     if declared is None or len(headings) == 1:
         best = headings[0]
     else:
@@ -57,11 +65,11 @@ def choose_title(
             key=lambda h: (_overlap(h, declared) >= 0.5, len(_words(h) & _words(declared))),
         )
         if _overlap(best, declared) < 0.5:
-            return _repair(stated)
+            return from_stated
     if stated and (_holds(best, stated) or _lossy_copy(best, stated)):
-        return _repair(stated)
+        return from_stated
     # a pipe does not occur inside a headline: it sets off a tagline, section or site name
-    return _repair(max(best.split(" | "), key=lambda part: len(part.split())))
+    return _repair(max(best.split(" | "), key=lambda part: len(part.split()))), provenance.HEADING
 
 
 def read_headings(tree: lxml_html.HtmlElement, meta: PageMetadata, url: str = "") -> list[str]:
@@ -97,23 +105,96 @@ def _repair(text: str | None) -> str | None:
 
 def _heading_text(node: lxml_html.HtmlElement) -> str:
     """A heading's words: a line break separates words, and a <time> or a nested heading
-    inside it (the date, a subtitle a broken page left inside the <h1>) is not the headline."""
-    parts: list[str] = []
+    inside it (the date, a subtitle a broken page left inside the <h1>) is not the headline.
+
+    Parts of the heading in elements of their own are not run together (see _join): a
+    kicker's text ends with ": ", a block's with a space, an inline element's with a space
+    where the words would otherwise run into each other ("DemoDer")."""
+    tokens: list[str | _Boundary] = []
 
     def walk(element: lxml_html.HtmlElement) -> None:
         if element.text:
-            parts.append(element.text)
+            tokens.append(element.text)
         for child in element:
             tag = child.tag if isinstance(child.tag, str) else ""
             if tag == "br":
-                parts.append(" ")
+                tokens.append(" ")
             elif tag not in _NOT_HEADLINE:
+                kind = _BLOCK if tag in _BLOCKS else _INLINE
+                tokens.append(kind)
                 walk(child)
+                tokens.append(_KICKER if _is_kicker(child) else kind)
             if child.tail:
-                parts.append(child.tail)
+                tokens.append(child.tail)
 
     walk(node)
-    return " ".join("".join(parts).split())
+    return " ".join(_join(tokens).split())
+
+
+class _Boundary(str):
+    """Where one element's text ends and another's begins, and how they are joined."""
+
+
+_INLINE, _BLOCK, _KICKER = _Boundary("inline"), _Boundary("block"), _Boundary("kicker")
+_STRENGTH = {_INLINE: 0, _BLOCK: 1, _KICKER: 2}
+_BLOCKS = frozenset(
+    {"div", "p", "header", "hgroup", "section", "article", "aside", "figure", "figcaption"}
+    | {"blockquote", "ul", "ol", "li", "dl", "dt", "dd", "table", "tr", "td", "th"}
+)
+# the class or id of a kicker (the line over a headline: "Blog", "Nationale Demo")
+_KICKER_MARK = re.compile(
+    r"kicker|dachzeile|spitzmarke|overline|eyebrow|top-?line|roof-?line|super-?title|"
+    r"over-?title|pre-?title|pre-?headline",
+    re.IGNORECASE,
+)
+_ENDS_PHRASE = (":", ".", "!", "?", "\u2026")
+
+
+def _is_kicker(element: lxml_html.HtmlElement) -> bool:
+    marks = f"{element.get('class') or ''} {element.get('id') or ''}"
+    return bool(_KICKER_MARK.search(marks))
+
+
+def _join(tokens: list[str | _Boundary]) -> str:
+    """The texts of `tokens`, joined at each element boundary between two of them:
+
+    - after a kicker, ": " (unless the kicker ends with a colon or a full stop of its own):
+      the one form every kicker takes, as sites that print it inline write it ("Blog:
+      Headline");
+    - after a block element, a space;
+    - after an inline element, a space only where two words would run together: a word of
+      two letters or more or a stop, then a capital letter or a digit ("Nationale Demo" +
+      "Der 9. Juli"); a capital, or a one-letter prefix, before it is part of the same
+      word ("<b>T</b>he", "i<b>Phone</b>" stay whole)."""
+    out = ""
+    pending: _Boundary | None = None
+    for token in tokens:
+        if isinstance(token, _Boundary):
+            if pending is None or _STRENGTH[token] > _STRENGTH[pending]:
+                pending = token
+            continue
+        if not token.strip() or pending is None or not out.strip():
+            out += token
+            if token.strip():
+                pending = None
+            continue
+        left, right = out.rstrip(), token.lstrip()
+        if pending is _KICKER:
+            out = left + (" " if left.endswith(_ENDS_PHRASE) else ": ") + right
+        elif pending is _BLOCK or (
+            out == left
+            and token == right
+            and (left[-1].isalnum() or left[-1] in ".,;:!?)\u2019\u201d\"'")
+            and not left[-1].isupper()
+            and (not left[-1].isalpha() or (len(left) > 1 and left[-2].isalnum()))
+            and (right[0].isupper() or right[0].isdigit())
+            and not (left[-1].isdigit() and right[0].isdigit())
+        ):
+            out = left + " " + right
+        else:
+            out += token
+        pending = None
+    return out
 
 
 def _is_masthead(
@@ -163,15 +244,33 @@ def _is_home(href: str, url: str) -> bool:
 
 
 def _site_words(meta: PageMetadata, url: str = "") -> set[str]:
-    """Words that name the site: its stated names and its host name (a site named
-    "davidbau.com" or "Mattressnap" on mattressnap.com)."""
+    """Words that name the site: its stated names and its host name and the host's words
+    (a site named "davidbau.com" or "Mattressnap" on mattressnap.com, "Rust Blog" on
+    blog.rust-lang.org)."""
     words: set[str] = set()
     for name in meta.site_names or ((meta.site_name,) if meta.site_name else ()):
         words |= _words(unescape(name) or "")
-    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    host = (urlsplit(url).hostname or "").removeprefix("www.").casefold()
     if host:
-        words |= {host.casefold(), *host.casefold().split(".")}
+        words |= {host, *host.split("."), *re.split(r"[.\-]", host)}  # "rust-lang": "rust"
     return words
+
+
+def _site_names(meta: PageMetadata, url: str = "") -> set[str]:
+    """The site's names as _fold keys: its stated names (og:site_name, JSON-LD publisher,
+    application-name), its host with and without the ending, and the host's labels
+    ("examplenews", "examplenewscom" for www.example-news.com)."""
+    names = {_fold(unescape(n) or "") for n in (*meta.site_names, meta.site_name) if n}
+    labels = [x for x in (urlsplit(url).hostname or "").casefold().split(".") if x != "www"]
+    if labels:
+        names |= {_fold("".join(labels)), _fold("".join(labels[:-1]))}
+        names |= {_fold(label) for label in labels[:-1]}
+    return names - {""}
+
+
+def _fold(text: str) -> str:
+    """Text compared without case, spaces or punctuation."""
+    return re.sub(r"[\W_]+", "", text.casefold())
 
 
 def _key(text: str) -> str:
@@ -222,42 +321,58 @@ def _overlap(heading: str, declared: str) -> float:
     return len(h & d) / len(h) if h else 0.0
 
 
-def _declared_title(meta: PageMetadata) -> str | None:
-    """The headline the page's metadata states: the first of JSON-LD headline, og:title,
-    twitter:title and <title>. One cut short (another stated title goes on from where it
-    stops, mid-word or with a next word rather than a " | Site" tail) gives way to the
-    longer one."""
-    stated = [t for t in (unescape(x) for x in meta.titles or (meta.title,)) if t]
+def _declared_title(meta: PageMetadata) -> tuple[str | None, str | None]:
+    """The headline the page's metadata states, and its layer: the first of JSON-LD
+    headline, og:title, twitter:title and <title>. One cut short (another stated title goes
+    on from where it stops, mid-word or with a next word rather than a " | Site" tail)
+    gives way to the longer one."""
+    titles = meta.titles or (meta.title,)
+    layers = meta.titles_from if len(meta.titles_from) == len(titles) else ()
+    stated = [
+        (title, layers[i] if layers else provenance.META)
+        for i, raw in enumerate(titles)
+        if (title := unescape(raw))
+    ]
     if not stated:
-        return None
+        return None, None
     first = stated[0]
-    cut = first.rstrip(".\u2026 ")
+    cut = first[0].rstrip(".\u2026 ")
     for other in stated[1:]:
         if (
             len(cut.split()) >= 3
-            and other.casefold().startswith(cut.casefold())
-            and _CONTINUES.match(other[len(cut) :])
+            and other[0].casefold().startswith(cut.casefold())
+            and _CONTINUES.match(other[0][len(cut) :])
         ):
             return other
     return first
 
 
-def _strip_site(title: str | None, site: set[str] | str | None) -> str | None:
+def _strip_site(
+    title: str | None, site: set[str] | str | None, names: Collection[str] = ()
+) -> str | None:
     """The title without the site's name after or before it ("Headline | Site", "Site:
-    Headline", "example.com Headline"); a tail of three words or fewer after a longer
-    headline is taken for a site or section name too."""
+    Headline", "example.com Headline"). A part set off by a separator is the site's name
+    when its words are among the site's words (`site`: its stated names and host) or it is
+    one of `names` (_site_names), compared without case and punctuation. Another tail of
+    one or two words after a longer headline is a section, format or brand label ("|
+    Opinion", "- Infographic", "| ACME\u00ae") and goes too; a longer one is the headline's
+    own, a subtitle ("Headline - What it means for you")."""
     if not title:
         return title
     site = _words(site) if isinstance(site, str) else (site or set())
     known = site | {"the", "com"}
+
+    def is_site(part: str) -> bool:
+        return bool(site and _words(part) <= known) or _fold(part) in names
+
     title = _EDGE_SEPARATOR.sub("", title) or title
     seps = list(_TITLE_SEPARATORS.finditer(title))
     if seps:
         head, tail = title[: seps[-1].start()], title[seps[-1].end() :]
-        if (site and _words(tail) <= known) or len(tail.split()) <= 3 < len(head.split()):
+        if is_site(tail) or len(tail.split()) <= _LABEL_WORDS < len(head.split()):
             return head
         head, tail = title[: seps[0].start()], title[seps[0].end() :]
-        if site and _words(head) <= known:
+        if is_site(head):
             return tail
     for host in (name for name in site if "." in name):
         if title.casefold().startswith(host + " "):

@@ -197,6 +197,9 @@ def extract_record(
             "source_language": source_language,
             "extractor": page.extractor,
             "original_source": page.original_source,
+            "title_source": page.title_source,
+            "authors_source": page.authors_source,
+            "credits": list(page.credits),
         },
         None,
     )

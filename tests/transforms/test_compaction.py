@@ -36,7 +36,7 @@ def article(n: int, published: dt.datetime, source: str, run_id: str) -> dict[st
         "source_id": source,
         "text": f"text {n}",
         "published_at": published,
-        "date_source": "page_meta",
+        "date_source": "meta",
         "fetched_at": published + dt.timedelta(hours=1),
         "word_count": 2,
         "content_hash": f"hash{n}",

@@ -41,7 +41,7 @@ def row(n: int, published: dt.datetime, **extra: Any) -> dict[str, Any]:
         "text": f"text of story {n}",
         "authors": ["A. Writer"],
         "published_at": published,
-        "date_source": "page_metadata",
+        "date_source": "meta",
         "modified_at": None,
         "fetched_at": dt.datetime(2023, 4, 8, tzinfo=UTC),
         "language": "en",
@@ -160,6 +160,30 @@ def test_older_files_without_newer_columns_stay_readable(tmp_path: Path) -> None
     assert got == [
         {"article_id": f"{1:016x}", "feed_url": None},
         {"article_id": f"{2:016x}", "feed_url": "https://f"},
+    ]
+
+
+def test_version_5_files_read_with_version_4_files_their_new_columns_null(
+    tmp_path: Path,
+) -> None:
+    added = ["title_source", "authors_source", "credits"]
+    assert ARTICLE_SCHEMA.names[-3:] == added  # added at the end, nullable
+    assert all(ARTICLE_SCHEMA.field(name).nullable for name in added)
+    assert ARTICLE_SCHEMA.metadata[b"newsflow.schema_version"] == b"5"
+    old = table([row(1, dt.datetime(2023, 4, 6, tzinfo=UTC))]).drop_columns(added)
+    write_atomic(old, tmp_path / "articles" / "published_date=2023-04-06" / "old.parquet")
+    new = row(2, dt.datetime(2023, 4, 6, tzinfo=UTC))
+    new.update(title_source="heading", authors_source="byline", credits=["dpa", "AFP"])
+    commit_articles(table([new]), tmp_path, "src", "K2")
+    got = read_articles(tmp_path, ["article_id", *added]).sort_by("article_id").to_pylist()
+    assert got == [
+        {"article_id": f"{1:016x}", "title_source": None, "authors_source": None, "credits": None},
+        {
+            "article_id": f"{2:016x}",
+            "title_source": "heading",
+            "authors_source": "byline",
+            "credits": ["dpa", "AFP"],
+        },
     ]
 
 

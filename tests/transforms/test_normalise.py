@@ -162,10 +162,10 @@ def test_published_time_prefers_page_then_feed_then_header_and_never_the_future(
     }
     assert choose_published(record, fetched) == (
         dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC),
-        "page_meta",
+        "meta",
     )
     # a day-only page date loses to the feed's full timestamp
-    day_only = {**record, "published": "2023-04-06", "published_from": "page_heuristic"}
+    day_only = {**record, "published": "2023-04-06", "published_from": "htmldate"}
     assert choose_published(day_only, fetched) == (
         dt.datetime(2023, 4, 6, 11, 3, tzinfo=UTC),
         "feed",
@@ -196,3 +196,49 @@ def test_bidi_and_zero_width_controls_leave_titles_and_text() -> None:
         == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
     )
     assert clean_text("\U0001f469\u200d\U0001f4bb") == "\U0001f469\u200d\U0001f4bb"
+
+
+def test_the_title_and_authors_keep_their_layer_and_the_feed_is_one() -> None:
+    record = {
+        "url": "https://example.com/a",
+        "fetched_at": "2026-11-25T12:00:00+00:00",
+        "extractor": "test",
+        "text": "The council met.",
+        "title": "Harbour plan approved",
+        "title_source": "heading",
+        "authors": ["Ana Silva"],
+        "authors_source": "byline",
+        "credits": ["Reuters", "Reuters"],
+        "feed_title": "Harbour plan approved (feed)",
+        "feed_authors": ["Feed Writer"],
+    }
+    row = build_article(record, "s", "S", "run")
+    assert (row["title"], row["title_source"]) == ("Harbour plan approved", "heading")
+    assert (row["authors"], row["authors_source"], row["credits"]) == (
+        ["Ana Silva"],
+        "byline",
+        ["Reuters"],
+    )
+    bare = {**record, "title": None, "title_source": None, "authors": [], "authors_source": None}
+    row = build_article(bare, "s", "S", "run")
+    assert (row["title"], row["title_source"]) == ("Harbour plan approved (feed)", "feed")
+    assert (row["authors"], row["authors_source"]) == (["Feed Writer"], "feed")
+    row = build_article({**bare, "feed_title": None, "feed_authors": []}, "s", "S", "run")
+    assert (row["title"], row["title_source"], row["authors"], row["authors_source"]) == (
+        None,
+        None,
+        [],
+        None,
+    )
+
+
+def test_every_layer_a_source_column_names_is_in_the_one_vocabulary() -> None:
+    from transforms import provenance
+
+    fetched = dt.datetime(2023, 4, 8, 12, 0, tzinfo=UTC)
+    for layer in ("jsonld", "meta", "time_element", "url", "byline", "htmldate"):
+        source = choose_published(
+            {"published": "2023-04-06T11:03:00+00:00", "published_from": layer}, fetched
+        )[1]
+        assert source == layer and source in provenance.LAYERS
+    assert provenance.DAY_LAYERS <= provenance.LAYERS

@@ -28,7 +28,7 @@ def article(n: int, source: str = "a", **extra: Any) -> dict[str, Any]:
         "source_id": source,
         "text": "word " * 80,
         "published_at": published,
-        "date_source": "page_meta",
+        "date_source": "meta",
         "fetched_at": published + dt.timedelta(hours=1),
         "word_count": 80,
         "content_hash": f"h{n}",

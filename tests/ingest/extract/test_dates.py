@@ -140,9 +140,9 @@ def test_printed_updated_date_keeps_the_stated_publication_time() -> None:
     assert (page.published, page.published_from) == ("2024-02-01T09:00:00Z", "jsonld")
 
 
-def test_printed_day_alone_is_a_page_text_day() -> None:
+def test_printed_day_alone_is_a_byline_day() -> None:
     page = extract_page(*article("By Ann Lee · Published 3 March 2024"))
-    assert (page.published, page.published_from) == ("2024-03-03", "page_heuristic")
+    assert (page.published, page.published_from) == ("2024-03-03", "byline")
 
 
 def test_printed_local_day_of_a_utc_time_keeps_the_time() -> None:
@@ -156,7 +156,7 @@ def test_url_day_wins_and_keeps_a_stated_time_on_the_same_day() -> None:
     page = extract_page(*article("By Ann Lee", head, "2024/03/05/crane"))
     assert page.published == "2024-03-05T08:00:00+01:00"
     page = extract_page(*article("By Ann Lee", head, "2024/03/04/crane"))
-    assert (page.published, page.published_from) == ("2024-03-04", "page_heuristic")
+    assert (page.published, page.published_from) == ("2024-03-04", "url")
 
 
 def test_webpage_node_dates_when_no_article_node_states_one() -> None:

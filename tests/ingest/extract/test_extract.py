@@ -183,4 +183,4 @@ def test_a_metadata_date_of_year_one_in_an_offset_is_no_date_and_breaks_nothing(
         .replace("<h1>", '<p class="byline">Published November 23, 2026</p><h1>')
     )
     extracted = extract_page(page.encode(), "https://x.example/a/3.html")  # OverflowError before
-    assert (extracted.published, extracted.published_from) == ("2026-11-23", "page_heuristic")
+    assert (extracted.published, extracted.published_from) == ("2026-11-23", "byline")

@@ -22,7 +22,8 @@ from ingest.extract.titles import _repair, _strip_site, choose_title
         (["Jane Doe", "jane doe", "JANE DOE"], ("Jane Doe",)),
         (["https://x.example/jane", "jane@x.example"], ()),
         (["Von Anna Schmidt und Jonas Weber"], ("Anna Schmidt", "Jonas Weber")),
-        (["(as)"], ("as",)),
+        # bare initials are no name on their own (a site profile may know better)
+        (["(as)"], ()),
         (["Sarah E Needleman", "Anna I Berg"], ("Sarah E Needleman", "Anna I Berg")),
         (["Juan Pérez y María López"], ("Juan Pérez", "María López")),
         (["MIRA LUND AND OLE BERG"], ("MIRA LUND", "OLE BERG")),
@@ -41,14 +42,13 @@ def test_title_prefers_the_headline_naming_the_same_story() -> None:
         title="Harbour cranes to double terminal capacity | The Coast Daily",
         site_name="The Coast Daily",
     )
-    assert (
-        choose_title(meta, ["Harbour cranes to double terminal capacity", "Newsletter"], None)
-        == "Harbour cranes to double terminal capacity"
-    )
-    assert choose_title(meta, [], None) == "Harbour cranes to double terminal capacity"
-    assert (
-        choose_title(PageMetadata(title="Ferry timetable &#8211; winter changes"), [], None)
-        == "Ferry timetable \u2013 winter changes"
+    assert choose_title(
+        meta, ["Harbour cranes to double terminal capacity", "Newsletter"], None
+    ) == ("Harbour cranes to double terminal capacity", "heading")
+    assert choose_title(meta, [], None) == ("Harbour cranes to double terminal capacity", "meta")
+    assert choose_title(PageMetadata(title="Ferry timetable &#8211; winter changes"), [], None) == (
+        "Ferry timetable \u2013 winter changes",
+        "meta",
     )
 
 
@@ -67,7 +67,7 @@ def test_date_keeps_the_full_timestamp_when_the_page_agrees() -> None:
     # metadata that contradicts the page's own dates loses to them
     assert choose_date(
         PageMetadata(published="2012-09-12T16:45:28+00:00", published_from="jsonld"), "2021-09-08"
-    ) == ("2021-09-08", "page_heuristic")
+    ) == ("2021-09-08", "htmldate")
 
 
 # ------------------------------------------------------------------------------ titles
@@ -84,7 +84,7 @@ def title_of(head: str, body: str, url: str = "https://news.example/2024/05/stor
     page = f"<html><head>{head}</head><body>{body}{BODY}</body></html>"
     tree, _ = _parse(page.encode(), url, None)
     meta = read_metadata(tree)
-    return choose_title(meta, read_headings(tree, meta, url), None, url, read_subheadings(tree))
+    return choose_title(meta, read_headings(tree, meta, url), None, url, read_subheadings(tree))[0]
 
 
 def test_the_site_logo_in_an_h1_is_not_the_headline() -> None:
@@ -257,12 +257,77 @@ def test_a_person_with_a_profile_may_share_the_site_name() -> None:
 def test_a_headline_saved_with_question_marks_for_lost_characters_gives_way() -> None:
     meta = PageMetadata(title="Event planning: a beginner\u2019s guide")
     assert (
-        choose_title(meta, ["Event planning? a beginner? guide"], None)
+        choose_title(meta, ["Event planning? a beginner? guide"], None)[0]
         == "Event planning: a beginner\u2019s guide"
     )
     # a real question in the headline stays
     meta = PageMetadata(title="Is the ferry late again? Harbour board answers | Coast Daily")
     assert (
-        choose_title(meta, ["Is the ferry late again? Harbour board answers"], None)
+        choose_title(meta, ["Is the ferry late again? Harbour board answers"], None)[0]
         == "Is the ferry late again? Harbour board answers"
     )
+
+
+def test_parts_of_a_heading_in_elements_of_their_own_are_not_run_together() -> None:
+    # a kicker ends with ": ", the one form every kicker takes
+    kicker = '<h1><span class="kicker">Harbour strike</span><span>Ferries stop at noon</span></h1>'
+    assert title_of("", kicker) == "Harbour strike: Ferries stop at noon"
+    marked = '<h1><span class="dachzeile">Streik:</span> <span>Fähren stehen still</span></h1>'
+    assert title_of("", marked) == "Streik: Fähren stehen still"
+    # other parts with a space: a headline and its subtitle, two blocks
+    glued = "<h1><span>Nationale Demo</span><span>Der 9. Juli in Bern</span></h1>"
+    assert title_of("", glued) == "Nationale Demo Der 9. Juli in Bern"
+    blocks = "<h1><div>Ferry fares rise</div><div>what it costs you</div></h1>"
+    assert title_of("", blocks) == "Ferry fares rise what it costs you"
+    # markup inside a word leaves it whole
+    assert title_of("", "<h1><b>T</b>he ferry sells i<em>Phone</em> cases</h1>") == (
+        "The ferry sells iPhone cases"
+    )
+    # a kicker the stated headline leaves out gives way to it, as an inline one does
+    head = '<meta property="og:title" content="Ferries stop at noon">'
+    assert title_of(head, kicker) == "Ferries stop at noon"
+
+
+def test_a_title_tail_goes_only_when_it_names_the_site() -> None:
+    url = "https://www.harbour-news.example/2024/05/fares"
+    # a subtitle after a dash is the headline's own
+    head = "<title>Ferry fares rise again - What it costs commuters</title>"
+    assert title_of(head, "", url) == "Ferry fares rise again - What it costs commuters"
+    # the site's stated name, its host, its host's name: case and punctuation aside
+    for tail in ("Harbour News", "harbour-news.example", "HARBOUR-NEWS", "Harbour Daily"):
+        head = (
+            f"<title>Ferry fares rise again | {tail}</title>"
+            '<meta property="og:site_name" content="Harbour Daily">'
+        )
+        assert title_of(head, "", url) == "Ferry fares rise again", tail
+    head = "<title>Ferry fares rise again :: Harbour News</title>"
+    assert title_of(head, "", url) == "Ferry fares rise again"
+    # a tail of one or two words is a section, format or brand label
+    head = "<title>Ferry fares rise again \u2013 Opinion</title>"
+    assert title_of(head, "", url) == "Ferry fares rise again"
+    head = "<title>Ferry fares rise again | Live blog</title>"
+    assert title_of(head, "", url) == "Ferry fares rise again"
+    # the host's words name the site too ("Rust Blog" on blog.rust-lang.org)
+    head = "<title>Ferry fares rise again - Harbour News Weekly Blog</title>"
+    url = "https://blog.harbour-news-weekly.example/fares"
+    assert title_of(head, "", url) == "Ferry fares rise again"
+
+
+def test_the_title_says_which_layer_gave_it() -> None:
+    from ingest.extract.metadata import read_metadata
+    from ingest.extract.page import _parse
+    from ingest.extract.titles import read_headings
+
+    def source(head: str, body: str = "", generic: str | None = None) -> str | None:
+        page = f"<html><head>{head}</head><body>{body}{BODY}</body></html>"
+        tree, _ = _parse(page.encode(), "https://harbour.example/a", None)
+        meta = read_metadata(tree)
+        return choose_title(meta, read_headings(tree, meta), generic)[1]
+
+    ld = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Fares"}</script>'
+    assert source(ld) == "jsonld"
+    assert source('<meta property="og:title" content="Fares">') == "meta"
+    assert source("<title>Fares rise</title>") == "title_element"
+    assert source("<title>Fares rise</title>", "<h1>Fares rise again</h1>") == "heading"
+    assert source("", "", "Fares rise") == "trafilatura"
+    assert source("") is None

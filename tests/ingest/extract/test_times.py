@@ -48,7 +48,7 @@ def test_the_printed_time_and_zone_are_kept(byline: str, instant: dt.datetime) -
     found, (published, source) = stored(page(byline))
     assert published == instant
     assert found.published_from == "byline"
-    assert source == "page_byline"
+    assert source == "byline"
 
 
 def test_a_printed_time_without_zone_takes_the_pages_offset_else_the_source_zone() -> None:
@@ -56,19 +56,19 @@ def test_a_printed_time_without_zone_takes_the_pages_offset_else_the_source_zone
     found, (published, source) = stored(page("3. März 2024, 14:30 Uhr", modified, "de"))
     assert found.offset_from == "page"
     assert published == dt.datetime(2024, 3, 3, 13, 30, tzinfo=UTC)
-    assert source == "page_byline+page_offset"
+    assert source == "byline+page_offset"
     # no other timestamp: the source's declared zone, else UTC, and date_source says so
     _, (published, source) = stored(
         page("3. März 2024, 14:30 Uhr", lang="de"), zone="Europe/Berlin"
     )
     assert (published, source) == (
         dt.datetime(2024, 3, 3, 13, 30, tzinfo=UTC),
-        "page_byline+source_timezone",
+        "byline+source_timezone",
     )
     _, (published, source) = stored(page("3. März 2024, 14:30 Uhr", lang="de"))
     assert (published, source) == (
         dt.datetime(2024, 3, 3, 14, 30, tzinfo=UTC),
-        "page_byline+utc_assumed",
+        "byline+utc_assumed",
     )
 
 
@@ -80,7 +80,7 @@ def test_a_bare_stated_day_takes_the_printed_time_of_that_day() -> None:
     stated = '<meta property="article:published_time" content="2024-03-03T19:21:07-04:00">'
     _found, (published, source) = stored(page("March 3, 2024, 7:20 p.m. EDT", stated))
     assert published == dt.datetime(2024, 3, 3, 23, 21, 7, tzinfo=UTC)
-    assert source == "page_meta"
+    assert source == "meta"
 
 
 def test_numbers_that_are_not_times_are_not_read_as_times() -> None:
@@ -90,7 +90,7 @@ def test_numbers_that_are_not_times_are_not_read_as_times() -> None:
         "March 3, 2024 in Oslo",
     ):
         _found, (published, source) = stored(page(byline))
-        assert (published, source) == (dt.datetime(2024, 3, 3, tzinfo=UTC), "page_text"), byline
+        assert (published, source) == (dt.datetime(2024, 3, 3, tzinfo=UTC), "byline"), byline
 
 
 def test_the_url_day_keeps_the_time_printed_for_that_day() -> None:

@@ -89,11 +89,11 @@ def test_the_layer_says_how_the_offset_of_a_naive_time_was_known() -> None:
     record = {"published": "2023-07-09T19:20:36", "published_from": "jsonld"}
     assert choose_published(record, FETCHED) == (
         dt.datetime(2023, 7, 9, 19, 20, 36, tzinfo=UTC),
-        "page_jsonld+utc_assumed",
+        "jsonld+utc_assumed",
     )
     assert choose_published(record, FETCHED, "Europe/Berlin") == (
         dt.datetime(2023, 7, 9, 17, 20, 36, tzinfo=UTC),  # CEST in July
-        "page_jsonld+source_timezone",
+        "jsonld+source_timezone",
     )
     winter = {**record, "published": "2023-01-09T19:20:36"}
     assert choose_published(winter, FETCHED, "Europe/Berlin")[0] == dt.datetime(
@@ -106,10 +106,10 @@ def test_the_layer_says_how_the_offset_of_a_naive_time_was_known() -> None:
     }
     assert choose_published(inferred, FETCHED, "America/New_York") == (
         dt.datetime(2023, 7, 9, 17, 20, 36, tzinfo=UTC),  # the page's offset beats the source's
-        "page_jsonld+page_offset",
+        "jsonld+page_offset",
     )
     stated = {"published": "2023-07-09T19:20:36+02:00", "published_from": "meta"}
-    assert choose_published(stated, FETCHED, "America/New_York")[1] == "page_meta"
+    assert choose_published(stated, FETCHED, "America/New_York")[1] == "meta"
     naive_feed = {"feed_published": "2023-07-09 19:20:36"}
     assert choose_published(naive_feed, FETCHED, "Asia/Tokyo") == (
         dt.datetime(2023, 7, 9, 10, 20, 36, tzinfo=UTC),
@@ -133,7 +133,7 @@ def test_through_extraction_a_naive_page_time_is_read_in_the_sources_zone() -> N
     }
     row = build_article(record, "hafen", "Hafen", "run-1", "Europe/Berlin")
     assert row["published_at"] == dt.datetime(2023, 7, 9, 17, 20, 36, tzinfo=UTC)
-    assert row["date_source"] == "page_jsonld+source_timezone"
+    assert row["date_source"] == "jsonld+source_timezone"
     extracted = extract_page(page(jsonld("2023-07-09T19:20:36", "2023-07-10T08:05:00+03:00")), url)
     assert extracted.offset_from == "page"
     row = build_article(
@@ -144,7 +144,7 @@ def test_through_extraction_a_naive_page_time_is_read_in_the_sources_zone() -> N
         "Europe/Berlin",
     )
     assert row["published_at"] == dt.datetime(2023, 7, 9, 16, 20, 36, tzinfo=UTC)
-    assert row["date_source"] == "page_jsonld+page_offset"
+    assert row["date_source"] == "jsonld+page_offset"
 
 
 def test_a_sources_timezone_must_be_an_iana_name(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def test_a_page_dated_year_one_falls_back_to_the_next_date_and_blocks_nothing(
     rows = {r["url"].rsplit("/", 1)[-1]: r for r in table.to_table().to_pylist()}
     assert rows["1.html"]["published_at"].year >= 2026  # the server's Last-Modified date
     assert rows["1.html"]["date_source"] == "http_header"
-    assert rows["0.html"]["date_source"] == "page_meta"
+    assert rows["0.html"]["date_source"] == "meta"
     assert any("0001-01-01" in m and "outside the years" in m for m in caplog.messages)
 
 

@@ -54,7 +54,7 @@ def test_demo_site_ingest_writes_the_seed_record(
     seed = next(r for r in rows if r["title"] == SEED_TITLE)
     assert seed["published_at"] == dt.datetime(2023, 4, 6, 11, 3, 23, 682000, tzinfo=UTC)
     assert str(seed["published_date"]) == "2023-04-06"
-    assert seed["date_source"] == "page_meta"
+    assert seed["date_source"] == "meta"
     assert (
         seed["canonical_url"]
         == f"{demo_server.base_url}/limited-times/news/2023-04-06-new-putin-lukashenko-plan-russia-apparently-moves-belarus-troops.html"
@@ -62,6 +62,11 @@ def test_demo_site_ingest_writes_the_seed_record(
     assert "utm_source" in seed["url"]  # the URL as the feed gave it is kept
     assert seed["site_name"] == "The Limited Times" and seed["language"] == "en"
     assert seed["original_source"] == "merkur" and seed["authors"] == []
+    assert (seed["title_source"], seed["authors_source"], seed["credits"]) == (
+        "heading",
+        None,
+        [],
+    )
     assert seed["extractor"] == "profile:limited-times@2019-01-01"
     assert "Source: merkur" not in seed["text"] and "(as)" not in seed["text"]
     assert "headlined the Russian news agency Tass." in seed["text"]
