@@ -116,23 +116,33 @@ def price_count(tree: lxml_html.HtmlElement) -> int:
 
 def link_density(tree: lxml_html.HtmlElement, frame: bool = True) -> float:
     """Share of the body's text that is link text (in characters); without `frame`, of the
-    text outside the site's frame (navigation, header, footer, sidebars, forms)."""
-    from lxml import etree
-
+    text outside the site's frame (navigation, header, footer, sidebars, forms; scripts
+    and styles left out too)."""
     body = tree.find(".//body")
     if body is None:
         return 0.0
+    if frame:
+        whole = len(" ".join(body.text_content().split()))
+        links = sum(len(" ".join(a.text_content().split())) for a in body.iterfind(".//a"))
+        return links / whole if whole else 0.0
+    return _content_link_density(body)
+
+
+def _content_link_density(body: lxml_html.HtmlElement) -> float:
+    from lxml import etree
+
     total = linked = in_link = 0
     skipped: set[lxml_html.HtmlElement] = set()
     walker = etree.iterwalk(body, events=("start", "end"))
     for event, node in walker:
         tag = node.tag
         if event == "start":
-            names = f"{node.get('class') or ''} {node.get('id') or ''}" if frame is False else ""
+            names = f"{node.get('class') or ''} {node.get('id') or ''}"
             if (
                 not isinstance(tag, str)
                 or tag in ("script", "style")
-                or (not frame and (tag in _FRAME_TAGS or _FRAME_NAMES.search(names)))
+                or tag in _FRAME_TAGS
+                or _FRAME_NAMES.search(names)
             ):
                 skipped.add(node)
                 walker.skip_subtree()  # its "end" still comes, with its tail
