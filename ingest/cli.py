@@ -22,6 +22,7 @@ from ingest.config import (
 from transforms.exceptions import CorruptFile, StateUnavailable
 from transforms.lakemirror import MirrorBehind
 from transforms.objectstore import ObjectStoreError, S3Location
+from transforms.query import QUERY_FORMATS, write_result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,9 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     parser = argparse.ArgumentParser(
         prog="newsflow", description="News feeds to clean, dated, deduplicated Parquet."
     )
+    parser.add_argument("--version", action="version", version=f"newsflow {version('newsflow')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="run the whole pipeline once for the chosen sources")
@@ -64,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--refetch", action="store_true", help="fetch items again even if already stored"
+    )
+    ingest.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON summary (per source: status and counts) instead of text lines",
     )
     ingest.set_defaults(func=_cmd_ingest)
 
@@ -171,6 +180,15 @@ def _parser() -> argparse.ArgumentParser:
         "sql", help='for example: "SELECT source_id, count(*) FROM articles GROUP BY 1"'
     )
     query.add_argument(
+        "--format",
+        choices=QUERY_FORMATS,
+        default="table",
+        help="table (default), csv, json (an array of objects) or parquet (needs --output)",
+    )
+    query.add_argument(
+        "--output", type=Path, default=None, metavar="FILE", help="write to FILE, not stdout"
+    )
+    query.add_argument(
         "--unsafe",
         action="store_true",
         help="full DuckDB: the query may also read and write any file (by default it reads "
@@ -195,15 +213,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.run.runner import ingest_sources, print_summary
+    import json
+    import time
 
+    from ingest.run.runner import ingest_sources, json_summary, print_summary
+
+    started = time.monotonic()
     root = data_root(args.data, remote=True)
     config = load_sources(args.config or sources_path())
     _check_store(root)
     sources = config.select(args.source)
     _check_stored(root, config.settings.state_url)
     results = ingest_sources(config, sources, root, refetch=args.refetch)
-    print_summary(results)
+    if args.json:
+        print(json.dumps(json_summary(results, time.monotonic() - started), indent=1))
+    else:
+        print_summary(results)
     return 1 if any(r.error for r in results) else 0
 
 
@@ -366,7 +391,7 @@ def _date(text: str) -> dt.date:
 def _cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from transforms.query import format_table, run_query
+    from transforms.query import run_query
 
     location = lake_location(args.data)
     root: Path | S3Location = location if location is not None else data_root(args.data)
@@ -374,6 +399,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{root}: no such data folder; pass --data with the folder an ingest wrote to."
         )
+    if args.format == "parquet" and args.output is None:
+        raise ConfigError("--format parquet writes a file: pass --output FILE.parquet.")
     try:
         columns, rows = run_query(root, args.sql, unsafe=args.unsafe)
     except (OSError, ObjectStoreError) as exc:
@@ -391,7 +418,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
             )
         print(f"newsflow: query failed: {message}", file=sys.stderr)
         return 2
-    print(format_table(columns, rows))
+    write_result(columns, rows, args.format, args.output)
     return 0
 
 

@@ -174,3 +174,63 @@ def test_daily_writes_its_report_through_the_read_only_views(
     sql = "SELECT check_date, quality.check, severity, source_id, message FROM quality"
     assert main(["query", "--data", str(root), sql]) == 0
     assert "check_date | check | severity | source_id | message" in capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"newsflow {version('newsflow')}"
+
+
+def test_query_writes_csv_json_and_parquet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import json
+
+    import pyarrow.parquet as pq
+
+    root = str(dataset(tmp_path / "data"))
+    sql = (
+        "SELECT source_id, count(*) AS n, min(published_at) AS first, "
+        "['x', source_id] AS tags FROM articles GROUP BY 1 ORDER BY 1"
+    )
+    assert main(["query", "--data", root, "--format", "csv", sql]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[0] == ["source_id", "n", "first", "tags"]
+    assert rows[1][:2] == ["a", "13"] and rows[1][3] == '["x", "a"]'
+    assert rows[1][2].startswith("2024-03-01T")  # ISO 8601
+    assert main(["query", "--data", root, "--format", "json", sql]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["source_id"] for r in records] == ["a", "b", "c"]
+    assert records[0]["n"] == 13 and records[0]["tags"] == ["x", "a"]
+    out = tmp_path / "result.parquet"
+    assert main(["query", "--data", root, "--format", "parquet", "--output", str(out), sql]) == 0
+    table = pq.read_table(out)
+    assert table.column_names == ["source_id", "n", "first", "tags"] and table.num_rows == 3
+    assert capsys.readouterr().out == ""
+    # Parquet is binary: it goes to a file, never to the terminal
+    assert main(["query", "--data", root, "--format", "parquet", sql]) == 2
+    assert "--output" in one_sentence(capsys)
+    # any format to a file
+    text = tmp_path / "result.csv"
+    assert main(["query", "--data", root, "--format", "csv", "--output", str(text), sql]) == 0
+    assert text.read_text("utf-8").startswith("source_id,n,first,tags\n")
+
+
+def test_ingest_json_prints_one_machine_readable_summary(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    data = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["failed_sources"] == 0 and summary["seconds"] > 0
+    by_source = {s["source_id"]: s for s in summary["sources"]}
+    assert set(by_source) == {"limited-times", "harbour-gazette"}
+    assert all(s["status"] == "success" and s["new"] > 0 for s in by_source.values())
+    assert all(s["fetched"] >= s["new"] for s in by_source.values())

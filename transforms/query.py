@@ -104,6 +104,74 @@ def run_query(
         con.close()
 
 
+QUERY_FORMATS = ("table", "csv", "json", "parquet")
+
+
+def write_result(
+    columns: list[str], rows: list[tuple[Any, ...]], fmt: str, output: Path | None = None
+) -> None:
+    """A query's result as a table, CSV (a header line, lists and structs as JSON), JSON (an
+    array of objects; timestamps in ISO 8601) or Parquet (only to a file), to `output` or
+    stdout."""
+    import io
+    import json
+    import sys
+
+    if fmt == "parquet":
+        if output is None:
+            raise ValueError("Parquet is written to a file only")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in rows])
+        if not rows:
+            table = pa.table({c: pa.array([], pa.null()) for c in columns})
+        pq.write_table(table, output)
+        return
+    if fmt == "csv":
+        import csv
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_csv_cell(v) for v in row] for row in rows)
+        text = buffer.getvalue()
+    elif fmt == "json":
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        text = json.dumps(records, default=_json_value, ensure_ascii=False, indent=1) + "\n"
+    else:
+        text = format_table(columns, rows) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _json_value(value: Any) -> Any:
+    import datetime as dt
+    import decimal
+
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    import json
+
+    if value is None:
+        return ""
+    if isinstance(value, list | dict | tuple):
+        return json.dumps(value, default=_json_value, ensure_ascii=False)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
 def format_table(columns: list[str], rows: list[tuple[Any, ...]], max_width: int = 60) -> str:
     """A plain-text table: one header, one line per row, long cells shortened."""
 

@@ -107,8 +107,18 @@ def _stacked(axes: Any, labels: list[str], series: dict[str, list[float]]) -> bo
     return bool(series) and any(bottom)
 
 
-def _pivot(rows: list[tuple[Any, Any, Any]]) -> tuple[list[str], dict[str, list[float]]]:
-    labels = sorted({str(r[0]) for r in rows})
+def window_days(first: dt.date, day: dt.date) -> list[str]:
+    """Every day from `first` to `day`: a chart over days shows each one, zeros included."""
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((day - first).days + 1)]
+
+
+def _pivot(
+    rows: list[tuple[Any, Any, Any]], labels: list[str] | None = None
+) -> tuple[list[str], dict[str, list[float]]]:
+    """(x labels, one series per name) of (x, name, value) rows; `labels` fixes the x axis
+    (rows outside it are left out), else it is the rows' own x values."""
+    labels = labels if labels is not None else sorted({str(r[0]) for r in rows})
+    rows = [r for r in rows if str(r[0]) in labels]
     series: dict[str, list[float]] = {}
     for x, name, value in rows:
         series.setdefault(str(name), [0.0] * len(labels))[labels.index(str(x))] = float(value)
@@ -120,7 +130,7 @@ def _articles_per_source(con: Any, out: Path, first: dt.date, day: dt.date) -> s
         "SELECT CAST(published_date AS DATE) AS d, source_id, count(*) FROM articles "
         f"WHERE {_where(first, day)} GROUP BY 1, 2 ORDER BY 1, 2"
     ).fetchall()
-    labels, series = _pivot(rows)
+    labels, series = _pivot(rows, window_days(first, day))
     return _chart(
         out,
         "articles_per_source",
@@ -135,8 +145,12 @@ def _stories(con: Any, out: Path, first: dt.date, day: dt.date) -> str:
         "count(*) FILTER (WHERE duplicate_of IS NULL), count(*) FILTER (WHERE duplicate_of IS NOT NULL) "
         f"FROM articles WHERE {_where(first, day)} GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    labels = [str(r[0]) for r in rows]
-    series = {"unique stories": [float(r[1]) for r in rows], "copies": [float(r[2]) for r in rows]}
+    counts = {str(r[0]): (float(r[1]), float(r[2])) for r in rows}
+    labels = window_days(first, day)
+    series = {
+        "unique stories": [counts.get(d, (0.0, 0.0))[0] for d in labels],
+        "copies": [counts.get(d, (0.0, 0.0))[1] for d in labels],
+    }
     return _chart(
         out,
         "stories",

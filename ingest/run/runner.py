@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source, SourcesConfig
@@ -242,6 +243,25 @@ def host_groups(sources: list[Source]) -> list[int]:
             a, b = first(owner[host]), first(i)
             group[max(a, b)] = min(a, b)
     return [first(i) for i in range(len(sources))]
+
+
+def json_summary(results: list[SourceResult], seconds: float) -> dict[str, Any]:
+    """The machine-readable summary of `newsflow ingest --json`: each source's status
+    ("success" or "failed", with the error) and counts, and the run's wall time."""
+    keys = ("discovered", "not_modified", "fetched", "new", "duplicate", "seen", "failed")
+    sources = []
+    for result in results:
+        entry: dict[str, Any] = {"source_id": result.source_id}
+        if result.ref is None:
+            entry |= {"status": "failed", "error": result.error}
+        else:
+            entry |= {"status": "success", **{k: int(result.ref[k]) for k in keys}}  # type: ignore[literal-required]
+        sources.append(entry)
+    return {
+        "sources": sources,
+        "failed_sources": sum(1 for r in results if r.ref is None),
+        "seconds": round(seconds, 3),
+    }
 
 
 def print_summary(results: list[SourceResult]) -> None:

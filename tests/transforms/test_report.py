@@ -67,3 +67,31 @@ def test_the_report_shows_disk_usage_and_the_retention_in_force(tmp_path: Path) 
 
     line = disk_line(build_report(tmp_path, DAY).read_text(encoding="utf-8"))
     assert "raw/ 2.0 KiB" in line and "Retention" not in line
+
+
+def test_charts_over_days_show_every_day_of_the_window_zeros_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The articles sit on one day: the day charts still have all DAYS days, that one with
+    its bars and the others at zero."""
+    import transforms.report as report
+
+    drawn: list[tuple[list[str], dict[str, list[float]]]] = []
+    real = report._stacked
+
+    def spy(axes: object, labels: list[str], series: dict[str, list[float]]) -> bool:
+        drawn.append((labels, series))
+        return real(axes, labels, series)
+
+    monkeypatch.setattr(report, "_stacked", spy)
+    fill(tmp_path)
+    day = DAY + dt.timedelta(days=3)
+    build_report(tmp_path, day)
+    days = report.window_days(day - dt.timedelta(days=report.DAYS - 1), day)
+    assert len(days) == report.DAYS and days[-1] == day.isoformat()
+    per_source, stories = drawn[0], drawn[1]
+    for labels, series in (per_source, stories):
+        assert labels == days
+        totals = [sum(values[i] for values in series.values()) for i in range(len(days))]
+        assert totals[days.index(DAY.isoformat())] > 0
+        assert sum(1 for t in totals if t == 0) == len(days) - 1
