@@ -39,7 +39,7 @@ from transforms.dataset import (
     update_columns,
 )
 from transforms.files import fsync_dir, fsync_file, write_json_durably
-from transforms.schema import ARTICLE_SCHEMA
+from transforms.schema import ARTICLE_SCHEMA, writer_options
 
 _T = TypeVar("_T")
 JOURNAL = ".commit.json"
@@ -166,7 +166,9 @@ class _DayFiles:
                     self.staging / f"{uuid.uuid4().hex}-{self.name}.staged"
                 )  # no reader globs it
                 hidden.parent.mkdir(parents=True, exist_ok=True)
-                self.writers[day] = pq.ParquetWriter(hidden, ARTICLE_SCHEMA, compression="zstd")
+                self.writers[day] = pq.ParquetWriter(
+                    hidden, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)
+                )
                 self.files[day] = hidden
             self.writers[day].write_table(pa.concat_tables(parts).sort_by("published_at"))
         self.buffered.clear()

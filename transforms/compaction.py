@@ -35,7 +35,7 @@ from transforms.dataset import (
 )
 from transforms.exceptions import CorruptFile
 from transforms.files import fsync_dir, read_stored, reading, write_json_durably
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, SORT_ORDER
 
 JOURNAL = ".compaction.json"
 ROW_GROUP_ROWS = 50_000  # about 100-200 MB of articles: large enough for fast scans
@@ -81,10 +81,8 @@ def _compact_partition(
     write_json_durably(journal, {"inputs": [p.name for p in inputs], "target": target.name})
     try:
         tables = [read_stored(path, ARTICLE_SCHEMA) for path in inputs]
-        table = pa.concat_tables(tables).sort_by(
-            [("published_at", "ascending"), ("article_id", "ascending")]
-        )
-        write_atomic(table, target, row_group_size=row_group_rows)
+        table = pa.concat_tables(tables).sort_by(list(SORT_ORDER))
+        write_atomic(table, target, row_group_size=row_group_rows, sorted_rows=True)
         fsync_dir(part)  # the target's name is durable before any input goes
     except Exception:
         if not target.exists():  # nothing changed: the plan is void

@@ -24,7 +24,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from transforms.files import reading
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, QUARANTINE_SCHEMA, RUNS_SCHEMA
+from transforms.schema import (
+    ARTICLE_SCHEMA,
+    PARTITION_COLUMN,
+    QUARANTINE_SCHEMA,
+    RUNS_SCHEMA,
+    writer_options,
+)
 
 ARTICLES = "articles"
 QUARANTINE = "quarantine"
@@ -43,12 +49,21 @@ def article_files(root: Path) -> list[Path]:
     return sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/*.parquet"))
 
 
-def write_atomic(table: pa.Table, target: Path, row_group_size: int | None = None) -> None:
-    """Write `table` to `target` so that no reader ever sees a partial file."""
+def write_atomic(
+    table: pa.Table, target: Path, row_group_size: int | None = None, *, sorted_rows: bool = False
+) -> None:
+    """Write `table` to `target` so that no reader ever sees a partial file (with the
+    project's Parquet conventions, transforms.schema.writer_options; `sorted_rows`: the
+    rows are in SORT_ORDER, and the footer says so)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
+        pq.write_table(
+            table,
+            tmp,
+            row_group_size=row_group_size,
+            **writer_options(table.schema, sorted_rows=sorted_rows),
+        )
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         tmp.replace(target)

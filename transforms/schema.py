@@ -6,7 +6,7 @@ before a column existed stay readable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -120,3 +120,61 @@ _RUN_FIELDS: list[pa.Field[Any]] = [
 RUNS_SCHEMA = pa.schema(
     _RUN_FIELDS, metadata={"newsflow.table": "runs", "newsflow.schema_version": SCHEMA_VERSION}
 )
+
+
+# Parquet conventions of every table file. Dictionary encoding pays where values repeat
+# (source ids, languages, layers, tags); free text, URLs, ids, hashes and signatures are
+# (nearly) all distinct, and a dictionary there only costs a page that is thrown away.
+NO_DICTIONARY = frozenset(
+    {
+        "article_id",
+        "url",
+        "canonical_url",
+        "title",
+        "description",
+        "text",
+        "content_hash",
+        "duplicate_of",
+        "minhash",
+        "lsh_bands",
+        "tag_evidence",
+        "detail",
+        "error",
+    }
+)
+# compacted partitions are sorted by publication time (then id): declared in the footer so
+# engines can skip and merge without sorting again
+SORT_ORDER: tuple[tuple[str, Literal["ascending", "descending"]], ...] = (
+    ("published_at", "ascending"),
+    ("article_id", "ascending"),
+)
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The leaf column paths of `schema` that are dictionary-encoded (see NO_DICTIONARY)."""
+    paths = []
+    for field in schema:
+        if field.name in NO_DICTIONARY:
+            continue
+        if pa.types.is_list(field.type):
+            if not pa.types.is_struct(field.type.value_type):
+                paths.append(f"{field.name}.list.element")
+        elif pa.types.is_map(field.type):
+            continue
+        else:
+            paths.append(field.name)
+    return paths
+
+
+def writer_options(schema: pa.Schema, *, sorted_rows: bool = False) -> dict[str, Any]:
+    """Keyword arguments for pyarrow's Parquet writers of a table of `schema`: zstd, the
+    dictionary columns, and the declared sort order when the rows are in SORT_ORDER."""
+    import pyarrow.parquet as pq
+
+    options: dict[str, Any] = {
+        "compression": "zstd",
+        "use_dictionary": dictionary_columns(schema),
+    }
+    if sorted_rows:
+        options["sorting_columns"] = pq.SortingColumn.from_ordering(schema, list(SORT_ORDER))
+    return options

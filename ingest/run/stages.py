@@ -244,7 +244,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
     `settings.chunk_items` records at a time (memory does not grow with the records)."""
     import pyarrow.parquet as pq
 
-    from transforms.schema import ARTICLE_SCHEMA
+    from transforms.schema import ARTICLE_SCHEMA, writer_options
     from transforms.tagging import get_tagger
 
     work = require(extracted, "transform").parent
@@ -254,7 +254,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
     count = 0
     try:
-        with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, compression="zstd") as out:
+        with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)) as out:
             chunk: list[dict[str, Any]] = []
             for record in itertools.chain(read_jsonl(Path(extracted)), [None]):
                 if record is not None:

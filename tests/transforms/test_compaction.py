@@ -91,6 +91,19 @@ def test_older_partitions_become_one_sorted_zstd_file(tmp_path: Path) -> None:
     meta = pq.ParquetFile(old[0]).metadata
     assert meta.num_row_groups == 8  # 36 rows in groups of 5
     assert meta.row_group(0).column(0).compression == "ZSTD"
+    # the footer declares the order (published_at, then article_id), for engines to use
+    names = table.schema.names
+    declared = [(names[c.column_index], c.descending) for c in meta.row_group(0).sorting_columns]
+    assert declared == [("published_at", False), ("article_id", False)]
+    # dictionaries where values repeat, none for free text, ids and signatures
+    encodings = {
+        meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i).encodings
+        for i in range(meta.num_columns)
+    }
+    assert "RLE_DICTIONARY" in encodings["source_id"]
+    assert "RLE_DICTIONARY" in encodings["places.list.element"]
+    for column in ("text", "article_id", "minhash.list.element", "lsh_bands.list.element"):
+        assert "RLE_DICTIONARY" not in encodings[column], column
     assert len(list((tmp_path / "articles" / "published_date=2024-03-19").iterdir())) == 1
     assert stored_ids(tmp_path) == sorted(ids)
     with commit_lock(tmp_path):  # nothing left to do
