@@ -26,8 +26,11 @@ from transforms.query import QUERY_FORMATS, write_result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ingest.logs import configure
+
     parser = _parser()
     args = parser.parse_args(argv)
+    configure(1 if args.verbose else -1 if args.quiet else 0)
     try:
         code: int = args.func(args)
     except (
@@ -51,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="newsflow", description="News feeds to clean, dated, deduplicated Parquet."
     )
     parser.add_argument("--version", action="version", version=f"newsflow {version('newsflow')}")
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="also debug lines on stderr")
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors on stderr"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="run the whole pipeline once for the chosen sources")

@@ -5,16 +5,24 @@ discovery listed nothing to fetch."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ingest.config import Settings, Source
 from ingest.fetch.state import CrawlState, Outcome, Validators
+from ingest.logs import stage_line
 from ingest.run.items import isolate, problem
 from ingest.run.metrics import record_run
-from ingest.run.model import Run, WriteRef, workdir
+from ingest.run.model import SUMMARY_KEYS, Run, WriteRef, workdir
 from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, require, write_json
+
+log = logging.getLogger(__name__)
+
+
+def _since(start: dt.datetime) -> float:
+    return (dt.datetime.now(dt.UTC) - start).total_seconds()
 
 
 def write(
@@ -161,6 +169,15 @@ def write(
 
     ref = locked(root, attempt)
     write_json(work / WRITTEN, dict(ref))  # a committed run: its work folder is no leftover
+    log.info(
+        "%s",
+        stage_line(source.id, "write", {k: ref[k] for k in SUMMARY_KEYS}, _since(written_at)),  # type: ignore[literal-required]
+        extra={
+            "stage": "write",
+            "source_id": source.id,
+            "summary": f"{ref['new']} new, {ref['duplicate']} copies",
+        },
+    )
     push(root, [work / WRITTEN])  # (on the store too, for its retention)
     return ref
 

@@ -71,10 +71,12 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
             if stage == "extract":
                 pull(root, archive)
             result = function(source, settings, root, run, *args, **kwargs)
+            finished = dt.datetime.now(dt.UTC)
             write_json(
                 work / f"timing-{stage}.json",
-                {"started": started.isoformat(), "finished": dt.datetime.now(dt.UTC).isoformat()},
+                {"started": started.isoformat(), "finished": finished.isoformat()},
             )
+            log_stage(source.id, stage, result, (finished - started).total_seconds())
             if lake_of(root) is not None:
                 since = started.timestamp() - 1  # file times lag the clock by a tick
                 written = [p for p in work.glob("*") if p.stat().st_mtime >= since]
@@ -84,6 +86,28 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
         return timed  # type: ignore[return-value]
 
     return wrap
+
+
+def log_stage(source_id: str, stage: str, result: Any, seconds: float) -> None:
+    """The stage's one log line: its counts and its time (see ingest.logs)."""
+    from ingest.logs import stage_line
+
+    counts = (
+        {k: int(v) for k, v in result.items() if isinstance(v, int)}
+        if isinstance(result, dict)
+        else {"nothing_new": 1}
+        if result is None
+        else {}
+    )
+    noun = {"discover": "discovered", "fetch": "fetched", "extract": "extracted"}.get(
+        stage, f"{stage}ed"
+    )
+    summary = f"{counts.get('count', 0)} {noun}" if "count" in counts else stage
+    log.info(
+        "%s",
+        stage_line(source_id, stage, counts, seconds),
+        extra={"stage": stage, "source_id": source_id, "summary": summary},
+    )
 
 
 # ---------------------------------------------------------------------------------- stages
