@@ -319,7 +319,10 @@ def _cmd_daily(args: argparse.Namespace) -> int:
         said = []
         if args.compact_older_than_days:
             done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
-            said.append(f"compacted: {done['files']} files into {done['partitions']} partitions")
+            said.append(
+                f"compacted: {done['files']} files into {done['partitions']} partitions "
+                f"({done['upgraded']} of them held files of an older schema version)"
+            )
         if reconcile_index(root):
             said.append("index: rebuilt, the files on disk had changed by hand")
         return said

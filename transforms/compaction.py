@@ -35,7 +35,7 @@ from transforms.dataset import (
 )
 from transforms.exceptions import CorruptFile
 from transforms.files import fsync_dir, read_stored, reading, write_json_durably
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, SORT_ORDER
+from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, SCHEMA_VERSION, SORT_ORDER
 
 JOURNAL = ".compaction.json"
 ROW_GROUP_ROWS = 50_000  # about 100-200 MB of articles: large enough for fast scans
@@ -51,22 +51,39 @@ def compact(
     after_write: Callable[[Path], None] | None = None,
 ) -> dict[str, int]:
     """Compact every partition whose day is older than `now - older_than` and that has more
-    than one file (or one file not yet compacted). Returns counts. `after_write` is called
-    between writing a target and deleting its inputs (for tests that interrupt it there).
-    Raises CorruptFile when an input is not readable Parquet (its partition is left as it was)."""
+    than one file (or one file not yet compacted), and every partition, of any day, with a
+    file of an older schema version: the compacted file has the current schema, so every
+    reader (pandas, polars, pyarrow, DuckDB) sees every column after an upgrade that added
+    some. Returns counts. `after_write` is called between writing a target and deleting its
+    inputs (for tests that interrupt it there). Raises CorruptFile when an input is not
+    readable Parquet (its partition is left as it was)."""
     recover(root)
     cutoff = (now - older_than).date()
-    done = {"partitions": 0, "files": 0, "rows": 0}
+    done = {"partitions": 0, "files": 0, "rows": 0, "upgraded": 0}
     for part in sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*")):
         day = dt.date.fromisoformat(part.name.removeprefix(f"{PARTITION_COLUMN}="))
         inputs = sorted(part.glob("*.parquet"))
-        if day >= cutoff or not inputs or (len(inputs) == 1 and is_compacted(inputs[0])):
+        old = any(outdated(path) for path in inputs)
+        due = day < cutoff and not (len(inputs) == 1 and is_compacted(inputs[0]))
+        if not inputs or not (due or old):
             continue
+        done["upgraded"] += old
         rows = _compact_partition(part, inputs, row_group_rows, after_write)
         done["partitions"] += 1
         done["files"] += len(inputs)
         done["rows"] += rows
     return done
+
+
+def outdated(path: Path) -> bool:
+    """Whether a table file was written with an older schema than SCHEMA_VERSION (its footer
+    states another version, or none). An unreadable file is left to the checks that name it."""
+    try:
+        with reading(path):
+            metadata = pq.read_schema(path).metadata or {}
+    except CorruptFile:
+        return False
+    return metadata.get(b"newsflow.schema_version") != SCHEMA_VERSION.encode()
 
 
 def _compact_partition(

@@ -83,7 +83,7 @@ def test_older_partitions_become_one_sorted_zstd_file(tmp_path: Path) -> None:
     ids = fill(tmp_path)
     with commit_lock(tmp_path):
         done = compact(tmp_path, dt.timedelta(days=7), NOW, row_group_rows=5)
-    assert done == {"partitions": 1, "files": 12, "rows": 36}
+    assert done == {"partitions": 1, "files": 12, "rows": 36, "upgraded": 0}
     old = sorted((tmp_path / "articles" / "published_date=2024-03-01").iterdir())
     assert len(old) == 1 and old[0].name.startswith("compacted-")
     table = pq.read_table(old[0])
