@@ -1,10 +1,10 @@
 """A run's commit to the article dataset as one unit: its new files, the removal of what it
 wrote before, and the copy flags of stored rows that its articles change.
 
-1. Stage: each new partition file is written under a hidden name in `articles/.staging/`.
+1. Stage: each new partition file is written in `state/staging/` (never in a table folder).
 2. Journal: the plan (staged file -> final name, the run's files to remove, the run whose
    rows leave compacted files, the flag updates and the files holding those rows) is written
-   to `articles/.commit.json` so that it is complete or absent. This is the commit point.
+   to `state/commit.json` so that it is complete or absent. This is the commit point.
 3. Apply: renames, removals, compacted files, flag updates, the index of stored articles
    (transforms/index.py); every step can be done twice.
 4. The journal is removed.
@@ -17,6 +17,7 @@ dataset as it was before the commit until a writer recovers it. Callers hold the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -42,8 +43,12 @@ from transforms.files import fsync_dir, fsync_file, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA, writer_options
 
 _T = TypeVar("_T")
-JOURNAL = ".commit.json"
-STAGING = ".staging"  # new files wait here, under hidden names, until the commit point
+# the commit's journal and its staged files live in state/, beside the index: the table
+# folders hold only their Parquet files (a journal left in articles/ by an older version is
+# still found: LEGACY_JOURNAL)
+JOURNAL = Path("state") / "commit.json"
+LEGACY_JOURNAL = Path(ARTICLES) / ".commit.json"
+STAGING = Path("state") / "staging"  # new files wait here until the commit point
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +101,10 @@ def commit_articles(
             "stories": {aid: v["story_id"] for aid, v in updates.items() if "story_id" in v},
         },
     }
-    write_json_durably(root / ARTICLES / JOURNAL, plan)
+    write_json_durably(root / JOURNAL, plan)
     step("journalled")
     _apply(root, plan, step)
-    (root / ARTICLES / JOURNAL).unlink()
+    (root / JOURNAL).unlink()
     return [root / final for final in staged.values()]
 
 
@@ -108,7 +113,7 @@ def _stage(root: Path, name: str, chunks: Chunks) -> dict[str, str]:
     publication day (each written row group sorted by time); returns {staged file: final
     name}. Memory: a chunk and up to FLUSH_ROWS buffered rows. A run whose rows span more
     than OPEN_DAYS days walks its chunks once for every OPEN_DAYS days."""
-    staging = root / ARTICLES / STAGING
+    staging = root / STAGING
     staged: dict[str, str] = {}
     done: set[Any] = set()
     while True:
@@ -189,7 +194,9 @@ class _DayFiles:
 def recover(root: Path) -> int:
     """Finish a commit a crash interrupted after its commit point, and remove staged files of
     commits interrupted before it; returns 1 when a commit was finished, else 0."""
-    journal = root / ARTICLES / JOURNAL
+    journal = root / JOURNAL
+    if not journal.exists() and (root / LEGACY_JOURNAL).exists():
+        journal = root / LEGACY_JOURNAL
     finished = 0
     try:
         plan = json.loads(journal.read_text(encoding="utf-8"))
@@ -204,10 +211,12 @@ def recover(root: Path) -> int:
         journal.unlink()
         log.info("%s: finished a commit that a crash interrupted", journal)
         finished = 1
-    staging = root / ARTICLES / STAGING
-    if staging.is_dir():
-        for leftover in staging.iterdir():
-            leftover.unlink(missing_ok=True)  # staged before a crash, never committed
+    for staging in (root / STAGING, root / ARTICLES / ".staging"):  # and an older version's
+        if staging.is_dir():
+            for leftover in staging.iterdir():
+                leftover.unlink(missing_ok=True)  # staged before a crash, never committed
+    with contextlib.suppress(OSError):
+        (root / ARTICLES / ".staging").rmdir()
     return finished
 
 

@@ -239,7 +239,7 @@ def test_rows_committed_a_chunk_at_a_time_land_as_one_file_per_day_in_any_number
         )
         days = {t.date() for t in got["published_at"].to_pylist()}
         assert len(days) == 1
-    assert not list((tmp_path / "chunked" / "articles" / ".staging").iterdir())
+    assert not list((tmp_path / "chunked" / "state" / "staging").iterdir())
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -227,8 +227,8 @@ def test_a_commit_killed_at_any_point_leaves_all_of_it_or_none_of_it(
     assert worker.exitcode == -signal.SIGKILL
     with commit_lock(tmp_path):  # the next writer recovers before it reads
         pass
-    left = [p for p in (tmp_path / "articles").rglob("*") if p.is_file() and ".staging" in p.parts]
-    assert not left and not (tmp_path / "articles" / ".commit.json").exists()
+    left = [p for p in (tmp_path / "state" / "staging").rglob("*") if p.is_file()]
+    assert not left and not (tmp_path / "state" / "commit.json").exists()
     rows = stored(tmp_path)
     early = row("https://c.example/early", wire_with(tail=STORIES["added_paragraph"]), T0, "c")
     if point == "staged":  # before the commit point: nothing happened
