@@ -104,10 +104,9 @@ def _environment() -> Any:
 def web_link(url: Any) -> str | None:
     """`url` when it is an http(s) address fit for an href, else None (a `javascript:` URL
     a page listed is shown as text, never as a link)."""
-    if not isinstance(url, str):
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         return None
-    scheme = urlsplit(url).scheme.lower()
-    return url if scheme in ("http", "https") else None
+    return url if urlsplit(url).netloc else None
 
 
 def when(value: Any) -> str:
