@@ -57,7 +57,7 @@ typecheck: $(STAMP) ## mypy --strict on ingest/ and transforms/
 pytest: $(STAMP) ## the test suite only
 	$(BIN)/pytest -q
 
-bench: $(STAMP) system-deps ## end to end against trafilatura, the rate limit, dedup, tagging, patterns, store scale, memory, Celery workers, local against S3
+bench: $(STAMP) system-deps ## end to end against trafilatura, the rate limit, dedup, tagging, patterns, store scale, memory, Celery workers, local against S3, the UI pages
 	$(BIN)/python benchmarks/end_to_end.py
 	$(BIN)/python benchmarks/rate_limit.py
 	$(BIN)/python benchmarks/dedup.py
@@ -67,6 +67,7 @@ bench: $(STAMP) system-deps ## end to end against trafilatura, the rate limit, d
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/cluster.py
 	$(BIN)/python benchmarks/object_store.py
+	$(BIN)/python benchmarks/ui.py
 
 eval: $(STAMP) ## extraction quality: newsflow and trafilatura side by side on the public sets
 	$(BIN)/python benchmarks/extraction.py

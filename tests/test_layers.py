@@ -1,6 +1,6 @@
 """The packages import one way, and no module imports itself back through others.
 
-    ingest.cli → ingest.demo → ingest.run → ingest.discover → {ingest.fetch, ingest.extract}
+    {ingest.cli, ingest.ui} → ingest.demo → ingest.run → ingest.discover → {ingest.fetch, ingest.extract}
       → {ingest.config, ingest.siteserver} → transforms
 
 A module may import its own package and anything in a lower tier; fetch and extract never
@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 TIERS: tuple[tuple[str, ...], ...] = (
-    ("ingest.cli",),
+    ("ingest.cli", "ingest.ui"),
     ("ingest.demo",),
     ("ingest.run",),
     ("ingest.discover",),

@@ -3,6 +3,8 @@ the tests of a session (starting it is most of their cost), and the demo site it
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from ingest.demo import DEMO_SITE
 from ingest.siteserver import SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
-from tests.integration.harness import AirflowStack, Postgres
+from tests.integration.harness import INSTALL_HINT, AirflowStack, Postgres
 
 
 @dataclass
@@ -50,3 +52,13 @@ def airflow_stack(
         yield Stack(airflow, data, sources)
     finally:
         airflow.stop()
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium binary (NEWSFLOW_CHROMIUM, else the PATH); skips the test without one."""
+    for name in (os.environ.get("NEWSFLOW_CHROMIUM"), "chromium", "chromium-browser"):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    pytest.skip(f"Chromium not found: {INSTALL_HINT}")

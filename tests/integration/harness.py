@@ -688,3 +688,59 @@ def _task_logs(logs: Path, dag_id: str, run_id: str | None) -> Iterable[Path]:
     folder = logs / f"dag_id={dag_id}"
     pattern = f"run_id={run_id}/*/*.log" if run_id else "*/*/*.log"
     return sorted(folder.glob(pattern))
+
+
+# --- Chromium -------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",  # root in CI; the page is our own UI on 127.0.0.1
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--window-size=1366,900",
+    "--virtual-time-budget=20000",  # let the UI's API calls settle before the DOM is taken
+]
+INSTALL_HINT = "apt-get install -y chromium (make test installs it when missing)"
+
+
+def run_chromium(binary: str, args: list[str], workdir: Path, timeout: float = 120) -> str:
+    """One headless Chromium run with a fresh profile and HOME; its stdout.
+
+    Its own process group, killed afterwards: Chromium leaves helper processes (zygote,
+    crash handler) behind when it is stopped from outside, and none may outlive the test.
+    """
+    profile = workdir / f"profile-{len(list(workdir.glob('profile-*')))}"
+    home = workdir / "home"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+    }
+    (home / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
+    proc = subprocess.Popen(
+        [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        signal_group(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"chromium timed out after {timeout:.0f} s:\n{err[-3000:]}") from None
+    finally:
+        signal_group(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, f"chromium exited {proc.returncode}:\n{err[-3000:]}"
+    return out
