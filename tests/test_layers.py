@@ -22,7 +22,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("ingest.run",),
     ("ingest.discover",),
     ("ingest.fetch", "ingest.extract"),
-    ("ingest.config", "ingest.siteserver"),
+    ("ingest.config", "ingest.siteserver", "ingest.logs"),
     ("transforms",),
 )
 PACKAGES = ("ingest", "transforms")
