@@ -52,36 +52,57 @@ def _run() -> Any:
     )
 
 
-def _doc(source: Source) -> str:
-    feeds = "\n".join(f"- <{url}>" for url in (*source.feeds, *source.sitemaps)) or "- (homepage)"
-    return (
-        f"### {source.name}\n\nIngests the source `{source.id}` on `{source.schedule}` (UTC): "
-        f"discover feed items, fetch pages, extract articles, normalise, deduplicate, tag and "
-        f"write them to the `articles` Parquet dataset, partitioned by publication date.\n\n"
-        f"**Feeds and sitemaps**\n\n{feeds}\n\n**Last run**\n\n{_last_run(source.id)}\n\n"
-        "Items that fail at any stage are written to `quarantine/` with a reason; every run "
-        'writes one row of metrics to `runs/` (`newsflow query "SELECT * FROM runs"`).'
+SOURCES_PAGE = "/newsflow/sources?source={}"  # the newsflow plugin's page (url prefix /newsflow)
+
+
+def _doc(source: Source, settings: Settings) -> str:
+    """The DAG's docs: the source's entry in the sources file, and nothing else.
+
+    Docs are part of the serialised DAG, so anything in them that changed with the data
+    (the last run's counts) would make every run a new DAG version: the runs are on the
+    newsflow plugin's Sources page, linked from here.
+    """
+    feeds = "\n".join(f"- <{url}>" for url in source.feeds) or "- (none)"
+    sitemaps = "\n".join(f"- <{url}>" for url in source.sitemaps) or "- (none)"
+    rate = source.settings(settings).rate_limit_per_host
+    rows = (
+        ("source id", f"`{source.id}`"),
+        ("schedule", f"`{source.schedule}` (UTC); each run covers one interval `[start, end)`"),
+        (
+            "homepage",
+            f"<{source.homepage}> (the feeds it advertises are read too)"
+            if source.homepage
+            else "(none)",
+        ),
+        ("language hint", f"`{source.language}`" if source.language else "(none)"),
+        (
+            "timezone",
+            f"`{source.timezone}`, for printed times without an offset"
+            if source.timezone
+            else "(none: the page's other timestamps, else UTC, give it the offset)",
+        ),
+        (
+            "site profile",
+            f"`{source.profile}`" if source.profile else "(the one matching each page, if any)",
+        ),
+        (
+            "politeness",
+            f"at most {rate:g} requests/s per host, shared by every source on it; "
+            f"robots.txt rules for `{settings.robots_token}` obeyed",
+        ),
     )
-
-
-def _last_run(source_id: str) -> str:
-    """The source's latest run metrics, read when the DAG file is parsed (a small JSON file
-    the write stage keeps next to the metrics, so parsing stays cheap)."""
-    import json
-
-    path = data_root(remote=True, create=False) / "runs" / "latest" / f"{source_id}.json"
-    try:
-        last = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return "No run recorded yet."
-    except (OSError, ValueError) as exc:  # the docs must never break the DAG
-        return f"(last run unreadable: {exc})"
-    reasons = ", ".join(f"{k} {v}" for k, v in last.get("quarantined_by_reason", [])) or "none"
+    table = "\n".join(f"| {key} | {value} |" for key, value in rows)
     return (
-        f"`{last['run_id']}` finished {last['finished_at'][:16]} UTC, **{last['status']}**: "
-        f"discovered {last['discovered']}, fetched {last['fetched']}, new {last['new']}, "
-        f"copies {last['duplicates']}, seen before {last['seen']}, not modified "
-        f"{last['not_modified']}, quarantined {last['quarantined']} ({reasons})."
+        f"### {source.name}\n\nIngests the source `{source.id}`: discover feed items, fetch "
+        "pages, extract articles, normalise, deduplicate, tag and write them to the `articles` "
+        "Parquet dataset, partitioned by publication date.\n\n"
+        f"| setting | value |\n|---|---|\n{table}\n\n"
+        f"**Feeds**\n\n{feeds}\n\n**Sitemaps**\n\n{sitemaps}\n\n"
+        f"**Runs**: the last runs' counts and failures are on the newsflow "
+        f"[Sources page]({SOURCES_PAGE.format(source.id)}). "
+        "Items that fail at any stage are written to `quarantine/` with a reason; every run "
+        'writes one row of metrics to `runs/` (`newsflow query "SELECT * FROM runs"`). '
+        "These docs change only with the sources file."
     )
 
 
@@ -94,7 +115,7 @@ def build_dag(source: Source, settings: Settings) -> Any:
         catchup=False,
         max_active_runs=1,
         tags=["newsflow", "ingest", f"source:{source.id}"],
-        doc_md=_doc(source),
+        doc_md=_doc(source, settings),
         params={
             "refetch": Param(
                 False,
