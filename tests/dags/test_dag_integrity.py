@@ -96,6 +96,17 @@ def test_parsing_does_not_touch_the_data_root(
     assert ingest_docs(monkeypatch, str(recorded)) == docs
 
 
+def test_dag_files_import_the_assets_and_take_the_context_as_parameters(dagbag: DagBag) -> None:
+    from ingest.run.assets import ARTICLES, REPORT
+
+    for dag_file in sorted(DAGS.glob("*.py")):
+        code = dag_file.read_text(encoding="utf-8")
+        assert "Asset(" not in code, f"{dag_file.name}: import the Assets from ingest.run.assets"
+        assert "get_current_context" not in code, f"{dag_file.name}: declare context parameters"
+    outlets = [o for dag in dagbag.dags.values() for task in dag.tasks for o in task.outlets]
+    assert outlets and all(o in (ARTICLES, REPORT) for o in outlets)
+
+
 def test_news_daily_follows_the_articles_asset_and_the_clock(dagbag: DagBag) -> None:
     from airflow.timetables.assets import AssetOrTimeSchedule
 
