@@ -8,9 +8,12 @@ recorded in the run metrics (DATA/runs/) and handed to the notifiers named in
 NEWSFLOW_FAILURE_NOTIFIERS (see ingest/run/callbacks.py).
 
 Configuration only. The sources file is named by NEWSFLOW_SOURCES (default: the project's
-sources.yaml) and the data root by NEWSFLOW_DATA (default: the project's data/ folder).
-Tasks pass references (paths and counts) through XCom; the pipeline's libraries are
-imported inside the tasks, so parsing this file stays cheap.
+sources.yaml) and the data root by NEWSFLOW_DATA (default: the project's data/ folder); only
+the tasks resolve the data root: parsing reads the sources file alone, and a DAG, its docs
+included, changes only with it (anything else would make each run a new DAG version).
+Tasks take their run's context as parameters and pass references (paths and counts)
+through XCom; the pipeline's libraries are imported inside the tasks, so parsing this file
+stays cheap.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from airflow.sdk.types import OutletEventAccessorsProtocol
 
     from ingest.run.model import Run
+
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "newsflow",
