@@ -10,6 +10,7 @@ metadata database are counted after parsing, after the first run and after the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -49,20 +50,21 @@ def airflow_env(home: Path, sources: Path, data: Path) -> dict[str, str]:
     return env
 
 
-def versions(home: Path, dag_id: str) -> list[int]:
-    """The DAG's version numbers in the metadata database, oldest first."""
-    with sqlite3.connect(home / "airflow.db") as db:
-        rows = db.execute(
-            "SELECT version_number FROM dag_version WHERE dag_id = ? ORDER BY version_number",
-            (dag_id,),
-        ).fetchall()
-    return [int(number) for (number,) in rows]
+def metadata(home: Path, query: str, dag_id: str) -> list[object]:
+    """The first column of `query` (one `?`: the DAG id) on the home's metadata database."""
+    with contextlib.closing(sqlite3.connect(home / "airflow.db")) as db:
+        return [row[0] for row in db.execute(query, (dag_id,)).fetchall()]
 
 
-def run_states(home: Path, dag_id: str) -> list[str]:
-    with sqlite3.connect(home / "airflow.db") as db:
-        rows = db.execute("SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id", (dag_id,))
-        return [str(state) for (state,) in rows.fetchall()]
+def versions(home: Path, dag_id: str) -> list[object]:
+    """The DAG's version numbers, oldest first."""
+    query = "SELECT version_number FROM dag_version WHERE dag_id = ? ORDER BY version_number"
+    return metadata(home, query, dag_id)
+
+
+def run_states(home: Path, dag_id: str) -> list[object]:
+    """The states of the DAG's runs, oldest first."""
+    return metadata(home, "SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id", dag_id)
 
 
 def test_runs_leave_the_ingest_dag_version_unchanged(demo_sources: Path, tmp_path: Path) -> None:
