@@ -8,14 +8,17 @@ transforms.quality and transforms.report. Tasks are named after what they produc
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
-REPORT = Asset(name="newsflow_report", uri="newsflow://reports")
+from ingest.run.assets import ARTICLES, REPORT
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import OutletEventAccessorsProtocol
+
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 DOC = """
@@ -44,13 +47,15 @@ Triggered by every ingest run (the `newsflow_articles` Asset) and daily at 05:30
 """
 
 
-def _day() -> dt.date:
-    context = get_current_context()
-    chosen = context["params"].get("report_day")
+def _day(
+    params: dict[str, Any] | None, end: dt.datetime | None, logical_date: dt.datetime | None
+) -> dt.date:
+    """The day a run checks and reports: the Param `report_day`, else the day its data
+    interval ends (an asset-triggered run has none: the day it started)."""
+    chosen = (params or {}).get("report_day")
     if chosen:
         return dt.date.fromisoformat(chosen)
-    moment = context.get("data_interval_end") or context.get("logical_date")
-    return (moment or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
+    return (end or logical_date or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date()
 
 
 @dag(
@@ -81,8 +86,10 @@ def _day() -> dt.date:
     },
 )
 def news_daily() -> None:
+    # Each task declares the context it needs as keyword parameters, which Airflow fills in.
+
     @task(multiple_outputs=False)
-    def compacted_partitions() -> dict[str, int]:
+    def compacted_partitions(*, params: dict[str, Any] | None = None) -> dict[str, int]:
         import logging
 
         from ingest.config import data_root
@@ -95,7 +102,7 @@ def news_daily() -> None:
 
         root, now = data_root(remote=True), dt.datetime.now(dt.UTC)
         settings = upkeep_settings()
-        days = int(get_current_context()["params"]["compact_older_than_days"])
+        days = int((params or {})["compact_older_than_days"])
 
         def compacted() -> dict[str, int]:
             done = compact(root, dt.timedelta(days=days), now)
@@ -131,7 +138,12 @@ def news_daily() -> None:
         }
 
     @task(multiple_outputs=False)
-    def quality_findings() -> dict[str, Any]:
+    def quality_findings(
+        *,
+        params: dict[str, Any] | None = None,
+        data_interval_end: dt.datetime | None = None,
+        logical_date: dt.datetime | None = None,
+    ) -> dict[str, Any]:
         import logging
         from pathlib import Path
 
@@ -143,8 +155,9 @@ def news_daily() -> None:
         from transforms.quality import Finding, check_recent, record
 
         log = logging.getLogger("newsflow.quality")
-        root, day, now = data_root(remote=True), _day(), dt.datetime.now(dt.UTC)
-        days = int(get_current_context()["params"]["check_days"])
+        day = _day(params, data_interval_end, logical_date)
+        root, now = data_root(remote=True), dt.datetime.now(dt.UTC)
+        days = int((params or {})["check_days"])
 
         def checked() -> tuple[list[Finding], Path]:  # on an object store: findings published
             findings = check_recent(root, day, days, now)
@@ -163,7 +176,13 @@ def news_daily() -> None:
         return {"warnings": len(findings), "errors": 0, "file": str(path)}
 
     @task(multiple_outputs=False, trigger_rule="all_done", outlets=[REPORT])
-    def daily_report() -> dict[str, str]:
+    def daily_report(
+        *,
+        params: dict[str, Any] | None = None,
+        data_interval_end: dt.datetime | None = None,
+        logical_date: dt.datetime | None = None,
+        outlet_events: OutletEventAccessorsProtocol | None = None,
+    ) -> dict[str, str]:
         import pyarrow.parquet as pq
 
         from ingest.config import data_root
@@ -173,14 +192,16 @@ def news_daily() -> None:
         from transforms.quality import QUALITY
         from transforms.report import Retention, build_report
 
-        root, day, settings = data_root(remote=True), _day(), upkeep_settings()
+        day = _day(params, data_interval_end, logical_date)
+        root, settings = data_root(remote=True), upkeep_settings()
         findings_file = root / QUALITY / f"check_date={day.isoformat()}" / "quality.parquet"
         retention = Retention(settings.keep_work_days, settings.keep_raw_days)
         with current(root):  # on an object store: the newest dataset, the report uploaded
             findings = pq.read_table(findings_file).to_pylist() if findings_file.exists() else []
             path = build_report(root, day, findings, retention)
             push(root, path.parent.rglob("*"))
-        get_current_context()["outlet_events"][REPORT].extra = {"report": str(path)}
+        if outlet_events is not None:  # None only when the function is called directly
+            outlet_events[REPORT].extra = {"report": str(path)}
         return {"report": str(path)}
 
     compacted_partitions() >> quality_findings() >> daily_report()

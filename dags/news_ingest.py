@@ -8,9 +8,12 @@ recorded in the run metrics (DATA/runs/) and handed to the notifiers named in
 NEWSFLOW_FAILURE_NOTIFIERS (see ingest/run/callbacks.py).
 
 Configuration only. The sources file is named by NEWSFLOW_SOURCES (default: the project's
-sources.yaml) and the data root by NEWSFLOW_DATA (default: the project's data/ folder).
-Tasks pass references (paths and counts) through XCom; the pipeline's libraries are
-imported inside the tasks, so parsing this file stays cheap.
+sources.yaml) and the data root by NEWSFLOW_DATA (default: the project's data/ folder); only
+the tasks resolve the data root: parsing reads the sources file alone, and a DAG, its docs
+included, changes only with it (anything else would make each run a new DAG version).
+Tasks take their run's context as parameters and pass references (paths and counts)
+through XCom; the pipeline's libraries are imported inside the tasks, so parsing this file
+stays cheap.
 """
 
 from __future__ import annotations
@@ -18,16 +21,21 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from ingest.config import Settings, Source, data_root, load_sources, retry_delay, sources_path
+from ingest.run.assets import ARTICLES
 from ingest.run.callbacks import task_failed
 
-ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
+if TYPE_CHECKING:
+    from airflow.sdk.types import OutletEventAccessorsProtocol
+
+    from ingest.run.model import Run
+
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "newsflow",
@@ -38,50 +46,67 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def _run() -> Any:
-    """The pipeline's Run for the current DAG run: its id and data interval [start, end)."""
+def _run(run_id: str | None, start: dt.datetime | None, end: dt.datetime | None) -> Run:
+    """The pipeline's Run for a DAG run: its id and data interval [start, end), the context
+    a task declares; raises RuntimeError when called outside a DAG run (no run id)."""
     from ingest.run.model import Run
 
-    context = get_current_context()
-    start = (
-        context.get("data_interval_start") or context.get("logical_date") or dt.datetime.now(dt.UTC)
-    )
-    end = context.get("data_interval_end") or start
-    return Run(
-        run_id=str(context["run_id"]), start=start.astimezone(dt.UTC), end=end.astimezone(dt.UTC)
-    )
+    if run_id is None:
+        raise RuntimeError("an ingest task needs its DAG run's id: run it in Airflow")
+    return Run.of_dag_run(run_id, start, end)
 
 
-def _doc(source: Source) -> str:
-    feeds = "\n".join(f"- <{url}>" for url in (*source.feeds, *source.sitemaps)) or "- (homepage)"
+SOURCES_PAGE = "/newsflow/sources?source={}"  # the newsflow plugin's page (url prefix /newsflow)
+
+
+def _doc(source: Source, settings: Settings) -> str:
+    """The DAG's docs: the source's entry in the sources file, and nothing else.
+
+    Docs are part of the serialised DAG, so anything in them that changed with the data
+    (the last run's counts) would make every run a new DAG version: the runs are on the
+    newsflow plugin's Sources page, linked from here.
+    """
+    feeds = "\n".join(f"- <{url}>" for url in source.feeds) or "- (none)"
+    sitemaps = "\n".join(f"- <{url}>" for url in source.sitemaps) or "- (none)"
+    rate = source.settings(settings).rate_limit_per_host
+    rows = (
+        ("source id", f"`{source.id}`"),
+        ("schedule", f"`{source.schedule}` (UTC); each run covers one interval `[start, end)`"),
+        (
+            "homepage",
+            f"<{source.homepage}> (the feeds it advertises are read too)"
+            if source.homepage
+            else "(none)",
+        ),
+        ("language hint", f"`{source.language}`" if source.language else "(none)"),
+        (
+            "timezone",
+            f"`{source.timezone}`, for printed times without an offset"
+            if source.timezone
+            else "(none: the page's other timestamps, else UTC, give it the offset)",
+        ),
+        (
+            "site profile",
+            f"`{source.profile}`" if source.profile else "(the one matching each page, if any)",
+        ),
+        (
+            "politeness",
+            f"at most {rate:g} requests/s per host, shared by every source on it; "
+            f"robots.txt rules for `{settings.robots_token}` obeyed",
+        ),
+    )
+    table = "\n".join(f"| {key} | {value} |" for key, value in rows)
     return (
-        f"### {source.name}\n\nIngests the source `{source.id}` on `{source.schedule}` (UTC): "
-        f"discover feed items, fetch pages, extract articles, normalise, deduplicate, tag and "
-        f"write them to the `articles` Parquet dataset, partitioned by publication date.\n\n"
-        f"**Feeds and sitemaps**\n\n{feeds}\n\n**Last run**\n\n{_last_run(source.id)}\n\n"
+        f"### {source.name}\n\nIngests the source `{source.id}`: discover feed items, fetch "
+        "pages, extract articles, normalise, deduplicate, tag and write them to the `articles` "
+        "Parquet dataset, partitioned by publication date.\n\n"
+        f"| setting | value |\n|---|---|\n{table}\n\n"
+        f"**Feeds**\n\n{feeds}\n\n**Sitemaps**\n\n{sitemaps}\n\n"
+        f"**Runs**: the last runs' counts and failures are on the newsflow "
+        f"[Sources page]({SOURCES_PAGE.format(source.id)}). "
         "Items that fail at any stage are written to `quarantine/` with a reason; every run "
-        'writes one row of metrics to `runs/` (`newsflow query "SELECT * FROM runs"`).'
-    )
-
-
-def _last_run(source_id: str) -> str:
-    """The source's latest run metrics, read when the DAG file is parsed (a small JSON file
-    the write stage keeps next to the metrics, so parsing stays cheap)."""
-    import json
-
-    path = data_root(remote=True, create=False) / "runs" / "latest" / f"{source_id}.json"
-    try:
-        last = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return "No run recorded yet."
-    except (OSError, ValueError) as exc:  # the docs must never break the DAG
-        return f"(last run unreadable: {exc})"
-    reasons = ", ".join(f"{k} {v}" for k, v in last.get("quarantined_by_reason", [])) or "none"
-    return (
-        f"`{last['run_id']}` finished {last['finished_at'][:16]} UTC, **{last['status']}**: "
-        f"discovered {last['discovered']}, fetched {last['fetched']}, new {last['new']}, "
-        f"copies {last['duplicates']}, seen before {last['seen']}, not modified "
-        f"{last['not_modified']}, quarantined {last['quarantined']} ({reasons})."
+        'writes one row of metrics to `runs/` (`newsflow query "SELECT * FROM runs"`). '
+        "These docs change only with the sources file."
     )
 
 
@@ -94,7 +119,7 @@ def build_dag(source: Source, settings: Settings) -> Any:
         catchup=False,
         max_active_runs=1,
         tags=["newsflow", "ingest", f"source:{source.id}"],
-        doc_md=_doc(source),
+        doc_md=_doc(source, settings),
         params={
             "refetch": Param(
                 False,
@@ -109,60 +134,100 @@ def build_dag(source: Source, settings: Settings) -> Any:
         },
     )
     def ingest() -> None:
-        def here(root: Path, ref: str) -> str:
+        # Each task declares the context it needs as keyword parameters, which Airflow fills
+        # in: the run's id and data interval, the Params, the outlet events.
+
+        def here(root: Path, run: Run, ref: str) -> str:
             """A work file named by an earlier task, in this machine's data root (with an
             object-store data root, each machine works in its own mirror)."""
             from ingest.run.model import workdir
 
-            return str(workdir(root, source, _run()) / PurePath(ref).name)
+            return str(workdir(root, source, run) / PurePath(ref).name)
 
         @task(multiple_outputs=False)
-        def discovered_items(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        def discovered_items(
+            *,
+            run_id: str | None = None,
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+            params: dict[str, Any] | None = None,
+        ) -> dict[str, Any]:
             from ingest.run import commit, stages
 
+            run = _run(run_id, data_interval_start, data_interval_end)
             refetch = bool((params or {}).get("refetch", False))
             root = data_root(remote=True)
-            found = stages.discover(source, settings, root, _run(), refetch=refetch)
+            found = stages.discover(source, settings, root, run, refetch=refetch)
             if not found["to_fetch"]:  # nothing new: the run is committed here
-                commit.commit_unchanged(source, settings, root, _run())
+                commit.commit_unchanged(source, settings, root, run)
             return dict(found)
 
         @task(multiple_outputs=False)
         def fetched_pages(
-            found: dict[str, Any], params: dict[str, Any] | None = None
+            found: dict[str, Any],
+            *,
+            run_id: str | None = None,
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+            params: dict[str, Any] | None = None,
         ) -> dict[str, Any]:
             from ingest.run import stages
 
             if not found["to_fetch"]:
                 raise AirflowSkipException("discovery listed nothing new; the run is committed")
+            run = _run(run_id, data_interval_start, data_interval_end)
             refetch = bool((params or {}).get("refetch", False))
             root = data_root(remote=True)
-            path = here(root, found["path"])
-            return dict(stages.fetch(source, settings, root, _run(), path, refetch=refetch))
+            path = here(root, run, found["path"])
+            return dict(stages.fetch(source, settings, root, run, path, refetch=refetch))
 
         @task(multiple_outputs=False)
-        def extracted_articles(fetched: dict[str, Any]) -> dict[str, Any]:
+        def extracted_articles(
+            fetched: dict[str, Any],
+            *,
+            run_id: str | None = None,
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+        ) -> dict[str, Any]:
             from ingest.run import stages
 
+            run = _run(run_id, data_interval_start, data_interval_end)
             root = data_root(remote=True)
-            return dict(stages.extract(source, settings, root, _run(), here(root, fetched["path"])))
+            path = here(root, run, fetched["path"])
+            return dict(stages.extract(source, settings, root, run, path))
 
         @task(multiple_outputs=False)
-        def normalised_articles(extracted: dict[str, Any]) -> dict[str, Any]:
+        def normalised_articles(
+            extracted: dict[str, Any],
+            *,
+            run_id: str | None = None,
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+        ) -> dict[str, Any]:
             from ingest.run import stages
 
+            run = _run(run_id, data_interval_start, data_interval_end)
             root = data_root(remote=True)
-            path = here(root, extracted["path"])
-            return dict(stages.transform(source, settings, root, _run(), path))
+            path = here(root, run, extracted["path"])
+            return dict(stages.transform(source, settings, root, run, path))
 
         @task(multiple_outputs=False, outlets=[ARTICLES])
-        def stored_articles(transformed: dict[str, Any]) -> dict[str, Any]:
+        def stored_articles(
+            transformed: dict[str, Any],
+            *,
+            run_id: str | None = None,
+            data_interval_start: dt.datetime | None = None,
+            data_interval_end: dt.datetime | None = None,
+            outlet_events: OutletEventAccessorsProtocol | None = None,
+        ) -> dict[str, Any]:
             from ingest.run import commit
 
+            run = _run(run_id, data_interval_start, data_interval_end)
             root = data_root(remote=True)
-            ref = commit.write(source, settings, root, _run(), here(root, transformed["path"]))
+            ref = commit.write(source, settings, root, run, here(root, run, transformed["path"]))
             counts = {k: v for k, v in ref.items() if k != "files"}
-            get_current_context()["outlet_events"][ARTICLES].extra = counts
+            if outlet_events is not None:  # None only when the function is called directly
+                outlet_events[ARTICLES].extra = counts
             return {**counts, "files": len(ref["files"])}
 
         stored_articles(normalised_articles(extracted_articles(fetched_pages(discovered_items()))))

@@ -11,11 +11,14 @@ transforms.dedup_store.rebuild and transforms.tagging.retag (`newsflow reprocess
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, task
 
-ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
+from ingest.run.assets import ARTICLES
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import OutletEventAccessorsProtocol
 
 
 @dag(
@@ -37,12 +40,14 @@ ARTICLES = Asset(name="newsflow_articles", uri="newsflow://articles")
     },
 )
 def news_reprocess() -> None:
+    # Each task declares the context it needs as keyword parameters, which Airflow fills in.
+
     @task(multiple_outputs=False)
-    def reprocessed_articles() -> dict[str, Any]:
+    def reprocessed_articles(*, params: dict[str, Any] | None = None) -> dict[str, Any]:
         from ingest.config import data_root
         from ingest.run.reprocess import reprocess_runs
 
-        params = get_current_context()["params"]
+        params = params or {}
         since = dt.date.fromisoformat(params["since"])
         results = reprocess_runs(
             data_root(remote=True),
@@ -56,7 +61,11 @@ def news_reprocess() -> None:
         return {"runs": len(results), "new": sum(int(r.ref["new"]) for r in results if r.ref)}
 
     @task(multiple_outputs=False, outlets=[ARTICLES])
-    def recomputed_stories_and_tags() -> dict[str, int]:
+    def recomputed_stories_and_tags(
+        *,
+        params: dict[str, Any] | None = None,
+        outlet_events: OutletEventAccessorsProtocol | None = None,
+    ) -> dict[str, int]:
         from ingest.config import data_root, load_sources, sources_path
         from transforms.commit import locked
         from transforms.dedup_store import rebuild
@@ -64,7 +73,7 @@ def news_reprocess() -> None:
 
         root = data_root(remote=True)
         settings = load_sources(sources_path()).settings
-        since = dt.date.fromisoformat(get_current_context()["params"]["since"])
+        since = dt.date.fromisoformat((params or {})["since"])
 
         def recomputed() -> tuple[dict[str, int], dict[str, int]]:
             stories = rebuild(root, dt.timedelta(days=settings.dedup_window_days), since)
@@ -73,7 +82,8 @@ def news_reprocess() -> None:
 
         stories, tags = locked(root, recomputed)
         counts = {"story_rows_changed": stories["changed"], "tag_rows_changed": tags["changed"]}
-        get_current_context()["outlet_events"][ARTICLES].extra = counts
+        if outlet_events is not None:  # None only when the function is called directly
+            outlet_events[ARTICLES].extra = counts
         return counts
 
     reprocessed_articles() >> recomputed_stories_and_tags()

@@ -254,13 +254,13 @@ def retry_delay(default_s: float = 120.0) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def data_root(given: str | None = None, *, remote: bool = False, create: bool = True) -> Path:
+def data_root(given: str | None = None, *, remote: bool = False) -> Path:
     """The data root: `given` (a command's --data), else NEWSFLOW_DATA, else the project's
     data/ folder. Every command and DAG resolves it here. With `remote` (the ingest command
     and DAG), an s3://bucket/prefix address gives the local mirror of that object store
-    (transforms/lakemirror.py), made ready unless not `create` (a DAG file being parsed
-    only reads). Raises ConfigError for another URL, an s3:// address where a command needs
-    a local folder, or a path that is a file (or lies under one)."""
+    (transforms/lakemirror.py), made ready. Raises ConfigError for another URL, an s3://
+    address where a command needs a local folder, or a path that is a file (or lies under
+    one)."""
     if given is not None:
         text, item = given, f"--data {given}"
     elif os.environ.get(DATA_ENV):
@@ -269,10 +269,9 @@ def data_root(given: str | None = None, *, remote: bool = False, create: bool = 
     else:
         text, item = str(DEFAULT_DATA), f"the default data root {DEFAULT_DATA}"
     if remote and text.lower().startswith("s3://"):
-        from transforms.lakemirror import attach, cache_root
+        from transforms.lakemirror import attach
 
-        uri = str(s3_location(text, item))
-        return attach(uri) if create else cache_root(uri)
+        return attach(str(s3_location(text, item)))
     if URL_SCHEME.match(text):
         raise ConfigError(
             f"{item}: this command needs a local folder as the data root (of the commands, "

@@ -1,5 +1,5 @@
 """Run metrics and failure records: one row per source and run in DATA/runs/, and the
-latest run's row as JSON beside them (what the DAG's docs show)."""
+latest run's row as JSON beside them (for a quick look at each source's last run)."""
 
 from __future__ import annotations
 

@@ -61,6 +61,14 @@ class Run:
         return cls(run_id=f"manual__{now.isoformat()}", start=now, end=now)
 
     @classmethod
+    def of_dag_run(cls, run_id: str, start: dt.datetime | None, end: dt.datetime | None) -> Run:
+        """The run of an Airflow DAG run with the data interval [start, end), in UTC; without
+        an interval (never an ingest DAG's run), a zero-width window at the current instant."""
+        start = start or dt.datetime.now(dt.UTC)
+        end = end or start
+        return cls(run_id=run_id, start=start.astimezone(dt.UTC), end=end.astimezone(dt.UTC))
+
+    @classmethod
     def from_key(cls, key: str, run_id: str) -> Run:
         start, end = (_unstamp(part) for part in key.split("_", 1))
         return cls(run_id=run_id, start=start, end=end)

@@ -55,7 +55,56 @@ def test_ingest_dags_follow_the_contract(dagbag: DagBag) -> None:
         (outlet,) = dag.get_task("stored_articles").outlets
         assert outlet.name == "newsflow_articles" and outlet.uri == "newsflow://articles/"
         assert dag.params["refetch"] is False
-        assert "Last run" in dag.doc_md
+        assert f"(/newsflow/sources?source={source.id})" in dag.doc_md  # the runs: the plugin
+
+
+def ingest_docs(monkeypatch: pytest.MonkeyPatch, data: str) -> dict[str, str]:
+    """The ingest DAGs' docs, by DAG id, as parsed with NEWSFLOW_DATA set to `data`."""
+    monkeypatch.setenv("NEWSFLOW_DATA", data)
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    return {i: d.doc_md or "" for i, d in bag.dags.items() if i.startswith("news_ingest__")}
+
+
+def test_parsing_does_not_touch_the_data_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DAG files are configuration: their docs are the sources file's, whatever the data root
+    holds, and one that is missing, a file, not a local folder or has run records gives the
+    same DAGs (what is wrong with it is for the tasks to say)."""
+    missing = tmp_path / "missing"
+    docs = ingest_docs(monkeypatch, str(missing))
+    assert docs and not missing.exists()
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    assert ingest_docs(monkeypatch, str(tmp_path / "a-file")) == docs
+    assert ingest_docs(monkeypatch, str(tmp_path / "a-file" / "below")) == docs
+    assert ingest_docs(monkeypatch, "ftp://bucket/x") == docs
+    unreadable = tmp_path / "unreadable"
+    (unreadable / "runs" / "latest").mkdir(parents=True)
+    for source_id in (dag_id.split("__", 1)[1] for dag_id in docs):
+        (unreadable / "runs" / "latest" / f"{source_id}.json").mkdir()  # not a file
+    unreadable.chmod(0)
+    try:
+        assert ingest_docs(monkeypatch, str(unreadable)) == docs
+    finally:
+        unreadable.chmod(0o755)
+    recorded = tmp_path / "recorded"
+    (recorded / "runs" / "latest").mkdir(parents=True)
+    for source_id in (dag_id.split("__", 1)[1] for dag_id in docs):
+        run = {"run_id": "scheduled__2026-11-25T12:00:00+00:00", "status": "success"}
+        (recorded / "runs" / "latest" / f"{source_id}.json").write_text(json.dumps(run))
+    assert ingest_docs(monkeypatch, str(recorded)) == docs
+
+
+def test_dag_files_import_the_assets_and_take_the_context_as_parameters(dagbag: DagBag) -> None:
+    from ingest.run.assets import ARTICLES, REPORT
+
+    for dag_file in sorted(DAGS.glob("*.py")):
+        code = dag_file.read_text(encoding="utf-8")
+        assert "Asset(" not in code, f"{dag_file.name}: import the Assets from ingest.run.assets"
+        assert "get_current_context" not in code, f"{dag_file.name}: declare context parameters"
+    outlets = [o for dag in dagbag.dags.values() for task in dag.tasks for o in task.outlets]
+    assert outlets and all(o in (ARTICLES, REPORT) for o in outlets)
 
 
 def test_news_daily_follows_the_articles_asset_and_the_clock(dagbag: DagBag) -> None:

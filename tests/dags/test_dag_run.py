@@ -43,6 +43,17 @@ def rows(root: Path) -> list[tuple[object, ...]]:
     )
 
 
+def asset_events(dag_id: str) -> list[dict[str, object]]:
+    """The extras of the Asset events the DAG's runs made, oldest first."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetEvent.extra).where(AssetEvent.source_dag_id == dag_id)
+        return [dict(extra) for extra in session.scalars(query.order_by(AssetEvent.id))]
+
+
 def test_dag_run_writes_the_same_rows_as_the_cli(
     airflow_db: None, demo_sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,6 +72,9 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
         )  # a real [start, end) window, not a zero-width one
     dag_rows = rows(dag_data)
     assert len(dag_rows) == 5
+    # stored_articles got the outlet events as a parameter: the Asset event carries the counts
+    (event,) = asset_events("news_ingest__limited-times")
+    assert event["new"] + event["duplicate"] == 2 and event["source_id"] == "limited-times"
     seed = next(
         r
         for r in dag_rows
@@ -101,6 +115,7 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
         assert only.name.startswith("compacted-")
     assert rows(dag_data) == dag_rows
     report = dag_data / "reports" / "2023-04-06" / "report.html"
+    assert asset_events("news_daily") == [{"report": str(report)}]
     assert "Articles per source per day" in report.read_text(encoding="utf-8")
     assert (dag_data / "reports" / "2023-04-06" / "articles_per_source.png").stat().st_size > 1000
     assert (dag_data / "quality" / "check_date=2023-04-06" / "quality.parquet").exists()
@@ -111,6 +126,8 @@ def test_dag_run_writes_the_same_rows_as_the_cli(
         run_conf={"since": "2026-11-25", "workers": 1},
     )
     assert again.state == "success"
+    (recomputed,) = asset_events("news_reprocess")
+    assert set(recomputed) == {"story_rows_changed", "tag_rows_changed"}
     assert rows(dag_data) == dag_rows
 
     # a manual run with the Param refetch reads the unchanged feed in full and fetches again
