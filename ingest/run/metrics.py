@@ -1,5 +1,6 @@
-"""Run metrics and failure records: one row per source and run in DATA/runs/, and the
-latest run's row as JSON beside them (for a quick look at each source's last run)."""
+"""Run metrics and failure records: one row per source and run in DATA/runs/ (the table
+folder holds only its Parquet files; a source's last run is the row with the latest
+`finished_at`, as the newsflow Sources page shows it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from ingest.config import Source
 from ingest.run.model import STAGES, Run, WriteRef, workdir
-from ingest.run.workfiles import read_json, read_jsonl, write_json
+from ingest.run.workfiles import read_json, read_jsonl
 
 # what a reprocess (extraction again from the raw WARC files) cannot know, kept from the live run
 CRAWL_FIGURES = (
@@ -113,8 +114,6 @@ def record_run(
             if live is not None:
                 row[key] = live[key]
     commit_run_metrics(row, root, source.id, run.key, run.start.date())
-    latest = {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
-    write_json(root / "runs" / "latest" / f"{source.id}.json", latest)
 
 
 def record_failure(

@@ -63,7 +63,7 @@ def dataset_root() -> Path | S3Location:
     text = os.environ.get(DATA_ENV, "")
     if text.lower().startswith("s3://"):
         return s3_location(text, f"{DATA_ENV}={text}")
-    return data_root(create=False)
+    return data_root()
 
 
 @contextmanager

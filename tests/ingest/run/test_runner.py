@@ -41,7 +41,7 @@ def stored(root: Path, table: str) -> list[dict[str, Any]]:
     if not (root / table).is_dir():
         return []
     found = ds.dataset(
-        root / table, format="parquet", partitioning="hive", ignore_prefixes=[".", "_", "latest"]
+        root / table, format="parquet", partitioning="hive", ignore_prefixes=[".", "_"]
     )
     rows = found.to_table().to_pylist()
     rows = [
