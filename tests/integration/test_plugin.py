@@ -312,7 +312,9 @@ def test_the_browser_renders_the_pages(
     base = open_stack.api_url
 
     def login_to(path: str) -> str:
-        return f"{base}/auth/token/login?next=/{path}"
+        from urllib.parse import quote
+
+        return f"{base}/auth/token/login?next={quote('/' + path, safe='/')}"
 
     sources = run_chromium(chromium, ["--dump-dom", login_to("newsflow/sources")], tmp_path)
     assert 'id="source-harbour-gazette"' in sources, sources[-2000:]
@@ -322,8 +324,23 @@ def test_the_browser_renders_the_pages(
     assert "<title>newsflow: &lt;script&gt;" in article, article[:2000]
     assert '<h1 class="title">&lt;script&gt;document.title=' in article
     assert '<img src="x"' not in article
+    # every page, with a filter, as the browser renders it
+    for path, shown in [
+        ("newsflow/sources?source=limited-times", 'class="chosen"'),
+        ("newsflow/articles?topic=politics", "Lukashenko"),
+        ("newsflow/articles?copies=true&source=limited-times", "1 article;"),
+        (f"newsflow/stories?day={DAY}", "first published"),
+        ("newsflow/quarantine?reason=http_404", "(1 in all;"),
+        ("newsflow/reports", f'href="reports/{DAY}/report.html"'),
+    ]:
+        dom = run_chromium(chromium, ["--dump-dom", login_to(path)], tmp_path)
+        assert shown in dom, (path, dom[-2000:])
     for name, path in [
         ("sources.png", "newsflow/sources"),
+        ("articles.png", "newsflow/articles"),
+        ("stories.png", f"newsflow/stories?day={DAY}"),
+        ("quarantine.png", "newsflow/quarantine"),
+        ("reports.png", "newsflow/reports"),
         ("article.png", f"newsflow/articles/{HOSTILE_ID}"),
         ("in-the-ui.png", "plugin/newsflow"),
     ]:
