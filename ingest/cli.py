@@ -224,6 +224,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     import json
     import time
 
+    from ingest.run.model import Run
     from ingest.run.runner import ingest_sources, json_summary, print_summary
 
     started = time.monotonic()
@@ -232,9 +233,11 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     _check_store(root)
     sources = config.select(args.source)
     _check_stored(root, config.settings.state_url)
-    results = ingest_sources(config, sources, root, refetch=args.refetch)
+    run = Run.adhoc()
+    results = ingest_sources(config, sources, root, run, refetch=args.refetch)
     if args.json:
-        print(json.dumps(json_summary(results, time.monotonic() - started), indent=1))
+        summary = json_summary(results, time.monotonic() - started, root, run.run_id)
+        print(json.dumps(summary, indent=1))
     else:
         print_summary(results)
     return 1 if any(r.error for r in results) else 0

@@ -234,3 +234,4 @@ def test_ingest_json_prints_one_machine_readable_summary(
     assert set(by_source) == {"limited-times", "harbour-gazette"}
     assert all(s["status"] == "success" and s["new"] > 0 for s in by_source.values())
     assert all(s["fetched"] >= s["new"] for s in by_source.values())
+    assert all(0 < s["seconds"] <= summary["seconds"] for s in by_source.values())

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.commit import commit_unchanged, write
-from ingest.run.model import SUMMARY_KEYS, Run, WriteRef
+from ingest.run.model import STAGES, SUMMARY_KEYS, Run, WriteRef
 from ingest.run.stages import prepare, run_source
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
@@ -245,10 +245,14 @@ def host_groups(sources: list[Source]) -> list[int]:
     return [first(i) for i in range(len(sources))]
 
 
-def json_summary(results: list[SourceResult], seconds: float) -> dict[str, Any]:
+def json_summary(
+    results: list[SourceResult], seconds: float, root: Path | None = None, run_id: str = ""
+) -> dict[str, Any]:
     """The machine-readable summary of `newsflow ingest --json`: each source's status
-    ("success" or "failed", with the error) and counts, and the run's wall time."""
+    ("success" or "failed", with the error), counts and seconds (its stages' time, from the
+    run metrics of `run_id` in `root`), and the whole command's wall time."""
     keys = ("discovered", "not_modified", "fetched", "new", "duplicate", "seen", "failed")
+    timed = _stage_seconds(root, run_id) if root is not None and run_id else {}
     sources = []
     for result in results:
         entry: dict[str, Any] = {"source_id": result.source_id}
@@ -256,12 +260,25 @@ def json_summary(results: list[SourceResult], seconds: float) -> dict[str, Any]:
             entry |= {"status": "failed", "error": result.error}
         else:
             entry |= {"status": "success", **{k: int(result.ref[k]) for k in keys}}  # type: ignore[literal-required]
+        entry["seconds"] = timed.get(result.source_id)
         sources.append(entry)
     return {
         "sources": sources,
         "failed_sources": sum(1 for r in results if r.ref is None),
         "seconds": round(seconds, 3),
     }
+
+
+def _stage_seconds(root: Path, run_id: str) -> dict[str, float]:
+    """Each source's time in its stages in the run `run_id` (the runs table's seconds_*)."""
+    from transforms.query import run_query
+
+    stages = " + ".join(f"coalesce(seconds_{s}, 0)" for s in STAGES)
+    quoted = run_id.replace("'", "''")
+    _, rows = run_query(
+        root, f"SELECT source_id, round({stages}, 3) FROM runs WHERE run_id = '{quoted}'"
+    )
+    return {str(source): float(value) for source, value in rows}
 
 
 def print_summary(results: list[SourceResult]) -> None:
