@@ -296,3 +296,30 @@ def test_russia_by_its_short_name() -> None:
     from transforms.tagging.places import find_places
 
     assert find_places("Russia said the talks would go on.")[0] == ["RU"]
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Talks between Turkey and Greece resumed on Monday.", ["GR", "TR"]),
+        ("Troops from Zaire crossed into Yugoslavia, officials said.", ["CD", "RS"]),
+        ("Ivory Coast beat Ghana on Sunday.", ["CI", "GH"]),
+        ("WASHINGTON 1996-12-06 The president signed the bill.", ["US"]),
+        ("Die Schweiz und Frankreich einigten sich mit Deutschland.", ["CH", "DE", "FR"]),
+        ("L'Allemagne et l'Espagne ont signé.", ["DE", "ES"]),
+    ],
+)
+def test_places_in_other_spellings_languages_and_datelines(text: str, codes: list[str]) -> None:
+    """Names the country library no longer uses (Turkey) or never used (Zaire, Yugoslavia's
+    successor, Ivory Coast), the names in six other languages, and agency datelines."""
+    from transforms.tagging.places import find_places
+
+    assert find_places(text)[0] == codes
+
+
+def test_a_country_that_names_an_organisation_is_not_a_place_of_the_story() -> None:
+    from transforms.tagging.places import find_places
+
+    assert find_places("The Union Bank of Switzerland raised its forecast.")[0] == []
+    assert find_places("Students at the University of Ghana protested.")[0] == []
+    assert find_places("Exports to Switzerland rose.")[0] == ["CH"]

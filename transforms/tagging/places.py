@@ -12,9 +12,11 @@ names (the `ambiguous` list) count only when not part of a longer capitalised na
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,6 +46,8 @@ def gazetteer() -> Gazetteer:
                 if "," in name:  # "Korea, Republic of" is printed as "Republic of Korea"
                     head, tail = (p.strip() for p in name.split(",", 1))
                     countries[f"{tail} {head}"] = country.alpha_2
+    for name, code in _translated_names(pycountry).items():
+        countries.setdefault(name, code)  # an English name wins over a translation
     extra = yaml.safe_load((DATA / "places.yaml").read_text(encoding="utf-8"))
     ambiguous = frozenset(extra.pop("ambiguous", []))
     for code, names in extra.items():
@@ -63,15 +67,71 @@ def gazetteer() -> Gazetteer:
     return Gazetteer(countries, cities, ambiguous, starts)
 
 
+_ELIDED = re.compile(r"^[LlDd]['\u2019](?=[^\W\d_])(?=[A-ZÀ-Ý])")
+# the languages whose country names pycountry's translations add ("Deutschland", "Allemagne")
+NAME_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt")
+# an organisation named after a country is not news about it: "Union Bank of Switzerland",
+# "University of Ghana" (the country word after one of these and "of" is not counted)
+ORGANISATION_HEADS = frozenset(
+    {
+        "Bank",
+        "University",
+        "College",
+        "Institute",
+        "School",
+        "Museum",
+        "Hospital",
+        "Orchestra",
+        "Association",
+        "Federation",
+        "Society",
+        "Foundation",
+        "Corporation",
+        "Company",
+        "Club",
+    }
+)
+
+
+def _translated_names(pycountry: Any) -> dict[str, str]:
+    """Country names in NAME_LANGUAGES from pycountry's own translations (official, common
+    and short names), multi-word names and single words alike."""
+    import gettext
+
+    found: dict[str, str] = {}
+    for language in NAME_LANGUAGES:
+        try:
+            translation = gettext.translation(
+                "iso3166-1", pycountry.LOCALES_DIR, languages=[language]
+            )
+        except OSError:
+            continue
+        for country in pycountry.countries:
+            for attr in ("name", "official_name", "common_name"):
+                english = getattr(country, attr, None)
+                if not english:
+                    continue
+                name = translation.gettext(english)
+                if name != english and "," not in name and name[:1].isupper():
+                    found.setdefault(name, country.alpha_2)
+    return found
+
+
 def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str], list[str]]:
     """(sorted country codes, cities as printed in the gazetteer) mentioned in `text`."""
     g = gazetteer()
-    tokens = tokenize(text) if tokens is None else tokens
+    tokens = tokenize(text) if tokens is None else list(tokens)  # respelled below, a copy
     codes: set[str] = set()
     cities: dict[str, None] = {}
     i = 0
     while i < len(tokens):
         token = tokens[i]
+        if _dateline(tokens, i):  # "WASHINGTON 1996-12-06 -": the dateline's place
+            token = token._replace(text=token.text.title())
+            tokens[i] = token
+        elif _ELIDED.match(token.text):  # French and Italian "l'Allemagne", "d'Italia"
+            token = token._replace(text=token.text[2:], start=token.start + 2)
+            tokens[i] = token
         longest = g.starts.get(token.text) or (1 if token.capitalised else 0)
         if not token.capitalised or not longest:
             i += 1
@@ -81,6 +141,8 @@ def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str]
             if found is None:
                 continue
             if name in g.ambiguous and _inside_longer_name(tokens, i, size):
+                continue
+            if _named_after(tokens, i):
                 continue
             code, city = found
             codes.add(code)
@@ -109,3 +171,22 @@ def _inside_longer_name(tokens: list[Token], start: int, size: int) -> bool:
     if before is not None and before.capitalised and not tokens[start].sentence_start:
         return True
     return after is not None and after.capitalised and not after.sentence_start
+
+
+def _dateline(tokens: list[Token], at: int) -> bool:
+    """Whether tokens[at] is an ALL-CAPS place opening a line or the text, followed by a
+    date or a dash: the dateline of agency copy ("WASHINGTON 1996-12-06", "BERLIN (dpa) -")."""
+    token = tokens[at]
+    if not (token.sentence_start and token.text.isupper() and len(token.text) > 2):
+        return False
+    after = tokens[at + 1].text if at + 1 < len(tokens) else ""
+    return after[:1].isdigit() or after.isupper()
+
+
+def _named_after(tokens: list[Token], at: int) -> bool:
+    """Whether the name at tokens[at] ends an organisation's name: "<Head> of <name>"."""
+    return (
+        at >= 2
+        and tokens[at - 1].text in ("of", "de", "für")
+        and tokens[at - 2].text in ORGANISATION_HEADS
+    )
