@@ -64,10 +64,11 @@ def test_people_and_organizations_by_rules() -> None:
     text = (
         'Mayor Anna Berg said the council would vote. "We are ready," said Tom Hale, a '
         "spokesman for the Port Authority. The World Health Organization (WHO) and Deutsche "
-        "Bank agreed. Lukashenka met Putin. Berg added that the University of Oslo helped."
+        "Bank agreed. Alexander Lukashenka met President Putin. Berg added that the University "
+        "of Oslo helped."
     )
     people, organizations = RuleEntityTagger().people_and_organizations(text)
-    assert people == ["Alexander Lukashenko", "Vladimir Putin", "Anna Berg", "Tom Hale"]
+    assert people == ["Alexander Lukashenko", "Anna Berg", "Tom Hale", "Vladimir Putin"]
     assert {"World Health Organization", "Deutsche Bank", "University of Oslo"} <= set(
         organizations
     )
@@ -323,3 +324,23 @@ def test_a_country_that_names_an_organisation_is_not_a_place_of_the_story() -> N
     assert find_places("The Union Bank of Switzerland raised its forecast.")[0] == []
     assert find_places("Students at the University of Ghana protested.")[0] == []
     assert find_places("Exports to Switzerland rose.")[0] == ["CH"]
+
+
+@pytest.mark.parametrize(
+    ("text", "people"),
+    [
+        # a surname alone is not a well-known person without a first name or a title
+        ("Results: Powell 71, Smith 70, Jones 68.", []),
+        ("Vance said the tanker was late.", []),
+        ("Mr Vance said the plan was ready.", ["JD Vance"]),
+        # inside a longer name it is someone else's
+        ("The economist John Vance Langmore said the plan was late.", ["John Vance Langmore"]),
+        # the full name printed once makes the surname alone count
+        ("JD Vance arrived. Later, Vance spoke.", ["JD Vance"]),
+    ],
+)
+def test_a_lone_surname_is_a_well_known_person_only_with_a_cue(
+    text: str, people: list[str]
+) -> None:
+    found, _ = RuleEntityTagger().people_and_organizations(text)
+    assert found == people

@@ -213,12 +213,17 @@ class RuleEntityTagger:
         people: dict[str, None] = {}  # in the order found
         organizations: dict[str, None] = {}
         known_spans: list[tuple[int, int]] = []  # in order, disjoint
+        lone: list[tuple[str, int]] = []  # (person, token index) named by a surname alone
         i = 0
         while i < len(tokens):
             longest = g.starts.get(tokens[i].text) or g.starts.get(tokens[i].bare, 0)
             if longest:
                 for phrase, size in phrases(tokens, i, longest):
-                    if phrase in g.people:
+                    if phrase in g.people and size == 1 and " " in g.people[phrase]:
+                        if _inside_name(tokens, i):
+                            break  # "John Vance Langmore" is someone else
+                        lone.append((g.people[phrase], i))
+                    elif phrase in g.people:
                         _add(people, g.people[phrase])
                     elif phrase in g.organizations:
                         _add(organizations, g.organizations[phrase])
@@ -243,6 +248,12 @@ class RuleEntityTagger:
                 name = _clean_name(match.group(1))
                 if name and not _covered(match.span(1), known_spans) and name not in organizations:
                     _add(people, g.people.get(name, name))
+        # a well-known person named by the surname alone counts when the article also prints
+        # the full name, or a title says who is meant ("President Putin"): a lone "Powell"
+        # in a sports result is not the Fed chair
+        for person, at in lone:
+            if person in people or (at > 0 and tokens[at - 1].text in TITLES):
+                _add(people, person)
         merged = _merge_surnames(list(people))
         named = set(merged)
         return merged, _drop_contained([o for o in organizations if o not in named])
@@ -287,6 +298,58 @@ def entity_tagger(model: str | None = None) -> EntityTagger:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+# words that say which well-known person a surname printed alone means
+TITLES = frozenset(
+    {
+        "President",
+        "Premier",
+        "Chancellor",
+        "Minister",
+        "Secretary",
+        "Senator",
+        "Sen",
+        "Governor",
+        "Gov",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "King",
+        "Queen",
+        "Pope",
+        "Speaker",
+        "Leader",
+        "General",
+        "Gen",
+        "Judge",
+        "Justice",
+        "Chair",
+        "Chairman",
+        "Ambassador",
+        "Präsident",
+        "Kanzler",
+        "Bundeskanzler",
+        "Président",
+        "Presidente",
+    }
+)
+
+
+def _inside_name(tokens: list[Token], at: int) -> bool:
+    """Whether tokens[at] sits inside a longer capitalised name (a capitalised word right
+    before it that does not start the sentence, or right after it)."""
+    before = tokens[at - 1] if at > 0 else None
+    after = tokens[at + 1] if at + 1 < len(tokens) else None
+    if (
+        before is not None
+        and before.capitalised
+        and not tokens[at].sentence_start
+        and before.text not in TITLES
+    ):
+        return True
+    return after is not None and after.capitalised and not after.sentence_start
 
 
 def _add(found: dict[str, None], name: str) -> None:
