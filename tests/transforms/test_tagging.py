@@ -344,3 +344,27 @@ def test_a_lone_surname_is_a_well_known_person_only_with_a_cue(
 ) -> None:
     found, _ = RuleEntityTagger().people_and_organizations(text)
     assert found == people
+
+
+@pytest.mark.parametrize(
+    ("text", "people", "organizations"),
+    [
+        # a name is whole: inner capitals and hyphens belong to it
+        ("Mike McCarthy said he was ready.", ["Mike McCarthy"], []),
+        ("Boutros Boutros-Ghali said the talks failed.", ["Boutros Boutros-Ghali"], []),
+        ("Sean O'Brien said no.", ["Sean O'Brien"], []),
+        # a role before the name is not part of it
+        ("Industry Secretary Ian Lang said the plan was sound.", ["Ian Lang"], []),
+        # streets and buildings are not people
+        ("A spokesman for Downing Street said no. The White House said yes.", [], []),
+        # a bracket after a name is an acronym only when it abbreviates the name
+        ("Tim Stimpson (England) scored twice.", [], []),
+        ("The World Health Organization (WHO) said.", [], ["World Health Organization"]),
+    ],
+)
+def test_names_are_whole_people_and_acronyms_are_real(
+    text: str, people: list[str], organizations: list[str]
+) -> None:
+    found_people, found_organizations = RuleEntityTagger().people_and_organizations(text)
+    assert found_people == people
+    assert found_organizations == organizations

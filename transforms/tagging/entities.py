@@ -60,7 +60,11 @@ def _by_first_letter(alternatives: str) -> str:
     return "|".join(f"{first}(?:{'|'.join(rest)})" for first, rest in groups.items())
 
 
-NAME = r"(?:[A-Z][a-zà-ÿ'\u2019\-]+|[A-Z]\.)(?: (?:[A-Z][a-zà-ÿ'\u2019\-]+|[A-Z]\.|de|van|von|der|da|bin|al-[A-Z][a-z]+)){1,3}"
+# one word of a name: "Lang", "McCarthy", "Boutros-Ghali", "O'Brien", "Putin's"
+_NAME_WORD = (
+    r"(?:[A-Z]['\u2019])?[A-Z][a-zà-ÿ]+(?:['\u2019\-]?[A-Z][a-zà-ÿ]+|['\u2019\-][a-zà-ÿ]+)*"
+)
+NAME = rf"(?:{_NAME_WORD}|[A-Z]\.)(?: (?:{_NAME_WORD}|[A-Z]\.|de|van|von|der|da|bin|al-[A-Z][a-z]+)){{1,3}}"
 _ROLE_NAME = re.compile(rf"\b(?:{_by_first_letter(ROLES)})\.? ({NAME})")
 _SAID_NAME = re.compile(rf"\b(?:said|says|told|according to|wrote|added|asked) ({NAME})\b")
 _NAME_SAID = re.compile(
@@ -241,7 +245,11 @@ class RuleEntityTagger:
                 _add(organizations, org)
         for match in _ACRONYM.finditer(flat):
             full = _trim_org(match.group(1).strip())
-            if len(full.split()) >= 2 and full.split()[0] not in _NOT_NAMES:
+            if (
+                len(full.split()) >= 2
+                and full.split()[0] not in _NOT_NAMES
+                and _abbreviates(match.group(2), full)
+            ):
                 _add(organizations, full)
         for pattern in (_ROLE_NAME, _SAID_NAME, _NAME_SAID, _APPOSITIVE):
             for match in pattern.finditer(flat):
@@ -352,6 +360,48 @@ def _inside_name(tokens: list[Token], at: int) -> bool:
     return after is not None and after.capitalised and not after.sentence_start
 
 
+# the last word of a street's, a building's or a place's name, never of a person's
+PLACE_WORDS = frozenset(
+    {
+        "Street",
+        "Road",
+        "Avenue",
+        "Lane",
+        "Boulevard",
+        "Square",
+        "House",
+        "Palace",
+        "Hall",
+        "Tower",
+        "Building",
+        "Bridge",
+        "Park",
+        "Station",
+        "Airport",
+        "Stadium",
+        "Castle",
+        "Cathedral",
+    }
+)
+
+
+def _abbreviates(acronym: str, full: str) -> bool:
+    """Whether `acronym` is the acronym of `full`: written in capitals, and its letters
+    are initials of `full`'s words, in order ("WHO" of "World Health Organization";
+    "England" after a name is no acronym)."""
+    letters = [c for c in acronym if c.isalpha()]
+    if sum(c.isupper() for c in letters) < max(2, len(letters) - 1):
+        return False
+    initials = "".join(w[0] for w in full.split() if w[:1].isupper()).upper()
+    at = 0
+    for letter in (c.upper() for c in letters if c.isupper()):
+        at = initials.find(letter, at)
+        if at < 0:
+            return False
+        at += 1
+    return True
+
+
 def _add(found: dict[str, None], name: str) -> None:
     """Adds `name` once, unless empty or MAX_NAMES are already found."""
     if name and name not in found and len(found) < MAX_NAMES:
@@ -369,7 +419,13 @@ def _clean_name(name: str) -> str | None:
     words = name.split()
     while words and (words[0] in _NOT_NAMES or words[0].rstrip(".") in _ROLE_WORDS):
         words = words[1:]
+    # a role inside: the name is what follows it ("Industry Secretary Ian Lang")
+    roles = [i for i, w in enumerate(words) if w.rstrip(".") in TITLES or w.lower() in _ROLE_WORDS]
+    if roles:
+        words = words[roles[-1] + 1 :]
     if len(words) < 2 or any(w in _NOT_NAMES for w in words):
+        return None
+    if words[-1] in PLACE_WORDS:  # "Downing Street", "White House": places, not people
         return None
     return " ".join(words).removesuffix("'s").removesuffix("\u2019s")
 
