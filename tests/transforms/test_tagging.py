@@ -308,6 +308,10 @@ def test_russia_by_its_short_name() -> None:
         ("WASHINGTON 1996-12-06 The president signed the bill.", ["US"]),
         ("Die Schweiz und Frankreich einigten sich mit Deutschland.", ["CH", "DE", "FR"]),
         ("L'Allemagne et l'Espagne ont signé.", ["DE", "ES"]),
+        ("BERLIN (dpa) - Die Regierung hat beschlossen.", ["DE"]),
+        ("Banks in Frankfurt and Cologne reported.", ["DE"]),
+        # a city that is also a surname does not count inside a person's name
+        ("President John F. Kennedy visited the port.", []),
     ],
 )
 def test_places_in_other_spellings_languages_and_datelines(text: str, codes: list[str]) -> None:

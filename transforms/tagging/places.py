@@ -126,7 +126,7 @@ def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str]
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if _dateline(tokens, i):  # "WASHINGTON 1996-12-06 -": the dateline's place
+        if _dateline(tokens, i, text):  # "WASHINGTON 1996-12-06 -": the dateline's place
             token = token._replace(text=token.text.title())
             tokens[i] = token
         elif _ELIDED.match(token.text):  # French and Italian "l'Allemagne", "d'Italia"
@@ -173,14 +173,16 @@ def _inside_longer_name(tokens: list[Token], start: int, size: int) -> bool:
     return after is not None and after.capitalised and not after.sentence_start
 
 
-def _dateline(tokens: list[Token], at: int) -> bool:
+def _dateline(tokens: list[Token], at: int, text: str) -> bool:
     """Whether tokens[at] is an ALL-CAPS place opening a line or the text, followed by a
-    date or a dash: the dateline of agency copy ("WASHINGTON 1996-12-06", "BERLIN (dpa) -")."""
+    date, an agency in brackets or a dash: the dateline of agency copy ("WASHINGTON
+    1996-12-06", "BERLIN (dpa) -", "PARIS, March 3 (Reuters) -")."""
     token = tokens[at]
     if not (token.sentence_start and token.text.isupper() and len(token.text) > 2):
         return False
+    follows = text[token.end : token.end + 3].lstrip(" ,")
     after = tokens[at + 1].text if at + 1 < len(tokens) else ""
-    return after[:1].isdigit() or after.isupper()
+    return follows[:1] in ("(", "-", "\u2013", "\u2014") or after[:1].isdigit() or after.isupper()
 
 
 def _named_after(tokens: list[Token], at: int) -> bool:

@@ -10,6 +10,7 @@ _TOKEN = re.compile(r"[A-Z]\.(?:[A-Z]\.)+|\w+(?:['\u2019\-]\w+)*")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _BREAK = re.compile(r"[.!?\n:;\"\u201c\u201d]")
 _SPACES = re.compile(r"[^\S\n]+")
+_INITIAL = re.compile(r"[A-Z]")
 
 
 class Token(NamedTuple):
@@ -40,6 +41,8 @@ def tokenize(text: str) -> list[Token]:
         start = match.start()
         gap = text[previous_end:start]
         sentence_start = not tokens or (gap != " " and _BREAK.search(gap) is not None)
+        if sentence_start and gap == ". " and _INITIAL.fullmatch(tokens[-1].text):
+            sentence_start = False  # "John F. Kennedy": a middle initial ends no sentence
         tokens.append(Token(match.group(0), start, match.end(), sentence_start))
         previous_end = match.end()
     return tokens
