@@ -11,14 +11,12 @@ metadata database are counted after parsing, after the first run and after the s
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.integration.harness import airflow_cli
+from tests.integration.harness import airflow_cli, private_env
 
 pytestmark = pytest.mark.airflow
 DAG_ID = "news_ingest__limited-times"  # hourly: two runs, an hour apart
@@ -26,25 +24,14 @@ DAG_ID = "news_ingest__limited-times"  # hourly: two runs, an hour apart
 
 def airflow_env(home: Path, sources: Path, data: Path) -> dict[str, str]:
     """A private Airflow home (SQLite) with the project's DAGs, the test's sources and data."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "NEWSFLOW_", "_AIRFLOW"))
-    }
+    env = private_env(home)
     env.update(
         {
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-            ),
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # every parse writes what changed (by default a DAG is rewritten at most every
             # 30 s, which would hide a change made by a run that took less)
             "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
             "NEWSFLOW_SOURCES": str(sources),
             "NEWSFLOW_DATA": str(data),
-            "NEWSFLOW_CACHE_DIR": str(home / "newsflow-cache"),
         }
     )
     return env

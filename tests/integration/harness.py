@@ -431,13 +431,11 @@ def _try_create(fs: Any, name: str) -> bool:
 # --- Airflow --------------------------------------------------------------------------------
 
 
-def airflow_env(home: Path, sql_conn: str, api_port: int, extra: dict[str, str]) -> dict[str, str]:
-    """The environment every Airflow process of one stack shares.
-
-    Built from scratch for Airflow and newsflow settings, so that nothing of the test session's
-    own Airflow setup (its SQLite home, unit-test mode) leaks into the stack. PYTHONPATH puts
-    this checkout first, so the DAG files and the tasks import its `ingest` package.
-    """
+def private_env(home: Path) -> dict[str, str]:
+    """An Airflow home of its own with the project's DAGs: built from scratch for Airflow and
+    newsflow settings, so that nothing of the test session's own Airflow setup (its SQLite
+    home, unit-test mode) leaks in. PYTHONPATH puts this checkout first, so the DAG files and
+    the tasks import its `ingest` package; mirrors of s3:// data roots live in the home."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -451,6 +449,17 @@ def airflow_env(home: Path, sql_conn: str, api_port: int, extra: dict[str, str])
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "NEWSFLOW_CACHE_DIR": str(home / "newsflow-cache"),
+        }
+    )
+    return env
+
+
+def airflow_env(home: Path, sql_conn: str, api_port: int, extra: dict[str, str]) -> dict[str, str]:
+    """The environment every Airflow process of one stack shares (see `private_env`)."""
+    env = private_env(home)
+    env.update(
+        {
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__AUTH_MANAGER": (
@@ -465,8 +474,6 @@ def airflow_env(home: Path, sql_conn: str, api_port: int, extra: dict[str, str])
             # one secret for every process: task tokens are signed by one and checked by another
             "AIRFLOW__API_AUTH__JWT_SECRET": "newsflow-integration-tests-" + os.urandom(8).hex(),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            # mirrors of s3:// data roots in the stack's home, not the user's
-            "NEWSFLOW_CACHE_DIR": str(home / "newsflow-cache"),
         }
     )
     env.update(extra)
