@@ -49,8 +49,8 @@ class _Lines(logging.StreamHandler):  # type: ignore[type-arg]
 
 def stage_line(source_id: str, stage: str, counts: dict[str, int], seconds: float) -> str:
     """The one line a finished stage logs."""
-    shown = " ".join(f"{key}={value}" for key, value in counts.items())
-    return f"{source_id}: {stage} {shown} in {seconds:.2f} s".replace("  ", " ")
+    parts = [f"{source_id}:", stage, *(f"{key}={value}" for key, value in counts.items())]
+    return " ".join([*parts, f"in {seconds:.2f} s"])
 
 
 class ProgressHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ from transforms.normalise import (
     clean_line,
     clean_text,
     content_hash,
+    has_time,
     parse_timestamp,
     states_offset,
     word_count,
@@ -57,7 +57,7 @@ def choose_published(
     page_from = record.get("published_from") or provenance.META
     page, feed = record.get("published"), record.get("feed_published")
     # a day-only layer gives way to the feed's timestamp, unless it printed a time of day too
-    bare_day = not (isinstance(page, str) and re.search(r"\d[T ]\d", page))
+    bare_day = not has_time(page)
     stated: list[tuple[Any, str]] = (
         [(feed, provenance.FEED), (page, page_from)]
         if page_from in provenance.DAY_LAYERS and bare_day
@@ -87,7 +87,7 @@ def _offset_note(raw: Any, source: str, record: dict[str, Any], zone: Any) -> st
         return ""
     if source != provenance.FEED and record.get("published_offset_from") == "page":
         return provenance.PAGE_OFFSET
-    if states_offset(raw) or not re.search(r"\d[T ]\d", raw):
+    if states_offset(raw) or not has_time(raw):
         return ""
     return provenance.SOURCE_TIMEZONE if zone is not None else provenance.UTC_ASSUMED
 

@@ -95,6 +95,15 @@ def parse_timestamp(
     return None if parsed is None else parsed.astimezone(dt.UTC)
 
 
+_TIME_OF_DAY = re.compile(r"\d[T ]\d")
+
+
+def has_time(value: object) -> bool:
+    """Whether a timestamp string has a time of day ("2024-03-03T19:20"); a bare day
+    ("2024-03-03") names no instant, and takes no offset."""
+    return isinstance(value, str) and _TIME_OF_DAY.search(value) is not None
+
+
 def states_offset(value: str | dt.datetime | None) -> bool:
     """Whether a timestamp states its offset from UTC (or a zone's name)."""
     if isinstance(value, dt.datetime):

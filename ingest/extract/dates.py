@@ -197,14 +197,14 @@ def same_instant(day: str, stamp: str) -> bool:
     """Whether a timestamp with a time of day falls on `day` in some time zone: a page prints
     its local day for an instant its metadata states in UTC (23:30Z is the next day in
     Berlin, 02:00Z the day before in New York)."""
-    from transforms.normalise import parse_local
+    from transforms.normalise import has_time, parse_local
 
     instant = parse_local(stamp)
     if instant is None:
         return False
     if instant.date().isoformat() == day:
         return True
-    if not re.search(r"\d[T ]\d", stamp.strip()):
+    if not has_time(stamp.strip()):
         return False  # a bare day names no instant
     utc = instant.astimezone(dt.UTC)
     earliest, latest = ((utc + shift).date().isoformat() for shift in ZONES)

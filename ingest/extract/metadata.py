@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +166,7 @@ def _zoned(
     2. else the offset of any other timestamp of the page is taken (`offset_from` "page").
 
     A value still without offset is read later in the source's time zone, else UTC."""
-    from transforms.normalise import parse_local, states_offset
+    from transforms.normalise import has_time, parse_local, states_offset
 
     stamps: list[tuple[str, str]] = []  # (field, value) of every timestamp the page states
     for node, _ in nodes:
@@ -183,7 +182,7 @@ def _zoned(
     ]
     stated: list[tuple[str, str, dt.datetime]] = []
     for field, value in stamps:
-        parsed = parse_local(value) if _has_time(value) and states_offset(value) else None
+        parsed = parse_local(value) if has_time(value) and states_offset(value) else None
         if parsed is not None:
             stated.append((field, value, parsed))
     if not stated:
@@ -191,7 +190,7 @@ def _zoned(
     for field in ("published", "modified"):
         value = getattr(meta, field)
         naive = parse_local(value) if value else None
-        if naive is None or states_offset(value) or not _has_time(value):
+        if naive is None or states_offset(value) or not has_time(value):
             continue
         same = next(
             (
@@ -210,11 +209,6 @@ def _zoned(
         setattr(meta, field, naive.replace(tzinfo=zone).isoformat())
         if field == "published":
             meta.offset_from = "page"
-
-
-def _has_time(value: str | None) -> bool:
-    """Whether a timestamp has a time of day (a bare day names no instant to shift)."""
-    return value is not None and re.search(r"\d[T ]\d", value) is not None
 
 
 def _meta_values(tree: lxml_html.HtmlElement) -> dict[str, str]:

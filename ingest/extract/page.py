@@ -55,7 +55,7 @@ from ingest.extract.titles import (
     unescape,
 )
 from transforms import provenance
-from transforms.normalise import word_count
+from transforms.normalise import has_time, word_count
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
@@ -155,7 +155,7 @@ def extract_page(
         meta, lambda: page_day(tree, url, meta), printed, url_day(url)
     )
     offset_from = meta.offset_from if published == meta.published else None
-    if published_from == provenance.BYLINE and _has_time(published):
+    if published_from == provenance.BYLINE and has_time(published):
         published, offset_from = _page_offset(published or "", meta)
     authors, authors_source, credits = choose_authors(
         meta,
@@ -315,7 +315,7 @@ def _timestamped(
     if (
         published is not None
         and (local_day(published) == day or (not exact and same_instant(day, published)))
-        and (_has_time(published) or shown is None or not _has_time(shown.stamp))
+        and (has_time(published) or shown is None or not has_time(shown.stamp))
     ):
         return published, meta.published_from
     if shown is not None and shown.stamp is not None and local_day(shown.stamp) == day:
@@ -335,15 +335,11 @@ def _page_offset(stamp: str, meta: PageMetadata) -> tuple[str, str | None]:
     if states_offset(stamp):
         return stamp, None
     for value in (meta.published, meta.modified):
-        zoned = parse_local(value) if _has_time(value) and states_offset(value) else None
+        zoned = parse_local(value) if has_time(value) and states_offset(value) else None
         naive = parse_local(stamp)
         if zoned is not None and naive is not None:
             return naive.replace(tzinfo=zoned.tzinfo).isoformat(), "page"
     return stamp, None
-
-
-def _has_time(value: str | None) -> bool:
-    return value is not None and re.search(r"\d[T ]\d", value) is not None
 
 
 # ------------------------------------------------------------------------------ helpers
