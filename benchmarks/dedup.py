@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.extraction import EVAL, load_corpus  # noqa: E402
 from transforms import minhash  # noqa: E402
 from transforms.dedup import add_fingerprints, copy_pairs  # noqa: E402
-from transforms.normalise import article_id, canonical_url  # noqa: E402
+from transforms.urls import article_id, canonical_url  # noqa: E402
 
 T0 = dt.datetime(2024, 3, 5, tzinfo=dt.UTC)
 WINDOW = dt.timedelta(days=7)

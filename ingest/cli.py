@@ -132,6 +132,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     dedup.set_defaults(func=_cmd_dedup)
 
+    migrate = sub.add_parser(
+        "migrate-urls",
+        help="spell the stored articles' URLs and ids by the current URL rule (after an upgrade "
+        "that changed it; the daily check says when)",
+    )
+    migrate.add_argument("--data", default=None, help="data root")
+    migrate.add_argument(
+        "--window-days",
+        type=float,
+        default=Settings.dedup_window_days,
+        help=f"dedup window of the re-clustering that follows (default: {Settings.dedup_window_days:g}; "
+        "use the sources file's dedup_window_days)",
+    )
+    migrate.set_defaults(func=_cmd_migrate_urls)
+
     retag = sub.add_parser(
         "retag", help="recompute the tags of stored articles (after a change of taxonomy or tagger)"
     )
@@ -265,10 +280,7 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     from transforms.dedup_store import rebuild, story_counts
 
     root = _stored_root(args)
-    if not 0 <= args.window_days <= 366:
-        raise ConfigError(
-            f"--window-days {args.window_days:g}: use a number of days from 0 to 366."
-        )
+    _check_window(args.window_days)
     if args.rebuild:
         done = locked(root, lambda: rebuild(root, dt.timedelta(days=args.window_days), args.since))
         print(
@@ -281,6 +293,42 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
         f"unflagged={counts['unflagged']}"
     )
     return 0
+
+
+def _cmd_migrate_urls(args: argparse.Namespace) -> int:
+    from transforms.commit import locked
+    from transforms.lakemirror import push
+    from transforms.url_migration import migrate
+    from transforms.urls import URL_RULE
+
+    root = _stored_root(args)
+    _check_window(args.window_days)
+    now = dt.datetime.now(dt.UTC)
+    done = locked(root, lambda: migrate(root, dt.timedelta(days=args.window_days), now))
+    if done["record"]:
+        push(root, [done["record"]])  # on an object store: beside the dataset
+    if not done["files"]:
+        print(
+            f"every stored article file follows URL rule {URL_RULE}: "
+            + (
+                "finished an interrupted migration's flags"
+                if done["resumed"]
+                else "nothing to migrate"
+            )
+        )
+        return 0
+    print(
+        f"migrated to URL rule {URL_RULE}: {done['files']} files rewritten, {done['changed']} "
+        f"ids changed, {done['dropped']} rows dropped as other spellings of a stored article"
+        + (f" (listed in {done['record']})" if done["record"] else "")
+        + "; copy and story flags recomputed"
+    )
+    return 0
+
+
+def _check_window(days: float) -> None:
+    if not 0 <= days <= 366:
+        raise ConfigError(f"--window-days {days:g}: use a number of days from 0 to 366.")
 
 
 def _cmd_retag(args: argparse.Namespace) -> int:

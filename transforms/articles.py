@@ -10,8 +10,6 @@ from zoneinfo import ZoneInfo
 from transforms import provenance
 from transforms.normalise import (
     EARLIEST_YEAR,
-    article_id,
-    canonical_url,
     clean_line,
     clean_text,
     content_hash,
@@ -20,6 +18,7 @@ from transforms.normalise import (
     states_offset,
     word_count,
 )
+from transforms.urls import article_id, canonical_url
 
 # A page clock may run a little ahead of ours; anything later than this is not a real date.
 FUTURE_TOLERANCE = dt.timedelta(minutes=10)

@@ -99,7 +99,9 @@ def _compact_partition(
     try:
         tables = [read_stored(path, ARTICLE_SCHEMA) for path in inputs]
         table = pa.concat_tables(tables).sort_by(list(SORT_ORDER))
-        write_atomic(table, target, row_group_size=row_group_rows, sorted_rows=True)
+        write_atomic(
+            table, target, row_group_size=row_group_rows, sorted_rows=True, rows_from=inputs
+        )
         fsync_dir(part)  # the target's name is durable before any input goes
     except Exception:
         if not target.exists():  # nothing changed: the plan is void

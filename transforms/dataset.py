@@ -31,6 +31,7 @@ from transforms.schema import (
     RUNS_SCHEMA,
     writer_options,
 )
+from transforms.urls import FIRST_RULE, URL_RULE_KEY
 
 ARTICLES = "articles"
 QUARANTINE = "quarantine"
@@ -50,11 +51,21 @@ def article_files(root: Path) -> list[Path]:
 
 
 def write_atomic(
-    table: pa.Table, target: Path, row_group_size: int | None = None, *, sorted_rows: bool = False
+    table: pa.Table,
+    target: Path,
+    row_group_size: int | None = None,
+    *,
+    sorted_rows: bool = False,
+    rows_from: Iterable[Path] = (),
 ) -> None:
     """Write `table` to `target` so that no reader ever sees a partial file (with the
     project's Parquet conventions, transforms.schema.writer_options; `sorted_rows`: the
-    rows are in SORT_ORDER, and the footer says so)."""
+    rows are in SORT_ORDER, and the footer says so). `rows_from`: the stored article files
+    whose rows `table` holds again (a rewrite); the file states the oldest URL rule among
+    them, so that a rewrite never claims ids a migration has not made (transforms/urls.py)."""
+    sources = list(rows_from)
+    if sources:
+        table = with_url_rule(table, min((url_rule(p) for p in sources), key=int))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -69,6 +80,20 @@ def write_atomic(
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def url_rule(path: Path) -> str:
+    """The URL rule the ids of a stored article file follow (its footer; none: the first)."""
+    with reading(path):
+        metadata = pq.read_schema(path).metadata or {}
+    return metadata.get(URL_RULE_KEY, FIRST_RULE.encode()).decode()
+
+
+def with_url_rule(table: pa.Table, rule: str) -> pa.Table:
+    """`table` whose footer will state URL rule `rule`."""
+    metadata: dict[bytes, bytes] = dict(table.schema.metadata or {})
+    metadata[URL_RULE_KEY] = rule.encode()
+    return table.replace_schema_metadata(metadata)
 
 
 COMPACTED_PREFIX = "compacted-"
@@ -107,7 +132,7 @@ def drop_from_compacted(root: Path, run: RunOutput, files: Iterable[Path]) -> No
         if pc.any(mine).as_py():
             rest = pq.read_table(path, schema=ARTICLE_SCHEMA).filter(pc.invert(mine))
             if rest.num_rows:
-                write_atomic(rest, path)
+                write_atomic(rest, path, rows_from=[path])
             else:
                 path.unlink()
 
@@ -192,7 +217,7 @@ def update_columns(
         rows = _read_files([path], [f.name for f in ARTICLE_SCHEMA]).drop([FILE_COLUMN]).to_pylist()
         for row in rows:
             row.update(changes.get(row["article_id"], {}))
-        write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
+        write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path, rows_from=[path])
         rewritten.append(path)
     return rewritten
 

@@ -119,6 +119,11 @@ class ArticleIndex:
     def close(self) -> None:
         self.con.close()
 
+    def invalidate(self) -> None:
+        """Make whoever opens the index next rebuild it from the files (for a change of many
+        files that a crash may interrupt: the files are the truth, whatever step it reached)."""
+        self.con.execute("DELETE FROM meta WHERE key = 'version'")
+
     def __enter__(self) -> ArticleIndex:
         return self
 

@@ -1,4 +1,4 @@
-"""Normalisation of extracted values: timestamps to UTC, canonical URLs, whitespace, hashes."""
+"""Normalisation of extracted values: timestamps to UTC, whitespace, hashes (URLs: transforms/urls.py)."""
 
 from __future__ import annotations
 
@@ -6,52 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-# query parameters that say how a reader arrived, never which article: dropped from URLs
-TRACKING_PARAMS = {
-    "fbclid",
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "dclid",
-    "msclkid",
-    "twclid",
-    "ttclid",
-    "li_fat_id",
-    "mc_cid",
-    "mc_eid",
-    "igshid",
-    "igsh",
-    "yclid",
-    "_ga",
-    "_gl",
-    "_hsenc",
-    "_hsmi",
-    "mkt_tok",
-    "vero_id",
-    "oly_anon_id",
-    "oly_enc_id",
-    "wt_mc",
-    "wt.mc_id",
-    "cmpid",
-    "ocid",
-    "ncid",
-    "sr_share",
-    "s_cid",
-    "at_medium",
-    "at_campaign",
-    "ref_src",
-    "guccounter",
-    "guce_referrer",
-    "guce_referrer_sig",
-    "__twitter_impression",
-}
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
-# host prefixes that serve the same site's pages in another format; folded when the page's
-# canonical link confirms (www.example.com/a and m.example.com/a name one article)
-SITE_VARIANT_PREFIXES = ("www.", "m.", "mobile.", "amp.")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n\s*\n+")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -179,65 +134,6 @@ def _parse_text(text: str) -> dt.datetime | None:
 
 def _named_zone(text: str) -> bool:
     return any(word in ZONE_ABBREVIATIONS for word in re.findall(r"\b[A-Z]{1,5}\b", text))
-
-
-def canonical_url(url: str, declared: str | None = None) -> str:
-    """The URL that identifies an article.
-
-    The page's declared canonical (link rel=canonical / og:url) wins when it is an http(s)
-    URL on the same site: hosts equal up to a leading 'www.', 'm.', 'mobile.' or 'amp.', so
-    mobile and AMP copies (including '/amp' paths) fold into the article they declare. A
-    declared canonical pointing at the homepage is a template mistake and is ignored, and so
-    is one on another site (a syndication partner's canonical names the original, which is
-    deduplication's business, not this URL's). The result is normalised: lower-case scheme
-    and host, no default port, no fragment, no tracking parameters, the remaining query
-    parameters sorted by name.
-    """
-    chosen = url
-    if declared:
-        from urllib.parse import urljoin
-
-        candidate = urljoin(url, declared.strip())
-        to_home = urlsplit(candidate).path in ("", "/") and urlsplit(url).path not in ("", "/")
-        if (
-            urlsplit(candidate).scheme in ("http", "https")
-            and _site(candidate) == _site(url)
-            and not to_home
-        ):
-            chosen = candidate  # a canonical pointing at the homepage is a template mistake
-    return normalise_url(chosen)
-
-
-def normalise_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    if ":" in host:
-        host = f"[{host}]"  # IPv6 literal
-    if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{parts.port}"
-    query = sorted(
-        (
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
-        ),
-        key=lambda kv: kv[0],  # by name only: the order of a repeated name's values can matter
-    )
-    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
-
-
-def _site(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    for prefix in SITE_VARIANT_PREFIXES:
-        if host.startswith(prefix) and host.count(".") >= 2:
-            return host[len(prefix) :]
-    return host
-
-
-def article_id(canonical: str) -> str:
-    """A stable 16-hex-digit id derived from the canonical URL."""
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 # Invisible controls that change how text displays or breaks, never what it says: bidi marks,

@@ -14,7 +14,10 @@ recorded for the report. Checks:
   the previous VOLUME_DAYS days (nothing at all after a non-zero average: `dropped`; more
   than SPIKE_FACTOR times the average: `spike`), from the run metrics;
 - extraction: per source, the share of short bodies (under SHORT_WORDS words) and of rows
-  whose date is only the fetch time (over MAX_BAD_SHARE).
+  whose date is only the fetch time (over MAX_BAD_SHARE);
+- url_rule: stored files (of any day) whose ids follow an older URL rule than the current
+  one (transforms/urls.py): an article fetched again would be stored twice until
+  `newsflow migrate-urls` has run.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def check_recent(root: Path, day: dt.date, days: int, now: dt.datetime) -> list[
             [read_stored(f, ARTICLE_SCHEMA) for f in files], promote_options="default"
         )
         findings += _required(table) + _dates(table, now) + _copies(table) + _extraction(table)
-    findings += _volume(root, day)
+    findings += _volume(root, day) + _url_rule(root)
     return findings
 
 
@@ -237,3 +240,24 @@ def _volume(root: Path, day: dt.date) -> list[Finding]:
                 )
             )
     return out
+
+
+def _url_rule(root: Path) -> list[Finding]:
+    from transforms.url_migration import PENDING, outdated_files
+    from transforms.urls import URL_RULE
+
+    outdated = outdated_files(root)
+    if not outdated and not (root / PENDING).exists():
+        return []
+    return [
+        Finding(
+            "url_rule",
+            "warning",
+            None,
+            float(len(outdated)),
+            0.0,
+            f"{len(outdated)} article files hold ids of an older URL rule than rule {URL_RULE}"
+            + (" (a migration was interrupted)" if (root / PENDING).exists() else "")
+            + ": run `newsflow migrate-urls` so that articles fetched again keep their ids",
+        )
+    ]

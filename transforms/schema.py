@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from transforms.minhash import SCHEME as MINHASH_SCHEME
+from transforms.urls import URL_RULE
 
 SCHEMA_VERSION = "5"
 TS = pa.timestamp("us", tz="UTC")
@@ -71,6 +72,7 @@ ARTICLE_SCHEMA = pa.schema(
         "newsflow.table": "articles",
         "newsflow.schema_version": SCHEMA_VERSION,
         "newsflow.minhash_scheme": MINHASH_SCHEME,
+        "newsflow.url_rule": URL_RULE,  # the rule of its ids (transforms/urls.py)
     },
 )
 

@@ -363,6 +363,8 @@ def test_the_upkeep_commands_work_on_an_object_store_from_any_machine(
     assert lake.fs.get_file_info(lake.uri(key)).type == pafs.FileType.File
     assert main(["retag", "--data", uri]) == 0
     assert "retagged: 5 articles checked, 0 changed" in capsys.readouterr().out
+    assert main(["migrate-urls", "--data", uri]) == 0
+    assert "follows URL rule 2: nothing to migrate" in capsys.readouterr().out
     # no secret in what newsflow wrote: the mirrors, and every object on the store
     secret = os.environ["AWS_SECRET_ACCESS_KEY"].encode()
     for path in tmp_path.rglob("*"):

@@ -78,9 +78,9 @@ def test_contract_breaks_are_errors(tmp_path: Path) -> None:
             article(2, fetched_at=dt.datetime(2024, 3, 9, tzinfo=UTC)),  # after its fetch
         ],
     )
-    loose = pa.schema([f.with_nullable(True) for f in ARTICLE_SCHEMA]).append(
-        pa.field("surprise", pa.string())
-    )
+    loose = pa.schema(
+        [f.with_nullable(True) for f in ARTICLE_SCHEMA], metadata=ARTICLE_SCHEMA.metadata
+    ).append(pa.field("surprise", pa.string()))
     bad = pa.Table.from_pylist([{**article(3), "text": None, "surprise": "x"}], schema=loose)
     pq.write_table(bad, partition_dir(tmp_path, DAY) / "other__K.parquet")
     findings = check_recent(tmp_path, DAY, 3, NOW)

@@ -196,7 +196,8 @@ def retag(root: Path, tagger: Tagger, since: Any = None) -> dict[str, int]:
         changed = sum(_differs(a, b) for a, b in zip(after, before, strict=True))
         counts["rows"] += len(rows)
         if changed:
-            write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path)
+            table = pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+            write_atomic(table, path, rows_from=[path])
             counts["changed"] += changed
             counts["files"] += 1
     return counts

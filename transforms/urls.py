@@ -1,0 +1,154 @@
+"""Canonical URLs, and the article ids derived from them, under a versioned rule.
+
+An article's id is a hash of its canonical URL, so two spellings of one URL must normalise to
+one string or the article is stored twice. `URL_RULE` names the rule in force; every article
+file states the rule its ids follow in its footer (`newsflow.url_rule`; a file without one
+follows rule 1), and `newsflow migrate-urls` brings the ids of files of an older rule to the
+current one (transforms/url_migration.py).
+
+- Rule 1: lower-case scheme and host, no default port, no user info, no fragment, no
+  tracking parameters, the other query parameters sorted by name.
+- Rule 2 (current): rule 1, and the host and path as w3lib's `canonicalize_url` spells them —
+  the host in IDNA (punycode, lower case), the path's percent-escapes in upper case, escaped
+  unreserved characters (`%7E`) decoded, raw non-ASCII characters escaped as UTF-8, dot
+  segments (`/a/./b/../c`) removed — and a query's bytes kept as they are (rule 1 read escapes
+  as UTF-8 and replaced the bytes it could not decode, so two different queries could meet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url as _w3lib_canonical
+
+URL_RULE = "2"
+URL_RULE_KEY = b"newsflow.url_rule"
+FIRST_RULE = "1"  # what a file without the key follows
+
+# query parameters that say how a reader arrived, never which article: dropped from URLs
+TRACKING_PARAMS = {
+    "fbclid",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "msclkid",
+    "twclid",
+    "ttclid",
+    "li_fat_id",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "igsh",
+    "yclid",
+    "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "vero_id",
+    "oly_anon_id",
+    "oly_enc_id",
+    "wt_mc",
+    "wt.mc_id",
+    "cmpid",
+    "ocid",
+    "ncid",
+    "sr_share",
+    "s_cid",
+    "at_medium",
+    "at_campaign",
+    "ref_src",
+    "guccounter",
+    "guce_referrer",
+    "guce_referrer_sig",
+    "__twitter_impression",
+}
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+# host prefixes that serve the same site's pages in another format; folded when the page's
+# canonical link confirms (www.example.com/a and m.example.com/a name one article)
+SITE_VARIANT_PREFIXES = ("www.", "m.", "mobile.", "amp.")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# what a query keeps unescaped before it is split: its delimiters and existing escapes ('%')
+_QUERY_SAFE = "!$%&'()*+,/:;=?@[]~"
+
+
+def canonical_url(url: str, declared: str | None = None) -> str:
+    """The URL that identifies an article.
+
+    The page's declared canonical (link rel=canonical / og:url) wins when it is an http(s)
+    URL on the same site: hosts equal up to a leading 'www.', 'm.', 'mobile.' or 'amp.', so
+    mobile and AMP copies (including '/amp' paths) fold into the article they declare. A
+    declared canonical pointing at the homepage is a template mistake and is ignored, and so
+    is one on another site (a syndication partner's canonical names the original, which is
+    deduplication's business, not this URL's). The result is normalised by the current rule
+    (`normalise_url`).
+    """
+    chosen = url
+    if declared:
+        candidate = urljoin(url, declared.strip())
+        to_home = urlsplit(candidate).path in ("", "/") and urlsplit(url).path not in ("", "/")
+        if (
+            urlsplit(candidate).scheme in ("http", "https")
+            and _site(candidate) == _site(url)
+            and not to_home
+        ):
+            chosen = candidate  # a canonical pointing at the homepage is a template mistake
+    return normalise_url(chosen)
+
+
+def normalise_url(url: str) -> str:
+    """`url` spelt by the current rule (URL_RULE; see the module's docstring). Idempotent."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host, path = _host_and_path(scheme, parts.hostname or "", parts.path)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range: no port a request could use
+        port = None
+    if port and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return urlunsplit((scheme, host, path, _query(parts.query), ""))
+
+
+def article_id(canonical: str) -> str:
+    """A stable 16-hex-digit id derived from the canonical URL."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _host_and_path(scheme: str, hostname: str, path: str) -> tuple[str, str]:
+    host = hostname.lower().rstrip(".")
+    bracketed = f"[{host}]" if ":" in host else host  # an IPv6 literal
+    try:
+        spelt = urlsplit(_w3lib_canonical(urlunsplit((scheme or "http", bracketed, path, "", ""))))
+    except ValueError:  # a host no URL library accepts: kept as it came, in lower case
+        return bracketed, path or "/"
+    hostname = (spelt.hostname or host).rstrip(".")
+    return (f"[{hostname}]" if ":" in hostname else hostname), spelt.path or "/"
+
+
+def _query(query: str) -> str:
+    """The query without tracking parameters, sorted by name (only: the order of a repeated
+    name's values can matter), its bytes kept: raw characters escaped as UTF-8 first, then
+    every escape read and written back as the byte it names (Latin-1 maps bytes one to one)."""
+    escaped = quote(query, safe=_QUERY_SAFE)
+    pairs = parse_qsl(escaped, keep_blank_values=True, encoding="latin-1")
+    kept = sorted(
+        ((k, v) for k, v in pairs if not _tracking(k)),
+        key=lambda kv: kv[0],
+    )
+    return urlencode(kept, encoding="latin-1")
+
+
+def _tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def _site(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    for prefix in SITE_VARIANT_PREFIXES:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            return host[len(prefix) :]
+    return host
