@@ -96,7 +96,7 @@ def news_daily() -> None:
         from ingest.run.retention import remove_expired, upkeep_settings
         from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN, remove_leftovers
         from transforms.commit import locked
-        from transforms.compaction import compact
+        from transforms.compaction import compact, upgrade_tables
         from transforms.index import reconcile_index
         from transforms.lakemirror import expire_remote, lake_of
 
@@ -106,6 +106,7 @@ def news_daily() -> None:
 
         def compacted() -> dict[str, int]:
             done = compact(root, dt.timedelta(days=days), now)
+            done["tables_upgraded"] = upgrade_tables(root)  # quarantine and runs files
             done["index_rebuilt"] = int(reconcile_index(root))  # files changed by hand
             return done
 

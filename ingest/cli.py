@@ -350,11 +350,12 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     from ingest.run.retention import remove_expired, upkeep_settings
     from ingest.run.workfiles import LEFTOVER_AGE, WRITTEN, remove_leftovers
     from transforms.commit import locked
-    from transforms.compaction import compact
+    from transforms.compaction import compact, upgrade_tables
     from transforms.index import reconcile_index
     from transforms.lakemirror import expire_remote, lake_of, push
     from transforms.quality import Finding, check_recent, record
     from transforms.report import Retention, build_report, format_bytes
+    from transforms.schema import SCHEMA_VERSION
 
     root = _stored_root(args)
     if args.compact_older_than_days < 0 or not 1 <= args.check_days <= 60:
@@ -373,6 +374,11 @@ def _cmd_daily(args: argparse.Namespace) -> int:
             said.append(
                 f"compacted: {done['files']} files into {done['partitions']} partitions "
                 f"({done['upgraded']} of them held files of an older schema version)"
+            )
+        upgraded = upgrade_tables(root)
+        if upgraded:
+            said.append(
+                f"upgraded: {upgraded} quarantine and runs files to schema {SCHEMA_VERSION}"
             )
         if reconcile_index(root):
             said.append("index: rebuilt, the files on disk had changed by hand")

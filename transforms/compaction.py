@@ -30,12 +30,21 @@ import pyarrow.parquet as pq
 from transforms.dataset import (
     ARTICLES,
     COMPACTED_PREFIX,
+    QUARANTINE,
+    RUNS,
     is_compacted,
     write_atomic,
 )
 from transforms.exceptions import CorruptFile
 from transforms.files import fsync_dir, read_stored, reading, write_json_durably
-from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, SCHEMA_VERSION, SORT_ORDER
+from transforms.schema import (
+    ARTICLE_SCHEMA,
+    PARTITION_COLUMN,
+    QUARANTINE_SCHEMA,
+    RUNS_SCHEMA,
+    SCHEMA_VERSION,
+    SORT_ORDER,
+)
 
 JOURNAL = ".compaction.json"
 ROW_GROUP_ROWS = 50_000  # about 100-200 MB of articles: large enough for fast scans
@@ -73,6 +82,20 @@ def compact(
         done["files"] += len(inputs)
         done["rows"] += rows
     return done
+
+
+def upgrade_tables(root: Path) -> int:
+    """Rewrite, in the current schema, every file of the quarantine and runs tables whose
+    footer states an older schema version (one small file per run: each is replaced
+    atomically, no journal needed); returns how many. The articles table's files are
+    upgraded by `compact`. The caller holds the commit lock."""
+    upgraded = 0
+    for folder, schema in ((QUARANTINE, QUARANTINE_SCHEMA), (RUNS, RUNS_SCHEMA)):
+        for path in sorted((root / folder).glob("*/*.parquet")):
+            if outdated(path):
+                write_atomic(read_stored(path, schema), path)
+                upgraded += 1
+    return upgraded
 
 
 def outdated(path: Path) -> bool:

@@ -82,3 +82,32 @@ def test_the_current_version_is_written_in_every_footer(tmp_path: Path) -> None:
     for path in (tmp_path / "articles").rglob("*.parquet"):
         metadata = pq.read_schema(path).metadata or {}
         assert metadata[b"newsflow.schema_version"] == SCHEMA_VERSION.encode()
+
+
+def test_quarantine_and_runs_files_of_an_older_version_are_upgraded(tmp_path: Path) -> None:
+    from transforms.compaction import upgrade_tables
+    from transforms.dataset import commit_quarantine, commit_run_metrics
+    from transforms.schema import RUNS_SCHEMA
+
+    for k, day in enumerate((dt.date(2024, 3, 1), dt.date(2024, 3, 2))):
+        at = dt.datetime(2024, 3, 1 + k, tzinfo=dt.UTC)
+        run = {"run_id": f"r{k}", "source_id": "a", "interval_start": at, "interval_end": at}
+        run |= {"started_at": at, "finished_at": at, "status": "success", "reprocess": False}
+        commit_run_metrics(run, tmp_path, "a", f"K{k}", day)
+        bad = {"url": "https://a.example/x", "source_id": "a", "stage": "fetch"}
+        bad |= {"reason": "http_5xx", "run_id": f"r{k}", "at": at}
+        commit_quarantine([bad], tmp_path, "a", f"K{k}", day)
+    runs = sorted((tmp_path / "runs").rglob("*.parquet"))
+    newer = ("failed_task", "error")  # as if these had been added since
+    for path in runs[:1]:  # a reader meets the older file first
+        table = pq.read_table(path).drop_columns(list(newer))
+        metadata = {**(RUNS_SCHEMA.metadata or {}), b"newsflow.schema_version": b"4"}
+        pq.write_table(table.replace_schema_metadata(metadata), path)
+    assert set(readers(tmp_path / "runs")["pyarrow"][0]) & set(newer) == set()
+
+    with commit_lock(tmp_path):
+        assert upgrade_tables(tmp_path) == 1
+        assert upgrade_tables(tmp_path) == 0
+    for name, (columns, rows) in readers(tmp_path / "runs").items():
+        assert {*RUNS_SCHEMA.names, "run_date"} == columns, name
+        assert rows == len(runs), name
