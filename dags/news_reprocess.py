@@ -77,7 +77,7 @@ def news_reprocess() -> None:
 
         def recomputed() -> tuple[dict[str, int], dict[str, int]]:
             stories = rebuild(root, dt.timedelta(days=settings.dedup_window_days), since)
-            tags = retag(root, get_tagger(settings.taxonomy, settings.entity_model), since)
+            tags = retag(root, get_tagger(settings.taxonomy, settings.entity_models), since)
             return stories, tags
 
         stories, tags = locked(root, recomputed)

@@ -162,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help="sources file whose settings.taxonomy and settings.entity_model to use (default: none, the bundled taxonomy and the rules)",
+        help="sources file whose settings.taxonomy and settings.entity_models to use (default: none: the bundled taxonomy, and the installed spaCy pipelines or else the rules)",
     )
     retag.set_defaults(func=_cmd_retag)
 
@@ -337,7 +337,7 @@ def _cmd_retag(args: argparse.Namespace) -> int:
 
     root = _stored_root(args)
     settings = load_sources(args.config).settings if args.config else Settings()
-    tagger = get_tagger(settings.taxonomy, settings.entity_model)
+    tagger = get_tagger(settings.taxonomy, settings.entity_models)
     done = locked(root, lambda: retag(root, tagger, args.since))
     print(
         f"retagged: {done['rows']} articles checked, {done['changed']} changed in "

