@@ -11,7 +11,9 @@ imports count), reads the feeds and fetches and extracts every page:
   (b) the same loop in a pool of two processes;
   (c) `newsflow ingest`, with ingest_workers: 1 and with the default (one worker per core);
       rate_limit_per_host 100, the highest allowed, and each source's hosts are fetched in
-      parallel, so politeness is not what is measured.
+      parallel, so politeness is not what is measured; people and organisations by the
+      installed spaCy pipelines, the default (transforms/tagging/models.py);
+  (d) the same with `entity_models: rules`: the rule-based entity tagger.
 
 Prints pages per second for each and its ratio to (a), best of --rounds rounds (the order
 alternating), the CPU time per page of that round (all the contender's processes), and
@@ -175,8 +177,11 @@ def loop(urls: list[str], processes: int) -> int:
 # --------------------------------------------------------------------------- newsflow
 
 
-def sources_file(path: Path, base_urls: list[str], sources: int, workers: int | None) -> Path:
+def sources_file(
+    path: Path, base_urls: list[str], sources: int, workers: int | None, rules: bool = False
+) -> Path:
     setting = f"  ingest_workers: {workers}\n" if workers else ""
+    setting += "  entity_models: rules\n" if rules else ""
     listed = "".join(
         f"  - id: source{s}\n    name: Source {s}\n    feeds: [{feed_url(base_urls, s)}]\n"
         for s in range(sources)
@@ -244,6 +249,7 @@ def main() -> int:
         f"(b) requests + trafilatura, {POOL}-process pool": [POOL],
         "(c) newsflow ingest, ingest_workers: 1": 1,
         f"(c) newsflow ingest, default ({os.cpu_count()} workers)": None,
+        f"(d) the same, entity_models: rules ({os.cpu_count()} workers)": "rules",
     }
     best: dict[str, float] = {}
     cpu: dict[str, float] = {}  # of the best round
@@ -267,8 +273,13 @@ def main() -> int:
                         notes[name] = f"{out.strip()} pages extracted"
                     else:
                         data = work / f"data-{how or 0}-{round_no}"
+                        workers = how if isinstance(how, int) else None
                         config = sources_file(
-                            work / f"sources-{how}.yaml", base_urls, args.sources, how
+                            work / f"sources-{how}.yaml",
+                            base_urls,
+                            args.sources,
+                            workers,
+                            rules=how == "rules",
                         )
                         elapsed, seconds, out = timed(
                             [newsflow, "ingest", "--config", str(config), "--data", str(data)]

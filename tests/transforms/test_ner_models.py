@@ -126,7 +126,7 @@ def test_an_ingest_run_tags_with_the_installed_pipeline(tmp_path: Path) -> None:
     rows: list[dict[str, Any]] = [{"title": "Port talks", "text": BRIEFING, "language": "en"}]
     assert tag_rows(rows, get_tagger()) == 0
     assert "Margaret Okafor" in rows[0]["people"]
-    assert rows[0]["tagger_version"].startswith(f"3+spacy:en={ENGLISH}@3.8.0")
+    assert rows[0]["tagger_version"].startswith(f"4+spacy:en={ENGLISH}@3.8.0")
 
 
 @pytest.mark.parametrize(

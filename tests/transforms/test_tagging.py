@@ -41,7 +41,7 @@ def test_the_seed_article_carries_its_language_places_people_and_topics() -> Non
     assert columns["tags"] == columns["topics"]
     evidence = {e["tag"]: e["terms"] for e in columns["tag_evidence"]}
     assert "troop*" in evidence["conflict"] and "kremlin" in evidence["politics"]
-    assert columns["keywords"] and columns["tagger_version"].startswith("3+rules+taxonomy-")
+    assert columns["keywords"] and columns["tagger_version"].startswith("4+rules+taxonomy-")
 
 
 @pytest.mark.parametrize(
@@ -338,3 +338,21 @@ def test_names_are_whole_people_and_acronyms_are_real(
     found_people, found_organizations = RuleEntityTagger().people_and_organizations(text)
     assert found_people == people
     assert found_organizations == organizations
+
+
+def test_places_in_german_and_french_by_names_exonyms_and_lower_case_adjectives() -> None:
+    from transforms.tagging.places import find_places
+
+    german = (
+        "BERLIN (dpa) - Bundeskanzler Friedrich Merz hat am Dienstag mit dem französischen "
+        "Präsidenten über die Lage gesprochen. Die russische Armee habe ihre Angriffe auf Kiew "
+        "verstärkt. Auch Großbritannien will helfen. Aus Warschau hieß es, man sei bereit."
+    )
+    assert find_places(german)[0] == ["DE", "FR", "GB", "PL", "RU", "UA"]
+    french = (
+        "Le président français a reçu le chancelier allemand. Selon Moscou, l'armée russe a "
+        "avancé; les autorités chinoises et le ministre turc ont appelé au calme à Bruxelles."
+    )
+    assert find_places(french)[0] == ["BE", "CN", "DE", "FR", "RU", "TR"]
+    # names and the language's name are not the adjectives: capitalised words are other words
+    assert find_places("Deutsche Bank profits rose; she teaches Deutsch and Français.")[0] == []

