@@ -278,6 +278,8 @@ def test_russia_by_its_short_name() -> None:
         ("Banks in Frankfurt and Cologne reported.", ["DE"]),
         # a city that is also a surname does not count inside a person's name
         ("President John F. Kennedy visited the port.", []),
+        ("Kennedy said the bill would pass. Kennedy's aides agreed.", []),  # alone, too
+        ("Flooding hit homes in Kennedy, a district of the capital.", ["CO"]),
     ],
 )
 def test_places_in_other_spellings_languages_and_datelines(text: str, codes: list[str]) -> None:

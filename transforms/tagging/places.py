@@ -32,6 +32,7 @@ class Gazetteer:
     ambiguous: frozenset[str]
     starts: dict[str, int]  # first word of a name -> most words of a name starting with it
     adjectives: dict[str, str]  # lower-case German and French adjectives -> code
+    after_place_word: frozenset[str]  # names that count only after PLACE_PREPOSITIONS
 
 
 @lru_cache(maxsize=1)
@@ -51,6 +52,7 @@ def gazetteer() -> Gazetteer:
         countries.setdefault(name, code)  # an English name wins over a translation
     extra = yaml.safe_load((DATA / "places.yaml").read_text(encoding="utf-8"))
     ambiguous = frozenset(extra.pop("ambiguous", []))
+    after_place_word = frozenset(extra.pop("after_place_word", []))
     for code, names in extra.items():
         if not (isinstance(code, str) and len(code) == 2 and code.isupper()):
             raise ValueError(f"places.yaml: {code!r} is not an ISO country code; quote it")
@@ -65,7 +67,7 @@ def gazetteer() -> Gazetteer:
             if row and not row[0].startswith("#"):
                 cities.setdefault(row[0], (row[0], row[1]))
     starts = first_words([*countries, *cities])
-    return Gazetteer(countries, cities, ambiguous, starts, _adjectives())
+    return Gazetteer(countries, cities, ambiguous, starts, _adjectives(), after_place_word)
 
 
 def _adjectives() -> dict[str, str]:
@@ -94,6 +96,7 @@ def _adjectives() -> dict[str, str]:
 
 
 _ELIDED = re.compile(r"^[LlDd]['\u2019](?=[^\W\d_])(?=[A-ZÀ-Ý])")
+PLACE_PREPOSITIONS = frozenset({"in", "at", "from", "to", "near", "outside"})
 # the languages whose country names pycountry's translations add ("Deutschland", "Allemagne")
 NAME_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt")
 # an organisation named after a country is not news about it: "Union Bank of Switzerland",
@@ -169,6 +172,10 @@ def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str]
             if found is None:
                 continue
             if name in g.ambiguous and _inside_longer_name(tokens, i, size):
+                continue
+            if name in g.after_place_word and (
+                i == 0 or tokens[i - 1].text.lower() not in PLACE_PREPOSITIONS
+            ):
                 continue
             if _named_after(tokens, i):
                 continue
