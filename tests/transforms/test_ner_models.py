@@ -191,3 +191,14 @@ def test_without_spacy_a_named_model_is_refused_with_the_fix(
     )
     with pytest.raises(ConfigError, match="spaCy is not installed; install it and the model"):
         load_sources(sources)
+
+
+def test_past_the_models_share_of_a_long_article_the_rules_find_names() -> None:
+    from transforms.tagging.models import MODEL_CHARS
+
+    filler = "The council met again on Tuesday and the vote was delayed. " * (MODEL_CHARS // 50)
+    text = f"{BRIEFING}\n{filler}\nSpokesman Tom Hale said the Harbour Authority would respond."
+    tagger = ModelEntityTagger({"en": ENGLISH})
+    people, organizations = tagger.people_and_organizations(text, language="en")
+    assert "Margaret Okafor" in people  # by the model, in the first part
+    assert "Tom Hale" in people and "Harbour Authority" in organizations  # by the rules
