@@ -358,3 +358,24 @@ def test_places_in_german_and_french_by_names_exonyms_and_lower_case_adjectives(
     assert find_places(french)[0] == ["BE", "CN", "DE", "FR", "RU", "TR"]
     # names and the language's name are not the adjectives: capitalised words are other words
     assert find_places("Deutsche Bank profits rose; she teaches Deutsch and Français.")[0] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "people"),
+    [
+        # ranks without their dots and occupations are cut like roles
+        ("Lt Col Mara Ellison told the committee she had objected.", ["Mara Ellison"]),
+        ("Meteorologist Dana Whitfield said the storm would turn north.", ["Dana Whitfield"]),
+        # organisations, programmes and places printed where a name could stand are not people
+        ("Coastal Research, a charity, said the plan would fail.", []),
+        ("Harbour Marine Park Authority said the reef was recovering.", []),
+        ("Weather Canada said the warning would stay in place.", []),
+        ("San Francisco, a city of fog, said it would appeal.", []),
+        # a trailing particle belongs to the next words, not to the name
+        ("said Paul Girard de la Tour", ["Paul Girard"]),
+    ],
+)
+def test_the_rules_keep_whole_peoples_names_only(text: str, people: list[str]) -> None:
+    from transforms.tagging.entities import RuleEntityTagger
+
+    assert RuleEntityTagger().people_and_organizations(text)[0] == people

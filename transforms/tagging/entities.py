@@ -171,6 +171,15 @@ _NOT_NAMES = {
 
 
 _ROLE_WORDS = {w.rstrip(".").replace("\\", "") for w in " ".join(ROLES.split("|")).split()}
+_ROLE_WORDS |= {"Lt", "Col", "Maj", "Sgt", "Cpl", "Gen", "Capt", "Cmdr", "Adm", "Gov", "Supt"}
+# occupations printed before a name ("Meteorologist Anika Shaw"): cut like the roles
+_OCCUPATION_ENDINGS = ("ologist", "ician", "ographer", "ometrist")
+# last words that make a name an organisation's or a programme's, not a person's
+_NOT_SURNAMES = frozenset(
+    {w.rstrip(".").replace("\\", "") for w in ORG_WORDS.split("|")}
+    | {"Research", "Observatory", "Data", "Authority", "Park", "Reserve", "Group", "Project"}
+)
+_PARTICLES = {"de", "van", "von", "der", "da", "bin"}
 
 
 class EntityTagger(Protocol):
@@ -379,9 +388,20 @@ def _covered(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 
 
 def _clean_name(name: str) -> str | None:
+    """`name` as a person's whole name (roles, occupations and trailing particles cut), or
+    None when it is no person's: too short, a street or a building, an organisation's name
+    ("Reef Marine Park Authority") or a place's ("Environment Canada", "San Francisco")."""
+    from transforms.tagging.places import gazetteer as place_names
+
     words = name.split()
-    while words and (words[0] in _NOT_NAMES or words[0].rstrip(".") in _ROLE_WORDS):
+    while words and (
+        words[0] in _NOT_NAMES
+        or words[0].rstrip(".") in _ROLE_WORDS
+        or (len(words) > 2 and words[0].lower().endswith(_OCCUPATION_ENDINGS))
+    ):
         words = words[1:]
+    while words and words[-1] in _PARTICLES:  # "Josh Morgan de" (… de Montréal)
+        words = words[:-1]
     # a role inside: the name is what follows it ("Industry Secretary Ian Lang")
     roles = [i for i, w in enumerate(words) if w.rstrip(".") in TITLES or w.lower() in _ROLE_WORDS]
     if roles:
@@ -390,6 +410,15 @@ def _clean_name(name: str) -> str | None:
         return None
     if words[-1] in PLACE_WORDS:  # "Downing Street", "White House": places, not people
         return None
+    if words[-1] in _NOT_SURNAMES:
+        return None
+    places = place_names()
+    last = words[-1].removesuffix("'s").removesuffix("\u2019s")
+    whole = " ".join(words)
+    if whole in places.cities or whole in places.countries:
+        return None
+    if last not in places.ambiguous and (last in places.countries or last in places.cities):
+        return None  # "Environment Canada", "Protect Rural England" ("Jordan" may be a name)
     return " ".join(words).removesuffix("'s").removesuffix("\u2019s")
 
 
