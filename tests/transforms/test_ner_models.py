@@ -202,3 +202,35 @@ def test_past_the_models_share_of_a_long_article_the_rules_find_names() -> None:
     people, organizations = tagger.people_and_organizations(text, language="en")
     assert "Margaret Okafor" in people  # by the model, in the first part
     assert "Tom Hale" in people and "Harbour Authority" in organizations  # by the rules
+
+
+class PlacedEntity(FakeEntity):
+    def __init__(self, text: str, label: str, start: int) -> None:
+        super().__init__(text, label)
+        self.start_char, self.end_char = start, start + len(text)
+
+
+def test_headings_and_entities_across_lines_are_no_organisations() -> None:
+    from transforms.tagging.models import _headings
+
+    text = (
+        "2. Schedule Regular Dental Check-ups\n"
+        "Book a visit twice a year, says the Harbour Dental Association.\n"
+        "Acidic Foods\nReducing sugar helps."
+    )
+    found = [
+        PlacedEntity("Schedule Regular Dental Check-ups", "ORG", 3),
+        PlacedEntity("Harbour Dental Association", "ORG", text.index("Harbour")),
+        PlacedEntity("Acidic Foods\nReducing", "ORG", text.index("Acidic")),
+    ]
+    acidic = text.index("Acidic")
+    assert _headings(text) == [
+        (0, len("2. Schedule Regular Dental Check-ups")),
+        (acidic, acidic + len("Acidic Foods")),
+    ]
+    assert entities_of(found, _headings(text))[1] == ["Harbour Dental Association"]
+    # a heading that names a known organisation, or one ending with an organisation word
+    titled = "Harbour Dental Association\nBook a visit."
+    assert entities_of([PlacedEntity("Harbour Dental Association", "ORG", 0)], _headings(titled))[
+        1
+    ] == ["Harbour Dental Association"]

@@ -30,6 +30,7 @@ from typing import Any
 
 from transforms.tagging.entities import (
     _NOT_NAMES,
+    _NOT_SURNAMES,
     _ROLE_WORDS,
     EntityTagger,
     RuleEntityTagger,
@@ -125,7 +126,7 @@ class ModelEntityTagger:
         if model is None:
             return self.rules.people_and_organizations(text, tokens, language)
         head, tail = _split(text, MODEL_CHARS)
-        people, organizations = entities_of(pipeline(model)(head).ents)
+        people, organizations = entities_of(pipeline(model)(head).ents, _headings(head))
         if not tail:
             return people, organizations
         # past the model's share, the rules: a name first printed late is still found
@@ -134,6 +135,23 @@ class ModelEntityTagger:
         named = set(merged)
         found = dict.fromkeys([*organizations, *more_orgs])
         return merged, _drop_contained([o for o in found if o not in named])
+
+
+def _headings(text: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the lines of `text` that are headings: short (up to ten
+    words), without a full stop at the end, every word capitalised but connectors (a
+    leading number, "2." or "1)", aside)."""
+    found = []
+    start = 0
+    for line in text.split("\n"):
+        words = line.split()
+        if words and words[0].rstrip(".)").isdigit():
+            words = words[1:]
+        heading = " ".join(words)
+        if 0 < len(words) <= 10 and not heading.endswith((".", "!", "?")) and _org_like(heading):
+            found.append((start, start + len(line)))
+        start += len(line) + 1
+    return found
 
 
 def _split(text: str, limit: int) -> tuple[str, str]:
@@ -145,14 +163,23 @@ def _split(text: str, limit: int) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def entities_of(ents: Iterable[Any]) -> tuple[list[str], list[str]]:
-    """(people, organisations) of a spaCy document's entities, normalised like the rules'."""
+def entities_of(
+    ents: Iterable[Any], headings: Iterable[tuple[int, int]] = ()
+) -> tuple[list[str], list[str]]:
+    """(people, organisations) of a spaCy document's entities, normalised like the rules'.
+    An entity across a line break is a misreading (no name spans two lines); an ORG entity
+    within a heading (`headings`: offsets, see `_headings`) is a title-case phrase, not an
+    organisation ("Schedule Regular Dental Check-ups"), unless it is a known organisation,
+    ends with an organisation word, or the text names it outside a heading too."""
+    spans = list(headings)
     g = gazetteer()
     places = place_names()
     people: dict[str, None] = {}
     organizations: dict[str, None] = {}
     alone: Counter[str] = Counter()  # surnames printed alone, by mentions
     for ent in ents:
+        if "\n" in ent.text.strip():
+            continue
         name = " ".join(ent.text.split()).removeprefix("the ").removeprefix("The ")
         name = name.removesuffix("'s").removesuffix("\u2019s")
         if ent.label_ in PERSON_LABELS:
@@ -173,6 +200,11 @@ def entities_of(ents: Iterable[Any]) -> tuple[list[str], list[str]]:
             while org.split()[-1:] and org.split()[-1] in _DANGLING:  # "Union State of"
                 org = org.rsplit(" ", 1)[0] if " " in org else ""
             known = org in g.organizations  # "Kremlin": a place's name and an organisation
+            start, end = getattr(ent, "start_char", -1), getattr(ent, "end_char", -1)
+            heading = any(a <= start and end <= b for a, b in spans)
+            last = org.split()[-1] if org.split() else ""
+            if heading and not known and last not in _NOT_SURNAMES:
+                continue  # (counted if the text names it outside a heading too)
             if known or (_org_like(org) and org not in places.countries):
                 _add(organizations, g.organizations.get(org, org))
     surnames = {full.split()[-1] for full in people}
