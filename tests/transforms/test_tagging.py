@@ -379,3 +379,24 @@ def test_the_rules_keep_whole_peoples_names_only(text: str, people: list[str]) -
     from transforms.tagging.entities import RuleEntityTagger
 
     assert RuleEntityTagger().people_and_organizations(text)[0] == people
+
+
+def test_german_people_after_a_role_or_a_reporting_verb_and_german_organisations() -> None:
+    from transforms.tagging.entities import RuleEntityTagger
+
+    text = (
+        "Wirtschaftsministerin Petra Lindqvist hat am Dienstag mit Verbänden gesprochen. "
+        "Die Gespräche seien gut gewesen, sagte Regierungssprecher Jonas Brandt. "
+        "CDU-Chef Karl Hoffmann kritisierte den Plan. Laut Frau Özlem Demir ist die Lage "
+        "ernst. Am Montag Abend sagte der Minister nichts. Die Deutsche Bahn und die "
+        "Gruppe Wagner wurden im Bundestag genannt. Die CDU stimmte zu."
+    )
+    people, organizations = RuleEntityTagger().people_and_organizations(text, None, "de")
+    assert people == ["Petra Lindqvist", "Jonas Brandt", "Karl Hoffmann", "Özlem Demir"]
+    assert {"Deutsche Bahn", "Wagner Group", "Bundestag", "Christian Democratic Union"} <= set(
+        organizations
+    )
+    # German nouns are capitalised: without a role or a verb saying so, no name is taken
+    assert RuleEntityTagger().people_and_organizations(text, None, "en")[0] == []
+    # "Wagner" alone is a surname (the composer, a footballer), not the Wagner Group
+    assert RuleEntityTagger().people_and_organizations("Wagner scored twice.")[1] == []

@@ -62,7 +62,7 @@ def _by_first_letter(alternatives: str) -> str:
 
 # one word of a name: "Lang", "McCarthy", "Boutros-Ghali", "O'Brien", "Putin's"
 _NAME_WORD = (
-    r"(?:[A-Z]['\u2019])?[A-Z][a-zà-ÿ]+(?:['\u2019\-]?[A-Z][a-zà-ÿ]+|['\u2019\-][a-zà-ÿ]+)*"
+    r"(?:[A-Z]['\u2019])?[A-ZÀ-Þ][a-zß-ÿ]+(?:['\u2019\-]?[A-ZÀ-Þ][a-zß-ÿ]+|['\u2019\-][a-zß-ÿ]+)*"
 )
 NAME = rf"(?:{_NAME_WORD}|[A-Z]\.)(?: (?:{_NAME_WORD}|[A-Z]\.|de|van|von|der|da|bin|al-[A-Z][a-z]+)){{1,3}}"
 _ROLE_NAME = re.compile(rf"\b(?:{_by_first_letter(ROLES)})\.? ({NAME})")
@@ -72,6 +72,20 @@ _NAME_SAID = re.compile(
     r"argued|noted|stressed|confirmed|denied|replied|tweeted|posted)\b"
 )
 _APPOSITIVE = re.compile(rf"\b({NAME}), (?:a|an|the|who|whose|\d+,)\b")
+# German: a role, often a compound ("Außenministerin", "CDU-Chef", "SPD-Vorsitzende"), or
+# Herr/Frau, before a name; a reporting verb before a role and a name. German capitalises
+# every noun, so a name is only taken where one of these says a person follows.
+_ROLES_DE = (
+    r"(?:[A-ZÄÖÜ][\wäöüß]*-)?[A-ZÄÖÜ]?[\wäöüß]*(?:[Kk]anzler|[Mm]inister|[Pp]räsident|"
+    r"[Ss]precher|[Vv]orsitzende|[Cc]hef|[Bb]ürgermeister|[Tt]rainer|[Ss]ekretär|[Bb]otschafter|"
+    r"[Aa]bgeordnete|[Rr]ichter|[Dd]irektor|[Ll]eiter|[Ss]enator|[Gg]ouverneur)"
+    r"(?:in|r|n)?|Herr|Herrn|Frau|Dr\.|Prof\."
+)
+_ROLE_NAME_DE = re.compile(rf"\b(?:{_ROLES_DE}) ({NAME})\b")
+_SAID_NAME_DE = re.compile(
+    rf"\b(?:sagte|sagt|erklärte|betonte|kritisierte|warnte|schrieb|so|laut) "
+    rf"(?:(?:{_ROLES_DE}) )?({NAME})\b"
+)
 ORG_WORDS = (
     "Bank|University|Party|Ministry|Agency|Council|Committee|Commission|Association|"
     "Federation|Union|Institute|Foundation|Court|Police|Army|Navy|Corporation|Corp\\.?|Inc\\.?|"
@@ -105,6 +119,14 @@ _ACRONYM = re.compile(
     r"((?:[A-Z][\w'\u2019\-]++ (?:(?:of|for|and|the|on) )?){1,7})\(([A-Z][A-Za-z&]{1,9})\)"
 )
 _NOT_NAMES = {
+    "Der",
+    "Die",
+    "Das",
+    "Den",
+    "Dem",
+    "Des",
+    "Ein",
+    "Eine",
     "The",
     "A",
     "An",
@@ -261,7 +283,10 @@ class RuleEntityTagger:
                 and _abbreviates(match.group(2), full)
             ):
                 _add(organizations, full)
-        for pattern in (_ROLE_NAME, _SAID_NAME, _NAME_SAID, _APPOSITIVE):
+        patterns = [_ROLE_NAME, _SAID_NAME, _NAME_SAID, _APPOSITIVE]
+        if (language or "").lower().startswith("de"):
+            patterns += [_ROLE_NAME_DE, _SAID_NAME_DE]
+        for pattern in patterns:
             for match in pattern.finditer(flat):
                 name = _clean_name(match.group(1))
                 if name and not _covered(match.span(1), known_spans) and name not in organizations:
