@@ -297,7 +297,6 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
 def _cmd_migrate_urls(args: argparse.Namespace) -> int:
     from transforms.commit import locked
-    from transforms.lakemirror import push
     from transforms.url_migration import migrate
     from transforms.urls import URL_RULE
 
@@ -305,8 +304,6 @@ def _cmd_migrate_urls(args: argparse.Namespace) -> int:
     _check_window(args.window_days)
     now = dt.datetime.now(dt.UTC)
     done = locked(root, lambda: migrate(root, dt.timedelta(days=args.window_days), now))
-    if done["record"]:
-        push(root, [done["record"]])  # on an object store: beside the dataset
     if not done["files"]:
         print(
             f"every stored article file follows URL rule {URL_RULE}: "

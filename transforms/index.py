@@ -119,11 +119,6 @@ class ArticleIndex:
     def close(self) -> None:
         self.con.close()
 
-    def invalidate(self) -> None:
-        """Make whoever opens the index next rebuild it from the files (for a change of many
-        files that a crash may interrupt: the files are the truth, whatever step it reached)."""
-        self.con.execute("DELETE FROM meta WHERE key = 'version'")
-
     def __enter__(self) -> ArticleIndex:
         return self
 
@@ -403,6 +398,15 @@ def open_index(root: Path) -> Iterator[ArticleIndex]:
             yield index
         finally:
             del held[root]
+
+
+def invalidate_index(root: Path) -> None:
+    """Make whoever opens the index of `root` next rebuild it from the files (without
+    building it now): for a change of many files that a crash may interrupt."""
+    path = root / INDEX
+    if path.exists():
+        with closing(sqlite3.connect(path, timeout=60)) as con, con:
+            con.execute("DELETE FROM meta WHERE key = 'version'")
 
 
 def rebuild_index(root: Path) -> int:

@@ -41,13 +41,43 @@ from transforms.dataset import (
 from transforms.dataset import url_rule as rule_of
 from transforms.files import fsync_dir, read_stored, write_json_durably
 from transforms.schema import ARTICLE_SCHEMA, SORT_ORDER
-from transforms.urls import URL_RULE, article_id, normalise_url
+from transforms.urls import URL_RULE, article_id, respell
 
 PENDING = Path("state") / "url_migration.json"
 RECORDS = Path("state") / "url_migrations"
 LIGHT = ["article_id", "url", "canonical_url", "fetched_at"]
 
 log = logging.getLogger(__name__)
+
+
+def respelled(table: pa.Table) -> pa.Table:
+    """`table` (with url and canonical_url) with canonical_url and article_id by the current
+    rule, and story_id/duplicate_of following a changed id: for rows made under an older rule
+    that are written again (a run transformed before an upgrade and committed after it, or a
+    re-run's stored rows), so that no file states the current rule over older ids. Returns
+    `table` itself when nothing changes."""
+    if not table.num_rows:
+        return table
+    urls: list[Any] = table["url"].to_pylist()
+    old: list[Any] = table["canonical_url"].to_pylist()
+    new = [respell(u, c) for u, c in zip(urls, old, strict=True)]
+    if new == old:
+        return table
+    ids = table["article_id"].to_pylist()
+    renamed = {i: article_id(c) for i, c, was in zip(ids, new, old, strict=True) if c != was}
+    out = table
+    for column, values in (
+        ("canonical_url", new),
+        ("article_id", [renamed.get(i, i) for i in ids]),
+    ):
+        at = out.schema.get_field_index(column)
+        out = out.set_column(at, out.schema.field(column), pa.array(values, pa.string()))
+    for column in ("story_id", "duplicate_of"):
+        if column in out.column_names:
+            at = out.schema.get_field_index(column)
+            values = [renamed.get(v, v) for v in out[column].to_pylist()]
+            out = out.set_column(at, out.schema.field(column), pa.array(values, pa.string()))
+    return out
 
 
 def outdated_files(root: Path) -> list[Path]:
@@ -66,7 +96,8 @@ def migrate(
     `after_file` is called after each file is rewritten (for tests that interrupt it there).
     The caller holds the commit lock."""
     from transforms.dedup_store import rebuild
-    from transforms.index import ArticleIndex
+    from transforms.index import invalidate_index
+    from transforms.lakemirror import push
 
     outdated = outdated_files(root)
     pending = root / PENDING
@@ -80,11 +111,11 @@ def migrate(
     if not outdated and not done["resumed"]:
         return done
     write_json_durably(pending, {"rule": URL_RULE, "started": now.isoformat()})
-    with ArticleIndex(root) as index:
-        index.invalidate()
+    invalidate_index(root)
     renamed, dropped = _plan(root)
-    if dropped:
+    if dropped:  # listed, and on an object store pushed beside the dataset, before any goes
         done["record"] = _record(root, now, dropped)
+        push(root, [done["record"]])
     touched = {Path(r["file"]) for r in dropped} | {Path(f) for f in renamed["files"]}
     gone = {(r["file"], r["article_id"]) for r in dropped}
     for path in sorted(set(outdated) | touched):
@@ -109,16 +140,14 @@ def _plan(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     canonicals: list[Any] = light["canonical_url"].to_pylist()
     fetched: list[dt.datetime | None] = light["fetched_at"].to_pylist()
     files: list[Any] = light[FILE_COLUMN].to_pylist()
-    spelt: dict[str, str] = {}
     ids: dict[str, tuple[str, str]] = {}
     changed_files: set[str] = set()
     by_new: dict[str, list[int]] = {}
     for i, canonical in enumerate(canonicals):
-        if canonical not in spelt:
-            spelt[canonical] = normalise_url(canonical)
-        new = article_id(spelt[canonical])
-        if new != olds[i] or spelt[canonical] != canonical:
-            ids[olds[i]] = (spelt[canonical], new)
+        spelt = respell(urls[i], canonical)
+        new = article_id(spelt)
+        if new != olds[i] or spelt != canonical:
+            ids[olds[i]] = (spelt, new)
             changed_files.add(files[i])
         by_new.setdefault(new, []).append(i)
     never = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -142,30 +171,46 @@ def _plan(root: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _rewrite(path: Path, ids: dict[str, tuple[str, str]], dropped: set[tuple[str, str]]) -> int:
-    """Rewrite one file by the plan; returns the rows whose id or URL changed."""
+    """Rewrite one file by the plan, column by column (the text is never turned into Python
+    objects); returns the rows whose id or URL changed."""
+    from transforms.compaction import ROW_GROUP_ROWS
+
     table = read_stored(path, ARTICLE_SCHEMA)
-    rows = table.to_pylist()
-    kept = [r for r in rows if (str(path), r["article_id"]) not in dropped]
-    changed = 0
-    for row in kept:
-        if row["article_id"] in ids:
-            row["canonical_url"], new = ids[row["article_id"]]
-            changed += 1
-            row["article_id"] = new
-        for column in ("story_id", "duplicate_of"):
-            if row[column] in ids:
-                row[column] = ids[row[column]][1]
-        if row["duplicate_of"] == row["article_id"]:  # its original was its other spelling
-            row["duplicate_of"] = None
-    if not kept:
+    keys: list[Any] = table["article_id"].to_pylist()
+    keep = [(str(path), key) not in dropped for key in keys]
+    table = table.filter(pa.array(keep, pa.bool_()))
+    if not table.num_rows:
         path.unlink()
         fsync_dir(path.parent)
-        return changed
-    out = pa.Table.from_pylist(kept, schema=ARTICLE_SCHEMA)
-    if is_compacted(path):
-        out = out.sort_by(list(SORT_ORDER))
-    write_atomic(with_url_rule(out, URL_RULE), path, sorted_rows=is_compacted(path))
-    return changed
+        return 0
+    keys = table["article_id"].to_pylist()
+    new_ids = [ids[k][1] if k in ids else k for k in keys]
+    columns: dict[str, list[Any]] = {
+        "article_id": new_ids,
+        "canonical_url": [
+            ids[k][0] if k in ids else c
+            for k, c in zip(keys, table["canonical_url"].to_pylist(), strict=True)
+        ],
+        "story_id": [ids[v][1] if v in ids else v for v in table["story_id"].to_pylist()],
+    }
+    originals = [ids[v][1] if v in ids else v for v in table["duplicate_of"].to_pylist()]
+    # a copy of its own other spelling is no copy
+    columns["duplicate_of"] = [
+        None if o == i else o for o, i in zip(originals, new_ids, strict=True)
+    ]
+    for name, values in columns.items():
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, table.schema.field(name), pa.array(values, pa.string()))
+    compacted = is_compacted(path)
+    if compacted:
+        table = table.sort_by(list(SORT_ORDER))
+    write_atomic(
+        with_url_rule(table, URL_RULE),
+        path,
+        row_group_size=ROW_GROUP_ROWS if compacted else None,
+        sorted_rows=compacted,
+    )
+    return sum(k in ids for k in keys)
 
 
 def _record(root: Path, now: dt.datetime, dropped: list[dict[str, Any]]) -> Path:

@@ -8,11 +8,13 @@ current one (transforms/url_migration.py).
 
 - Rule 1: lower-case scheme and host, no default port, no user info, no fragment, no
   tracking parameters, the other query parameters sorted by name.
-- Rule 2 (current): rule 1, and the host and path as w3lib's `canonicalize_url` spells them —
-  the host in IDNA (punycode, lower case), the path's percent-escapes in upper case, escaped
-  unreserved characters (`%7E`) decoded, raw non-ASCII characters escaped as UTF-8, dot
-  segments (`/a/./b/../c`) removed — and a query's bytes kept as they are (rule 1 read escapes
-  as UTF-8 and replaced the bytes it could not decode, so two different queries could meet).
+- Rule 2 (current): rule 1, and the host in IDNA as browsers write it (UTS 46), the path
+  as w3lib's `canonicalize_url` spells it — percent-escapes in upper case, escaped unreserved
+  characters (`%7E`) and sub-delimiters (`%2B`, `%3D`) decoded, as web servers read them,
+  while `%2F`, `%3F`, `%23` and `%25` stay; raw non-ASCII characters escaped as UTF-8; dot
+  segments (`/a/./b/../c`) removed — and a query's bytes kept as they are (rule 1 read
+  escapes as UTF-8 and replaced the bytes it could not decode, so two different queries
+  could meet; `respell` recovers them from the fetched URL where it can).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
+import idna
 from w3lib.url import canonicalize_url as _w3lib_canonical
 
 URL_RULE = "2"
@@ -86,8 +89,12 @@ def canonical_url(url: str, declared: str | None = None) -> str:
     (`normalise_url`).
     """
     chosen = url
-    if declared:
-        candidate = urljoin(url, declared.strip())
+    try:
+        candidate = urljoin(url, declared.strip()) if declared else ""
+        urlsplit(candidate).port  # noqa: B018 - raises ValueError for a malformed URL
+    except ValueError:  # a declared canonical no URL parser reads: ignored
+        candidate = ""
+    if candidate:
         to_home = urlsplit(candidate).path in ("", "/") and urlsplit(url).path not in ("", "/")
         if (
             urlsplit(candidate).scheme in ("http", "https")
@@ -102,14 +109,42 @@ def normalise_url(url: str) -> str:
     """`url` spelt by the current rule (URL_RULE; see the module's docstring). Idempotent."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host, path = _host_and_path(scheme, parts.hostname or "", parts.path)
+    host = _host(parts.hostname or "")
     try:
         port = parts.port
     except ValueError:  # not a number, or out of range: no port a request could use
         port = None
     if port and port != DEFAULT_PORTS.get(scheme):
         host = f"{host}:{port}"
+    path = _path(parts.path)
+    if not host:  # no authority: a path must not read as one ("//host/...")
+        path = "/" + path.lstrip("/")
     return urlunsplit((scheme, host, path, _query(parts.query), ""))
+
+
+def respell(url: str, canonical: str) -> str:
+    """A canonical URL stored under an older rule, spelt by the current one: from the fetched
+    `url` when rule 1 made the stored spelling out of it (rule 1 replaced the query bytes it
+    could not read as UTF-8, and the fetched URL still holds them), else from the stored
+    spelling (a declared canonical: rule 2 of rule 1's spelling). Idempotent."""
+    return normalise_url(url if _rule_1(url) == canonical else canonical)
+
+
+def _rule_1(url: str) -> str:
+    """The first rule, frozen as it was (for `respell`): "" for a URL it could not read."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower().rstrip(".")
+        if ":" in host:
+            host = f"[{host}]"
+        if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return ""
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = sorted(((k, v) for k, v in pairs if not _tracking(k)), key=lambda kv: kv[0])
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
 
 
 def article_id(canonical: str) -> str:
@@ -117,15 +152,36 @@ def article_id(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def _host_and_path(scheme: str, hostname: str, path: str) -> tuple[str, str]:
+def _host(hostname: str) -> str:
+    """The host in lower case; a non-ASCII one in IDNA as browsers write it (UTS 46, not
+    transitional: "faß.de" stays apart from "fass.de"), else by Python's IDNA 2003 codec
+    (symbols a browser still accepts), else as it came; an IPv6 literal in brackets."""
     host = hostname.lower().rstrip(".")
-    bracketed = f"[{host}]" if ":" in host else host  # an IPv6 literal
+    if ":" in host:
+        return f"[{host}]"
+    if host.isascii():
+        return host
     try:
-        spelt = urlsplit(_w3lib_canonical(urlunsplit((scheme or "http", bracketed, path, "", ""))))
-    except ValueError:  # a host no URL library accepts: kept as it came, in lower case
-        return bracketed, path or "/"
-    hostname = (spelt.hostname or host).rstrip(".")
-    return (f"[{hostname}]" if ":" in hostname else hostname), spelt.path or "/"
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError:
+        pass
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def _path(path: str) -> str:
+    """The path as w3lib's canonicalize_url spells it: escapes in upper case, escaped
+    unreserved characters and sub-delimiters decoded ("%7E" as "~", "%2B" as "+"; the
+    escapes that change a path's meaning, "%2F", "%3F", "%23" and "%25", stay), raw
+    characters escaped as UTF-8, dot segments removed; "/" when empty. Only the path goes
+    through w3lib, on a fixed host, so no host can leak into it."""
+    try:
+        spelt = urlsplit(_w3lib_canonical(urlunsplit(("http", "h.invalid", path, "", ""))))
+    except ValueError:
+        return path or "/"
+    return spelt.path or "/"
 
 
 def _query(query: str) -> str:
@@ -147,7 +203,7 @@ def _tracking(name: str) -> bool:
 
 
 def _site(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    host = _host(urlsplit(url).hostname or "")
     for prefix in SITE_VARIANT_PREFIXES:
         if host.startswith(prefix) and host.count(".") >= 2:
             return host[len(prefix) :]

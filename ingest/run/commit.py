@@ -47,6 +47,7 @@ def write(
         commit_quarantine,
         output_name,
         read_quarantine,
+        url_rule,
     )
     from transforms.dedup import DEDUP_COLUMNS
     from transforms.dedup_store import (
@@ -59,6 +60,8 @@ def write(
     from transforms.index import open_index, read_own
     from transforms.lakemirror import publish_mirror, pull, push
     from transforms.schema import ARTICLE_SCHEMA
+    from transforms.url_migration import respelled
+    from transforms.urls import URL_RULE
 
     written_at = dt.datetime.now(dt.UTC)
     work = workdir(root, source, run) if transformed is None else Path(transformed).parent
@@ -70,10 +73,19 @@ def write(
         require(work / "discovered.jsonl", "write")
     discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
 
+    # rows transformed under an older URL rule (before an upgrade) get the current ids here:
+    # no file states the current rule over older ids (transforms/url_migration.py)
+    current_rule = transformed is None or url_rule(Path(transformed)) == URL_RULE
+
+    def spelt(table: pa.Table, again: bool) -> pa.Table:
+        return table if not again else respelled(table)
+
     def read_new(columns: list[str]) -> pa.Table:  # the new rows' columns dedup needs
         if transformed is None:
             return ARTICLE_SCHEMA.empty_table().select(columns)
-        return pq.read_table(transformed, schema=ARTICLE_SCHEMA, columns=columns)
+        wanted = list(dict.fromkeys([*columns, "url", "canonical_url"]))
+        table = pq.read_table(transformed, schema=ARTICLE_SCHEMA, columns=wanted)
+        return spelt(table, not current_rule).select(columns)
 
     # only dedup's columns are read whole; the rows are written a chunk at a time from the
     # transformed file (memory does not grow with the run's text)
@@ -99,8 +111,9 @@ def write(
         redone_urls = pa.array(sorted(redone), type=pa.string())
 
         def read_kept(columns: list[str]) -> pa.Table:  # rows this run wrote before, kept
-            own = read_own(root, output, columns)
-            return own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
+            own = read_own(root, output, list(dict.fromkeys([*columns, "canonical_url"])))
+            own = own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
+            return respelled(own).select(columns)  # (stored before a migration, maybe)
 
         own = read_kept(DEDUP_COLUMNS)
         if needs_text(own, table):
@@ -127,7 +140,8 @@ def write(
                 for batch in pq.ParquetFile(transformed).iter_batches(
                     batch_size=settings.chunk_items
                 ):
-                    yield flagged(pa.Table.from_batches([batch]), result, taken, kept)
+                    chunk = spelt(pa.Table.from_batches([batch]), not current_rule)
+                    yield flagged(chunk, result, taken, kept)
 
         files = commit_flagged(result, root, output, table=chunks)
         commit_quarantine(problems, root, source.id, run.key, run.start.date())

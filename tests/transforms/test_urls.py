@@ -18,8 +18,15 @@ from transforms.commit import commit_lock
 from transforms.compaction import compact
 from transforms.index import ArticleIndex, rebuild_index
 from transforms.quality import check_recent
-from transforms.url_migration import PENDING, migrate, outdated_files
-from transforms.urls import URL_RULE, URL_RULE_KEY, article_id, canonical_url, normalise_url
+from transforms.url_migration import PENDING, _plan, migrate, outdated_files
+from transforms.urls import (
+    URL_RULE,
+    URL_RULE_KEY,
+    _rule_1,
+    article_id,
+    canonical_url,
+    normalise_url,
+)
 
 # spellings a browser, a feed or a sitemap gives of one URL: each pair must get one id
 SAME = [
@@ -47,6 +54,8 @@ DIFFERENT = [
     ("https://news.example/a?id=1&id=2", "https://news.example/a?id=2&id=1"),
     ("http://news.example/a", "https://news.example/a"),
     ("https://news.example:8443/a", "https://news.example/a"),
+    ("https://faß.example/a", "https://fass.example/a"),  # IDNA as browsers: two domains
+    ("https://news.example/a%3Fb", "https://news.example/a?b"),  # an escaped "?" is data
 ]
 
 
@@ -65,6 +74,9 @@ def test_different_urls_keep_different_ids(one: str, other: str) -> None:
     "url",
     [u for pair in SAME + DIFFERENT for u in pair]
     + [
+        "http://\\x/a",
+        "http://.//news.example/a",
+        "http://☃.example/",
         "http://[::1]:8080/a",
         "http://a_b.example/x",
         "http://news.example:99999/a",
@@ -100,6 +112,7 @@ def test_the_rule_is_idempotent_and_takes_any_url(url: str) -> None:
         ),
         ("https://news.example/a", "https://other.example/stolen", "https://news.example/a"),
         ("https://news.example/a", "javascript:alert(1)", "https://news.example/a"),
+        ("https://news.example/a", "http://[oops/b", "https://news.example/a"),  # unreadable
         (
             "https://news.example/a",
             "/",
@@ -164,6 +177,8 @@ RULE_1 = {
     "https://news.example/café-story": "https://news.example/caf%C3%A9-story",
     "https://bücher.example/%7Eed/story": "https://xn--bcher-kva.example/~ed/story",
     "https://news.example/plain": "https://news.example/plain",
+    # rule 1 stored "?q=caf%EF%BF%BD"; the fetched URL still has the byte
+    "https://news.example/search?q=caf%E9": "https://news.example/search?q=caf%E9",
 }
 
 
@@ -199,9 +214,17 @@ def old_store(root: Path) -> dict[str, dict[str, Any]]:
     )
     commit(root, [first], "a", "r1")
     commit(root, [again], "b", "r2")
-    commit(root, [moved, copy], "c", "r3")
+    # a Latin-1 query: rule 1 replaced the byte it could not read as UTF-8
+    latin = rule_1_row("https://news.example/search?q=caf%E9", STORIES["brief"], T0, "c")
+    latin = {
+        **latin,
+        "canonical_url": _rule_1(latin["url"]),
+        "article_id": article_id(_rule_1(latin["url"])),
+    }
+    assert "%EF%BF%BD" in latin["canonical_url"]
+    commit(root, [moved, copy, latin], "c", "r3")
     as_rule_1(root)
-    return {r["url"]: r for r in (first, again, moved, copy)}
+    return {r["url"]: r for r in (first, again, moved, copy, latin)}
 
 
 def without_file(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -221,6 +244,7 @@ def test_ids_stored_under_rule_1_are_migrated_and_other_spellings_dropped(tmp_pa
         == rows["https://news.example/caf%c3%a9-story"]["article_id"]
     )  # rule 1: one article stored twice, as a copy of itself
     assert len(outdated_files(tmp_path)) == 3
+    assert _plan(tmp_path)[0]["ids"]  # (the plan sees the changes: the check below can fail)
     [warning] = [f for f in check_recent(tmp_path, T0.date(), 1, T0) if f.check == "url_rule"]
     assert "newsflow migrate-urls" in warning.message
 
@@ -232,6 +256,7 @@ def test_ids_stored_under_rule_1_are_migrated_and_other_spellings_dropped(tmp_pa
         "https://news.example/caf%c3%a9-story",
         "https://bücher.example/%7Eed/story",
         "https://news.example/plain",
+        "https://news.example/search?q=caf%E9",
     }  # the later spelling went; the one fetched first stays
     for url, kept in after.items():
         assert kept["article_id"] == article_id(RULE_1[url])
@@ -251,7 +276,8 @@ def test_ids_stored_under_rule_1_are_migrated_and_other_spellings_dropped(tmp_pa
     with commit_lock(tmp_path):
         rebuild_index(tmp_path)
     assert dump(tmp_path) == kept_index  # the index equals a rebuild from the files
-    assert migrated(tmp_path)["files"] == 0  # idempotent
+    assert migrated(tmp_path)["files"] == 0  # idempotent: nothing left to change or drop
+    assert _plan(tmp_path) == ({"ids": {}, "files": set()}, [])
 
     # the same article fetched again in either spelling is known as stored
     again = commit(
@@ -264,17 +290,20 @@ def test_the_migration_gives_what_a_fresh_ingest_under_rule_2_gives(tmp_path: Pa
     rows = old_store(tmp_path / "old")
     migrated(tmp_path / "old")
     fresh = tmp_path / "fresh"
-    for url in (
-        "https://news.example/caf%c3%a9-story",
-        "https://bücher.example/%7Eed/story",
-        "https://news.example/plain",
+    for n, url in enumerate(
+        (
+            "https://news.example/caf%c3%a9-story",
+            "https://bücher.example/%7Eed/story",
+            "https://news.example/plain",
+            "https://news.example/search?q=caf%E9",
+        )
     ):
         made = rows[url]
         commit(
             fresh,
             [row(url, made["text"], made["published_at"], made["source_id"])],
             made["source_id"],
-            "r",
+            f"r{n}",
         )
     columns = ["canonical_url", "article_id", "duplicate_of", "story_id"]
     assert {

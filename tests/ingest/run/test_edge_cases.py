@@ -255,3 +255,43 @@ def test_leftovers_of_killed_runs_go_after_a_day_and_nothing_live_is_touched(
     assert not killed.exists() and not warc_tmp.exists() and not parquet_tmp.exists()
     assert committed.exists() and running.exists() and len(urls(data)) == 2
     assert remove_leftovers(data, now) == 0
+
+
+def test_a_run_transformed_under_an_older_url_rule_is_stored_with_the_current_ids(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest.run import commit, stages
+    from transforms.dataset import article_files, url_rule
+    from transforms.urls import URL_RULE, URL_RULE_KEY, article_id
+
+    site = write_site(tmp_path / "site", 2)
+    with serve_site(site) as server:
+        config = load_sources(sources_file(tmp_path / "s.yaml", server.base_url))
+        source, settings, data, run = (
+            config.sources[0],
+            config.settings,
+            tmp_path / "data",
+            Run.adhoc(),
+        )
+        found = stages.discover(source, settings, data, run)
+        fetched = stages.fetch(source, settings, data, run, found["path"])
+    extracted = stages.extract(source, settings, data, run, fetched["path"])
+    transformed = stages.transform(source, settings, data, run, extracted["path"])
+    table = pq.read_table(transformed["path"])
+    current = sorted(table["article_id"].to_pylist())
+    # as rule 1 wrote it: dot segments left in the path, no rule in the footer
+    old = [c.replace("/a/", "/a/./") for c in table["canonical_url"].to_pylist()]
+    assert old != table["canonical_url"].to_pylist()
+    for name, values in (("canonical_url", old), ("article_id", [article_id(c) for c in old])):
+        at = table.schema.get_field_index(name)
+        table = table.set_column(at, table.schema.field(name), pa.array(values, pa.string()))
+    metadata = {k: v for k, v in (table.schema.metadata or {}).items() if k != URL_RULE_KEY}
+    pq.write_table(table.replace_schema_metadata(metadata), transformed["path"])
+
+    commit.write(source, settings, data, run, transformed["path"])
+    stored = [pq.read_table(p) for p in article_files(data)]
+    assert sorted(i for t in stored for i in t["article_id"].to_pylist()) == current
+    assert all(url_rule(p) == URL_RULE for p in article_files(data))
