@@ -524,16 +524,23 @@ def _pipeline(model: str, where: str, path: Path) -> str:
     """An installed spaCy pipeline's name (or folder), else one sentence saying how to get it."""
     import importlib.util
 
-    from transforms.tagging.models import installed
+    from transforms.tagging.models import installed, pipeline_folder
 
     if importlib.util.find_spec("spacy") is None:
         raise ConfigError(
             f"{path}: settings.{where} is {model!r}, but spaCy is not installed; "
             "install it and the model (see the README's Tagging section) or remove the setting."
         )
-    if (path.parent / model).is_dir():  # a pipeline saved to a folder, beside the sources file
-        return str((path.parent / model).resolve())
-    if not installed(model) and not Path(model).is_dir():
+    for folder in (path.parent / model, Path(model)):  # a pipeline saved to a folder
+        if folder.is_dir():
+            if not pipeline_folder(folder):
+                raise ConfigError(
+                    f"{path}: settings.{where} names the folder {folder}, which holds no saved "
+                    "spaCy pipeline (no config.cfg and meta.json); name an installed pipeline "
+                    "or the folder nlp.to_disk() wrote."
+                )
+            return str(folder.resolve())
+    if not installed(model):
         raise ConfigError(
             f"{path}: settings.{where} names the spaCy pipeline {model!r}, which is not "
             f"installed; install it (python -m spacy download {model}, or the pinned wheel the "

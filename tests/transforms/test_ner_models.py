@@ -52,9 +52,18 @@ def test_both_pinned_pipelines_are_installed_and_chosen_by_default() -> None:
 def test_the_setting_names_pipelines_per_language_or_keeps_the_rules() -> None:
     assert resolve("rules") == {}
     assert entity_tagger("rules").name == "rules"
-    assert "en" not in resolve((("en", "rules"),)) and resolve((("en", "rules"),))["fr"] == FRENCH
+    assert resolve((("en", "rules"),)) == {"en": "rules", "fr": FRENCH}
     assert resolve((("de", ENGLISH),))["de"] == ENGLISH
     assert resolve(ENGLISH) == {"*": ENGLISH}  # the older entity_model: one for every language
+    # `*` names the pipeline of every language: no defaults; "rules" stops the fall to `*`
+    every = ModelEntityTagger(resolve((("*", ENGLISH), ("de", "rules"))))
+    assert every.models == {"*": ENGLISH, "de": "rules"}
+    german = "Bundeskanzler Karl Hoffmann sagte am Dienstag, die Gespräche gingen weiter."
+    assert every.people_and_organizations(german, language="de") == (
+        RuleEntityTagger().people_and_organizations(german, None, "de")
+    )
+    assert every.people_and_organizations(FRENCH_TEXT, language="fr")[0]  # the English one
+    assert entity_tagger((("*", "rules"),)).name == "rules"
 
 
 def test_the_english_pipeline_finds_people_and_organisations_and_normalises_them() -> None:
@@ -136,6 +145,9 @@ def test_an_ingest_run_tags_with_the_installed_pipeline(tmp_path: Path) -> None:
             "entity_models: {en: en_core_web_xl}",
             "names the spaCy pipeline 'en_core_web_xl', which is not installed",
         ),
+        # an importable module that is no spaCy pipeline is refused too
+        ("entity_models: {en: json}", "names the spaCy pipeline 'json', which is not installed"),
+        ("entity_models: {en: .}", "holds no saved spaCy pipeline"),
         ("entity_models: {english: en_core_web_sm}", "has the key 'english'; use a language code"),
         ("entity_models: [en_core_web_sm]", "must map languages to spaCy pipelines"),
         ("entity_model: x\n  entity_models: rules", "has both entity_model and entity_models"),
@@ -234,3 +246,14 @@ def test_headings_and_entities_across_lines_are_no_organisations() -> None:
     assert entities_of([PlacedEntity("Harbour Dental Association", "ORG", 0)], _headings(titled))[
         1
     ] == ["Harbour Dental Association"]
+
+
+def test_a_pipeline_that_does_not_load_leaves_its_languages_to_the_rules(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tagger = ModelEntityTagger({"en": "json", "fr": FRENCH})  # "json" imports, loads no pipeline
+    assert tagger.models == {"en": "rules", "fr": FRENCH} and "en=rules" in tagger.name
+    assert any("cannot be used" in m for m in caplog.messages)
+    assert tagger.people_and_organizations(BRIEFING, language="en") == (
+        RuleEntityTagger().people_and_organizations(BRIEFING, None, "en")
+    )

@@ -87,7 +87,7 @@ def test_the_current_version_is_written_in_every_footer(tmp_path: Path) -> None:
 def test_quarantine_and_runs_files_of_an_older_version_are_upgraded(tmp_path: Path) -> None:
     from transforms.compaction import upgrade_tables
     from transforms.dataset import commit_quarantine, commit_run_metrics
-    from transforms.schema import RUNS_SCHEMA
+    from transforms.schema import QUARANTINE_SCHEMA, RUNS_SCHEMA
 
     for k, day in enumerate((dt.date(2024, 3, 1), dt.date(2024, 3, 2))):
         at = dt.datetime(2024, 3, 1 + k, tzinfo=dt.UTC)
@@ -105,9 +105,19 @@ def test_quarantine_and_runs_files_of_an_older_version_are_upgraded(tmp_path: Pa
         pq.write_table(table.replace_schema_metadata(metadata), path)
     assert set(readers(tmp_path / "runs")["pyarrow"][0]) & set(newer) == set()
 
+    quarantine = sorted((tmp_path / "quarantine").rglob("*.parquet"))
+    for path in quarantine[:1]:  # and a quarantine file from before "detail" existed
+        table = pq.read_table(path).drop_columns(["detail"])
+        metadata = {**(QUARANTINE_SCHEMA.metadata or {}), b"newsflow.schema_version": b"4"}
+        pq.write_table(table.replace_schema_metadata(metadata), path)
+    assert "detail" not in readers(tmp_path / "quarantine")["pyarrow"][0]
+
     with commit_lock(tmp_path):
-        assert upgrade_tables(tmp_path) == 1
+        assert upgrade_tables(tmp_path) == 2
         assert upgrade_tables(tmp_path) == 0
     for name, (columns, rows) in readers(tmp_path / "runs").items():
         assert {*RUNS_SCHEMA.names, "run_date"} == columns, name
         assert rows == len(runs), name
+    for name, (columns, rows) in readers(tmp_path / "quarantine").items():
+        assert {*QUARANTINE_SCHEMA.names, "run_date"} == columns, name
+        assert rows == len(quarantine), name

@@ -350,12 +350,14 @@ def test_places_in_german_and_french_by_names_exonyms_and_lower_case_adjectives(
         "Präsidenten über die Lage gesprochen. Die russische Armee habe ihre Angriffe auf Kiew "
         "verstärkt. Auch Großbritannien will helfen. Aus Warschau hieß es, man sei bereit."
     )
-    assert find_places(german)[0] == ["DE", "FR", "GB", "PL", "RU", "UA"]
+    assert find_places(german, None, "de")[0] == ["DE", "FR", "GB", "PL", "RU", "UA"]
     french = (
         "Le président français a reçu le chancelier allemand. Selon Moscou, l'armée russe a "
         "avancé; les autorités chinoises et le ministre turc ont appelé au calme à Bruxelles."
     )
-    assert find_places(french)[0] == ["BE", "CN", "DE", "FR", "RU", "TR"]
+    assert find_places(french, None, "fr")[0] == ["BE", "CN", "DE", "FR", "RU", "TR"]
+    # the adjectives are German and French words: not read in other languages' articles
+    assert find_places("An afghan rug and argentine tango.", None, "en")[0] == []
     # names and the language's name are not the adjectives: capitalised words are other words
     assert find_places("Deutsche Bank profits rose; she teaches Deutsch and Français.")[0] == []
 

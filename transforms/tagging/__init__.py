@@ -119,7 +119,7 @@ class Tagger:
         tokens = tokenize(flat)
 
         def places() -> dict[str, Any]:
-            codes, cities = find_places(flat, tokens)
+            codes, cities = find_places(flat, tokens, out["language"] or declared_language)
             return {"places": codes, "cities": cities}
 
         def entities() -> dict[str, Any]:

@@ -122,9 +122,7 @@ _NOT_NAMES = {
     "Der",
     "Die",
     "Das",
-    "Den",
     "Dem",
-    "Des",
     "Ein",
     "Eine",
     "The",
@@ -201,7 +199,10 @@ _NOT_SURNAMES = frozenset(
     {w.rstrip(".").replace("\\", "") for w in ORG_WORDS.split("|")}
     | {"Research", "Observatory", "Data", "Authority", "Park", "Reserve", "Group", "Project"}
 )
-_PARTICLES = {"de", "van", "von", "der", "da", "bin"}
+# lower-case words inside names ("Ursula von der Leyen", "Luiz Inacio Lula da Silva")
+PARTICLES = frozenset(
+    {"de", "da", "di", "del", "van", "von", "der", "den", "bin", "al", "la", "le", "du"}
+)
 
 
 class EntityTagger(Protocol):
@@ -425,7 +426,7 @@ def _clean_name(name: str) -> str | None:
         or (len(words) > 2 and words[0].lower().endswith(_OCCUPATION_ENDINGS))
     ):
         words = words[1:]
-    while words and words[-1] in _PARTICLES:  # "Josh Morgan de" (… de Montréal)
+    while words and words[-1] in PARTICLES:  # "Josh Morgan de" (… de Montréal)
         words = words[:-1]
     # a role inside: the name is what follows it ("Industry Secretary Ian Lang")
     roles = [i for i, w in enumerate(words) if w.rstrip(".") in TITLES or w.lower() in _ROLE_WORDS]
@@ -442,8 +443,8 @@ def _clean_name(name: str) -> str | None:
     whole = " ".join(words)
     if whole in places.cities or whole in places.countries:
         return None
-    if last not in places.ambiguous and (last in places.countries or last in places.cities):
-        return None  # "Environment Canada", "Protect Rural England" ("Jordan" may be a name)
+    if last in places.countries and last not in places.ambiguous:
+        return None  # "Environment Canada", "Protect Rural England" (not "Jack London")
     return " ".join(words).removesuffix("'s").removesuffix("\u2019s")
 
 

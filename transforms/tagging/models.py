@@ -26,12 +26,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from transforms.tagging.entities import (
     _NOT_NAMES,
     _NOT_SURNAMES,
     _ROLE_WORDS,
+    PARTICLES,
     EntityTagger,
     RuleEntityTagger,
     _add,
@@ -63,9 +65,6 @@ DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
 MODEL_CHARS = 5_000
 PERSON_LABELS = ("PERSON", "PER")
 ALONE_MENTIONS = 2  # a surname printed alone is a person when tagged so this often
-_PARTICLES = frozenset(
-    {"de", "da", "di", "del", "van", "von", "der", "den", "bin", "al", "la", "le", "du"}
-)
 _DANGLING = frozenset({"of", "for", "and", "the", "de", "du", "des", "la", "le", "der", "und"})
 ORG_LABELS = ("ORG",)
 
@@ -73,34 +72,41 @@ log = logging.getLogger(__name__)
 
 
 def installed(model: str) -> bool:
-    """Whether spaCy and the pipeline package `model` can be imported here."""
+    """Whether spaCy is installed and `model` names an installed spaCy pipeline package (a
+    package with the pipeline's meta.json: not any importable module)."""
     try:
-        return (
-            importlib.util.find_spec("spacy") is not None
-            and importlib.util.find_spec(model) is not None
-        )
+        if importlib.util.find_spec("spacy") is None:
+            return False
+        spec = importlib.util.find_spec(model)
     except (ImportError, ValueError):  # a name that is not a module name
         return False
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    return any((Path(folder) / "meta.json").is_file() for folder in folders)
+
+
+def pipeline_folder(path: Path) -> bool:
+    """Whether `path` is a folder holding a saved spaCy pipeline."""
+    return (path / "config.cfg").is_file() and (path / "meta.json").is_file()
 
 
 def resolve(setting: str | Iterable[tuple[str, str]] | None) -> dict[str, str]:
-    """language (or `*`) -> the pipeline that tags its articles, from the setting (see the
-    module's docstring); languages absent from the result keep the rules. A pipeline the
-    setting names must be installed (the sources file's check says so first)."""
-    chosen: dict[str, str] = {}
+    """language (or `*`) -> the pipeline that tags its articles, or RULES, from the setting
+    (see the module's docstring); a language absent from the result falls to `*`, and
+    without `*` to the rules. The installed defaults apply unless the setting is `rules` or
+    names a pipeline for every language (`*`, or the older single `entity_model`). A
+    pipeline the setting names must be installed (the sources file's check says so first)."""
     if setting == RULES:
-        return chosen
-    for language, candidates in DEFAULT_MODELS.items():
-        found = next((m for m in candidates if installed(m)), None)
-        if found is not None:
-            chosen[language] = found
-    if isinstance(setting, str):  # the older single `entity_model`
+        return {}
+    if isinstance(setting, str):  # the older single `entity_model`: one for every language
         return {ANY_LANGUAGE: setting}
-    for language, model in setting or ():
-        if model == RULES:
-            chosen.pop(language, None)
-        else:
-            chosen[language] = model
+    pairs = list(setting or ())
+    chosen: dict[str, str] = {}
+    if not any(language == ANY_LANGUAGE for language, _ in pairs):
+        for language, candidates in DEFAULT_MODELS.items():
+            found = next((m for m in candidates if installed(m)), None)
+            if found is not None:
+                chosen[language] = found
+    chosen.update(pairs)  # "rules" for a language stays: it stops the fall to `*`
     return chosen
 
 
@@ -108,22 +114,24 @@ class ModelEntityTagger:
     """spaCy pipelines for the languages that have one, the rules for the others."""
 
     def __init__(self, models: Mapping[str, str], rules: EntityTagger | None = None) -> None:
-        self.models = dict(models)
         self.rules = rules or RuleEntityTagger()
-        described = ",".join(f"{lang}={_described(m)}" for lang, m in sorted(self.models.items()))
+        self.models = {lang: m if m == RULES or _loads(m) else RULES for lang, m in models.items()}
+        described = ",".join(
+            f"{lang}={m if m == RULES else _described(m)}"
+            for lang, m in sorted(self.models.items())
+        )
         self.name = f"spacy:{described}"
 
     def load(self) -> None:
-        """Load every pipeline now (once per process), not in an article's time budget."""
-        for model in self.models.values():
-            pipeline(model)
+        """The pipelines are loaded (once per process) when the tagger is made, never in an
+        article's time budget."""
 
     def people_and_organizations(
         self, text: str, tokens: list[Token] | None = None, language: str | None = None
     ) -> tuple[list[str], list[str]]:
         code = (language or "").lower().replace("_", "-").split("-")[0]
-        model = self.models.get(code) or self.models.get(ANY_LANGUAGE)
-        if model is None:
+        model = self.models.get(code, self.models.get(ANY_LANGUAGE, RULES))
+        if model == RULES:
             return self.rules.people_and_organizations(text, tokens, language)
         head, tail = _split(text, MODEL_CHARS)
         people, organizations = entities_of(pipeline(model)(head).ents, _headings(head))
@@ -220,7 +228,7 @@ def entities_of(
 def _name_word(word: str) -> bool:
     """A word a printed name is made of: capitalised, not in capitals throughout, no digits
     ("Anna", "O'Brien", "J.", "McCarthy"), or a particle ("de", "van", "bin")."""
-    if word in _PARTICLES:
+    if word in PARTICLES:
         return True
     if not word[:1].isupper() or any(ch.isdigit() for ch in word):
         return False
@@ -233,7 +241,7 @@ def _org_like(org: str) -> bool:
     words = org.split()
     if not words or not (org[0].isupper() or org[0].isdigit()):
         return False
-    return not any(w[:1].islower() and w not in _DANGLING | _PARTICLES for w in words)
+    return not any(w[:1].islower() and w not in _DANGLING | PARTICLES for w in words)
 
 
 @lru_cache(maxsize=8)
@@ -254,6 +262,17 @@ def pipeline(model: str) -> Any:
     return nlp
 
 
+def _loads(model: str) -> bool:
+    """Whether the pipeline `model` loads here (it is loaded now, once per process); a
+    pipeline that does not is logged, and its languages get the rules."""
+    try:
+        pipeline(model)
+    except Exception as exc:  # a broken or incompatible install must not stop the tagging
+        log.warning("spaCy pipeline %r cannot be used (%s); the rules tag its articles", model, exc)
+        return False
+    return True
+
+
 def _described(model: str) -> str:
     """`name@version` of an installed pipeline package (its metadata, no loading)."""
     try:
@@ -267,4 +286,6 @@ def entity_tagger(setting: str | Iterable[tuple[str, str]] | None = None) -> Ent
     if isinstance(setting, str) and setting != RULES and importlib.util.find_spec("spacy") is None:
         raise RuntimeError(f"spaCy is not installed, so the model {setting!r} cannot be used")
     models = resolve(setting)
-    return ModelEntityTagger(models) if models else RuleEntityTagger()
+    if all(model == RULES for model in models.values()):
+        return RuleEntityTagger()
+    return ModelEntityTagger(models)

@@ -31,7 +31,7 @@ class Gazetteer:
     cities: dict[str, tuple[str, str]]  # name -> (city, code)
     ambiguous: frozenset[str]
     starts: dict[str, int]  # first word of a name -> most words of a name starting with it
-    adjectives: dict[str, str]  # lower-case German and French adjectives -> code
+    adjectives: dict[str, dict[str, str]]  # language -> its lower-case adjectives -> code
     after_place_word: frozenset[str]  # names that count only after PLACE_PREPOSITIONS
 
 
@@ -70,13 +70,14 @@ def gazetteer() -> Gazetteer:
     return Gazetteer(countries, cities, ambiguous, starts, _adjectives(), after_place_word)
 
 
-def _adjectives() -> dict[str, str]:
-    """Every form of the lower-case country adjectives of data/adjectives.yaml."""
+def _adjectives() -> dict[str, dict[str, str]]:
+    """Every form of the lower-case country adjectives of data/adjectives.yaml, by language."""
     data = yaml.safe_load((DATA / "adjectives.yaml").read_text(encoding="utf-8"))
-    forms: dict[str, str] = {}
+    german: dict[str, str] = {}
     for stem, code in data["de"].items():
         for ending in ("", "e", "en", "er", "es", "em"):
-            forms[stem + ending] = code
+            german[stem + ending] = code
+    french: dict[str, str] = {}
     for word, code in data["fr"].items():
         if word.endswith("en"):  # ukrainien, nord-coréen
             endings: tuple[str, ...] = ("", "ne", "s", "nes")
@@ -87,12 +88,12 @@ def _adjectives() -> dict[str, str]:
         else:  # allemand, américain, espagnol
             endings = ("", "e", "s", "es")
         for ending in endings:
-            forms[word + ending] = code
-    forms.update(data.get("fr_forms") or {})
-    for word, code in forms.items():
+            french[word + ending] = code
+    french.update(data.get("fr_forms") or {})
+    for word, code in [*german.items(), *french.items()]:
         if not (isinstance(code, str) and len(code) == 2 and code.isupper()):
             raise ValueError(f"adjectives.yaml: {word}: {code!r} is not an ISO country code")
-    return forms
+    return {"de": german, "fr": french}
 
 
 _ELIDED = re.compile(r"^[LlDd]['\u2019](?=[^\W\d_])(?=[A-ZÀ-Ý])")
@@ -146,9 +147,13 @@ def _translated_names(pycountry: Any) -> dict[str, str]:
     return found
 
 
-def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str], list[str]]:
-    """(sorted country codes, cities as printed in the gazetteer) mentioned in `text`."""
+def find_places(
+    text: str, tokens: list[Token] | None = None, language: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(sorted country codes, cities as printed in the gazetteer) mentioned in `text`;
+    `language`, the article's, adds the lower-case adjectives of German or French."""
     g = gazetteer()
+    adjectives = g.adjectives.get((language or "").lower()[:2], {})
     tokens = tokenize(text) if tokens is None else list(tokens)  # respelled below, a copy
     codes: set[str] = set()
     cities: dict[str, None] = {}
@@ -162,8 +167,8 @@ def find_places(text: str, tokens: list[Token] | None = None) -> tuple[list[str]
             token = token._replace(text=token.text[2:], start=token.start + 2)
             tokens[i] = token
         longest = g.starts.get(token.text) or (1 if token.capitalised else 0)
-        if not token.capitalised and token.text in g.adjectives:  # "die russische Armee"
-            codes.add(g.adjectives[token.text])
+        if not token.capitalised and token.text in adjectives:  # "die russische Armee"
+            codes.add(adjectives[token.text])
         if not token.capitalised or not longest:
             i += 1
             continue
