@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
@@ -186,15 +187,12 @@ def test_a_page_dated_year_one_falls_back_to_the_next_date_and_blocks_nothing(
     assert any("0001-01-01" in m and "outside the years" in m for m in caplog.messages)
 
 
-def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
-    tmp_path: Path,
-) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def transformed_run(tmp_path: Path, pages: int) -> tuple[Any, Any, Path, Run, dict[str, Any]]:
+    """A fixture site's run taken through the transform stage, one stage at a time: (source,
+    settings, data root, run, the transform stage's result), for tests of the write stage."""
+    from ingest.run import stages
 
-    from ingest.run import commit, stages
-
-    site = write_site(tmp_path / "site", 3)
+    site = write_site(tmp_path / "site", pages)
     with serve_site(site) as server:
         config = load_sources(sources_file(tmp_path / "s.yaml", server.base_url))
         source, settings, data, run = (
@@ -206,7 +204,24 @@ def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
         found = stages.discover(source, settings, data, run)
         fetched = stages.fetch(source, settings, data, run, found["path"])
     extracted = stages.extract(source, settings, data, run, fetched["path"])
-    transformed = stages.transform(source, settings, data, run, extracted["path"])
+    return (
+        source,
+        settings,
+        data,
+        run,
+        stages.transform(source, settings, data, run, extracted["path"]),
+    )
+
+
+def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest.run import commit
+
+    source, settings, data, run, transformed = transformed_run(tmp_path, 3)
     # a work file with a row no check caught (written by an older version, say)
     table = pq.read_table(transformed["path"])
     dates = table["published_at"].to_pylist()
@@ -263,23 +278,11 @@ def test_a_run_transformed_under_an_older_url_rule_is_stored_with_the_current_id
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ingest.run import commit, stages
+    from ingest.run import commit
     from transforms.dataset import article_files, url_rule
     from transforms.urls import URL_RULE, URL_RULE_KEY, article_id
 
-    site = write_site(tmp_path / "site", 2)
-    with serve_site(site) as server:
-        config = load_sources(sources_file(tmp_path / "s.yaml", server.base_url))
-        source, settings, data, run = (
-            config.sources[0],
-            config.settings,
-            tmp_path / "data",
-            Run.adhoc(),
-        )
-        found = stages.discover(source, settings, data, run)
-        fetched = stages.fetch(source, settings, data, run, found["path"])
-    extracted = stages.extract(source, settings, data, run, fetched["path"])
-    transformed = stages.transform(source, settings, data, run, extracted["path"])
+    source, settings, data, run, transformed = transformed_run(tmp_path, 2)
     table = pq.read_table(transformed["path"])
     current = sorted(table["article_id"].to_pylist())
     # as rule 1 wrote it: dot segments left in the path, no rule in the footer
