@@ -181,6 +181,7 @@ def no_op(root: Path, number: int) -> float:
     work.mkdir(parents=True, exist_ok=True)
     path = work / "articles.parquet"
     pq.write_table(ARTICLE_SCHEMA.empty_table(), path)
+    write_jsonl(work / "discovered.jsonl", [])  # discovery found nothing new
     started = time.perf_counter()
     write(source, SETTINGS, root, run, str(path))
     return time.perf_counter() - started
