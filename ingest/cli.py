@@ -123,13 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="only articles published on or after this day (UTC); default: all",
     )
-    dedup.add_argument(
-        "--window-days",
-        type=float,
-        default=Settings.dedup_window_days,
-        help=f"days of publication time within which copies match (default: {Settings.dedup_window_days:g}; "
-        "use the sources file's dedup_window_days)",
-    )
+    _add_window_days(dedup, "days of publication time within which copies match")
     dedup.set_defaults(func=_cmd_dedup)
 
     migrate = sub.add_parser(
@@ -138,13 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         "that changed it; the daily check says when)",
     )
     migrate.add_argument("--data", default=None, help="data root")
-    migrate.add_argument(
-        "--window-days",
-        type=float,
-        default=Settings.dedup_window_days,
-        help=f"dedup window of the re-clustering that follows (default: {Settings.dedup_window_days:g}; "
-        "use the sources file's dedup_window_days)",
-    )
+    _add_window_days(migrate, "dedup window of the re-clustering that follows")
     migrate.set_defaults(func=_cmd_migrate_urls)
 
     retag = sub.add_parser(
@@ -233,6 +221,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_cmd_serve_demo)
     return parser
+
+
+def _add_window_days(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--window-days",
+        type=float,
+        default=Settings.dedup_window_days,
+        help=f"{what} (default: {Settings.dedup_window_days:g}; use the sources file's "
+        "dedup_window_days)",
+    )
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:

@@ -77,15 +77,15 @@ def write(
     # no file states the current rule over older ids (transforms/url_migration.py)
     current_rule = transformed is None or url_rule(Path(transformed)) == URL_RULE
 
-    def spelt(table: pa.Table, again: bool) -> pa.Table:
-        return table if not again else respelled(table)
+    def spelt(table: pa.Table) -> pa.Table:  # the transformed file's rows, by the current rule
+        return table if current_rule else respelled(table)
 
     def read_new(columns: list[str]) -> pa.Table:  # the new rows' columns dedup needs
         if transformed is None:
             return ARTICLE_SCHEMA.empty_table().select(columns)
         wanted = list(dict.fromkeys([*columns, "url", "canonical_url"]))
         table = pq.read_table(transformed, schema=ARTICLE_SCHEMA, columns=wanted)
-        return spelt(table, not current_rule).select(columns)
+        return spelt(table).select(columns)
 
     # only dedup's columns are read whole; the rows are written a chunk at a time from the
     # transformed file (memory does not grow with the run's text)
@@ -140,7 +140,7 @@ def write(
                 for batch in pq.ParquetFile(transformed).iter_batches(
                     batch_size=settings.chunk_items
                 ):
-                    chunk = spelt(pa.Table.from_batches([batch]), not current_rule)
+                    chunk = spelt(pa.Table.from_batches([batch]))
                     yield flagged(chunk, result, taken, kept)
 
         files = commit_flagged(result, root, output, table=chunks)

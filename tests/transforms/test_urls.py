@@ -183,9 +183,9 @@ RULE_1 = {
 
 
 def rule_1_row(url: str, text: str, fetched: dt.datetime, source: str) -> dict[str, Any]:
-    """A row as the first rule made it: the fetched URL as canonical, its hash as id."""
+    """A row as the first rule made it: its canonical URL spelt by rule 1, its hash as id."""
     made = row(url, text, fetched - dt.timedelta(hours=1), source)
-    return {**made, "canonical_url": url, "article_id": article_id(url)}
+    return {**made, "canonical_url": _rule_1(url), "article_id": article_id(_rule_1(url))}
 
 
 def as_rule_1(root: Path) -> None:
@@ -216,11 +216,6 @@ def old_store(root: Path) -> dict[str, dict[str, Any]]:
     commit(root, [again], "b", "r2")
     # a Latin-1 query: rule 1 replaced the byte it could not read as UTF-8
     latin = rule_1_row("https://news.example/search?q=caf%E9", STORIES["brief"], T0, "c")
-    latin = {
-        **latin,
-        "canonical_url": _rule_1(latin["url"]),
-        "article_id": article_id(_rule_1(latin["url"])),
-    }
     assert "%EF%BF%BD" in latin["canonical_url"]
     commit(root, [moved, copy, latin], "c", "r3")
     as_rule_1(root)

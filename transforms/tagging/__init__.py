@@ -64,10 +64,7 @@ class Tagger:
 
         _identifier()
         place_names()
-        entity_names()
-        load_models = getattr(self.entities, "load", None)
-        if load_models is not None:  # statistical pipelines: loaded before any budget runs
-            load_models()
+        entity_names()  # (spaCy pipelines are loaded when their tagger is made)
 
     def tag(
         self, title: str | None, text: str, declared_language: str | None

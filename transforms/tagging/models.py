@@ -114,6 +114,7 @@ class ModelEntityTagger:
     """spaCy pipelines for the languages that have one, the rules for the others."""
 
     def __init__(self, models: Mapping[str, str], rules: EntityTagger | None = None) -> None:
+        """Loads the pipelines now (once per process), never in an article's time budget."""
         self.rules = rules or RuleEntityTagger()
         self.models = {lang: m if m == RULES or _loads(m) else RULES for lang, m in models.items()}
         described = ",".join(
@@ -121,10 +122,6 @@ class ModelEntityTagger:
             for lang, m in sorted(self.models.items())
         )
         self.name = f"spacy:{described}"
-
-    def load(self) -> None:
-        """The pipelines are loaded (once per process) when the tagger is made, never in an
-        article's time budget."""
 
     def people_and_organizations(
         self, text: str, tokens: list[Token] | None = None, language: str | None = None
