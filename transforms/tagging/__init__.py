@@ -64,7 +64,7 @@ class Tagger:
 
         _identifier()
         place_names()
-        entity_names()  # (spaCy pipelines are loaded when their tagger is made)
+        entity_names()  # (a spaCy pipeline loads when its language first comes: `tag`)
 
     def tag(
         self, title: str | None, text: str, declared_language: str | None
@@ -112,6 +112,18 @@ class Tagger:
             found, score = detect(text, declared_language)
             return {"language": found, "language_score": score}
 
+        def prepare() -> None:
+            """The entity tagger's loading for the article's language, off its budget's
+            clock (a pipeline loads once per process, when its language first comes)."""
+            nonlocal started
+            loading = _clock()
+            try:
+                self.entities.prepare(out["language"] or declared_language)
+            except Exception:  # the entities part fails on its own if it must
+                log.exception("tagging: loading for %r failed", title[:80])
+            started += _clock() - loading
+            out["tagger_version"] = self.version  # a pipeline that did not load: `rules`
+
         flat = flatten(full)
         tokens = tokenize(flat)
 
@@ -133,6 +145,7 @@ class Tagger:
             }
 
         part("language", language)
+        prepare()
         part("places", places)
         part("entities", entities)
         part("topics", topics)

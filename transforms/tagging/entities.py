@@ -206,7 +206,15 @@ PARTICLES = frozenset(
 
 
 class EntityTagger(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """What tags: `rules`, or the pipelines per language (part of `tagger_version`)."""
+        ...
+
+    def prepare(self, language: str | None) -> None:
+        """Load what tagging an article of `language` needs (once per process), so that
+        the loading does not count against the article's time budget."""
+        ...
 
     def people_and_organizations(
         self, text: str, tokens: list[Token] | None = None, language: str | None = None
@@ -240,6 +248,9 @@ class RuleEntityTagger:
     """The default: a gazetteer and the patterns news uses to print names."""
 
     name = "rules"
+
+    def prepare(self, language: str | None) -> None:
+        """Nothing to load per language: Tagger.load reads the gazetteers."""
 
     def people_and_organizations(
         self, text: str, tokens: list[Token] | None = None, language: str | None = None

@@ -10,7 +10,10 @@ Which pipelines run (`resolve`):
   for no model at all; the older `settings.entity_model: NAME` is one pipeline for every
   language (`*`).
 
-A pipeline runs only its entity recogniser (and a shared token-vector layer when the
+A pipeline is loaded when the first article of its language comes (once per process: the
+French pipeline alone takes seconds to load, which a process that sees only English articles
+must not pay), outside that article's time budget (transforms/tagging/__init__.py). A
+pipeline runs only its entity recogniser (and a shared token-vector layer when the
 recogniser listens to one: the small pipelines' has its own) on the first MODEL_CHARS of an
 article, the rules on the rest: the model costs ten times what the rules cost per
 character, and most names of a news article are printed in its first half. Entities are normalised as the rules' are
@@ -114,20 +117,37 @@ class ModelEntityTagger:
     """spaCy pipelines for the languages that have one, the rules for the others."""
 
     def __init__(self, models: Mapping[str, str], rules: EntityTagger | None = None) -> None:
-        """Loads the pipelines now (once per process), never in an article's time budget."""
+        """Loads no pipeline: each loads when `prepare` first meets its language."""
         self.rules = rules or RuleEntityTagger()
-        self.models = {lang: m if m == RULES or _loads(m) else RULES for lang, m in models.items()}
+        self.models = dict(models)
+
+    @property
+    def name(self) -> str:
+        """The pipelines per language (`name@version`), `rules` for those that fell back."""
         described = ",".join(
             f"{lang}={m if m == RULES else _described(m)}"
             for lang, m in sorted(self.models.items())
         )
-        self.name = f"spacy:{described}"
+        return f"spacy:{described}"
+
+    def prepare(self, language: str | None) -> None:
+        """Load the pipeline of `language` if it has one and it is not loaded yet (once per
+        process); a pipeline that does not load is logged, and its languages get the rules."""
+        key = self._key(language)
+        model = self.models.get(key, RULES)
+        if model != RULES and not _loads(model):
+            self.models[key] = RULES
+
+    def _key(self, language: str | None) -> str:
+        """The entry of `models` for an article language: its own, else `*`."""
+        code = (language or "").lower().replace("_", "-").split("-")[0]
+        return code if code in self.models else ANY_LANGUAGE
 
     def people_and_organizations(
         self, text: str, tokens: list[Token] | None = None, language: str | None = None
     ) -> tuple[list[str], list[str]]:
-        code = (language or "").lower().replace("_", "-").split("-")[0]
-        model = self.models.get(code, self.models.get(ANY_LANGUAGE, RULES))
+        self.prepare(language)  # (Tagger.tag has done it, outside the article's budget)
+        model = self.models.get(self._key(language), RULES)
         if model == RULES:
             return self.rules.people_and_organizations(text, tokens, language)
         head, tail = _split(text, MODEL_CHARS)
@@ -261,7 +281,7 @@ def pipeline(model: str) -> Any:
 
 def _loads(model: str) -> bool:
     """Whether the pipeline `model` loads here (it is loaded now, once per process); a
-    pipeline that does not is logged, and its languages get the rules."""
+    pipeline that does not is logged (once)."""
     try:
         pipeline(model)
     except Exception as exc:  # a broken or incompatible install must not stop the tagging
@@ -270,6 +290,7 @@ def _loads(model: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=16)
 def _described(model: str) -> str:
     """`name@version` of an installed pipeline package (its metadata, no loading)."""
     try:
