@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.cli import main
@@ -126,6 +127,32 @@ def test_a_crawl_state_that_is_not_sqlite_is_named(
         err = one_sentence(capsys)
         assert f"newsflow: {state}: is not a readable SQLite database (" in err
         assert "move it aside and run again: a new crawl state is created" in err
+
+
+def test_a_crawl_state_damaged_past_its_schema_fails_each_source_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], demo_sources: Path
+) -> None:
+    """The opening check reads only the schema: a damaged page found mid-run is the file's
+    error for each source (the run's storage), not a quarantine row for every feed and page
+    read after it."""
+    data = tmp_path / "data"
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 0
+    state = data / "state" / "crawl.sqlite"
+    page = 4096
+    damaged = state.read_bytes()
+    state.write_bytes(damaged[:page] + b"\xa5" * (len(damaged) - page))  # all but the schema
+    capsys.readouterr()
+    assert main(["ingest", "--config", str(demo_sources), "--data", str(data)]) == 1
+    out = capsys.readouterr().out
+    sentence = f"CorruptFile: {state}: is not a readable SQLite database ("
+    assert out.count(sentence) == 2  # each of the two sources
+    assert "move it aside and run again" in out
+    details = [
+        detail
+        for file in (data / "quarantine").rglob("*.parquet")
+        for detail in pq.read_table(file, columns=["detail"]).column("detail").to_pylist()
+    ]
+    assert details and not any("DatabaseError" in (d or "") for d in details)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -37,3 +37,8 @@ class StateUnavailable(Exception):
 
     def __init__(self, where: str, problem: str, fix: str) -> None:
         super().__init__(f"crawl state {where}: {problem}; {fix}")
+
+
+# the run's own storage failing, not a page's or a feed's fault: a step that turns its errors
+# into quarantine rows lets these through (the source's run fails, naming the file and fix)
+STORAGE_FAULTS: tuple[type[Exception], ...] = (CorruptFile, StateUnavailable)

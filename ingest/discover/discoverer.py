@@ -18,6 +18,7 @@ from ingest.config import Settings, Source
 from ingest.fetch.errors import FetchError
 from ingest.fetch.http import HttpClient, Response
 from ingest.fetch.state import CrawlState, Validators
+from transforms.exceptions import STORAGE_FAULTS
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"
@@ -98,6 +99,8 @@ class Discoverer:
             self.found.problems.append((url, exc.reason, exc.detail))
         except (FeedError, SitemapError) as exc:
             self.found.problems.append((url, exc.reason, f"{url}: {exc}"))
+        except STORAGE_FAULTS:  # the run's crawl state, not this feed: the source's run fails
+            raise
         except Exception as exc:
             self.found.problems.append((url, "discover_error", f"{url}: {exc!r}"))
         self._unsettle(url)

@@ -119,9 +119,19 @@ class StateDb:
                 con.close()
             self._connections.clear()
 
+    def _damaged(self, exc: BaseException) -> Exception | None:
+        """The error to raise instead of `exc` when it says the database itself is damaged."""
+        return None
+
     @contextmanager
     def read(self) -> Iterator[Session]:
-        yield self._session(self._connection())
+        try:
+            yield self._session(self._connection())
+        except Exception as exc:
+            damaged = self._damaged(exc)
+            if damaged is None:
+                raise
+            raise damaged from exc
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
@@ -138,13 +148,22 @@ class StateDb:
             session.execute(self._begin)
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
             try:
                 session.execute("ROLLBACK")
             except Exception:  # the connection itself broke: the next use opens a new one
                 self._discard()
-            raise
-        session.execute("COMMIT")
+            damaged = self._damaged(exc)
+            if damaged is None:
+                raise
+            raise damaged from exc
+        try:
+            session.execute("COMMIT")
+        except Exception as exc:
+            damaged = self._damaged(exc)
+            if damaged is None:
+                raise
+            raise damaged from exc
 
     _begin = "BEGIN"
 
@@ -173,12 +192,15 @@ class SqliteDb(StateDb):
                     raise
                 time.sleep(0.05)
             except sqlite3.DatabaseError as exc:  # not SQLite, or its pages are damaged
-                raise CorruptFile(
-                    path,
-                    f"is not a readable SQLite database ({exc})",
-                    "move it aside and run again: a new crawl state is created, so feeds and "
-                    "pages are requested again in full once (stored articles are not stored twice).",
-                ) from exc
+                raise _unreadable(path, exc) from exc
+
+    def _damaged(self, exc: BaseException) -> Exception | None:
+        """A damaged page found mid-run (the opening check reads only the schema): the
+        file's error, not a quarantine row for every feed and page after it."""
+        name = getattr(exc, "sqlite_errorname", "")
+        if isinstance(exc, sqlite3.DatabaseError) and name in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            return _unreadable(self.path, exc)
+        return None
 
     def _open(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -188,6 +210,15 @@ class SqliteDb(StateDb):
     def _session(self, con: Any) -> Session:
         session: Session = con  # sqlite3.Connection has execute and executemany
         return session
+
+
+def _unreadable(path: Path, exc: BaseException) -> CorruptFile:
+    return CorruptFile(
+        path,
+        f"is not a readable SQLite database ({exc})",
+        "move it aside and run again: a new crawl state is created, so feeds and "
+        "pages are requested again in full once (stored articles are not stored twice).",
+    )
 
 
 class PostgresDb(StateDb):

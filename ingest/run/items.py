@@ -15,6 +15,7 @@ from ingest.fetch.errors import FetchError
 from ingest.fetch.http import HTML_TYPES, HttpClient
 from ingest.fetch.state import MAX_TRANSIENT_ATTEMPTS, CrawlState, UrlState, is_transient
 from ingest.run.model import Run
+from transforms.exceptions import STORAGE_FAULTS
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ def fetch_item(
     except FetchError as exc:
         problems.append(problem(url, source, run, "fetch", exc.reason, exc.detail))
         return
+    except STORAGE_FAULTS:  # the run's crawl state, not this page: the source's run fails
+        raise
     except Exception as exc:  # one bad item must not stop the run
         problems.append(problem(url, source, run, "fetch", "fetch_error", repr(exc)))
         return
