@@ -227,10 +227,30 @@ def _add_window_days(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--window-days",
         type=float,
-        default=Settings.dedup_window_days,
-        help=f"{what} (default: {Settings.dedup_window_days:g}; use the sources file's "
-        "dedup_window_days)",
+        default=None,
+        help=f"{what} (default: the sources file's dedup_window_days, as the ingest runs use "
+        f"it; {Settings.dedup_window_days:g} without one)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"sources file whose settings.dedup_window_days to use (default: ${SOURCES_ENV} or "
+        "./sources.yaml when it exists, else the default)",
+    )
+
+
+def _window(args: argparse.Namespace) -> dt.timedelta:
+    """The dedup window of a re-clustering: --window-days, else the sources file's (the one
+    the ingest runs cluster with, so a rebuild flags what they would)."""
+    from ingest.run.retention import upkeep_settings
+
+    days = args.window_days
+    if days is None:
+        days = upkeep_settings(args.config).dedup_window_days
+    elif not 0 <= days <= 366:
+        raise ConfigError(f"--window-days {days:g}: use a number of days from 0 to 366.")
+    return dt.timedelta(days=days)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -278,9 +298,10 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     from transforms.dedup_store import rebuild, story_counts
 
     root = _stored_root(args)
-    _check_window(args.window_days)
+    if args.rebuild or args.window_days is not None:  # (counting needs no window)
+        window = _window(args)
     if args.rebuild:
-        done = locked(root, lambda: rebuild(root, dt.timedelta(days=args.window_days), args.since))
+        done = locked(root, lambda: rebuild(root, window, args.since))
         print(
             f"rebuilt: {done['rows']} articles checked, {done['changed']} rows changed "
             f"in {done['files']} files"
@@ -299,9 +320,9 @@ def _cmd_migrate_urls(args: argparse.Namespace) -> int:
     from transforms.urls import URL_RULE
 
     root = _stored_root(args)
-    _check_window(args.window_days)
+    window = _window(args)
     now = dt.datetime.now(dt.UTC)
-    done = locked(root, lambda: migrate(root, dt.timedelta(days=args.window_days), now))
+    done = locked(root, lambda: migrate(root, window, now))
     if not done["files"]:
         print(
             f"every stored article file follows URL rule {URL_RULE}: "
@@ -319,11 +340,6 @@ def _cmd_migrate_urls(args: argparse.Namespace) -> int:
         + "; copy and story flags recomputed"
     )
     return 0
-
-
-def _check_window(days: float) -> None:
-    if not 0 <= days <= 366:
-        raise ConfigError(f"--window-days {days:g}: use a number of days from 0 to 366.")
 
 
 def _cmd_retag(args: argparse.Namespace) -> int:

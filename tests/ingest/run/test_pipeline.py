@@ -290,6 +290,33 @@ def test_dedup_command_counts_rebuilds_and_explains_a_wrong_folder(
     assert "--window-days -1: use a number of days from 0 to 366." in capsys.readouterr().err
 
 
+def test_dedup_rebuild_clusters_in_the_sources_files_window(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """Without --window-days, a rebuild uses the window the ingest runs use: the sources
+    file's dedup_window_days (--config, else NEWSFLOW_SOURCES). The demo's copy was
+    published 15 minutes after its original."""
+    data = tmp_path / "data"
+    ingest(demo_sources, data, capsys)
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text(
+        demo_sources.read_text().replace("settings:\n", "settings:\n  dedup_window_days: 0\n")
+    )
+    rebuild = ["dedup", "--data", str(data), "--rebuild"]
+    assert main([*rebuild, "--config", str(narrow)]) == 0
+    assert "copies=0" in capsys.readouterr().out
+    assert main([*rebuild, "--config", str(narrow), "--window-days", "7"]) == 0
+    assert "copies=1" in capsys.readouterr().out
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(narrow))
+    assert main(rebuild) == 0
+    assert "copies=0" in capsys.readouterr().out
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(demo_sources))  # the default window, 7 days
+    assert main(rebuild) == 0
+    assert "copies=1" in capsys.readouterr().out
+    assert main([*rebuild, "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+
+
 def test_every_run_records_one_row_of_metrics_per_source(
     demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
