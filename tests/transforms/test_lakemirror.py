@@ -465,3 +465,42 @@ def test_credentials_in_the_address_or_missing_keys_are_one_sentence(
     assert main(["ingest", "--config", str(demo_sources), "--data", uri]) == 2
     err = capsys.readouterr().err.strip()
     assert "signed with keys" in err and err.endswith("AWS_SECRET_ACCESS_KEY.")
+
+
+def test_a_url_migration_on_an_object_store_is_published_for_every_machine(
+    uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`migrate-urls` on a store written under URL rule 1, from a machine that never saw it:
+    the rewritten files, the dropped spelling's record and the flags are published, and
+    another machine reads what a local migration of the same rows gives."""
+    from tests.transforms.test_dedup import stored
+    from tests.transforms.test_urls import as_rule_1, migrated, old_store, without_file
+    from transforms.commit import synced
+    from transforms.dataset import article_files, url_rule
+    from transforms.urls import URL_RULE
+
+    local = tmp_path / "local"
+    old_store(local)
+    migrated(local)
+    machine("a", tmp_path, monkeypatch)
+    root_a = data_root(uri, remote=True)
+    old_store(root_a)  # each commit published
+    with commit_lock(root_a):  # the footers rule 1 wrote, published
+        as_rule_1(root_a)
+    machine("b", tmp_path, monkeypatch)
+    assert main(["migrate-urls", "--data", uri]) == 0
+    said = capsys.readouterr().out
+    assert "3 files rewritten" in said and "1 rows dropped" in said
+    lake = Lake(S3Location.parse(uri))
+    selector = pafs.FileSelector(lake.uri("state/url_migrations"), recursive=True)
+    records = [i.path for i in lake.fs.get_file_info(selector) if i.path.endswith(".json")]
+    assert len(records) == 1  # the dropped row's record, on the store
+    machine("c", tmp_path, monkeypatch)
+    root_c = data_root(uri, remote=True)
+    synced(root_c)
+    assert all(url_rule(path) == URL_RULE for path in article_files(root_c))
+    assert without_file(stored(root_c)) == without_file(stored(local))
+    assert sorted(published(uri)) == sorted(r["article_id"] for r in stored(local).values())
+    machine("a", tmp_path, monkeypatch)  # its mirror is behind: synced first, nothing left
+    assert main(["migrate-urls", "--data", uri]) == 0
+    assert "nothing to migrate" in capsys.readouterr().out
