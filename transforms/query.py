@@ -51,6 +51,25 @@ def connect(root: Path | S3Location, *, unsafe: bool = False) -> Any:
     return con
 
 
+def table_version(root: Path | S3Location, table: str = "articles") -> tuple[Any, ...]:
+    """What identifies the rows a view of `table` reads now, without reading them: its
+    published files with their size and modification time (a file rewritten in place changes
+    both), or on an object store the keys of its published files (a key is never reused). A
+    cache of something computed from the rows is good as long as this is equal."""
+    if isinstance(root, Path):
+        found = []
+        for path in published_files(root, table):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced meanwhile: the version is new anyway
+                continue
+            found.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return tuple(found)
+    from transforms.lakelog import Lake
+
+    return tuple(sorted(Lake(root).published().files.get(table, ())))
+
+
 def _dataset(folder: Path, schema: pa.Schema, partition: str) -> Any:
     """The published files of a table as one pyarrow dataset: the table's whole schema (files
     written before a column existed read it as null) and the Hive partition column as a date."""

@@ -83,6 +83,24 @@ def dataset() -> Iterator[Any]:
         con.close()
 
 
+_CHOICES: dict[str, tuple[tuple[Any, ...], dict[str, list[str]]]] = {}  # by data root
+
+
+def choices(con: Any) -> dict[str, list[str]]:
+    """The article filters' values (queries.choices: four scans of every article), computed
+    again only when the stored articles changed (transforms.query.table_version)."""
+    from transforms.query import table_version
+
+    root = dataset_root()
+    version = table_version(root)
+    cached = _CHOICES.get(str(root))
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    offered = queries.choices(con)
+    _CHOICES[str(root)] = (version, offered)
+    return offered
+
+
 def _environment() -> Any:
     import jinja2
 
@@ -209,7 +227,7 @@ def create_app() -> FastAPI:
         chosen = queries.ArticleFilter(source, since, until, language, topic, place, copies)
         with dataset() as con:
             total, rows = queries.articles(con, chosen, page, size)
-            offered = queries.choices(con)
+            offered = choices(con)
         params = {
             "source": source,
             "from": since,

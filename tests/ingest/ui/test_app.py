@@ -98,3 +98,32 @@ def test_helpers() -> None:
     )
     assert [b["h"] for b in bars([0, 5, 10], height=20)] == [0.0, 10.0, 20.0]
     assert bars([]) == []
+
+
+def test_the_article_filters_values_are_read_again_only_when_the_articles_change(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.ui import queries
+    from tests.transforms.test_dedup import STORIES, row
+    from tests.transforms.test_index import commit
+
+    computed: list[dict[str, list[str]]] = []
+    real = queries.choices
+
+    def counting(con: object) -> dict[str, list[str]]:
+        computed.append(real(con))
+        return computed[-1]
+
+    monkeypatch.setattr(queries, "choices", counting)
+    commit(
+        tmp_path, [row("https://a.example/one", STORIES["wire"], source_id="alpha")], "alpha", "r1"
+    )
+    for _ in range(3):
+        assert client.get("/articles").status_code == 200
+    assert len(computed) == 1 and computed[0]["sources"] == ["alpha"]
+    commit(
+        tmp_path, [row("https://b.example/two", STORIES["brief"], source_id="beta")], "beta", "r2"
+    )
+    page = client.get("/articles")
+    assert len(computed) == 2 and computed[1]["sources"] == ["alpha", "beta"]
+    assert "<option>beta</option>" in page.text
