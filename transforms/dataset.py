@@ -24,6 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from transforms.files import reading
+from transforms.minhash import SCHEME as MINHASH_SCHEME
 from transforms.schema import (
     ARTICLE_SCHEMA,
     PARTITION_COLUMN,
@@ -34,6 +35,7 @@ from transforms.schema import (
 from transforms.urls import FIRST_RULE, URL_RULE_KEY
 
 ARTICLES = "articles"
+MINHASH_SCHEME_KEY = b"newsflow.minhash_scheme"
 QUARANTINE = "quarantine"
 RUNS = "runs"
 
@@ -44,6 +46,11 @@ def output_name(source_id: str, run_key: str) -> str:
 
 def partition_dir(root: Path, day: dt.date) -> Path:
     return root / ARTICLES / f"{PARTITION_COLUMN}={day.isoformat()}"
+
+
+def partition_day(path: Path) -> dt.date:
+    """The publication day of the partition that holds the stored file `path`."""
+    return dt.date.fromisoformat(path.parent.name.removeprefix(f"{PARTITION_COLUMN}="))
 
 
 def article_files(root: Path) -> list[Path]:
@@ -57,15 +64,25 @@ def write_atomic(
     *,
     sorted_rows: bool = False,
     rows_from: Iterable[Path] = (),
+    refingerprinted: bool = False,
 ) -> None:
     """Write `table` to `target` so that no reader ever sees a partial file (with the
     project's Parquet conventions, transforms.schema.writer_options; `sorted_rows`: the
     rows are in SORT_ORDER, and the footer says so). `rows_from`: the stored article files
     whose rows `table` holds again (a rewrite); the file states the oldest URL rule among
-    them, so that a rewrite never claims ids a migration has not made (transforms/urls.py)."""
+    them, so that a rewrite never claims ids a migration has not made (transforms/urls.py),
+    and an older MinHash scheme when one of them states one, unless `refingerprinted` (the
+    rows' fingerprints were all made again now: transforms/dedup_store.py's rebuild)."""
     sources = list(rows_from)
     if sources:
-        table = with_url_rule(table, min((url_rule(p) for p in sources), key=int))
+        footers = [_footer(p) for p in sources]
+        rules = [m.get(URL_RULE_KEY, FIRST_RULE.encode()).decode() for m in footers]
+        table = with_url_rule(table, min(rules, key=int))
+        schemes = [m.get(MINHASH_SCHEME_KEY, b"").decode() for m in footers]
+        stale = next((s for s in schemes if s != MINHASH_SCHEME), None)
+        table = with_minhash_scheme(
+            table, MINHASH_SCHEME if stale is None or refingerprinted else stale
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -82,11 +99,34 @@ def write_atomic(
         tmp.unlink(missing_ok=True)
 
 
+def _footer(path: Path) -> dict[bytes, bytes]:
+    with reading(path):
+        return dict(pq.read_schema(path).metadata or {})
+
+
 def url_rule(path: Path) -> str:
     """The URL rule the ids of a stored article file follow (its footer; none: the first)."""
-    with reading(path):
-        metadata = pq.read_schema(path).metadata or {}
-    return metadata.get(URL_RULE_KEY, FIRST_RULE.encode()).decode()
+    return _footer(path).get(URL_RULE_KEY, FIRST_RULE.encode()).decode()
+
+
+def minhash_scheme(path: Path) -> str:
+    """The MinHash scheme (transforms/minhash.py's SCHEME) of the fingerprints a stored
+    article file holds, from its footer ("" when it states none)."""
+    return _footer(path).get(MINHASH_SCHEME_KEY, b"").decode()
+
+
+def with_minhash_scheme(table: pa.Table, scheme: str) -> pa.Table:
+    """`table` whose footer will state the MinHash scheme `scheme`."""
+    metadata: dict[bytes, bytes] = dict(table.schema.metadata or {})
+    metadata[MINHASH_SCHEME_KEY] = scheme.encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def stale_prints(root: Path) -> list[Path]:
+    """The stored article files whose fingerprints an older MinHash scheme made: until
+    `newsflow dedup --rebuild` has made them again, a copy of one of their articles in the
+    scripts the scheme changed for may go unnoticed."""
+    return [p for p in article_files(root) if minhash_scheme(p) != MINHASH_SCHEME]
 
 
 def with_url_rule(table: pa.Table, rule: str) -> pa.Table:
@@ -201,23 +241,36 @@ def read_matching(
 
 
 def update_columns(
-    root: Path, changes: dict[str, dict[str, object]], files: Iterable[Path] | None = None
+    root: Path,
+    changes: dict[str, dict[str, object]],
+    files: Iterable[Path] | None = None,
+    *,
+    refingerprinted: Iterable[Path] = (),
 ) -> list[Path]:
     """Set columns of stored rows by article_id ({article_id: {column: value}}), rewriting each
     affected file atomically; returns the files rewritten. `files`, when the caller knows
-    them, limits the search. Callers hold the commit lock."""
-    if not changes:
+    them, limits the search. `refingerprinted`: files whose rows' fingerprints the caller
+    made again under the current MinHash scheme (`changes` holds those that differ), each
+    rewritten to say so even when none of its rows changed. Callers hold the commit lock."""
+    again = set(refingerprinted)
+    if not changes and not again:
         return []
     ids = pa.array(sorted(changes), type=pa.string())
     rewritten = []
-    for path in sorted(files) if files is not None else article_files(root):
+    listed = set(files) if files is not None else set(article_files(root))
+    for path in sorted(listed | again):
         keys = pq.read_table(path, columns=["article_id"])["article_id"]
-        if not pc.any(pc.is_in(keys, value_set=ids)).as_py():
+        if path not in again and not pc.any(pc.is_in(keys, value_set=ids)).as_py():
             continue
         rows = _read_files([path], [f.name for f in ARTICLE_SCHEMA]).drop([FILE_COLUMN]).to_pylist()
         for row in rows:
             row.update(changes.get(row["article_id"], {}))
-        write_atomic(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), path, rows_from=[path])
+        write_atomic(
+            pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA),
+            path,
+            rows_from=[path],
+            refingerprinted=path in again,
+        )
         rewritten.append(path)
     return rewritten
 

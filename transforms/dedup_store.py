@@ -81,32 +81,44 @@ def rebuild(root: Path, window: dt.timedelta, since: dt.date | None = None) -> d
     gain members, as in an ingest run). A full rebuild walks the dataset one window of days
     at a time, so its memory is bounded by the window, not the store. Idempotent: a second
     call changes nothing. The caller holds the commit lock."""
-    from transforms.dataset import update_columns
+    from transforms.dataset import partition_day, stale_prints, update_columns
     from transforms.index import ArticleIndex
     from transforms.recluster import recluster_all
 
+    stale = stale_prints(root)  # fingerprinted again here: rewritten, stating the scheme
+    if since is not None:
+        stale = [p for p in stale if partition_day(p) >= since]
     with ArticleIndex(root) as index:
         if since is None:
-            counted, changes, where = recluster_all(root, window)
+            counted, changes, where = recluster_all(root, window, {str(p) for p in stale})
         else:
-            counted, changes, where = _recluster_since(root, window, since, index)
-        files = update_columns(root, changes, {Path(where[aid]) for aid in changes})
+            counted, changes, where = _recluster_since(root, window, since, index, stale)
+        files = update_columns(
+            root, changes, {Path(where[aid]) for aid in changes}, refingerprinted=stale
+        )
         index.build()
     return {"rows": counted, "changed": len(changes), "files": len(files)}
 
 
 def _recluster_since(
-    root: Path, window: dt.timedelta, since: dt.date, index: ArticleIndex
+    root: Path, window: dt.timedelta, since: dt.date, index: ArticleIndex, stale: list[Path]
 ) -> tuple[int, dict[str, dict[str, object]], dict[str, str]]:
-    """(rows checked, changes by article_id, file of each row) for the rows from `since`."""
+    """(rows checked, changes by article_id, file of each row) for the rows from `since`;
+    the rows of the files `stale` are fingerprinted again."""
     from transforms.dataset import FILE_COLUMN, read_partitions
 
     table = read_partitions(root, DEDUP_COLUMNS)
     days = pc.cast(table["published_at"], pa.date32())
     table = table.filter(pc.greater_equal(days, pa.scalar(since, pa.date32())))
     rows = table.to_pylist()
-    refingerprinted = [r for r in rows if r.get("shingles") is None]
+    again = {str(p) for p in stale}
+    refingerprinted = [r for r in rows if r.get("shingles") is None or r[FILE_COLUMN] in again]
+    prints = ("shingles", "minhash", "lsh_bands")
+    stored_prints = {r["article_id"]: {k: r[k] for k in prints} for r in refingerprinted}
     _fingerprint_stored(root, refingerprinted)
+    refingerprinted = [
+        r for r in refingerprinted if {k: r[k] for k in prints} != stored_prints[r["article_id"]]
+    ]
     before = {r["article_id"]: stored_flags(r) for r in rows}
     stored = _context(rows, root, window, index, before_day=since)
     flags, changed = cluster(rows, stored, window)
@@ -283,6 +295,17 @@ def flagged(
         index = table.schema.get_field_index(column)
         field = table.schema.field(index)
         table = table.set_column(index, field, pa.array([r[column] for r in rows], field.type))
+    return table
+
+
+def unprinted(table: pa.Table) -> pa.Table:
+    """`table` with its fingerprint columns (those it has) cleared: rows whose fingerprints
+    an older MinHash scheme made, which dedup then makes again from their text."""
+    for column in ("shingles", "minhash", "lsh_bands"):
+        index = table.schema.get_field_index(column)
+        if index >= 0:
+            field = table.schema.field(index)
+            table = table.set_column(index, field, pa.nulls(table.num_rows, field.type))
     return table
 
 

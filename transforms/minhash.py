@@ -1,7 +1,10 @@
 """MinHash signatures of article texts, their LSH band hashes, and copy tests between them.
 
 - Shingles: SHINGLE_WORDS consecutive comparable words of the text (boilerplate lines,
-  case, punctuation and white space folded by transforms.normalise.comparable_tokens).
+  case, punctuation and white space folded by transforms.normalise.comparable_tokens). In
+  the scripts written without spaces between words (Chinese, Japanese kana, Thai, Lao,
+  Khmer, Myanmar: CHARACTER_WORD_RANGES) every character is a word, so a shingle is five
+  characters there: a run of such text is not one "word" a single changed character breaks.
 - Signature: rensa's RMinHash (pinned exactly in pyproject.toml), NUM_PERM values of 32 bits
   with seed SEED. SCHEME names all of this; it is written into the dataset's metadata, and
   a change of any part of it needs `newsflow dedup --rebuild`.
@@ -24,14 +27,27 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from transforms.normalise import comparable_text
+from transforms.normalise import THAI_RANGES, UNSPACED_RANGES, comparable_text
 
 SHINGLE_WORDS = 5
 NUM_PERM = 120
 BANDS = 40
 ROWS = 3
 SEED = 20231104
-SCHEME = f"rensa-rminhash-v2/{NUM_PERM}/{BANDS}x{ROWS}/w{SHINGLE_WORDS}-poly64-splitmix/seed{SEED}"
+SCHEME = (
+    f"rensa-rminhash-v2/{NUM_PERM}/{BANDS}x{ROWS}/w{SHINGLE_WORDS}-poly64-splitmix"
+    f"-charwords/seed{SEED}"
+)
+# the schemes before: texts of the scripts above were fingerprinted by their \w+ runs
+OLDER_SCHEMES = (
+    f"rensa-rminhash-v2/{NUM_PERM}/{BANDS}x{ROWS}/w{SHINGLE_WORDS}-poly64-splitmix/seed{SEED}",
+)
+CHARACTER_WORD_RANGES = (
+    *UNSPACED_RANGES,
+    *THAI_RANGES,
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+)
 
 # A pair is a copy when the smaller text is mostly inside the larger one and the two are not
 # a brief and a long article that merely quotes it.
@@ -126,12 +142,17 @@ def _signatures(texts: list[str]) -> tuple[Signatures, npt.NDArray[np.int32]]:
 def word_hashes(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
     """A 64-bit hash of every word of every text, in order, and the number of words of each
     text. A word is a run of characters matching the regular expression \\w (letters, digits
-    of any script and '_'); its hash is a polynomial over its code points, mixed."""
+    of any script and '_'), except that each character of CHARACTER_WORD_RANGES is a word of
+    its own; a word's hash is a polynomial over its code points, mixed."""
     joined = "\x00".join(texts)  # NUL is not a word character: words never cross texts
     points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    in_word = _word_table()[points]
+    table = _word_table()
+    in_word = table[points] > 0
+    alone = table[points] == _ALONE  # a word by itself, and the end of the word before it
     begins = in_word.copy()
     begins[1:] &= ~in_word[:-1]
+    begins |= alone
+    begins[1:] |= in_word[1:] & alone[:-1]
     chars = np.flatnonzero(in_word)
     first = np.flatnonzero(begins)
     if not first.size:
@@ -150,17 +171,22 @@ def word_hashes(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[n
 _POWERS = np.concatenate(  # 1, P, P^2, ... (mod 2^64) with FNV's 64-bit prime P
     [np.ones(1, dtype=np.uint64), np.cumprod(np.full(63, 0x100000001B3, dtype=np.uint64))]
 )
-_WORD_TABLE: list[npt.NDArray[np.bool_]] = []
+_WORD_TABLE: list[npt.NDArray[np.uint8]] = []
+_ALONE = 2  # (_word_table) a word character that is a word by itself
 
 
-def _word_table() -> npt.NDArray[np.bool_]:
-    """For every Unicode code point, whether the regular expression \\w matches it."""
+def _word_table() -> npt.NDArray[np.uint8]:
+    """For every Unicode code point: 0 when the regular expression \\w does not match it, else
+    1, or _ALONE for the characters of CHARACTER_WORD_RANGES."""
     if not _WORD_TABLE:
         import re
 
         word = re.compile(r"\w")
-        table = np.zeros(0x110000, dtype=np.bool_)
-        table[[cp for cp in range(0x110000) if word.match(chr(cp))]] = True
+        table = np.zeros(0x110000, dtype=np.uint8)
+        table[[cp for cp in range(0x110000) if word.match(chr(cp))]] = 1
+        for first, last in CHARACTER_WORD_RANGES:
+            block = table[first : last + 1]
+            block[block > 0] = _ALONE
         _WORD_TABLE.append(table)
     return _WORD_TABLE[0]
 

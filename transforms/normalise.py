@@ -194,15 +194,22 @@ def _is_boilerplate(line: str) -> bool:
 # scripts written without spaces between words, where each character counts as a word
 # (a Chinese word is one to two characters, a Japanese one a few): Han, kana, their
 # half-width and compatibility forms; Hangul is written with spaces and counts by them
-_UNSPACED = re.compile(
-    r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
-    r"\U00020000-\U0002fa1f]"
+UNSPACED_RANGES = (  # first and last code point of each block
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x31F0, 0x31FF),  # katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width katakana
+    (0x20000, 0x2FA1F),  # CJK extensions B to F, compatibility supplement
 )
+_UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_RANGES) + "]")
 
 
 # Thai (and Lao, written the same way) puts no spaces between words, and its words are
 # several characters long: a dictionary tokenizer splits them (pythainlp's newmm)
-_THAI = re.compile(r"[\u0e00-\u0e7f\u0e80-\u0eff]+")
+THAI_RANGES = ((0x0E00, 0x0E7F), (0x0E80, 0x0EFF))  # Thai, Lao
+_THAI = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in THAI_RANGES) + "]+")
 
 
 def word_count(text: str) -> int:

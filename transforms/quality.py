@@ -17,7 +17,10 @@ recorded for the report. Checks:
   whose date is only the fetch time (over MAX_BAD_SHARE);
 - url_rule: stored files (of any day) whose ids follow an older URL rule than the current
   one (transforms/urls.py): an article fetched again would be stored twice until
-  `newsflow migrate-urls` has run.
+  `newsflow migrate-urls` has run;
+- minhash_scheme: stored files whose fingerprints an older MinHash scheme made
+  (transforms/minhash.py): a copy of one of their articles in a script written without
+  spaces may go unnoticed until `newsflow dedup --rebuild` has run.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def check_recent(root: Path, day: dt.date, days: int, now: dt.datetime) -> list[
             [read_stored(f, ARTICLE_SCHEMA) for f in files], promote_options="default"
         )
         findings += _required(table) + _dates(table, now) + _copies(table) + _extraction(table)
-    findings += _volume(root, day) + _url_rule(root)
+    findings += _volume(root, day) + _url_rule(root) + _minhash_scheme(root)
     return findings
 
 
@@ -259,5 +262,26 @@ def _url_rule(root: Path) -> list[Finding]:
             f"{len(outdated)} article files hold ids of an older URL rule than rule {URL_RULE}"
             + (" (a migration was interrupted)" if (root / PENDING).exists() else "")
             + ": run `newsflow migrate-urls` so that articles fetched again keep their ids",
+        )
+    ]
+
+
+def _minhash_scheme(root: Path) -> list[Finding]:
+    from transforms.dataset import stale_prints
+    from transforms.minhash import SCHEME
+
+    stale = stale_prints(root)
+    if not stale:
+        return []
+    return [
+        Finding(
+            "minhash_scheme",
+            "warning",
+            None,
+            float(len(stale)),
+            0.0,
+            f"{len(stale)} article files hold fingerprints of an older MinHash scheme than "
+            f"{SCHEME}: run `newsflow dedup --rebuild` so that copies of their articles in "
+            "Chinese, Japanese, Thai and the other scripts written without spaces are found",
         )
     ]

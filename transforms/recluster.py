@@ -5,7 +5,9 @@ memory is bounded by the dedup window, not by the store: the light columns of ev
 held as Arrow arrays; the MinHash signatures and band hashes are read one publication day at
 a time and kept only while that day is within the window of the day being compared; copies
 are joined in a union-find over row positions. Only the members of stories with more than
-one row are read again, to score each copy against its story's winner.
+one row are read again, to score each copy against its story's winner. Rows stored without
+fingerprints, or in files of an older MinHash scheme, are fingerprinted from their text as
+their day comes (only those files' text is read).
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def recluster_all(
-    root: Path, window: dt.timedelta
+    root: Path, window: dt.timedelta, stale: set[str] | None = None
 ) -> tuple[int, dict[str, dict[str, object]], dict[str, str]]:
     """(rows checked, the changes of flags and fingerprints by article_id, the file of each
-    changed row) for every stored row."""
+    changed row) for every stored row. The rows of the files `stale` (an older MinHash
+    scheme made their fingerprints) are fingerprinted again from their text."""
     from transforms.dataset import FILE_COLUMN, read_partitions
 
     light = read_partitions(root, LIGHT)
@@ -75,14 +78,16 @@ def recluster_all(
                 _union(parent, previous, i)
             last_by_hash[hashes[i]] = i
             hashes_of_day[day].append(hashes[i])
-        prints = _day_prints(root, day, [ids[i] for i in positions.tolist()], positions)
+        prints = _day_prints(
+            root, day, [ids[i] for i in positions.tolist()], positions, stale or set()
+        )
         for aid, values in prints.changed.items():
             refingerprinted[aid] = values
         buffer[day] = prints
         _band_pairs(parent, buffer, prints, micros, span)
 
     roots = np.array([_find(parent, i) for i in range(len(ids))], dtype=np.int64)
-    flags = _flags(root, light, roots)
+    flags = _flags(root, light, roots, refingerprinted)
     changes: dict[str, dict[str, object]] = {}
     before = light.select(["duplicate_of", "story_id", "dup_similarity"]).to_pylist()
     for i, aid in enumerate(ids):
@@ -114,15 +119,21 @@ class _Prints:
         self.changed = changed
 
 
-def _day_prints(root: Path, day: int, ids: list[str], positions: npt.NDArray[np.int64]) -> _Prints:
-    """The fingerprints of one day's rows (computed from the text for rows stored without)."""
+def _day_prints(
+    root: Path, day: int, ids: list[str], positions: npt.NDArray[np.int64], stale: set[str]
+) -> _Prints:
+    """The fingerprints of one day's rows (computed from the text for rows stored without,
+    and for the rows of the files `stale`); `changed`: those that differ from the stored."""
     from transforms.dataset import FILE_COLUMN, read_matching, read_partitions
 
     date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
     table = read_partitions(root, PRINTS, [date])
     rows = {r["article_id"]: r for r in table.to_pylist()}
     changed: dict[str, dict[str, object]] = {}
-    missing = [rows[a] for a in ids if rows[a].get("shingles") is None]
+    missing = [
+        rows[a] for a in ids if rows[a].get("shingles") is None or rows[a][FILE_COLUMN] in stale
+    ]
+    before = {r["article_id"]: {k: r[k] for k in PRINTS[1:]} for r in missing}
     if missing:
         by_file: dict[str, list[str]] = defaultdict(list)
         for row in missing:
@@ -138,7 +149,9 @@ def _day_prints(root: Path, day: int, ids: list[str], positions: npt.NDArray[np.
         add_fingerprints(missing)
         for row in missing:
             del row["text"]
-            changed[row["article_id"]] = {k: row[k] for k in ("shingles", "minhash", "lsh_bands")}
+            made = {k: row[k] for k in PRINTS[1:]}
+            if made != before[row["article_id"]]:
+                changed[row["article_id"]] = made
     usable = [k for k, a in enumerate(ids) if rows[a]["shingles"] and rows[a]["lsh_bands"]]
     if not usable:
         empty = np.empty(0, dtype=np.int64)
@@ -192,10 +205,14 @@ def _band_pairs(
 
 
 def _flags(
-    root: Path, light: pa.Table, roots: npt.NDArray[np.int64]
+    root: Path,
+    light: pa.Table,
+    roots: npt.NDArray[np.int64],
+    made: dict[str, dict[str, object]],
 ) -> dict[str, tuple[str | None, str, float | None]]:
     """The flags of the rows of stories with more than one member (the others are their own
-    stories): the winner by dedup's rule, each copy scored against it."""
+    stories): the winner by dedup's rule, each copy scored against it (by the fingerprints
+    `made` again here where there are some, not the stored ones)."""
     from transforms.dataset import read_partitions
 
     _, inverse, counts = np.unique(roots, return_inverse=True, return_counts=True)
@@ -213,7 +230,7 @@ def _flags(
             prints[row["article_id"]] = row
     stories: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for member, position in zip(members, grouped.tolist(), strict=True):
-        found = prints.get(member["article_id"], {})
+        found = {**prints.get(member["article_id"], {}), **made.get(member["article_id"], {})}
         member.update({k: found.get(k) for k in ("shingles", "minhash", "lsh_bands")})
         stories[int(roots[position])].append(member)
     flags: dict[str, tuple[str | None, str, float | None]] = {}

@@ -34,7 +34,9 @@ from transforms.dataset import (
     FILE_COLUMN,
     article_files,
     is_compacted,
+    minhash_scheme,
     read_partitions,
+    with_minhash_scheme,
     with_url_rule,
     write_atomic,
 )
@@ -204,8 +206,8 @@ def _rewrite(path: Path, ids: dict[str, tuple[str, str]], dropped: set[tuple[str
     compacted = is_compacted(path)
     if compacted:
         table = table.sort_by(list(SORT_ORDER))
-    write_atomic(
-        with_url_rule(table, URL_RULE),
+    write_atomic(  # (the fingerprints stay what they were: their scheme too)
+        with_minhash_scheme(with_url_rule(table, URL_RULE), minhash_scheme(path)),
         path,
         row_group_size=ROW_GROUP_ROWS if compacted else None,
         sorted_rows=compacted,

@@ -43,8 +43,10 @@ def write(
 
     from transforms.commit import locked
     from transforms.dataset import (
+        FILE_COLUMN,
         RunOutput,
         commit_quarantine,
+        minhash_scheme,
         output_name,
         read_quarantine,
         url_rule,
@@ -56,9 +58,11 @@ def write(
         dedup_view,
         flagged,
         needs_text,
+        unprinted,
     )
     from transforms.index import open_index, read_own
     from transforms.lakemirror import publish_mirror, pull, push
+    from transforms.minhash import SCHEME
     from transforms.schema import ARTICLE_SCHEMA
     from transforms.url_migration import respelled
     from transforms.urls import URL_RULE
@@ -76,6 +80,8 @@ def write(
     # rows transformed under an older URL rule (before an upgrade) get the current ids here:
     # no file states the current rule over older ids (transforms/url_migration.py)
     current_rule = transformed is None or url_rule(Path(transformed)) == URL_RULE
+    # and fingerprints of an older MinHash scheme are made again (dedup makes the missing)
+    current_prints = transformed is None or minhash_scheme(Path(transformed)) == SCHEME
 
     def spelt(table: pa.Table) -> pa.Table:  # the transformed file's rows, by the current rule
         return table if current_rule else respelled(table)
@@ -85,7 +91,8 @@ def write(
             return ARTICLE_SCHEMA.empty_table().select(columns)
         wanted = list(dict.fromkeys([*columns, "url", "canonical_url"]))
         table = pq.read_table(transformed, schema=ARTICLE_SCHEMA, columns=wanted)
-        return spelt(table).select(columns)
+        table = spelt(table).select(columns)
+        return table if current_prints else unprinted(table)
 
     # only dedup's columns are read whole; the rows are written a chunk at a time from the
     # transformed file (memory does not grow with the run's text)
@@ -113,7 +120,10 @@ def write(
         def read_kept(columns: list[str]) -> pa.Table:  # rows this run wrote before, kept
             own = read_own(root, output, list(dict.fromkeys([*columns, "canonical_url"])))
             own = own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
-            return respelled(own).select(columns)  # (stored before a migration, maybe)
+            held = own[FILE_COLUMN].to_pylist() if FILE_COLUMN in own.column_names else []
+            files = {Path(str(p)) for p in held}
+            own = respelled(own).select(columns)  # (stored before a migration, maybe)
+            return own if all(minhash_scheme(f) == SCHEME for f in files) else unprinted(own)
 
         own = read_kept(DEDUP_COLUMNS)
         if needs_text(own, table):

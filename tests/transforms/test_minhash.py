@@ -25,10 +25,17 @@ TEXTS = [
 ]
 
 
+ALONE = "".join(f"{chr(a)}-{chr(b)}" for a, b in minhash.CHARACTER_WORD_RANGES)
+# a word character of those scripts alone (Thai vowel and tone marks are no word characters)
+WORDS = re.compile(rf"(?=\w)[{ALONE}]|(?:(?![{ALONE}])\w)+")
+
+
 def test_words_are_the_regular_expression_word_runs() -> None:
-    texts = [comparable_text(t) for t in TEXTS]
+    more = ["国务院总理 iPhone手机 ab", "นายกรัฐมนตรีกล่าว ok", "日本語のテキスト123"]
+    texts = [comparable_text(t) for t in [*TEXTS, *more]]
     hashes, lengths = minhash.word_hashes(texts)
-    expected = [re.findall(r"\w+", t) for t in texts]
+    expected = [WORDS.findall(t) for t in texts]
+    assert expected[-3] == ["国", "务", "院", "总", "理", "iphone", "手", "机", "ab"]
     assert lengths.tolist() == [len(e) for e in expected]
     # equal words hash equally wherever they stand; different words differently
     flat = [w for e in expected for w in e]
@@ -77,6 +84,53 @@ def test_similarity_estimates_jaccard_and_containment() -> None:
     assert abs(jaccard[0] - 196 / 296) < 0.12 and containment[0] > 0.85
     assert jaccard[1] < 0.05 and containment[1] < 0.1
     assert minhash.is_copy(jaccard, containment).tolist() == [True, False]
+
+
+# a Chinese report written for the project, and a copy of it by another site: two
+# characters changed, a sentence of its own added
+REPORT = (
+    "市政府周二宣布\uff0c港口新建的两台起重机将于下月投入使用。"
+    "港务局表示\uff0c这项合同价值四千万元\uff0c由本地企业承建。"
+    "工程人员在过去三个月里完成了基础设施的改造。"
+    "官员说\uff0c新设备将使码头的装卸效率提高百分之三十。"
+    "部分居民担心夜间作业会带来噪音\uff0c市政府承诺将限制作业时间。"
+    "港务局计划在明年春天再招标一台起重机。"
+)
+EDITED = REPORT.replace("周二", "周三").replace("三十", "二十") + "本网记者将继续关注此事。"
+OTHER = (
+    "气象部门预计本周末将有大雨\uff0c沿海地区可能出现强风。"
+    "学校提醒家长注意孩子的出行安全\uff0c部分航班或将延误。"
+    "农业专家建议农民提前做好排水准备\uff0c以减少损失。"
+)
+
+
+def test_copies_in_a_script_without_spaces_are_found_despite_an_edit() -> None:
+    """Every Chinese character is a word: a changed character changes five shingles, not the
+    whole sentence it stands in (each sentence was one "word" before)."""
+    prints = minhash.fingerprint([REPORT, EDITED, OTHER])
+    assert prints.sizes[0] > 100  # character shingles, not a handful of sentence "words"
+    sig, size = prints.signatures, prints.sizes
+    jaccard, containment = minhash.similarity(sig[[0, 0]], size[[0, 0]], sig[[1, 2]], size[[1, 2]])
+    assert minhash.is_copy(jaccard, containment).tolist() == [True, False]
+    assert containment[0] > 0.85 and jaccard[1] < 0.05
+
+
+def test_texts_without_such_scripts_keep_their_fingerprints() -> None:
+    """The change of words for those scripts leaves every other text's fingerprint as the
+    older scheme made it: the hashes of the older word rule (\\w+ runs), computed here."""
+    texts = [comparable_text(t) for t in TEXTS if not re.search(f"[{ALONE}]", t)]
+    hashes, _ = minhash.word_hashes(texts)
+    mask = np.uint64(2**64 - 1)
+    expected = []
+    for word in (w for t in texts for w in re.findall(r"\w+", t)):
+        value = 0
+        power = 1
+        for n, ch in enumerate(word):
+            value = (value + (ord(ch) + 1) * power) & int(mask)
+            power = power * 0x100000001B3 & int(mask) if n < 63 else power
+        value ^= len(word) * 0xD6E8FEB86659FD93 & int(mask)
+        expected.append(int(minhash._mix(np.asarray([value], dtype=np.uint64))[0]))
+    assert hashes.tolist() == expected
 
 
 def test_band_index_finds_every_pair_sharing_a_band_once() -> None:
