@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,94 @@ def topic_neighbours(texts: list[str]) -> list[int]:
         scores = [(len(a & b) / (len(a | b) or 1), j) for j, b in enumerate(sets) if j != i]
         best.append(max(scores)[1])
     return best
+
+
+# ------------------------------------------------------- scripts written without spaces
+
+# a Chinese site's wrapper, and the text a copy adds (written for the project)
+UNSPACED_HEAD = "新闻 | 体育 | 天气\n分享到微博 分享到微信"
+UNSPACED_TAIL = "相关新闻\n{related}\n版权所有\uff0c未经授权不得转载。"
+UNSPACED_ADDED = "本网记者将继续关注此事的进展。"
+
+
+def unspaced_bodies() -> list[str]:
+    """The article bodies, as newsflow extracts them, of the pages of the htmldate set
+    (../shared/eval/htmldate) written mostly in the scripts without spaces between words
+    (Chinese, Japanese, Thai: at least 300 of their characters, and most of the text's
+    word characters); chosen by script alone."""
+    import gzip
+    import json
+
+    from ingest.extract.page import ExtractError, extract_page
+
+    folder = EVAL / "htmldate"
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    alone = "".join(f"{chr(a)}-{chr(b)}" for a, b in minhash.CHARACTER_WORD_RANGES)
+    script = re.compile(f"(?=\\w)[{alone}]")
+    bodies = []
+    for page_id, row in sorted(truth.items()):
+        raw = gzip.decompress((folder / "html" / f"{page_id}.html.gz").read_bytes())
+        if len(script.findall(raw[:200_000].decode("utf-8", "ignore"))) < 200:
+            continue  # (a cheap look before extracting)
+        try:
+            text = extract_page(raw, row["url"]).text
+        except ExtractError:
+            continue
+        chars = len(script.findall(text))
+        if chars >= 300 and chars >= 0.5 * len(re.findall(r"\w", text)):
+            bodies.append(text)
+    return bodies
+
+
+def build_unspaced_set(bodies: list[str], seed: int = 11) -> list[dict[str, Any]]:
+    """Stories of `bodies` with copies edited at the character level: syndicated in a
+    Chinese site's wrapper, edited (2% of the characters replaced, a sentence inserted, the
+    last paragraph cut), one paragraph of another story added, an excerpt (the first half)."""
+    rng = random.Random(seed)
+    docs: list[dict[str, Any]] = []
+    firsts = [paragraphs(b)[0][:40] for b in bodies]
+
+    def add(story: str, kind: str, text: str, url: str) -> None:
+        when = T0 + dt.timedelta(hours=rng.randint(0, 72))
+        docs.append(
+            {"story": story, "kind": kind, "text": text, "url": url, "canonical": None}
+            | {"published_at": when}
+        )
+
+    for i, body in enumerate(bodies):
+        story, paras = f"u{i}", paragraphs(body)
+        pool = [c for c in body if not c.isspace()]
+        add(story, "base", body, f"https://base{i}.example/story/{i}")
+        related = "\n".join(rng.sample(firsts, min(4, len(firsts))))
+        syndicated = f"{UNSPACED_HEAD}\n{body}\n{UNSPACED_TAIL.format(related=related)}"
+        add(story, "syndicated", syndicated, f"https://site.example/copy/{i}")
+        kept = paras[:-1] if len(paras) >= 3 else list(paras)
+        changed = ["".join(rng.choice(pool) if rng.random() < 0.02 else c for c in p) for p in kept]
+        changed[rng.randrange(len(changed))] += UNSPACED_ADDED
+        add(story, "edited", "\n".join(changed), f"https://wire{i}.example/{i}")
+        extra = rng.choice(paragraphs(bodies[(i + 5) % len(bodies)]))
+        add(story, "added", "\n".join([*paras, extra]), f"https://local{i}.example/{i}")
+        if len(paras) >= 4:
+            add(
+                story,
+                "excerpt",
+                "\n".join(paras[: len(paras) // 2]),
+                f"https://digest{i}.example/{i}",
+            )
+    return docs
+
+
+@contextmanager
+def older_words() -> Iterator[None]:
+    """Fingerprints by the older MinHash scheme's words (minhash.OLDER_SCHEMES): every \\w+
+    run one word, whatever its script."""
+    table = minhash._word_table()
+    saved = table.copy()
+    table[table > 0] = 1
+    try:
+        yield
+    finally:
+        table[:] = saved
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -411,6 +501,20 @@ def main() -> int:
         )
         if scores["false_pairs"]:
             print(f"  false pairs: {scores['false_pairs']}")
+
+    bodies = unspaced_bodies()
+    unspaced = build_unspaced_set(bodies)
+    print(
+        f"scripts without spaces (htmldate set): {len(unspaced)} documents, {len(bodies)} stories"
+    )
+    for name, words in (("current scheme", nullcontext), ("older scheme", older_words)):
+        with words():
+            scores = pair_scores(unspaced, predicted_stories(unspaced, "newsflow"))
+        print(
+            f"  {name:<15} pairs={scores['pairs']} precision={scores['precision']:.3f} "
+            f"recall={scores['recall']:.3f}; by kind: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in scores["recall_by_kind"].items())
+        )
 
     speed = throughput(2_000 if args.quick else 20_000)
     print(
