@@ -6,8 +6,6 @@ never claims a scheme its rows were not fingerprinted under, the daily check war
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from benchmarks.dedup import older_words
 from tests.transforms.test_dedup import STORIES, T0, WEEK, row, stored
 from tests.transforms.test_index import commit, dump
 from tests.transforms.test_minhash import EDITED, OTHER, REPORT
@@ -30,19 +29,6 @@ from transforms.quality import check_recent
 OLDER = minhash.OLDER_SCHEMES[0]
 
 
-@contextmanager
-def older_word_rule() -> Iterator[None]:
-    """Fingerprints as the older scheme made them: every \\w+ run one word, whatever its
-    script (a sentence of Chinese one word)."""
-    table = minhash._word_table()
-    saved = table.copy()
-    table[table > 0] = 1
-    try:
-        yield
-    finally:
-        table[:] = saved
-
-
 def as_older_scheme(root: Path) -> None:
     """Every article file's footer stating the older scheme (as it wrote them)."""
     for path in dataset.article_files(root):
@@ -54,7 +40,7 @@ def as_older_scheme(root: Path) -> None:
 def old_store(root: Path) -> dict[str, dict[str, Any]]:
     """A store fingerprinted under the older scheme: a Chinese report and an English story,
     then (after the upgrade) another site's lightly edited copy of the report."""
-    with older_word_rule():
+    with older_words():
         report = row("https://a.example/report", REPORT, T0, "a")
         english = row("https://a.example/english", STORIES["wire"], T0, "a")
         other = row("https://a.example/weather", OTHER, T0, "a")
