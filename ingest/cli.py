@@ -150,7 +150,9 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help="sources file whose settings.taxonomy and settings.entity_models to use (default: none: the bundled taxonomy, and the installed spaCy pipelines or else the rules)",
+        help=f"sources file whose settings.taxonomy and settings.entity_models to use, as the "
+        f"ingest runs use them (default: ${SOURCES_ENV} or ./sources.yaml when it exists, else "
+        "the bundled taxonomy and the installed spaCy pipelines, or else the rules)",
     )
     retag.set_defaults(func=_cmd_retag)
 
@@ -343,11 +345,12 @@ def _cmd_migrate_urls(args: argparse.Namespace) -> int:
 
 
 def _cmd_retag(args: argparse.Namespace) -> int:
+    from ingest.run.retention import upkeep_settings
     from transforms.commit import locked
     from transforms.tagging import get_tagger, retag
 
     root = _stored_root(args)
-    settings = load_sources(args.config).settings if args.config else Settings()
+    settings = upkeep_settings(args.config)  # the tags the ingest runs make
     tagger = get_tagger(settings.taxonomy, settings.entity_models)
     done = locked(root, lambda: retag(root, tagger, args.since))
     print(

@@ -387,6 +387,20 @@ def test_retag_command_reports_and_explains_a_wrong_folder(
     assert "no stored articles" in capsys.readouterr().err
 
 
+def test_retag_without_config_tags_as_the_sources_file_the_dags_read_says(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    data = tmp_path / "data"
+    ingest(demo_sources, data, capsys)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        demo_sources.read_text().replace("settings:\n", "settings:\n  entity_models: rules\n")
+    )
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(rules))
+    assert main(["retag", "--data", str(data)]) == 0
+    assert "(4+rules+taxonomy-" in capsys.readouterr().out
+
+
 def test_a_stage_run_again_after_its_work_files_went_fails_and_changes_nothing(
     demo_sources: Path, tmp_path: Path
 ) -> None:
