@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help=f"sources file (default: ${SOURCES_ENV} or ./sources.yaml)",
+        help=f"sources file (default: ${SOURCES_ENV} or the project's sources.yaml)",
     )
     ingest.add_argument(
         "--data", default=None, help=f"data root, a local folder (default: ${DATA_ENV} or ./data)"
@@ -151,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=f"sources file whose settings.taxonomy and settings.entity_models to use, as the "
-        f"ingest runs use them (default: ${SOURCES_ENV} or ./sources.yaml when it exists, else "
+        f"ingest runs use them (default: ${SOURCES_ENV} or the project's sources.yaml when it exists, else "
         "the bundled taxonomy and the installed spaCy pipelines, or else the rules)",
     )
     retag.set_defaults(func=_cmd_retag)
@@ -167,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=f"sources file whose settings.keep_work_days and keep_raw_days to use (default: "
-        f"${SOURCES_ENV} or ./sources.yaml when it exists, else the defaults)",
+        f"${SOURCES_ENV} or the project's sources.yaml when it exists, else the defaults)",
     )
     daily.add_argument(
         "--day",
@@ -238,7 +238,7 @@ def _add_window_days(parser: argparse.ArgumentParser, what: str) -> None:
         type=Path,
         default=None,
         help=f"sources file whose settings.dedup_window_days to use (default: ${SOURCES_ENV} or "
-        "./sources.yaml when it exists, else the default)",
+        "the project's sources.yaml when it exists, else the default)",
     )
 
 

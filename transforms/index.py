@@ -433,12 +433,17 @@ def reconcile_index(root: Path) -> bool:
         return True
 
 
-def read_own(root: Path, run: RunOutput, columns: list[str]) -> pa.Table:
-    """The stored rows the run wrote (its files and its rows in compacted files), found
-    through the index."""
+def own_files(root: Path, run: RunOutput) -> list[Path]:
+    """The stored files that hold rows the run wrote (its files and the compacted files with
+    its rows), found through the index."""
     with open_index(root) as index:
         paths = {*index.named(run.name), *index.run_files(run.source_id, run.run_id)}
-    return read_run(root, run, columns, [root / p for p in paths])
+    return sorted(root / p for p in paths)
+
+
+def read_own(root: Path, run: RunOutput, columns: list[str]) -> pa.Table:
+    """The stored rows the run wrote (see `own_files`)."""
+    return read_run(root, run, columns, own_files(root, run))
 
 
 def _chunks(values: Sequence[Any]) -> Iterator[list[Any]]:

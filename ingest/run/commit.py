@@ -43,7 +43,6 @@ def write(
 
     from transforms.commit import locked
     from transforms.dataset import (
-        FILE_COLUMN,
         RunOutput,
         commit_quarantine,
         minhash_scheme,
@@ -60,7 +59,7 @@ def write(
         needs_text,
         unprinted,
     )
-    from transforms.index import open_index, read_own
+    from transforms.index import open_index, own_files, read_own
     from transforms.lakemirror import publish_mirror, pull, push
     from transforms.minhash import SCHEME
     from transforms.schema import ARTICLE_SCHEMA
@@ -120,9 +119,8 @@ def write(
         def read_kept(columns: list[str]) -> pa.Table:  # rows this run wrote before, kept
             own = read_own(root, output, list(dict.fromkeys([*columns, "canonical_url"])))
             own = own.filter(pc.invert(pc.is_in(own["url"], value_set=redone_urls)))
-            held = own[FILE_COLUMN].to_pylist() if FILE_COLUMN in own.column_names else []
-            files = {Path(str(p)) for p in held}
             own = respelled(own).select(columns)  # (stored before a migration, maybe)
+            files = own_files(root, output)  # fingerprints of an older scheme: made again
             return own if all(minhash_scheme(f) == SCHEME for f in files) else unprinted(own)
 
         own = read_kept(DEDUP_COLUMNS)

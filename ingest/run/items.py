@@ -32,6 +32,8 @@ def isolate(
     single row is to blame (a full disk, say)."""
     try:
         return attempt(rows), rows, []
+    except STORAGE_FAULTS:  # the dataset's or the crawl state's, not a row's: the run fails
+        raise
     except Exception as first:
         failing: list[tuple[dict[str, Any], Exception]] = []
         kept: list[dict[str, Any]] = []
@@ -39,6 +41,8 @@ def isolate(
             try:
                 attempt([row])
                 kept.append(row)
+            except STORAGE_FAULTS:
+                raise
             except Exception as exc:
                 failing.append((row, exc))
         if not failing:

@@ -86,18 +86,24 @@ def dataset() -> Iterator[Any]:
 _CHOICES: dict[str, tuple[tuple[Any, ...], dict[str, list[str]]]] = {}  # by data root
 
 
-def choices(con: Any) -> dict[str, list[str]]:
-    """The article filters' values (queries.choices: four scans of every article), computed
-    again only when the stored articles changed (transforms.query.table_version)."""
+def articles_version() -> tuple[Any, ...]:
+    """What identifies the stored articles now (transforms.query.table_version): taken
+    before the connection that reads them, so that values read from newer files are at
+    worst kept under an older version (and read again), never the other way round."""
     from transforms.query import table_version
 
-    root = dataset_root()
-    version = table_version(root)
-    cached = _CHOICES.get(str(root))
+    return table_version(dataset_root())
+
+
+def choices(con: Any, version: tuple[Any, ...]) -> dict[str, list[str]]:
+    """The article filters' values (queries.choices: four scans of every article), computed
+    again only when the stored articles' `version` changed."""
+    key = str(dataset_root())
+    cached = _CHOICES.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
     offered = queries.choices(con)
-    _CHOICES[str(root)] = (version, offered)
+    _CHOICES[key] = (version, offered)
     return offered
 
 
@@ -225,9 +231,10 @@ def create_app() -> FastAPI:
                 [{"loc": ("query", "from"), "msg": f"{since} is after to={until}", "type": "value"}]
             )
         chosen = queries.ArticleFilter(source, since, until, language, topic, place, copies)
+        version = articles_version()
         with dataset() as con:
             total, rows = queries.articles(con, chosen, page, size)
-            offered = choices(con)
+            offered = choices(con, version)
         params = {
             "source": source,
             "from": since,

@@ -156,3 +156,32 @@ def test_the_write_stage_fingerprints_again_a_run_transformed_under_an_older_sch
             assert (made["shingles"], made["minhash"], made["lsh_bands"]) == fresh_prints(
                 made["text"]
             )
+
+
+def test_a_run_written_again_after_the_upgrade_fingerprints_the_rows_it_keeps(
+    tmp_path: Path,
+) -> None:
+    """A run stored under the older scheme and written again (a cleared task) with fewer
+    rows keeps its earlier rows: they are fingerprinted again, as its new file says."""
+    from ingest.run import commit as write_stage
+    from tests.ingest.run.test_edge_cases import transformed_run
+
+    source, settings, data, run, transformed = transformed_run(tmp_path, 3)
+    path = Path(transformed["path"])
+    everything = pq.read_table(path)
+    write_stage.write(source, settings, data, run, str(path))
+    garbled = np.zeros(minhash.NUM_PERM, dtype=np.uint32).tolist()
+    for stored_file in dataset.article_files(data):  # as the older scheme stored them
+        table = pq.read_table(stored_file)
+        at = table.schema.get_field_index("minhash")
+        field = table.schema.field(at)
+        table = table.set_column(at, field, pa.array([garbled] * table.num_rows, field.type))
+        dataset.write_atomic(dataset.with_minhash_scheme(table, OLDER), stored_file)
+
+    pq.write_table(everything.slice(0, 1), path)  # the run again, one row produced
+    write_stage.write(source, settings, data, run, str(path))
+    written = [r for f in dataset.article_files(data) for r in pq.read_table(f).to_pylist()]
+    assert len(written) == 3  # the two rows not produced again are kept
+    for made in written:
+        assert (made["shingles"], made["minhash"], made["lsh_bands"]) == fresh_prints(made["text"])
+    assert {dataset.minhash_scheme(f) for f in dataset.article_files(data)} == {minhash.SCHEME}

@@ -253,10 +253,27 @@ def test_headings_and_entities_across_lines_are_no_organisations() -> None:
 def test_a_pipeline_that_does_not_load_leaves_its_languages_to_the_rules(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    tagger = ModelEntityTagger({"en": "json", "fr": FRENCH})  # "json" imports, loads no pipeline
+    # "json" imports but is no pipeline: the rules from the start, so every article of the
+    # process states the same tagger
+    tagger = ModelEntityTagger({"en": "json", "fr": FRENCH})
+    assert tagger.models == {"en": "rules", "fr": FRENCH} and "en=rules" in tagger.name
+    assert sum("is not installed" in m for m in caplog.messages) == 1
+    assert tagger.people_and_organizations(BRIEFING, language="en") == (
+        RuleEntityTagger().people_and_organizations(BRIEFING, None, "en")
+    )
+
+
+def test_a_pipeline_that_is_installed_but_does_not_load_falls_to_the_rules_when_met(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = tmp_path / "broken-pipeline"
+    broken.mkdir()
+    (broken / "config.cfg").write_text('[nlp]\nlang = "xx-nonsense"\n')
+    (broken / "meta.json").write_text("{}")
+    tagger = ModelEntityTagger({"en": str(broken), "fr": FRENCH})
     assert not caplog.messages  # nothing loads before an article of its language comes
     tagger.prepare("fr")
-    assert not caplog.messages and "en=json" in tagger.name
+    assert not caplog.messages and f"en={broken}" in tagger.name
     assert tagger.people_and_organizations(BRIEFING, language="en") == (
         RuleEntityTagger().people_and_organizations(BRIEFING, None, "en")
     )

@@ -117,9 +117,13 @@ class ModelEntityTagger:
     """spaCy pipelines for the languages that have one, the rules for the others."""
 
     def __init__(self, models: Mapping[str, str], rules: EntityTagger | None = None) -> None:
-        """Loads no pipeline: each loads when `prepare` first meets its language."""
+        """Loads no pipeline: each loads when `prepare` first meets its language. A pipeline
+        that is not installed gets the rules now (logged), so that every article of a
+        process states the same `name`; one installed but broken is found when it loads."""
         self.rules = rules or RuleEntityTagger()
-        self.models = dict(models)
+        self.models = {
+            lang: m if m == RULES or _present(m) else RULES for lang, m in models.items()
+        }
 
     @property
     def name(self) -> str:
@@ -277,6 +281,15 @@ def pipeline(model: str) -> Any:
         if name not in needed:
             nlp.disable_pipe(name)
     return nlp
+
+
+def _present(model: str) -> bool:
+    """Whether `model` names an installed pipeline package or a saved pipeline folder (without
+    loading it); one that does not is logged, and its languages get the rules."""
+    if installed(model) or pipeline_folder(Path(model)):
+        return True
+    log.warning("spaCy pipeline %r is not installed; the rules tag its articles", model)
+    return False
 
 
 def _loads(model: str) -> bool:

@@ -240,6 +240,23 @@ def test_a_row_that_breaks_the_write_stage_is_quarantined_and_the_rest_stored(
     assert broken.rsplit("/", 1)[-1] not in urls(data) and len(urls(data)) == 2
 
 
+def test_a_damaged_stored_file_fails_the_write_stage_rather_than_its_rows() -> None:
+    """A file of the dataset or the crawl state that cannot be read is no row's fault: the
+    write stage fails naming it, instead of setting every row aside as a write_error."""
+    from ingest.run.items import isolate
+    from transforms.exceptions import CorruptFile
+
+    def attempt(rows: list[dict[str, Any]]) -> int:
+        if len(rows) > 1:
+            raise ValueError("one bad row")
+        raise CorruptFile("articles/x.parquet", "is not a readable Parquet file", "move it")
+
+    with pytest.raises(CorruptFile, match=r"x\.parquet"):
+        isolate([{"url": "a"}, {"url": "b"}], attempt)
+    with pytest.raises(CorruptFile):
+        isolate([{"url": "a"}], attempt)
+
+
 def test_leftovers_of_killed_runs_go_after_a_day_and_nothing_live_is_touched(
     tmp_path: Path,
 ) -> None:
