@@ -160,6 +160,10 @@ class StateDb:
         try:
             session.execute("COMMIT")
         except Exception as exc:
+            try:  # the connection must not stay inside the failed transaction
+                session.execute("ROLLBACK")
+            except Exception:
+                self._discard()
             damaged = self._damaged(exc)
             if damaged is None:
                 raise
