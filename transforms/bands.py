@@ -5,10 +5,12 @@ A day's pairs (band, key), the key standing for the article_id, live in a base f
 `state/bands/<day>.npy` and up to `MAX_SEGMENTS` small segment files `<day>.<seq>.npy`, each
 a (2, n) array sorted by band: row 0 the bands (contiguous, so a look-up binary-searches the
 mapped file and touches a few pages), row 1 the keys. A commit that adds to a day writes one
-segment the size of its batch; when a day has too many segments they are merged into its
-base. A day's pairs are the union of its files (a pair found twice counts once), so a crash
-between writing a merged base and removing the segments it took in changes nothing. Every
-file is written whole under a temporary name and renamed.
+segment the size of its batch; when a day has too many segments they are merged: into one
+segment while they hold less than a MERGE_SHARE of what its base holds (a large day's base
+is not rewritten for every few commits), else with the base into a new base. A day's pairs
+are the union of its files (a pair found twice counts once), so a crash between writing a
+merged file and removing the files it took in changes nothing. Every file is written whole
+under a temporary name and renamed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from transforms.files import fsync_dir, replace_whole
 
 Pairs = npt.NDArray[np.int64]  # (2, n): row 0 bands, row 1 keys; sorted by band
 EMPTY: Pairs = np.empty((2, 0), dtype=np.int64)
-MAX_SEGMENTS = 8  # a day's segments beyond this are merged into its base
+MAX_SEGMENTS = 8  # a day's segments beyond this are merged
+MERGE_SHARE = 0.25  # segments holding less than this share of the base's pairs merge alone
 
 
 def key_of(article_id: str) -> int:
@@ -98,10 +101,19 @@ class BandDays:
             return
         if not files:
             _write(self.path(day), added)
-        elif len(files) > MAX_SEGMENTS:  # base and segments become one base
-            merged = normalised(np.concatenate([_load(p) for p in files] + [added], axis=1))
-            _write(self.path(day), merged)
-            for path in files[1:] if files[0] == self.path(day) else files:
+        elif len(files) > MAX_SEGMENTS:
+            base = self.path(day) if files[0] == self.path(day) else None
+            segments = files[1:] if base is not None else files
+            pending = [_load(p) for p in segments] + [added]
+            held = _load(base, mapped=True).shape[1] if base is not None else 0
+            if sum(p.shape[1] for p in pending) < MERGE_SHARE * held:  # one segment
+                last = max(_sequence(p) for p in segments)
+                target = self.folder / f"{day}.{last + 1}.npy"
+            else:  # base and segments become one base
+                pending = [_load(base), *pending] if base is not None else pending
+                target = self.path(day)
+            _write(target, normalised(np.concatenate(pending, axis=1)))
+            for path in segments:
                 path.unlink(missing_ok=True)
         else:
             last = max((_sequence(p) for p in files), default=0)

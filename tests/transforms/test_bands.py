@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transforms.bands import EMPTY, MAX_SEGMENTS, BandDays, Pairs
+from transforms.bands import EMPTY, MAX_SEGMENTS, MERGE_SHARE, BandDays, Pairs
 
 
 def pairs_of(found: set[tuple[int, int]]) -> Pairs:
@@ -79,3 +79,34 @@ def test_a_merge_cut_short_before_its_segments_went_changes_no_look_up(tmp_path:
     assert days.by_key() == merged_by_key
     days.change(7, EMPTY, {100, 500})  # a removal reaches every file holding the key
     assert days.keys({7}, {0, 1, 2, 9}) == merged_keys - {100, 500}
+
+
+def test_a_large_days_segments_merge_alone_and_its_base_is_not_rewritten(tmp_path: Path) -> None:
+    """A commit adds a batch to a day whose base holds far more: the segments merge into
+    one segment while they hold less than MERGE_SHARE of the base, then into the base."""
+    days = BandDays(tmp_path / "bands")
+    base = {(b, 1000 + k) for k in range(400) for b in range(3)}  # 1,200 pairs
+    days.change(3, pairs_of(base), ())
+    model = set(base)
+    written = days.path(3).stat().st_mtime_ns
+    for k in range(MAX_SEGMENTS + 1):
+        batch = {(k % 3, 5000 + k), (7, 5000 + k)}
+        days.change(3, pairs_of(batch), ())
+        model |= batch
+    files = days.files()[3]
+    assert files[0] == days.path(3) and len(files) == 2  # the base and one merged segment
+    assert days.path(3).stat().st_mtime_ns == written
+    assert days.keys({3}, {0, 1, 2, 7}) == {k for _, k in model}
+    while len(model) - len(base) < MERGE_SHARE * len(base):  # the segments grow ...
+        k = len(model)
+        batch = {(b, 9000 + k + j) for j in range(10) for b in (0, 7)}
+        days.change(3, pairs_of(batch), ())
+        model |= batch
+    for k in range(MAX_SEGMENTS + 1):  # ... until a merge takes them into the base
+        days.change(3, pairs_of({(8, 20000 + k)}), ())
+        model.add((8, 20000 + k))
+    assert days.path(3).stat().st_mtime_ns != written
+    assert days.keys({3}, {0, 1, 2, 7, 8}) == {k for _, k in model}
+    assert days.by_key() == {
+        key: sorted(b for b, k in model if k == key) for key in {k for _, k in model}
+    }
