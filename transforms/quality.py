@@ -46,6 +46,7 @@ MAX_COPY_SHARE = 0.5
 MAX_BAD_SHARE = 0.2
 SHORT_WORDS = 50
 VOLUME_DAYS = 7
+LONGEST_INTERVAL = dt.timedelta(days=35)  # a monthly schedule's data interval, and more
 SPIKE_FACTOR = 3.0
 MIN_ROWS = 5  # shares are not judged on fewer rows
 
@@ -196,12 +197,21 @@ def _extraction(table: pa.Table) -> list[Finding]:
 
 
 def _volume(root: Path, day: dt.date) -> list[Finding]:
-    """New articles per source and run day, from the run metrics."""
-    files = sorted((root / RUNS).glob("run_date=*/*.parquet"))
+    """New articles per source and run day, from the run metrics of the partitions that can
+    hold the window's runs (a run's partition is its interval's first day; its day here, the
+    interval's last): the check reads the same files on day 1,000 as on day 10."""
+    first = day - dt.timedelta(days=VOLUME_DAYS)
+    earliest = (first - LONGEST_INTERVAL).isoformat()
+    latest = (day + dt.timedelta(days=1)).isoformat()
+    files = [
+        path
+        for part in sorted((root / RUNS).glob("run_date=*"))
+        if earliest <= part.name.removeprefix("run_date=") <= latest
+        for path in sorted(part.glob("*.parquet"))
+    ]
     if not files:
         return []
     runs = pa.concat_tables([read_stored(f, RUNS_SCHEMA) for f in files]).to_pylist()
-    first = day - dt.timedelta(days=VOLUME_DAYS)
     per: dict[str, dict[dt.date, int]] = {}
     for run in runs:
         when = (

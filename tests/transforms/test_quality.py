@@ -123,3 +123,24 @@ def test_a_source_that_goes_silent_or_spikes_is_flagged(tmp_path: Path) -> None:
     assert checks(findings) == [("volume", "warning", "loud"), ("volume", "warning", "quiet")]
     assert any("(dropped)" in f.message for f in findings)
     assert any("(spike)" in f.message for f in findings)
+
+
+def test_the_volume_check_reads_only_the_partitions_its_window_can_use(tmp_path: Path) -> None:
+    """The daily check costs the same on day 1,000 as on day 10: run metrics from long
+    before its window are not read (a damaged one there would stop it if they were)."""
+    for k in range(1, 8):
+        before = DAY - dt.timedelta(days=k)
+        commit_run_metrics(run_row("quiet", before, 4), tmp_path, "quiet", f"K{k}", before)
+    commit_run_metrics(run_row("quiet", DAY, 0), tmp_path, "quiet", "K0", DAY)
+    long_ago = DAY - dt.timedelta(days=400)
+    old = commit_run_metrics(run_row("quiet", long_ago, 4), tmp_path, "quiet", "OLD", long_ago)
+    old.write_bytes(b"not parquet")
+    findings = check_recent(tmp_path, DAY, 3, NOW)
+    assert checks(findings) == [("volume", "warning", "quiet")]
+    # a run whose data interval began 30 days ago and ended in the window is counted there
+    began = DAY - dt.timedelta(days=30)
+    row = run_row("monthly", DAY - dt.timedelta(days=3), 4)
+    row["interval_start"] = dt.datetime.combine(began, dt.time(), tzinfo=UTC)
+    commit_run_metrics(row, tmp_path, "monthly", "M1", began)
+    findings = check_recent(tmp_path, DAY, 3, NOW)
+    assert ("volume", "warning", "monthly") in checks(findings)  # nothing since: dropped
