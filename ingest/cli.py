@@ -387,7 +387,9 @@ def _cmd_daily(args: argparse.Namespace) -> int:
             done = compact(root, dt.timedelta(days=args.compact_older_than_days), now)
             said.append(
                 f"compacted: {done['files']} files into {done['partitions']} partitions "
-                f"({done['upgraded']} of them held files of an older schema version)"
+                f"({done['upgraded']} of them held files of an older schema version); "
+                f"runs and quarantine: {done['side_files']} files into "
+                f"{done['side_partitions']} partitions"
             )
         upgraded = upgrade_tables(root)
         if upgraded:

@@ -1,5 +1,9 @@
 """Compaction: merge the many small files of an older partition into one, sorted by
-`published_at`, with a target row-group size and zstd compression.
+`published_at`, with a target row-group size and zstd compression. The runs and quarantine
+tables (a small file per run) have their older `run_date` partitions merged the same way, so
+that what a reader lists and opens does not grow with every run ever made; a run written
+again into such a partition replaces its rows inside the merged file
+(transforms/dataset.py: commit_run_metrics, commit_quarantine).
 
 Crash safety: a journal (`.compaction.json` in the partition) names the inputs and the
 target before anything changes, written atomically (a temporary file, fsync, rename), so it is
@@ -48,6 +52,15 @@ from transforms.schema import (
 
 JOURNAL = ".compaction.json"
 ROW_GROUP_ROWS = 50_000  # about 100-200 MB of articles: large enough for fast scans
+# the tables beside the articles: a small file per run (or per run with quarantined items),
+# whose older partitions are merged the same way (no index to tell)
+SIDE_TABLES = {QUARANTINE: QUARANTINE_SCHEMA, RUNS: RUNS_SCHEMA}
+# what names a row of each table, to tell which files a compacted file holds the rows of
+ROW_KEYS = {
+    ARTICLES: ("article_id",),
+    RUNS: ("source_id", "run_id", "interval_start", "interval_end"),
+    QUARANTINE: ("source_id", "run_id", "stage", "url", "reason", "at"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +94,16 @@ def compact(
         done["partitions"] += 1
         done["files"] += len(inputs)
         done["rows"] += rows
+    done["side_partitions"], done["side_files"] = 0, 0
+    for folder, schema in SIDE_TABLES.items():
+        for part in sorted((root / folder).glob("*=*")):
+            inputs = sorted(part.glob("*.parquet"))
+            day = dt.date.fromisoformat(part.name.split("=", 1)[1])
+            if day >= cutoff or not inputs or (len(inputs) == 1 and is_compacted(inputs[0])):
+                continue
+            _compact_side(part, inputs, schema, after_write)
+            done["side_partitions"] += 1
+            done["side_files"] += len(inputs)
     return done
 
 
@@ -115,16 +138,44 @@ def _compact_partition(
     row_group_rows: int,
     after_write: Callable[[Path], None] | None,
 ) -> int:
-    digest = hashlib.sha256("\n".join(p.name for p in inputs).encode()).hexdigest()[:16]
-    target = part / f"{COMPACTED_PREFIX}{digest}.parquet"
-    journal = part / JOURNAL
-    write_json_durably(journal, {"inputs": [p.name for p in inputs], "target": target.name})
-    try:
+    def merged(target: Path) -> int:
         tables = [read_stored(path, ARTICLE_SCHEMA) for path in inputs]
         table = pa.concat_tables(tables).sort_by(list(SORT_ORDER))
         write_atomic(
             table, target, row_group_size=row_group_rows, sorted_rows=True, rows_from=inputs
         )
+        return table.num_rows
+
+    return _journalled(part, inputs, merged, after_write)
+
+
+def _compact_side(
+    part: Path, inputs: list[Path], schema: pa.Schema, after_write: Callable[[Path], None] | None
+) -> int:
+    """Merge the files of an older partition of the runs or quarantine table into one."""
+
+    def merged(target: Path) -> int:
+        table = pa.concat_tables([read_stored(path, schema) for path in inputs])
+        write_atomic(table.sort_by([("source_id", "ascending"), ("run_id", "ascending")]), target)
+        return table.num_rows
+
+    return _journalled(part, inputs, merged, after_write)
+
+
+def _journalled(
+    part: Path,
+    inputs: list[Path],
+    merge: Callable[[Path], int],
+    after_write: Callable[[Path], None] | None,
+) -> int:
+    """The compaction protocol (see the module's docstring): the journal, the merged target
+    (`merge` writes it and returns its rows), the inputs removed, the journal removed."""
+    digest = hashlib.sha256("\n".join(p.name for p in inputs).encode()).hexdigest()[:16]
+    target = part / f"{COMPACTED_PREFIX}{digest}.parquet"
+    journal = part / JOURNAL
+    write_json_durably(journal, {"inputs": [p.name for p in inputs], "target": target.name})
+    try:
+        rows = merge(target)
         fsync_dir(part)  # the target's name is durable before any input goes
     except Exception:
         if not target.exists():  # nothing changed: the plan is void
@@ -137,14 +188,15 @@ def _compact_partition(
             path.unlink(missing_ok=True)
     _moved(part, [p.name for p in inputs], target.name)
     journal.unlink()
-    return table.num_rows
+    return rows
 
 
 def recover(root: Path) -> int:
     """Finish or undo compactions that were interrupted; returns how many it found. An
     unreadable journal is removed with a warning naming it (see the module's docstring)."""
     found = 0
-    for journal in sorted((root / ARTICLES).glob(f"{PARTITION_COLUMN}=*/{JOURNAL}")):
+    journals = [j for table in ROW_KEYS for j in sorted((root / table).glob(f"*=*/{JOURNAL}"))]
+    for journal in journals:
         part = journal.parent
         try:
             plan = _read_plan(journal)
@@ -165,9 +217,12 @@ def recover(root: Path) -> int:
 
 
 def _moved(part: Path, inputs: list[str], target: str) -> None:
-    """Tell the index of stored articles that the rows of `inputs` are in `target` now."""
+    """Tell the index of stored articles that the rows of `inputs` are in `target` now (the
+    other tables have no index)."""
     from transforms.index import ArticleIndex
 
+    if part.parent.name != ARTICLES:
+        return
     root = part.parent.parent
     prefix = f"{ARTICLES}/{part.name}/"
     with ArticleIndex(root) as index:
@@ -232,21 +287,23 @@ def _superseded(part: Path) -> set[str]:
 
 def _unjournaled(part: Path) -> tuple[Path | None, list[Path]]:
     """For a partition whose journal is unreadable: its largest compacted file and the other
-    files all of whose rows (by article_id) that file holds, the inputs of a compaction that
+    files all of whose rows (by ROW_KEYS) that file holds, the inputs of a compaction that
     finished; (None, []) without a compacted file. Raises CorruptFile for an unreadable file."""
     files = sorted(part.glob("*.parquet"))
     compacted = [f for f in files if is_compacted(f)]
     if not compacted:
         return None, []
-    ids = {f: _article_ids(f) for f in files}
+    ids = {f: _row_keys(f) for f in files}
     container = max(compacted, key=lambda f: (len(ids[f]), f.name))
     return container, [f for f in files if f != container and ids[f] <= ids[container]]
 
 
-def _article_ids(path: Path) -> set[str]:
+def _row_keys(path: Path) -> set[tuple[str, ...]]:
+    """What names each row of a stored file (ROW_KEYS of its table)."""
+    columns = list(ROW_KEYS.get(path.parent.parent.name, ROW_KEYS[ARTICLES]))
     with reading(path):
-        ids = pq.read_table(path, columns=["article_id"])["article_id"].to_pylist()
-    return {str(i) for i in ids}
+        rows = pq.read_table(path, columns=columns).to_pylist()
+    return {tuple(str(row[c]) for c in columns) for row in rows}
 
 
 def _recover_unreadable(journal: Path, why: str) -> None:

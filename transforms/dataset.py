@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from transforms.files import reading
+from transforms.files import read_stored, reading
 from transforms.minhash import SCHEME as MINHASH_SCHEME
 from transforms.schema import (
     ARTICLE_SCHEMA,
@@ -304,28 +304,86 @@ def _read_files(
     return pa.concat_tables(tables).cast(schema) if tables else schema.empty_table()
 
 
-def read_quarantine(root: Path, name: str) -> list[dict[str, object]]:
-    """The quarantine rows of one run's file (any run date)."""
+def read_quarantine(
+    root: Path, source_id: str, run_key: str, run_id: str, run_day: dt.date
+) -> list[dict[str, object]]:
+    """The quarantine rows of one run: its file (any run date), or its rows in the merged
+    file of its run date's partition once that was compacted."""
     rows: list[dict[str, object]] = []
-    for path in sorted((root / QUARANTINE).glob(f"run_date=*/{name}")):
-        rows += pq.read_table(path, schema=QUARANTINE_SCHEMA).to_pylist()
+    for path in sorted((root / QUARANTINE).glob(f"run_date=*/{output_name(source_id, run_key)}")):
+        rows += read_stored(path, QUARANTINE_SCHEMA).to_pylist()
+    merged = _merged_file(root / QUARANTINE / f"run_date={run_day.isoformat()}")
+    if merged is not None:
+        stored = read_stored(merged, QUARANTINE_SCHEMA)
+        rows += stored.filter(_quarantine_of(stored, source_id, run_id)).to_pylist()
     return rows
 
 
 def commit_quarantine(
-    rows: Iterable[dict[str, object]], root: Path, source_id: str, run_key: str, run_day: dt.date
+    rows: Iterable[dict[str, object]],
+    root: Path,
+    source_id: str,
+    run_key: str,
+    run_day: dt.date,
+    run_id: str | None = None,
 ) -> Path | None:
-    """Write a run's quarantine rows (replacing an earlier attempt's); None when there are none."""
+    """Write a run's quarantine rows (replacing an earlier attempt's); None when there are none.
+    In a partition whose files were merged (transforms/compaction.py), the merged file is
+    rewritten with the run's rows (those of its `run_id`; without one, the rows' own) replaced."""
     name = output_name(source_id, run_key)
-    table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
-    target = root / QUARANTINE / f"run_date={run_day.isoformat()}" / name
+    listed = list(rows)
+    table = pa.Table.from_pylist(listed, schema=QUARANTINE_SCHEMA)
+    run_id = run_id or (str(listed[0]["run_id"]) if listed else None)
+    part = root / QUARANTINE / f"run_date={run_day.isoformat()}"
+    target = part / name
     for stale in (root / QUARANTINE).glob(f"run_date=*/{name}"):
         if stale != target or not table.num_rows:
             stale.unlink()
+    merged = _merged_file(part)
+    if merged is not None and run_id is not None:
+        stored = read_stored(merged, QUARANTINE_SCHEMA)
+        kept = stored.filter(pc.invert(_quarantine_of(stored, source_id, run_id)))
+        if kept.num_rows != stored.num_rows or table.num_rows:
+            _rewrite_merged(merged, pa.concat_tables([kept, table]))
+        target.unlink(missing_ok=True)
+        return merged if table.num_rows else None
     if not table.num_rows:
         return None
     write_atomic(table, target)
     return target
+
+
+def _merged_file(part: Path) -> Path | None:
+    """The merged file of a runs or quarantine partition (transforms/compaction.py), if any."""
+    return next(iter(sorted(part.glob(f"{COMPACTED_PREFIX}*.parquet"))), None)
+
+
+def _rewrite_merged(path: Path, table: pa.Table) -> None:
+    """A merged runs or quarantine file written again (removed when no row is left)."""
+    if table.num_rows:
+        write_atomic(table.sort_by([("source_id", "ascending"), ("run_id", "ascending")]), path)
+    else:
+        path.unlink()
+
+
+def _quarantine_of(table: pa.Table, source_id: str, run_id: str) -> Any:
+    return pc.and_(
+        pc.equal(table["source_id"], pa.scalar(source_id)),
+        pc.equal(table["run_id"], pa.scalar(run_id)),
+    )
+
+
+def run_metrics_of(table: pa.Table, source_id: str, start: dt.datetime, end: dt.datetime) -> Any:
+    """The mask of the metrics rows of one source's run with the window [start, end): the
+    rows of its file, whose name the window makes (transforms/dataset.py: output_name)."""
+    kind = table.schema.field("interval_start").type
+    return pc.and_(
+        pc.equal(table["source_id"], pa.scalar(source_id)),
+        pc.and_(
+            pc.equal(table["interval_start"], pa.scalar(start, kind)),
+            pc.equal(table["interval_end"], pa.scalar(end, kind)),
+        ),
+    )
 
 
 def run_metrics_path(root: Path, source_id: str, run_key: str, run_day: dt.date) -> Path:
@@ -337,7 +395,16 @@ def commit_run_metrics(
     row: dict[str, Any], root: Path, source_id: str, run_key: str, run_day: dt.date
 ) -> Path:
     """Write a run's metrics row (`run_metrics_path`), replacing an earlier attempt of the
-    same run (one row per source and run)."""
+    same run (one row per source and run); in a partition whose files were merged, inside
+    the merged file. Returns the file written."""
     target = run_metrics_path(root, source_id, run_key, run_day)
-    write_atomic(pa.Table.from_pylist([row], schema=RUNS_SCHEMA), target)
-    return target
+    table = pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
+    merged = _merged_file(target.parent)
+    if merged is None:
+        write_atomic(table, target)
+        return target
+    stored = read_stored(merged, RUNS_SCHEMA)
+    same = run_metrics_of(stored, source_id, row["interval_start"], row["interval_end"])
+    _rewrite_merged(merged, pa.concat_tables([stored.filter(pc.invert(same)), table]))
+    target.unlink(missing_ok=True)
+    return merged

@@ -46,7 +46,6 @@ def write(
         RunOutput,
         commit_quarantine,
         minhash_scheme,
-        output_name,
         read_quarantine,
         url_rule,
     )
@@ -68,7 +67,6 @@ def write(
 
     written_at = dt.datetime.now(dt.UTC)
     work = workdir(root, source, run) if transformed is None else Path(transformed).parent
-    name = output_name(source.id, run.key)
     pull(root, work)  # on the mirror of an object store: the earlier tasks' files
     if transformed is not None:
         require(transformed, "write")
@@ -108,7 +106,9 @@ def write(
         problems = [dict(row) for row in listed]
         if reprocess:  # keep what the live run recorded before extraction
             problems = [
-                r for r in read_quarantine(root, name) if r["stage"] in ("discover", "fetch")
+                r
+                for r in read_quarantine(root, source.id, run.key, run.run_id, run.start.date())
+                if r["stage"] in ("discover", "fetch")
             ] + problems
         # rows this run wrote before are kept unless this attempt produced the item again or
         # quarantined it: an item no longer listed, or skipped as known, is never lost
@@ -152,7 +152,7 @@ def write(
                     yield flagged(chunk, result, taken, kept)
 
         files = commit_flagged(result, root, output, table=chunks)
-        commit_quarantine(problems, root, source.id, run.key, run.start.date())
+        commit_quarantine(problems, root, source.id, run.key, run.start.date(), run.run_id)
         ids = table["article_id"].to_pylist()
         batch = [
             {"url": u, "article_id": a}

@@ -28,18 +28,19 @@ CRAWL_FIGURES = (
 
 def _stored_row(root: Path, source_id: str, run: Run) -> dict[str, Any] | None:
     """The run's stored metrics row, if any."""
-    import pyarrow.parquet as pq
-
-    from transforms.dataset import run_metrics_path
-    from transforms.files import reading
+    from transforms.dataset import COMPACTED_PREFIX, run_metrics_of, run_metrics_path
+    from transforms.files import read_stored
     from transforms.schema import RUNS_SCHEMA
 
     path = run_metrics_path(root, source_id, run.key, run.start.date())
-    if not path.exists():
-        return None
-    with reading(path):  # a damaged file is a CorruptFile naming it
-        rows = pq.read_table(path, schema=RUNS_SCHEMA).to_pylist()
-    return rows[0] if rows else None
+    # its own file, else its row in the merged file of an older partition
+    for found in [path, *sorted(path.parent.glob(f"{COMPACTED_PREFIX}*.parquet"))]:
+        if found.exists():
+            table = read_stored(found, RUNS_SCHEMA)  # a damaged file: a CorruptFile naming it
+            rows = table.filter(run_metrics_of(table, source_id, run.start, run.end)).to_pylist()
+            if rows:
+                return rows[0]
+    return None
 
 
 def record_run(

@@ -83,7 +83,13 @@ def test_older_partitions_become_one_sorted_zstd_file(tmp_path: Path) -> None:
     ids = fill(tmp_path)
     with commit_lock(tmp_path):
         done = compact(tmp_path, dt.timedelta(days=7), NOW, row_group_rows=5)
-    assert done == {"partitions": 1, "files": 12, "rows": 36, "upgraded": 0}
+    assert {k: done[k] for k in ("partitions", "files", "rows", "upgraded")} == {
+        "partitions": 1,
+        "files": 12,
+        "rows": 36,
+        "upgraded": 0,
+    }
+    assert (done["side_partitions"], done["side_files"]) == (0, 0)
     old = sorted((tmp_path / "articles" / "published_date=2024-03-01").iterdir())
     assert len(old) == 1 and old[0].name.startswith("compacted-")
     table = pq.read_table(old[0])
@@ -266,3 +272,122 @@ def test_a_journal_naming_files_outside_its_partition_is_not_followed(tmp_path: 
         pass
     assert victim.exists() and not (part / JOURNAL).exists()
     assert stored_ids(tmp_path) == sorted(ids)
+
+
+def run_metrics(source: str, day: dt.date, hour: int, new: int) -> dict[str, Any]:
+    start = dt.datetime.combine(day, dt.time(hour), tzinfo=UTC)
+    return {
+        "run_id": f"scheduled__{start.isoformat()}",
+        "source_id": source,
+        "interval_start": start,
+        "interval_end": start + dt.timedelta(hours=1),
+        "started_at": start,
+        "finished_at": start,
+        "status": "success",
+        "reprocess": False,
+        "new": new,
+    }
+
+
+def problems(run: dict[str, Any], urls: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "url": url,
+            "source_id": run["source_id"],
+            "stage": "fetch",
+            "reason": "http_404",
+            "detail": None,
+            "run_id": run["run_id"],
+            "at": run["started_at"],
+        }
+        for url in urls
+    ]
+
+
+def side_tables(root: Path) -> tuple[list[Any], list[Any]]:
+    from transforms.query import run_query
+
+    runs = run_query(root, "SELECT source_id, run_id, new FROM runs ORDER BY ALL")[1]
+    quarantined = run_query(root, "SELECT source_id, run_id, url FROM quarantine ORDER BY ALL")
+    return runs, quarantined[1]
+
+
+def test_older_runs_and_quarantine_partitions_merge_and_a_run_written_again_replaces_its_rows(
+    tmp_path: Path,
+) -> None:
+    """One small file per run would make every reader list and open every run ever made:
+    older run dates are merged like the articles, and a run written again into a merged
+    partition replaces its rows there (its metrics row, its quarantine rows)."""
+    from ingest.run.metrics import _stored_row
+    from ingest.run.model import Run
+    from transforms.dataset import commit_quarantine, commit_run_metrics, read_quarantine
+
+    written: list[dict[str, Any]] = []
+    for days_ago in (10, 9, 1):
+        day = NOW.date() - dt.timedelta(days=days_ago)
+        for hour in range(4):
+            for source in ("a", "b"):
+                run = run_metrics(source, day, hour, hour)
+                key = f"{day:%Y%m%d}T{hour:02d}"
+                commit_run_metrics(run, tmp_path, source, key, day)
+                commit_quarantine(
+                    problems(run, [f"https://{source}/{key}"]), tmp_path, source, key, day
+                )
+                written.append(run | {"key": key, "day": day})
+    before = side_tables(tmp_path)
+    with commit_lock(tmp_path):
+        done = compact(tmp_path, dt.timedelta(days=7), NOW)
+    assert (done["side_partitions"], done["side_files"]) == (4, 32)
+    for table in ("runs", "quarantine"):
+        for days_ago, files in ((10, 1), (9, 1), (1, 8)):
+            day = NOW.date() - dt.timedelta(days=days_ago)
+            assert len(list((tmp_path / table / f"run_date={day}").glob("*.parquet"))) == files
+    assert side_tables(tmp_path) == before
+    with commit_lock(tmp_path):  # nothing left to merge
+        assert compact(tmp_path, dt.timedelta(days=7), NOW)["side_files"] == 0
+
+    # a run of a merged day written again: its rows replaced inside the merged file
+    old = written[0]
+    run = Run(old["run_id"], old["interval_start"], old["interval_end"])
+    commit_run_metrics(old | {"new": 99}, tmp_path, "a", old["key"], old["day"])
+    again = problems(old, ["https://a/again-1", "https://a/again-2"])
+    commit_quarantine(again, tmp_path, "a", old["key"], old["day"], old["run_id"])
+    runs, quarantined = side_tables(tmp_path)
+    assert len(runs) == len(before[0]) and ("a", old["run_id"], 99) in runs
+    assert len(quarantined) == len(before[1]) + 1
+    assert {r[2] for r in quarantined if r[:2] == ("a", old["run_id"])} == {
+        "https://a/again-1",
+        "https://a/again-2",
+    }
+    assert len(list((tmp_path / "runs" / f"run_date={old['day']}").glob("*.parquet"))) == 1
+    stored = _stored_row(tmp_path, "a", run)
+    assert stored is not None and stored["new"] == 99
+    found = read_quarantine(tmp_path, "a", old["key"], old["run_id"], old["day"])
+    assert sorted(str(r["url"]) for r in found) == ["https://a/again-1", "https://a/again-2"]
+    commit_quarantine([], tmp_path, "a", old["key"], old["day"], old["run_id"])
+    assert not read_quarantine(tmp_path, "a", old["key"], old["run_id"], old["day"])
+    assert len(side_tables(tmp_path)[1]) == len(before[1]) - 1
+
+
+def test_a_merge_of_run_files_cut_short_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    from transforms.compaction import recover
+    from transforms.dataset import commit_run_metrics
+
+    day = NOW.date() - dt.timedelta(days=10)
+    for hour in range(3):
+        commit_run_metrics(run_metrics("a", day, hour, hour), tmp_path, "a", f"K{hour}", day)
+    before = side_tables(tmp_path)
+
+    def crash(target: Path) -> None:
+        raise KeyboardInterrupt  # the process stops between the merged file and the deletes
+
+    with commit_lock(tmp_path), pytest.raises(KeyboardInterrupt):
+        compact(tmp_path, dt.timedelta(days=7), NOW, after_write=crash)
+    part = tmp_path / "runs" / f"run_date={day}"
+    assert (part / JOURNAL).exists() and len(list(part.glob("*.parquet"))) == 4
+    assert len(published_files(tmp_path, "runs")) == 1  # readers see the merged file only
+    (part / JOURNAL).write_text('{"inputs": [')  # and the journal torn, too: the rows tell
+    assert len(published_files(tmp_path, "runs")) == 1
+    assert recover(tmp_path) == 1
+    assert not (part / JOURNAL).exists() and len(list(part.glob("*.parquet"))) == 1
+    assert side_tables(tmp_path) == before
