@@ -38,7 +38,7 @@ def dataset(root: Path) -> Path:
         "run_id": "run1",
         "at": NOW,
     }
-    commit_quarantine([row], root, "a", "K1", NOW.date())
+    commit_quarantine([row], root, "a", "K1", NOW.date(), ["run1"])
     return root
 
 

@@ -237,9 +237,14 @@ def published_files(root: Path, folder: str) -> list[Path]:
     file that cannot be read."""
     files: list[Path] = []
     for part in sorted(p for p in (root / folder).glob("*") if p.is_dir()):
-        hidden = _superseded(part)
-        files += [f for f in sorted(part.glob("*.parquet")) if f.name not in hidden]
+        files += partition_files(part)
     return files
+
+
+def partition_files(part: Path) -> list[Path]:
+    """The files of one partition that hold its rows (see `published_files`)."""
+    hidden = _superseded(part)
+    return [f for f in sorted(part.glob("*.parquet")) if f.name not in hidden]
 
 
 @dataclass(frozen=True)

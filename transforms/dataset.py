@@ -312,10 +312,10 @@ def read_quarantine(
     rows: list[dict[str, object]] = []
     for path in sorted((root / QUARANTINE).glob(f"run_date=*/{output_name(source_id, run_key)}")):
         rows += read_stored(path, QUARANTINE_SCHEMA).to_pylist()
-    merged = _merged_file(root / QUARANTINE / f"run_date={run_day.isoformat()}")
+    merged = merged_file(root / QUARANTINE / f"run_date={run_day.isoformat()}")
     if merged is not None:
         stored = read_stored(merged, QUARANTINE_SCHEMA)
-        rows += stored.filter(_quarantine_of(stored, source_id, run_id)).to_pylist()
+        rows += stored.filter(_quarantine_of(stored, source_id, [run_id])).to_pylist()
     return rows
 
 
@@ -325,24 +325,23 @@ def commit_quarantine(
     source_id: str,
     run_key: str,
     run_day: dt.date,
-    run_id: str | None = None,
+    run_ids: Iterable[str],
 ) -> Path | None:
     """Write a run's quarantine rows (replacing an earlier attempt's); None when there are none.
     In a partition whose files were merged (transforms/compaction.py), the merged file is
-    rewritten with the run's rows (those of its `run_id`; without one, the rows' own) replaced."""
+    rewritten with the rows of `run_ids` (the run's id, and that of an earlier run of the
+    same window, which its file would have replaced) replaced."""
     name = output_name(source_id, run_key)
-    listed = list(rows)
-    table = pa.Table.from_pylist(listed, schema=QUARANTINE_SCHEMA)
-    run_id = run_id or (str(listed[0]["run_id"]) if listed else None)
+    table = pa.Table.from_pylist(list(rows), schema=QUARANTINE_SCHEMA)
     part = root / QUARANTINE / f"run_date={run_day.isoformat()}"
     target = part / name
     for stale in (root / QUARANTINE).glob(f"run_date=*/{name}"):
         if stale != target or not table.num_rows:
             stale.unlink()
-    merged = _merged_file(part)
-    if merged is not None and run_id is not None:
+    merged = merged_file(part)
+    if merged is not None:
         stored = read_stored(merged, QUARANTINE_SCHEMA)
-        kept = stored.filter(pc.invert(_quarantine_of(stored, source_id, run_id)))
+        kept = stored.filter(pc.invert(_quarantine_of(stored, source_id, run_ids)))
         if kept.num_rows != stored.num_rows or table.num_rows:
             _rewrite_merged(merged, pa.concat_tables([kept, table]))
         target.unlink(missing_ok=True)
@@ -353,7 +352,7 @@ def commit_quarantine(
     return target
 
 
-def _merged_file(part: Path) -> Path | None:
+def merged_file(part: Path) -> Path | None:
     """The merged file of a runs or quarantine partition (transforms/compaction.py), if any."""
     return next(iter(sorted(part.glob(f"{COMPACTED_PREFIX}*.parquet"))), None)
 
@@ -366,10 +365,10 @@ def _rewrite_merged(path: Path, table: pa.Table) -> None:
         path.unlink()
 
 
-def _quarantine_of(table: pa.Table, source_id: str, run_id: str) -> Any:
+def _quarantine_of(table: pa.Table, source_id: str, run_ids: Iterable[str]) -> Any:
     return pc.and_(
         pc.equal(table["source_id"], pa.scalar(source_id)),
-        pc.equal(table["run_id"], pa.scalar(run_id)),
+        pc.is_in(table["run_id"], value_set=pa.array(sorted(set(run_ids)), pa.string())),
     )
 
 
@@ -399,7 +398,7 @@ def commit_run_metrics(
     the merged file. Returns the file written."""
     target = run_metrics_path(root, source_id, run_key, run_day)
     table = pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
-    merged = _merged_file(target.parent)
+    merged = merged_file(target.parent)
     if merged is None:
         write_atomic(table, target)
         return target

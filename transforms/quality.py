@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms import provenance
+from transforms.compaction import partition_files
 from transforms.dataset import ARTICLES, RUNS, partition_dir, write_atomic
 from transforms.files import read_stored
 from transforms.schema import ARTICLE_SCHEMA, PARTITION_COLUMN, RUNS_SCHEMA
@@ -207,7 +208,7 @@ def _volume(root: Path, day: dt.date) -> list[Finding]:
         path
         for part in sorted((root / RUNS).glob("run_date=*"))
         if earliest <= part.name.removeprefix("run_date=") <= latest
-        for path in sorted(part.glob("*.parquet"))
+        for path in partition_files(part)  # (a merge cut short: its inputs are not counted)
     ]
     if not files:
         return []

@@ -14,7 +14,7 @@ from ingest.config import Settings, Source
 from ingest.fetch.state import CrawlState, Outcome, Validators
 from ingest.logs import stage_line
 from ingest.run.items import isolate, problem
-from ingest.run.metrics import record_run
+from ingest.run.metrics import record_run, stored_row
 from ingest.run.model import SUMMARY_KEYS, Run, WriteRef, workdir
 from ingest.run.workfiles import WRITTEN, read_json, read_jsonl, require, write_json
 
@@ -152,7 +152,9 @@ def write(
                     yield flagged(chunk, result, taken, kept)
 
         files = commit_flagged(result, root, output, table=chunks)
-        commit_quarantine(problems, root, source.id, run.key, run.start.date(), run.run_id)
+        earlier = stored_row(root, source.id, run)  # an earlier run of the window: replaced
+        replaced = {run.run_id, *([str(earlier["run_id"])] if earlier else [])}
+        commit_quarantine(problems, root, source.id, run.key, run.start.date(), replaced)
         ids = table["article_id"].to_pylist()
         batch = [
             {"url": u, "article_id": a}

@@ -26,16 +26,16 @@ CRAWL_FIGURES = (
 )
 
 
-def _stored_row(root: Path, source_id: str, run: Run) -> dict[str, Any] | None:
+def stored_row(root: Path, source_id: str, run: Run) -> dict[str, Any] | None:
     """The run's stored metrics row, if any."""
-    from transforms.dataset import COMPACTED_PREFIX, run_metrics_of, run_metrics_path
+    from transforms.dataset import merged_file, run_metrics_of, run_metrics_path
     from transforms.files import read_stored
     from transforms.schema import RUNS_SCHEMA
 
     path = run_metrics_path(root, source_id, run.key, run.start.date())
     # its own file, else its row in the merged file of an older partition
-    for found in [path, *sorted(path.parent.glob(f"{COMPACTED_PREFIX}*.parquet"))]:
-        if found.exists():
+    for found in [path, merged_file(path.parent)]:
+        if found is not None and found.exists():
             table = read_stored(found, RUNS_SCHEMA)  # a damaged file: a CorruptFile naming it
             rows = table.filter(run_metrics_of(table, source_id, run.start, run.end)).to_pylist()
             if rows:
@@ -110,7 +110,7 @@ def record_run(
         "error": error,
     }
     if reprocess:  # the pages were not fetched again: the crawl's figures stay the live run's
-        live = _stored_row(root, source.id, run)
+        live = stored_row(root, source.id, run)
         for key in CRAWL_FIGURES:
             if live is not None:
                 row[key] = live[key]

@@ -375,6 +375,7 @@ class S3Server:
             "-filer",
             "-s3",
             "-s3.port.iceberg=0",
+            "-s3.port.lance=0",  # (its fixed default, 9101, would collide with another server)
             f"-s3.config={identities}",
             "-master.volumeSizeLimitMB=16",
             "-volume.max=64",

@@ -318,7 +318,7 @@ def test_older_runs_and_quarantine_partitions_merge_and_a_run_written_again_repl
     """One small file per run would make every reader list and open every run ever made:
     older run dates are merged like the articles, and a run written again into a merged
     partition replaces its rows there (its metrics row, its quarantine rows)."""
-    from ingest.run.metrics import _stored_row
+    from ingest.run.metrics import stored_row
     from ingest.run.model import Run
     from transforms.dataset import commit_quarantine, commit_run_metrics, read_quarantine
 
@@ -331,7 +331,12 @@ def test_older_runs_and_quarantine_partitions_merge_and_a_run_written_again_repl
                 key = f"{day:%Y%m%d}T{hour:02d}"
                 commit_run_metrics(run, tmp_path, source, key, day)
                 commit_quarantine(
-                    problems(run, [f"https://{source}/{key}"]), tmp_path, source, key, day
+                    problems(run, [f"https://{source}/{key}"]),
+                    tmp_path,
+                    source,
+                    key,
+                    day,
+                    [run["run_id"]],
                 )
                 written.append(run | {"key": key, "day": day})
     before = side_tables(tmp_path)
@@ -351,7 +356,7 @@ def test_older_runs_and_quarantine_partitions_merge_and_a_run_written_again_repl
     run = Run(old["run_id"], old["interval_start"], old["interval_end"])
     commit_run_metrics(old | {"new": 99}, tmp_path, "a", old["key"], old["day"])
     again = problems(old, ["https://a/again-1", "https://a/again-2"])
-    commit_quarantine(again, tmp_path, "a", old["key"], old["day"], old["run_id"])
+    commit_quarantine(again, tmp_path, "a", old["key"], old["day"], [old["run_id"]])
     runs, quarantined = side_tables(tmp_path)
     assert len(runs) == len(before[0]) and ("a", old["run_id"], 99) in runs
     assert len(quarantined) == len(before[1]) + 1
@@ -360,13 +365,34 @@ def test_older_runs_and_quarantine_partitions_merge_and_a_run_written_again_repl
         "https://a/again-2",
     }
     assert len(list((tmp_path / "runs" / f"run_date={old['day']}").glob("*.parquet"))) == 1
-    stored = _stored_row(tmp_path, "a", run)
+    stored = stored_row(tmp_path, "a", run)
     assert stored is not None and stored["new"] == 99
     found = read_quarantine(tmp_path, "a", old["key"], old["run_id"], old["day"])
     assert sorted(str(r["url"]) for r in found) == ["https://a/again-1", "https://a/again-2"]
-    commit_quarantine([], tmp_path, "a", old["key"], old["day"], old["run_id"])
+    commit_quarantine([], tmp_path, "a", old["key"], old["day"], [old["run_id"]])
     assert not read_quarantine(tmp_path, "a", old["key"], old["run_id"], old["day"])
     assert len(side_tables(tmp_path)[1]) == len(before[1]) - 1
+
+    # the same window run again under another id (as its file would be, it is replaced):
+    # the write stage names the earlier run's id, found by the window
+    other = written[2]
+    rerun = other | {"run_id": "manual__again", "new": 7}
+    earlier = stored_row(
+        tmp_path, "a", Run("manual__again", other["interval_start"], other["interval_end"])
+    )
+    assert earlier is not None and earlier["run_id"] == other["run_id"]
+    replaced = ["manual__again", str(earlier["run_id"])]
+    commit_quarantine(
+        problems(rerun, ["https://a/third"]), tmp_path, "a", other["key"], other["day"], replaced
+    )
+    commit_run_metrics(rerun, tmp_path, "a", other["key"], other["day"])
+    runs, quarantined = side_tables(tmp_path)
+    assert [r for r in runs if r[1] in (other["run_id"], "manual__again") and r[0] == "a"] == [
+        ("a", "manual__again", 7)
+    ]
+    assert [r for r in quarantined if r[0] == "a" and r[1] in replaced] == [
+        ("a", "manual__again", "https://a/third")
+    ]
 
 
 def test_a_merge_of_run_files_cut_short_loses_and_doubles_nothing(tmp_path: Path) -> None:

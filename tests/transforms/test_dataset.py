@@ -200,11 +200,11 @@ def test_quarantine_file_is_replaced_per_run_and_removed_when_empty(tmp_path: Pa
             "at": at,
         }
     ]
-    path = commit_quarantine(rows, tmp_path, "src", "K1", dt.date(2023, 4, 8))
+    path = commit_quarantine(rows, tmp_path, "src", "K1", dt.date(2023, 4, 8), ["r"])
     assert path is not None and pq.read_table(path).num_rows == 1
-    commit_quarantine(rows * 2, tmp_path, "src", "K1", dt.date(2023, 4, 8))
+    commit_quarantine(rows * 2, tmp_path, "src", "K1", dt.date(2023, 4, 8), ["r"])
     assert pq.read_table(path).num_rows == 2
-    assert commit_quarantine([], tmp_path, "src", "K1", dt.date(2023, 4, 8)) is None
+    assert commit_quarantine([], tmp_path, "src", "K1", dt.date(2023, 4, 8), ["r"]) is None
     assert not path.exists()
 
 

@@ -96,7 +96,7 @@ def test_quarantine_and_runs_files_of_an_older_version_are_upgraded(tmp_path: Pa
         commit_run_metrics(run, tmp_path, "a", f"K{k}", day)
         bad = {"url": "https://a.example/x", "source_id": "a", "stage": "fetch"}
         bad |= {"reason": "http_5xx", "run_id": f"r{k}", "at": at}
-        commit_quarantine([bad], tmp_path, "a", f"K{k}", day)
+        commit_quarantine([bad], tmp_path, "a", f"K{k}", day, [f"r{k}"])
     runs = sorted((tmp_path / "runs").rglob("*.parquet"))
     newer = ("failed_task", "error")  # as if these had been added since
     for path in runs[:1]:  # a reader meets the older file first
