@@ -84,7 +84,10 @@ def newsflow_day(html: bytes, url: str) -> str | None:
 def trafilatura_day(html: bytes, url: str) -> str | None:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    from ingest.extract.fast_xpath import suspended
+
+    with suspended():  # trafilatura as it ships, though newsflow ran in this process
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
     if doc is None or isinstance(doc, dict):
         return None
     return str(doc.date) if doc.date else None

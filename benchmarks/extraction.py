@@ -211,8 +211,11 @@ def run_newsflow(html: bytes, url: str) -> Result:
 def run_trafilatura(html: bytes, url: str) -> Result:
     import trafilatura
 
+    from ingest.extract.fast_xpath import suspended
+
     started = time.process_time()
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    with suspended():  # trafilatura as it ships, though newsflow ran in this process
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
     elapsed = time.process_time() - started
     if doc is None or isinstance(doc, dict):
         return Result("", None, (), None, False, elapsed, stored=False)

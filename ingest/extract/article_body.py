@@ -79,7 +79,7 @@ def trafilatura_fields(
 def body_text(tree: lxml_html.HtmlElement, url: str) -> str:
     """The precision text with the recall text's interior blocks; the default text when the
     precision pass cut the article (see the module docstring)."""
-    import trafilatura
+    trafilatura = _trafilatura()
 
     precise = _text(trafilatura.bare_extraction(tree, url=url, favor_precision=True, **_OPTIONS))
     precise_words = word_count(precise)
@@ -104,10 +104,22 @@ def last_resort(tree: lxml_html.HtmlElement, url: str) -> str:
     its own fallbacks, down to its baseline) found none: its recall pass, whose looser
     thresholds keep an article its other modes discard whole (an article is never lost for
     want of trying)."""
-    import trafilatura
+    trafilatura = _trafilatura()
 
     wide = _text(trafilatura.bare_extraction(tree, url=url, favor_recall=True, **_OPTIONS))
     return with_headings(tree, wide) if word_count(wide) >= LAST_RESORT_WORDS else ""
+
+
+def _trafilatura() -> Any:
+    """trafilatura, with its costliest XPath expressions evaluated by equivalent Python
+    (ingest.extract.fast_xpath: the same elements, in less time)."""
+    import trafilatura
+    import trafilatura.metadata
+
+    from ingest.extract.fast_xpath import install
+
+    install()
+    return trafilatura
 
 
 def with_headings(tree: lxml_html.HtmlElement, text: str) -> str:
@@ -280,8 +292,7 @@ def fallback_metadata(
         "description": meta is None or not meta.description,
         "sitename": True,
     }
-    from trafilatura import metadata as tm
-
+    tm = _trafilatura().metadata
     doc = tm.examine_meta(tree)
     if doc.author and " " not in doc.author:
         doc.author = None

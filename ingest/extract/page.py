@@ -24,11 +24,12 @@ Pages that are sections, listings or tag pages raise ExtractError("not_article")
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ingest.extract.attribution import with_lead, without_attribution
@@ -356,7 +357,8 @@ def _parse(body: bytes, url: str, header_charset: str | None) -> tuple[lxml_html
     from lxml import html as lxml_html
 
     text, _ = decode_html(body, header_charset)
-    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
+    parser.set_element_class_lookup(_element_classes())
     try:
         tree: lxml_html.HtmlElement = lxml_html.document_fromstring(
             text.encode("utf-8"), parser=parser
@@ -364,3 +366,25 @@ def _parse(body: bytes, url: str, header_charset: str | None) -> tuple[lxml_html
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError("parse_error", f"{url}: {exc}") from None
     return tree, any("Excessive depth" in error.message for error in parser.error_log)
+
+
+@functools.cache
+def _element_classes() -> Any:
+    """lxml.html's element classes, looked up in C: lxml.html's own parser looks each
+    element's class up in Python whenever code touches the element, about a microsecond
+    each, and extraction touches several thousand elements of a page many times. The
+    classes are the same: HtmlElement, its form classes by tag name, HtmlComment, ..."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    lookup = etree.ElementNamespaceClassLookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml_html.HtmlElement,
+            comment=lxml_html.HtmlComment,
+            pi=lxml_html.HtmlProcessingInstruction,
+            entity=lxml_html.HtmlEntity,
+        )
+    )
+    classes = lookup.get_namespace(None)
+    classes.update(lxml_html.HtmlElementClassLookup._default_element_classes)
+    return lookup
