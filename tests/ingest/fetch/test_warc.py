@@ -124,3 +124,28 @@ def test_reprocess_without_raw_data_is_a_usage_error(
 ) -> None:
     assert main(["reprocess", "--data", str(tmp_path)]) == 2
     assert "no raw/ folder" in capsys.readouterr().err
+
+
+def test_each_record_is_its_own_gzip_member_with_valid_digests(tmp_path: Path) -> None:
+    """Records are compressed one per gzip member (what WARC readers seek by), and the
+    payload and block digests the records carry check out."""
+    import zlib
+
+    path = tmp_path / "run.warc.gz"
+    with RunArchive(path, {"source_id": "s"}) as archive:
+        for n in range(3):
+            body = f"<html><body><p>page {n}</p></body></html>".encode() * 50
+            archive.add(
+                f"http://example.test/{n}", 200, "OK", {"Content-Type": "text/html"}, body, {}
+            )
+    data, members = path.read_bytes(), 0
+    while data:
+        member = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        member.decompress(data)
+        assert member.eof
+        data, members = member.unused_data, members + 1
+    with open(path, "rb") as fh:
+        kinds = [r.rec_type for r in ArchiveIterator(fh, check_digests="raise")]
+    assert kinds == ["warcinfo"] + ["response", "metadata"] * 3
+    assert members == len(kinds)
+    assert [body[:20] for _, _, body in read_responses(path)] == [b"<html><body><p>page "] * 3
