@@ -14,7 +14,8 @@ test_fast_xpath.py` runs both on every tree extraction meets in its pages and co
 
 XPath semantics kept: `re:test(@id|@class, ...)` tests the attribute written first on the
 element; a missing attribute is the empty string (`contains`, `starts-with`, `re:test` all
-see ""); `//*` starts at the document's root, `.//*` at the element's children;
+see ""); `//*` searches every top-level element of the document (content after `</html>`
+makes a second one), `.//*` the element's descendants;
 `.//*[...][1]` is the first match among each element's children, `(.//*[...])[1]` the first
 in the document.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -316,8 +318,13 @@ class FastXPath:
 
     def _found(self, tree: Any) -> Iterator[Any]:
         scope, tags = self.expression.scope, self.expression.tags or (_ELEMENTS,)
-        top = tree.getroottree().getroot() if scope == "/" else tree
-        elements = top.iter(*tags) if scope == "/" else top.iterdescendants(*tags)
+        if scope == "/":  # every top-level element: content after </html> makes a second one
+            root = tree.getroottree().getroot()
+            tops = [*root.itersiblings(_ELEMENTS, preceding=True)][::-1]
+            tops += [root, *root.itersiblings(_ELEMENTS)]
+            elements = itertools.chain.from_iterable(top.iter(*tags) for top in tops)
+        else:
+            elements = tree.iterdescendants(*tags)
         match, skip_bare = self.match, self.skip_bare
         for el in elements:
             items = el.items()
@@ -368,6 +375,8 @@ def replace_in(module: Any) -> dict[tuple[str, int], Any]:
         if not isinstance(listed, list) or expression.position >= len(listed):
             continue
         path = getattr(listed[expression.position], "path", None)
+        if isinstance(listed[expression.position], FastXPath):
+            continue  # replaced already (install() is cached, but not locked)
         if isinstance(path, str) and fingerprint(path) == expression.digest:
             replaced[key] = listed[expression.position]
             listed[expression.position] = FastXPath(path, expression)

@@ -373,7 +373,9 @@ def _element_classes() -> Any:
     """lxml.html's element classes, looked up in C: lxml.html's own parser looks each
     element's class up in Python whenever code touches the element, about a microsecond
     each, and extraction touches several thousand elements of a page many times. The
-    classes are the same: HtmlElement, its form classes by tag name, HtmlComment, ..."""
+    classes are the same for every element the HTML parser makes (HtmlElement, its form
+    classes by tag name, HtmlComment, ...); only an element code would create with an
+    upper-case or namespaced form tag ("INPUT") would be a plain HtmlElement here."""
     from lxml import etree
     from lxml import html as lxml_html
 

@@ -146,3 +146,28 @@ def test_written_corners_meet_the_same_elements() -> None:
         assert fast(tree) == wanted, f"{expression.name}[{expression.position}]"
         body = tree.find("body")
         assert fast(body) == _xpath(fast)(body)  # from an element below the root too
+
+
+def test_a_document_search_covers_what_follows_the_html_element() -> None:
+    """Content after </html> becomes a second top-level element, which `//*` searches too."""
+    fast_xpath.install()
+    tree = lxml_html.document_fromstring(
+        '<html><body><p class="author">x</p></body></html><div class="author">Jane Doe</div>'
+    )
+    for expression in fast_xpath.EXPRESSIONS:
+        if expression.scope == "/":
+            fast = getattr(xpaths, expression.name)[expression.position]
+            wanted = _xpath(fast)(tree)
+            assert len(wanted) == 2
+            assert fast(tree) == wanted
+            assert fast(tree.find("body")) == wanted
+
+
+def test_installing_twice_keeps_trafilaturas_own_expressions_aside() -> None:
+    fast_xpath.install()
+    assert fast_xpath.replace_in(xpaths) == {}  # nothing left to replace
+    with fast_xpath.suspended():
+        assert all(
+            isinstance(getattr(xpaths, e.name)[e.position], etree.XPath)
+            for e in fast_xpath.EXPRESSIONS
+        )
