@@ -109,11 +109,16 @@ class _Worker:
         self.process.start()
         child.close()
 
-    def stop(self, graceful: bool) -> None:
-        """Let an idle worker exit (`graceful`), else terminate it; then reap it."""
-        if graceful and self.process.is_alive():
+    def ask_to_stop(self) -> None:
+        """Tell an idle worker to exit (it finishes on its own; `stop` reaps it)."""
+        if self.process.is_alive():
             with contextlib.suppress(OSError):  # it has exited already
                 self.conn.send(None)
+
+    def stop(self, graceful: bool) -> None:
+        """Let an idle worker asked to stop exit (`graceful`), else terminate it; then
+        reap it."""
+        if graceful and self.process.is_alive():
             self.process.join(STOP_WAIT_S)
         if self.process.is_alive():
             self.process.terminate()
@@ -157,6 +162,9 @@ class _Pool:
                 self._collect()
             finished = True
         finally:
+            if finished:  # all at once: the workers' exits (a tenth of a second) overlap
+                for worker in self.started:
+                    worker.ask_to_stop()
             for worker in self.started:
                 worker.stop(graceful=finished)
         return [self.results[i] for i in range(len(self.sources))]
