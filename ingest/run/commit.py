@@ -72,7 +72,10 @@ def write(
         require(transformed, "write")
     if not reprocess:  # a reprocessed run's work folder holds only its extract and transform
         require(work / "discovered.jsonl", "write")
-    discovered = {item["url"]: item for item in read_jsonl(work / "discovered.jsonl")}
+    # each discovered item's feed date (what the crawl state keeps), not the whole item
+    discovered = {
+        item["url"]: item.get("feed_updated") for item in read_jsonl(work / "discovered.jsonl")
+    }
 
     # rows transformed under an older URL rule (before an upgrade) get the current ids here:
     # no file states the current rule over older ids (transforms/url_migration.py)
@@ -220,13 +223,11 @@ def _commit_state(
     work: Path,
     batch: list[dict[str, Any]],
     problems: list[dict[str, Any]],
-    discovered: dict[str, dict[str, Any]],
+    discovered: dict[str, Any],
 ) -> None:
+    """The run's outcomes in the crawl state; `discovered`: each discovered URL's feed date."""
     outcomes = [
-        Outcome(
-            r["url"], "stored", r["article_id"], discovered.get(r["url"], {}).get("feed_updated")
-        )
-        for r in batch
+        Outcome(r["url"], "stored", r["article_id"], discovered.get(r["url"])) for r in batch
     ]
     outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
     summary = read_json(work / "discover.json")
