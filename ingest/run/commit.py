@@ -148,9 +148,9 @@ def write(
             if own.num_rows:
                 yield flagged(read_kept(everything), result, taken, kept)
             if transformed is not None:
-                for batch in pq.ParquetFile(transformed).iter_batches(
-                    batch_size=settings.chunk_items
-                ):
+                # without pre-buffering, which reads every row group's bytes up front
+                reader = pq.ParquetFile(transformed, pre_buffer=False)
+                for batch in reader.iter_batches(batch_size=settings.chunk_items):
                     chunk = spelt(pa.Table.from_batches([batch]))
                     yield flagged(chunk, result, taken, kept)
 
