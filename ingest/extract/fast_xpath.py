@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
+from lxml import etree
+
 # a match: the element and its attributes (in the order written); the list of the
 # expression's re:test patterns is bound when it is made
 Predicate = Callable[[Any, dict[str, str]], bool]
@@ -38,7 +40,7 @@ Predicate = Callable[[Any, dict[str, str]], bool]
 Patterns = list[Callable[[str], bool]]
 
 _RE_TEST = re.compile(r"re:test\((@[\w|@-]+), '([^']*)'(?:, '(\w*)')?\)")
-_ELEMENTS: Any = None  # lxml.etree.Element: `iter` given it yields elements only
+_ELEMENTS = etree.Element  # given to `iter`, it yields elements only (no comments)
 
 
 CACHED = 4096  # strings whose result a test remembers (class and id values repeat)
@@ -364,21 +366,17 @@ def install() -> int:
 def replace_in(module: Any) -> dict[tuple[str, int], Any]:
     """install() on a module holding lists of XPath expressions (trafilatura.xpaths);
     returns the expressions replaced, by list name and position."""
-    global _ELEMENTS
-    from lxml import etree
-
-    _ELEMENTS = etree.Element
     replaced = {}
     for expression in EXPRESSIONS:
-        key = expression.name, expression.position
         listed = getattr(module, expression.name, None)
         if not isinstance(listed, list) or expression.position >= len(listed):
             continue
-        path = getattr(listed[expression.position], "path", None)
-        if isinstance(listed[expression.position], FastXPath):
+        current = listed[expression.position]
+        if isinstance(current, FastXPath):
             continue  # replaced already (install() is cached, but not locked)
+        path = getattr(current, "path", None)
         if isinstance(path, str) and fingerprint(path) == expression.digest:
-            replaced[key] = listed[expression.position]
+            replaced[expression.name, expression.position] = current
             listed[expression.position] = FastXPath(path, expression)
     return replaced
 
