@@ -356,9 +356,3 @@ def run_source(
     if transformed is None:
         return commit_unchanged(source, settings, root, run)
     return write(source, settings, root, run, transformed)
-
-
-# --------------------------------------------------------------------------------- helpers
-
-
-# --------------------------------------------------------------------------------- helpers

@@ -4,6 +4,11 @@
 Installing the package enables it: pyproject.toml declares it under the `airflow.plugins`
 entry point, so `airflow plugins` lists it wherever newsflow is installed (`make install`,
 the compose image); no file goes into a plugins folder.
+
+Airflow loads the plugins in every task process of a deployment, newsflow's or not, before
+it parses the task's DAG file. So importing this module loads neither pyarrow nor pandas
+(the pages import what reads the dataset when they are served), and not `ingest.run`,
+which sets the allocator of newsflow's own processes (ingest/run/__init__.py).
 """
 
 from __future__ import annotations

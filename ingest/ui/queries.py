@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from transforms import provenance
-from transforms.quality import SHORT_WORDS
 
 SPARK_DAYS = 14
 STORIES_SHOWN = 40
@@ -45,6 +44,8 @@ def sources(con: Any, today: dt.date) -> list[dict[str, Any]]:
     and outcome counts, new articles per day over the SPARK_DAYS days to `today`, the share
     of its articles fetched in that span with no stated date or a short body, and the
     findings of the newest quality check that named it."""
+    from transforms.quality import SHORT_WORDS  # (here: it imports pyarrow, see plugin.py)
+
     first = today - dt.timedelta(days=SPARK_DAYS - 1)
     last_runs = _rows(
         con,

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 from transforms.objectstore import S3Location
-from transforms.report import REPORTS
 
 # the files a report folder holds: report.html and charts named after their sections
 FILE_NAME = re.compile(r"^[a-z0-9_]{1,64}\.(html|png)$")
@@ -17,6 +16,8 @@ MEDIA_TYPES = {"html": "text/html; charset=utf-8", "png": "image/png"}
 
 def report_days(root: Path | S3Location) -> list[dt.date]:
     """The days with a report.html, newest first."""
+    from transforms.report import REPORTS  # (here: it imports pyarrow, see plugin.py)
+
     if isinstance(root, Path):
         names = [p.parent.name for p in (root / REPORTS).glob("*/report.html")]
     else:
@@ -45,6 +46,8 @@ def report_file(root: Path | S3Location, day: dt.date, name: str) -> bytes | Non
     must match FILE_NAME (checked here too: it becomes part of a path)."""
     if not FILE_NAME.match(name):
         return None
+    from transforms.report import REPORTS
+
     relative = f"{REPORTS}/{day.isoformat()}/{name}"
     if isinstance(root, Path):
         path = root / relative
