@@ -4,6 +4,9 @@ tests/integration/test_plugin.py, on a real api-server)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +44,29 @@ def test_installing_the_package_registers_the_plugin() -> None:
     assert app["url_prefix"] == "/newsflow"
     (view,) = NewsflowPlugin.external_views
     assert not view["href"].startswith("/")  # resolved against the UI's base URL
+
+
+def test_the_plugins_app_is_built_when_first_called(tmp_path: Path) -> None:
+    # Airflow imports the plugin in every task process: importing it builds no app and loads
+    # neither FastAPI nor the pages (nor pyarrow: tests/ingest/test_arrow_memory.py)
+    code = (
+        "import json, sys\nimport ingest.ui.plugin\n"
+        "print(json.dumps(sorted(m for m in ('fastapi', 'ingest.ui.app') if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    from ingest.ui.plugin import PagesApp
+
+    pages = PagesApp()
+    with TestClient(pages) as client:  # (as the api-server mounts it)
+        response = client.get("/sources")
+        assert response.status_code == 401  # the pages' own check: the app was built
+        assert "Log in to Airflow" in response.text
+        built = pages.built()
+        assert client.get("/sources").status_code == 401
+    assert pages.built() is built  # once
 
 
 @pytest.mark.parametrize("route", ROUTES)
