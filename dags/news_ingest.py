@@ -23,7 +23,7 @@ import functools
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
@@ -236,5 +236,10 @@ def build_dag(source: Source, settings: Settings) -> Any:
 
 
 _config = load_sources(sources_path())
+# a task's process parses this file for its own DAG (Airflow's parsing context names it):
+# only that one is built, so a task's start does not grow with the number of sources
+_wanted = get_parsing_context().dag_id
 for _source in _config.sources:
-    globals()[f"news_ingest__{_source.id}"] = build_dag(_source, _config.settings)
+    _dag_id = f"news_ingest__{_source.id}"
+    if _wanted is None or _wanted == _dag_id:
+        globals()[_dag_id] = build_dag(_source, _config.settings)

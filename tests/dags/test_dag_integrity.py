@@ -142,6 +142,38 @@ def test_params_are_validated_by_airflow(dagbag: DagBag) -> None:
     assert good.validate()["report_day"] == "2026-11-24"
 
 
+def test_a_tasks_parse_builds_only_its_own_dag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runpy
+
+    from airflow.sdk.definitions.context import (
+        _AIRFLOW_PARSING_CONTEXT_DAG_ID,
+        _AIRFLOW_PARSING_CONTEXT_TASK_ID,
+    )
+
+    many = tmp_path / "sources.yaml"
+    many.write_text(
+        "sources:\n"
+        + "".join(f"  - id: s{n}\n    feeds: [https://example.org/{n}.xml]\n" for n in range(30)),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(many))
+
+    def built() -> list[str]:
+        names = runpy.run_path(str(DAGS / "news_ingest.py"))
+        return sorted(k for k in names if k.startswith("news_ingest__"))
+
+    assert len(built()) == 30  # the scheduler's and the dag processor's parse: every DAG
+    # what Airflow's task runner sets while it parses the file of a task's DAG (its own
+    # context manager leaves the variables set afterwards, so monkeypatch sets them here)
+    monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, "news_ingest__s7")
+    monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_TASK_ID, "fetched_pages")
+    assert built() == ["news_ingest__s7"]
+    monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, "news_daily")
+    assert built() == []  # (another file's DAG)
+
+
 def test_importing_a_dag_file_pulls_in_nothing_heavy() -> None:
     probe = (
         "import json, runpy, sys; runpy.run_path(sys.argv[1]); "
