@@ -29,7 +29,7 @@ DEFAULT_DATA = PROJECT_ROOT / "data"
 URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # s3://, gs://, file://
 
 DEFAULT_USER_AGENT = "newsflow/0.1 (+https://example.org/newsflow)"
-SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+SOURCE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")  # (fullmatch)
 CRON_PRESETS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -38,7 +38,7 @@ CRON_PRESETS = {
     "@yearly": "0 0 1 1 *",
 }
 # characters that make URL parsers disagree about where the host ends, or split a request
-_UNSAFE_URL = re.compile(r"[\\\x00-\x20\x7f]")
+_UNSAFE_URL = re.compile(r"[\\\x00-\x20\x7f-\x9f]")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 # numeric settings: key -> (whole number?, lowest, highest, what it is)
@@ -125,14 +125,28 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.line = key, line
 
 
+class _ComplexKey(yaml.YAMLError):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (YAML would keep the last silently)."""
+    """SafeLoader that refuses a key repeated in one mapping (YAML would keep the last
+    silently) and a key that is a list or a mapping. A merge key (`<<: *defaults`) is YAML's
+    own way of sharing settings: the keys it brings may be overridden."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                repeated = key in seen
+            except TypeError:  # unhashable: a list or a mapping written as a key
+                raise _ComplexKey(key_node.start_mark.line + 1) from None
+            if repeated:
                 raise _DuplicateKey(str(key), key_node.start_mark.line + 1)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
@@ -276,21 +290,31 @@ def data_root(given: str | None = None, *, remote: bool = False) -> Path:
         from transforms.lakemirror import attach
 
         return attach(str(s3_location(text, item)))
+    if not text.strip():
+        raise ConfigError(f"{item}: is empty; name the folder of the dataset.")
     if URL_SCHEME.match(text):
         raise ConfigError(
             f"{item}: this command needs a local folder as the data root (of the commands, "
             "only demo does not take an s3:// data root); pass a local folder."
         )
     path = Path(text)
-    for folder in (path, *path.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                where = "is a file" if folder == path else f"is under {folder}, which is a file"
-                raise ConfigError(
-                    f"{item}: {where}, not a folder; pass a folder for the dataset "
-                    "(it is created when missing)."
-                )
-            break
+    try:
+        for folder in (path, *path.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    where = "is a file" if folder == path else f"is under {folder}, which is a file"
+                    raise ConfigError(
+                        f"{item}: {where}, not a folder; pass a folder for the dataset "
+                        "(it is created when missing)."
+                    )
+                break
+        if remote:  # (the ingest command and DAG write there)
+            path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a name too long, a symlink loop, /proc
+        raise ConfigError(
+            f"{item}: cannot be created or used ({exc.strerror or exc}); pass a folder this "
+            "user can write."
+        ) from None
     return path
 
 
@@ -328,11 +352,33 @@ def load_sources(path: Path | str) -> SourcesConfig:
         raise ConfigError(
             f"{path}: the key '{exc.key}' appears twice at line {exc.line}; keep one of them."
         ) from None
+    except _ComplexKey as exc:
+        raise ConfigError(
+            f"{path}: the key at line {exc.line} is a list or a mapping; keys are plain names "
+            "such as 'feeds'."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = str(getattr(exc, "problem", "") or "")
+        if "could not determine a constructor for the tag" in problem:
+            tag = problem.rsplit("tag", 1)[-1].strip()
+            raise ConfigError(
+                f"{path}: uses the YAML tag {tag}{where}, which a sources file does not "
+                "support; remove the tag."
+            ) from None
         raise ConfigError(f"{path}: is not valid YAML{where}; fix the syntax there.") from None
-    return parse_sources(raw, path)
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: nests lists or mappings too deeply; a sources file needs three levels."
+        ) from None
+    try:
+        return parse_sources(raw, path)
+    except RecursionError:  # (an alias that holds itself, say)
+        raise ConfigError(
+            f"{path}: nests lists or mappings too deeply (or an alias holds itself); a sources "
+            "file needs three levels."
+        ) from None
 
 
 def parse_sources(raw: Any, path: Path) -> SourcesConfig:
@@ -362,12 +408,22 @@ def parse_sources(raw: Any, path: Path) -> SourcesConfig:
     return SourcesConfig(path=path, settings=settings, sources=tuple(sources))
 
 
-def _expand_env(value: Any, path: Path) -> Any:
-    """Replace ${NAME} and ${NAME:-default} in every string of the document."""
+def _expand_env(value: Any, path: Path, done: dict[int, Any] | None = None) -> Any:
+    """Replace ${NAME} and ${NAME:-default} in every string of the document. An object met
+    again (YAML aliases share one) is expanded once: a document of aliases that nest
+    aliases stays as small as its text, and one that holds itself stays a cycle."""
+    done = {} if done is None else done
+    if id(value) in done:
+        return done[id(value)]
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            if default is not None and "${" in default:
+                raise ConfigError(
+                    f"{path}: the default of ${{{name}:-...}} names another variable; "
+                    "write the default itself (one level of ${...} only)."
+                )
             if name in os.environ:
                 return os.environ[name]
             if default is not None:
@@ -378,9 +434,16 @@ def _expand_env(value: Any, path: Path) -> Any:
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, list):
-        return [_expand_env(v, path) for v in value]
+        out: list[Any] = []
+        done[id(value)] = out
+        out.extend(_expand_env(v, path, done) for v in value)
+        return out
     if isinstance(value, dict):
-        return {k: _expand_env(v, path) for k, v in value.items()}
+        mapping: dict[Any, Any] = {}
+        done[id(value)] = mapping
+        for k, v in value.items():
+            mapping[k] = _expand_env(v, path, done)
+        return mapping
     return value
 
 
@@ -403,10 +466,13 @@ def _parse_settings(raw: Any, path: Path) -> Settings:
     if (
         not isinstance(user_agent, str)
         or not user_agent.strip()
-        or any(ord(c) < 32 for c in user_agent)
+        or not user_agent.strip().split("/", 1)[0].split()
+        or not all(32 <= ord(c) < 127 for c in user_agent)
     ):
         raise ConfigError(
-            f"{path}: settings.user_agent must be a non-empty string naming this crawler and a contact URL."
+            f"{path}: settings.user_agent must be printable ASCII starting with this crawler's "
+            "name (robots.txt rules are matched against it), like "
+            f'user_agent: "{DEFAULT_USER_AGENT}".'
         )
     networks = raw.get("allow_networks", [])
     if not isinstance(networks, list):
@@ -445,11 +511,16 @@ def _taxonomy(value: Any, path: Path) -> str | None:
         )
     from transforms.tagging.topics import TaxonomyError, load_taxonomy
 
-    target = (path.parent / value.strip()).resolve()
     try:
+        target = (path.parent / value.strip()).resolve()
         load_taxonomy(target)
     except TaxonomyError as exc:
         raise ConfigError(f"{path}: settings.taxonomy: {exc}") from None
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long
+        raise ConfigError(
+            f"{path}: settings.taxonomy {value!r} is not a usable path ({exc}); name the "
+            "taxonomy YAML file."
+        ) from None
     return str(target)
 
 
@@ -460,6 +531,7 @@ def _state_url(value: Any, path: Path) -> str | None:
     text = value.strip() if isinstance(value, str) else ""
     try:
         parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
         ok = parts.scheme in ("postgresql", "postgres") and bool(parts.hostname) and parts.path
     except ValueError:
         ok = False
@@ -487,6 +559,8 @@ def _entity_models(raw: dict[str, Any], path: Path) -> str | tuple[tuple[str, st
                 f"{path}: settings.entity_model must name an installed spaCy pipeline, like "
                 "entity_model: en_core_web_sm."
             )
+        if value.strip() == RULES:  # (as entity_models: rules)
+            return RULES
         return _pipeline(value.strip(), "entity_model", path)
     value = raw.get("entity_models")
     if value is None or value == RULES:
@@ -540,6 +614,12 @@ def _pipeline(model: str, where: str, path: Path) -> str:
                     "or the folder nlp.to_disk() wrote."
                 )
             return str(folder.resolve())
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", model):
+        raise ConfigError(
+            f"{path}: settings.{where} is {model!r}, which is neither a spaCy pipeline package "
+            "name (letters, digits and underscores, like en_core_web_sm) nor a folder holding a "
+            "saved pipeline; correct the name."
+        )
     if not installed(model):
         raise ConfigError(
             f"{path}: settings.{where} names the spaCy pipeline {model!r}, which is not "
@@ -567,7 +647,7 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
             f"{path}: sources item {index + 1} must be a mapping with id, name, feeds; see the README."
         )
     sid = raw.get("id")
-    if not isinstance(sid, str) or not SOURCE_ID.match(sid):
+    if not isinstance(sid, str) or not SOURCE_ID.fullmatch(sid):
         raise ConfigError(
             f"{path}: sources item {index + 1} has id {sid!r}; ids must be lower-case letters, digits and dashes such as 'limited-times'."
         )
@@ -592,7 +672,7 @@ def _parse_source(raw: Any, index: int, path: Path) -> Source:
         rate = float(_number(raw, "rate_limit_per_host", 1.0, path, where))
     language = raw.get("language")
     if language is not None and (
-        not isinstance(language, str) or not re.match(r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$", language)
+        not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)*", language)
     ):
         raise ConfigError(
             f"{path}: {where} has language {language!r}; use a language code such as 'en' or 'de'."
@@ -636,7 +716,7 @@ def _known_zone(name: Any) -> bool:
         return False
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # (OSError: a tzdata folder)
         return False
     return True
 
@@ -657,14 +737,26 @@ def _url_list(raw: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
             parts = urlsplit("")
         if not isinstance(url, str) or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"{path}: {where} has '{url}' in '{key}', which is not an http(s) URL; write the full address."
+                f"{path}: {where} has '{_shown(url)}' in '{key}', which is not an http(s) URL; write the full address."
+            )
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError(
+                f"{path}: {where} has a URL with a user name or password in '{key}'; newsflow "
+                "stores each article's feed URL, so remove them (feeds that need a login are not "
+                "supported)."
             )
         if unsafe_url_reason(url) is not None:
             raise ConfigError(
-                f"{path}: {where} has {url!r} in '{key}', which holds a backslash, a space or a control character; write the address without it (percent-encode what belongs in the path)."
+                f"{path}: {where} has {_shown(url)!r} in '{key}', which holds a backslash, a space or a control character; write the address without it (percent-encode what belongs in the path)."
             )
         urls.append(str(url))
     return tuple(urls)
+
+
+def _shown(url: Any) -> Any:
+    """`url` for a message: what stands before an @ of its address (a password, maybe)
+    masked."""
+    return re.sub(r"(//)[^/?#]*@", r"\1***@", url) if isinstance(url, str) else url
 
 
 def unsafe_url_reason(url: str) -> str | None:
@@ -682,6 +774,14 @@ def _valid_schedule(schedule: str) -> bool:
         return True
     if len(schedule.split()) != 5:
         return False
+    if re.search(r"(?<![A-Za-z])[HR](?![A-Za-z])", schedule):
+        return False  # croniter's hashed and random fields: a schedule must be one schedule
     from croniter import croniter  # light; installed with Airflow
 
-    return bool(croniter.is_valid(schedule))
+    if not croniter.is_valid(schedule):
+        return False
+    try:  # a valid expression may never fire ("0 0 31 2 *": February 31st)
+        croniter(schedule, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)).get_next(dt.datetime)
+    except Exception:
+        return False
+    return True

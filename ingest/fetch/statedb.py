@@ -49,7 +49,11 @@ class Session(Protocol):
 
 def masked(url: str) -> str:
     """`url` without its password (for messages and logs)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:  # not an address: whatever stands before an @ is masked
+        return re.sub(r"(//)[^/?#]*@", r"\1***@", url)
     if parts.password is None:
         return url
     host = parts.hostname or ""
@@ -67,7 +71,12 @@ def state_url(configured: str | None) -> str | None:
 def open_state_db(root: Path, url: str | None, schema: str) -> StateDb:
     if url is None:
         return SqliteDb(root / "state" / "crawl.sqlite", schema)
-    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("postgresql", "postgres") and parts.port != 0
+    except ValueError:  # an unclosed [ of an IPv6 host, a port that is not a number
+        usable = False
+    if not usable:
         raise StateUnavailable(
             masked(url),
             "is not a crawl state address",

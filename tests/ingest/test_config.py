@@ -312,3 +312,156 @@ def test_the_retry_delay_comes_from_its_variable_or_is_one_clear_sentence(
         monkeypatch.setenv("NEWSFLOW_RETRY_DELAY_S", bad)
         with pytest.raises(ConfigError, match=r"NEWSFLOW_RETRY_DELAY_S=.*: must be a number"):
             retry_delay()
+
+
+# --- inputs found by a hostile read of the loader: each is one sentence, never a traceback
+
+S = "sources:\n  - id: a\n    feeds: ['https://example.org/f']\n"
+
+
+def _refused(tmp_path: Path, text: str, *expected: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_sources(write(tmp_path, text))
+    message = str(caught.value)
+    assert message.startswith(str(tmp_path / "sources.yaml")), message
+    assert "\n" not in message
+    for part in expected:
+        assert part in message, message
+    return message
+
+
+def test_aliases_that_nest_aliases_are_expanded_once(tmp_path: Path) -> None:
+    # "billion laughs": each level repeats the one before nine times; expanded as a tree it
+    # would be 10^9 strings (gigabytes), as the shared objects YAML builds it is nine lists
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 9)}]")
+    _refused(tmp_path, "\n".join(levels) + "\n" + S, "unknown key")
+    sharing = "settings: &s {timeout_s: 5}\n" + S.replace("sources:", "x: *s\nsources:")
+    _refused(tmp_path, sharing, "unknown key 'x'")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sources: &a [*a]\n", "must be a mapping"),  # a list that holds itself
+        ("settings: &s {x: *s}\n" + S, "unknown key 'x'"),
+        ("sources: " + "[" * 5000 + "]" * 5000 + "\n", "too deeply"),
+    ],
+)
+def test_aliases_that_hold_themselves_and_deep_nesting(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    _refused(tmp_path, text, expected)
+
+
+def test_a_merge_key_shares_settings_and_a_list_key_is_refused(tmp_path: Path) -> None:
+    text = (
+        "sources:\n"
+        "  - &first {id: a, feeds: ['https://example.org/f'], language: de, schedule: '@daily'}\n"
+        "  - <<: *first\n    id: b\n    language: fr\n"
+    )
+    config = load_sources(write(tmp_path, text))
+    assert [(s.id, s.language, s.schedule) for s in config.sources] == [
+        ("a", "de", "@daily"),
+        ("b", "fr", "@daily"),
+    ]
+    _refused(tmp_path, S + "    ? [x, y]\n    : 1\n", "line 4", "list or a mapping")
+
+
+def test_an_unsupported_tag_is_named(tmp_path: Path) -> None:
+    _refused(tmp_path, S.replace("id: a", "id: !custom a"), "tag", "!custom", "remove the tag")
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America", "Etc", "x" * 300])
+def test_a_time_zone_folder_or_an_overlong_name_is_refused(tmp_path: Path, zone: str) -> None:
+    _refused(tmp_path, S + f"    timezone: {zone}\n", "timezone", "IANA")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw@db:abc/x",  # a port that is not a number
+        "postgresql://u:pw@db:99999/x",
+    ],
+)
+def test_a_state_url_with_a_bad_port_is_refused(tmp_path: Path, url: str) -> None:
+    message = _refused(tmp_path, f"settings:\n  state_url: '{url}'\n" + S, "state_url")
+    assert "pw@" not in message
+
+
+def test_a_bad_state_address_in_the_environment_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, "settings:\n  allow_networks: ['127.0.0.0/8']\n" + S)
+    for url in ("postgresql://u:secret@[::1/x", "postgresql://u:secret@db:abc/x"):
+        monkeypatch.setenv("NEWSFLOW_STATE_URL", url)
+        code = main(["ingest", "--config", str(config), "--data", str(tmp_path / "data")])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "secret" not in err, err
+        assert "crawl state" in err and "NEWSFLOW_STATE_URL" in err, err
+        assert code != 0
+
+
+@pytest.mark.parametrize("agent", ["/1.0 (+https://x)", "newsflow\u00e9/1.0", " /x"])
+def test_a_user_agent_without_a_product_token_or_beyond_ascii_is_refused(
+    tmp_path: Path, agent: str
+) -> None:
+    _refused(tmp_path, f"settings:\n  user_agent: {agent!r}\n" + S, "user_agent", "ASCII")
+
+
+@pytest.mark.parametrize("item", ['id: "lt\\n"', 'language: "en\\n"'], ids=["id", "language"])
+def test_a_trailing_newline_is_not_part_of_an_id_or_a_language(tmp_path: Path, item: str) -> None:
+    text = "sources:\n  - id: lt\n    feeds: ['https://example.org/f']\n"
+    text = text.replace("id: lt", item) if item.startswith("id") else text + f"    {item}\n"
+    _refused(tmp_path, text)
+
+
+def test_an_empty_or_uncreatable_data_root_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is empty"):
+        data_root("")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for bad in ("/proc/newsflow-data", str(loop), str(tmp_path / ("x" * 300))):
+        with pytest.raises(ConfigError, match="cannot be created or used"):
+            data_root(bad, remote=True)
+    assert data_root(str(tmp_path / "new" / "data"), remote=True).is_dir()
+
+
+@pytest.mark.parametrize("schedule", ["0 0 31 2 *", "0 0 30 2 *", "R * * * *", "H * * * *"])
+def test_a_schedule_that_never_fires_or_is_random_is_refused(tmp_path: Path, schedule: str) -> None:
+    _refused(tmp_path, S + f"    schedule: '{schedule}'\n", "schedule")
+    assert load_sources(write(tmp_path, S + "    schedule: '0 6 * * THU'\n"))
+
+
+def test_a_feed_url_with_credentials_is_refused_without_echoing_them(tmp_path: Path) -> None:
+    message = _refused(
+        tmp_path, S.replace("https://example.org/f", "http://user:s3cret@example.org/f"), "password"
+    )
+    assert "s3cret" not in message
+    message = _refused(
+        tmp_path, S.replace("https://example.org/f", "http://u:s3cret@example.org:99999/")
+    )
+    assert "s3cret" not in message
+
+
+def test_c1_control_characters_in_a_url_are_refused(tmp_path: Path) -> None:
+    text = 'sources:\n  - id: a\n    feeds: ["https://example.org/f\\x85x"]\n'  # (NEL)
+    _refused(tmp_path, text, "control character")
+
+
+def test_entity_model_names_are_package_names_and_rules_is_the_rules(tmp_path: Path) -> None:
+    _refused(tmp_path, "settings:\n  entity_model: this.x\n" + S, "package name")
+    config = load_sources(write(tmp_path, "settings:\n  entity_model: rules\n" + S))
+    assert config.settings.entity_models == "rules"
+
+
+def test_a_default_that_names_another_variable_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NF_A", raising=False)
+    _refused(tmp_path, "settings:\n  user_agent: 'a-${NF_A:-${NF_B}}-z'\n" + S, "another variable")
+
+
+def test_a_taxonomy_path_the_system_cannot_take_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, 'settings:\n  taxonomy: "a\\0b"\n' + S, "taxonomy")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -77,6 +78,8 @@ log = logging.getLogger(__name__)
 def installed(model: str) -> bool:
     """Whether spaCy is installed and `model` names an installed spaCy pipeline package (a
     package with the pipeline's meta.json: not any importable module)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", model):
+        return False  # (find_spec would import the packages of a dotted name, running them)
     try:
         if importlib.util.find_spec("spacy") is None:
             return False
