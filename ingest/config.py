@@ -739,24 +739,23 @@ def _url_list(raw: Any, path: Path, where: str, key: str) -> tuple[str, ...]:
             raise ConfigError(
                 f"{path}: {where} has '{_shown(url)}' in '{key}', which is not an http(s) URL; write the full address."
             )
+        if unsafe_url_reason(url) is not None:
+            raise ConfigError(
+                f"{path}: {where} has {_shown(url)!r} in '{key}', which holds a backslash, a space or a control character; write the address without it (percent-encode what belongs in the path)."
+            )
         if parts.username is not None or parts.password is not None:
             raise ConfigError(
                 f"{path}: {where} has a URL with a user name or password in '{key}'; newsflow "
                 "stores each article's feed URL, so remove them (feeds that need a login are not "
                 "supported)."
             )
-        if unsafe_url_reason(url) is not None:
-            raise ConfigError(
-                f"{path}: {where} has {_shown(url)!r} in '{key}', which holds a backslash, a space or a control character; write the address without it (percent-encode what belongs in the path)."
-            )
         urls.append(str(url))
     return tuple(urls)
 
 
 def _shown(url: Any) -> Any:
-    """`url` for a message: what stands before an @ of its address (a password, maybe)
-    masked."""
-    return re.sub(r"(//)[^/?#]*@", r"\1***@", url) if isinstance(url, str) else url
+    """`url` for a message, a password in it masked."""
+    return re.sub(r"(//[^/?#:@]*):[^/?#@]*@", r"\1:***@", url) if isinstance(url, str) else url
 
 
 def unsafe_url_reason(url: str) -> str | None:
