@@ -22,8 +22,12 @@ from ingest.config import (
 )
 from transforms.exceptions import CorruptFile, StateUnavailable
 from transforms.lakemirror import MirrorBehind
-from transforms.objectstore import ObjectStoreError, S3Location
-from transforms.query import QUERY_FORMATS, write_result
+from transforms.objectstore import ObjectStoreError, S3Credentials, S3Location
+from transforms.query import QUERY_FORMATS, EmptyQuery, write_result
+
+MAX_WORKERS = 256  # as the sources file's ingest_workers
+MAX_DAYS = 36500  # a hundred years: any age a partition or a file can have
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9000, 12, 31)  # of a report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,8 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     reprocess.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="processes extracting pages in parallel (default: one per core)",
+        default=min(os.cpu_count() or 1, MAX_WORKERS),
+        help=f"processes extracting pages in parallel, 1 to {MAX_WORKERS} (default: one per core)",
     )
     reprocess.set_defaults(func=_cmd_reprocess)
 
@@ -181,9 +185,12 @@ def _parser() -> argparse.ArgumentParser:
         "--compact-older-than-days",
         type=int,
         default=7,
-        help="compact partitions older than this (default: 7; 0: skip compaction)",
+        help=f"compact partitions older than this many days, 0 to {MAX_DAYS} (default: 7; 0: "
+        "skip compaction)",
     )
-    daily.add_argument("--check-days", type=int, default=3, help="days of partitions to check")
+    daily.add_argument(
+        "--check-days", type=int, default=3, help="days of partitions to check, 1 to 60"
+    )
     daily.set_defaults(func=_cmd_daily)
 
     query = sub.add_parser(
@@ -220,7 +227,10 @@ def _parser() -> argparse.ArgumentParser:
         "serve-demo", help="serve the bundled demo site on 127.0.0.1 until interrupted"
     )
     serve.add_argument(
-        "--port", type=int, default=8765, help="port (default: 8765, the default in sources.yaml)"
+        "--port",
+        type=int,
+        default=8765,
+        help="port, 1 to 65535 (default: 8765, the default in sources.yaml)",
     )
     serve.set_defaults(func=_cmd_serve_demo)
     return parser
@@ -251,9 +261,21 @@ def _window(args: argparse.Namespace) -> dt.timedelta:
     days = args.window_days
     if days is None:
         days = upkeep_settings(args.config).dedup_window_days
-    elif not 0 <= days <= 366:
-        raise ConfigError(f"--window-days {days:g}: use a number of days from 0 to 366.")
+    elif args.config is not None:
+        raise ConfigError(
+            f"--window-days {days:g} and --config {args.config}: both set the dedup window; "
+            "pass only one of them."
+        )
+    else:
+        _check_range("--window-days", days, 0, 366, "a number of days")
     return dt.timedelta(days=days)
+
+
+def _check_range(option: str, value: float, low: int, high: int, what: str) -> None:
+    """One sentence (ConfigError) for an option's number outside `low` to `high`."""
+    if not low <= value <= high:
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        raise ConfigError(f"{option} {shown}: use {what} from {low} to {high}.")
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -267,7 +289,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     root = data_root(args.data, remote=True)
     config = load_sources(args.config or sources_path())
     _check_store(root)
-    sources = config.select(args.source)
+    sources = config.select(list(dict.fromkeys(args.source)))  # each once, in the given order
     _check_stored(root, config.settings.state_url)
     run = Run.adhoc()
     results = ingest_sources(config, sources, root, run, refetch=args.refetch)
@@ -284,6 +306,7 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     from ingest.run.runner import print_summary
     from transforms.lakemirror import lake_of
 
+    _check_range("--workers", args.workers, 1, MAX_WORKERS, "a number of processes")
     root = data_root(args.data, remote=True)
     _check_store(root)  # on an object store, reprocess_runs takes the WARC files from it
     if lake_of(root) is None and not (root / "raw").is_dir():
@@ -291,7 +314,8 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
             f"{root}: no raw/ folder with WARC files; pass --data with the folder an ingest wrote to."
         )
     _check_stored(root)
-    results = reprocess_runs(root, args.source, args.since, workers=args.workers)
+    sources = list(dict.fromkeys(args.source))
+    results = reprocess_runs(root, sources, args.since, workers=args.workers)
     print_summary(results)
     return 1 if any(r.error for r in results) else 0
 
@@ -301,8 +325,8 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
     from transforms.dedup_store import rebuild, story_counts
 
     root = _stored_root(args)
-    if args.rebuild or args.window_days is not None:  # (counting needs no window)
-        window = _window(args)
+    if args.rebuild or args.window_days is not None or args.config is not None:
+        window = _window(args)  # (counting needs none, but a wrong option is still named)
     if args.rebuild:
         done = locked(root, lambda: rebuild(root, window, args.since))
         print(
@@ -372,11 +396,12 @@ def _cmd_daily(args: argparse.Namespace) -> int:
     from transforms.report import Retention, build_report, format_bytes
     from transforms.schema import SCHEMA_VERSION
 
+    days = "a number of days"
+    _check_range("--compact-older-than-days", args.compact_older_than_days, 0, MAX_DAYS, days)
+    _check_range("--check-days", args.check_days, 1, 60, days)
+    if args.day is not None and not FIRST_DAY <= args.day <= LAST_DAY:
+        raise ConfigError(f"--day {args.day}: use a day from {FIRST_DAY} to {LAST_DAY}.")
     root = _stored_root(args)
-    if args.compact_older_than_days < 0 or not 1 <= args.check_days <= 60:
-        raise ConfigError(
-            "--compact-older-than-days must be 0 or more and --check-days from 1 to 60."
-        )
     settings = upkeep_settings(args.config)
     retention = Retention(settings.keep_work_days, settings.keep_raw_days)
     now = dt.datetime.now(dt.UTC)
@@ -486,8 +511,17 @@ def _cmd_query(args: argparse.Namespace) -> int:
         )
     if args.format == "parquet" and args.output is None:
         raise ConfigError("--format parquet writes a file: pass --output FILE.parquet.")
+    if args.output is not None:
+        _check_output(args.output, args.format)
+    if location is not None:
+        S3Credentials.from_env()  # a wrong AWS_ENDPOINT_URL is named as such, not as the store's
     try:
         columns, rows = run_query(root, args.sql, unsafe=args.unsafe)
+    except EmptyQuery:
+        raise ConfigError(
+            "the query is empty (no SQL statement, only spaces, comments or semicolons); pass "
+            'one, like "SELECT count(*) FROM articles".'
+        ) from None
     except (OSError, ObjectStoreError) as exc:
         if isinstance(root, Path):
             raise
@@ -503,8 +537,35 @@ def _cmd_query(args: argparse.Namespace) -> int:
             )
         print(f"newsflow: query failed: {message}", file=sys.stderr)
         return 2
-    write_result(columns, rows, args.format, args.output)
+    try:
+        write_result(columns, rows, args.format, args.output)
+    except OSError as exc:
+        if args.output is None:
+            raise
+        raise ConfigError(
+            f"--output {args.output}: cannot be written ({_reason(exc)}); pass a file you can "
+            "write to."
+        ) from None
     return 0
+
+
+def _check_output(path: Path, fmt: str) -> None:
+    """--output names a file in an existing folder: checked before the query runs."""
+    if path.is_dir():
+        suffix = "txt" if fmt == "table" else fmt
+        raise ConfigError(
+            f"--output {path}: is a folder; pass a file name, like {path / f'result.{suffix}'}."
+        )
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"--output {path}: the folder {path.parent} does not exist; create it or pass a "
+            "file in an existing folder."
+        )
+
+
+def _reason(exc: OSError) -> str:
+    """An OS error's reason without the path (the message names it already)."""
+    return exc.strerror or str(exc).splitlines()[0] or type(exc).__name__
 
 
 def lake_location(given: str | None) -> S3Location | None:
@@ -559,7 +620,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_serve_demo(args: argparse.Namespace) -> int:
     from ingest.demo import serve_demo
 
-    return serve_demo(args.port)
+    _check_range("--port", args.port, 1, 65535, "a port number")
+    try:
+        return serve_demo(args.port)
+    except OSError as exc:  # the port is taken, or reserved for root
+        raise ConfigError(
+            f"--port {args.port}: cannot serve on 127.0.0.1:{args.port} ({_reason(exc)}); stop "
+            "what uses it or pass another port (and set NEWSFLOW_DEMO_URL to match)."
+        ) from None
 
 
 if __name__ == "__main__":

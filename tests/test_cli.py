@@ -262,3 +262,171 @@ def test_ingest_json_prints_one_machine_readable_summary(
     assert all(s["status"] == "success" and s["new"] > 0 for s in by_source.values())
     assert all(s["fetched"] >= s["new"] for s in by_source.values())
     assert all(0 < s["seconds"] <= summary["seconds"] for s in by_source.values())
+
+
+def files(root: Path) -> dict[Path, int]:
+    """Every file under `root` with its modification time: what a refused command left."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "use"),
+    [
+        ("--compact-older-than-days", "1000000", "a number of days from 0 to 36500"),
+        ("--compact-older-than-days", "-1", "a number of days from 0 to 36500"),
+        ("--check-days", "61", "a number of days from 1 to 60"),
+        ("--day", "9999-12-31", "a day from 1970-01-01 to 9000-12-31"),
+        ("--day", "0001-01-01", "a day from 1970-01-01 to 9000-12-31"),
+    ],
+)
+def test_daily_refuses_an_option_out_of_range_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, use: str
+) -> None:
+    root = dataset(tmp_path)
+    before = files(root)
+    assert main(["daily", "--data", str(root), option, value]) == 2
+    assert f"newsflow: {option} {value}: use {use}." in one_sentence(capsys)
+    assert files(root) == before  # nothing compacted, removed or reported
+
+
+@pytest.mark.parametrize("sql", ["", "-- hi", ";", "   ", "/* nothing */ ;"])
+def test_an_empty_query_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str
+) -> None:
+    root = dataset(tmp_path)
+    assert main(["query", "--data", str(root), sql]) == 2
+    err = one_sentence(capsys)
+    assert "newsflow: the query is empty (no SQL statement" in err
+    assert 'pass one, like "SELECT count(*) FROM articles".' in err
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "parquet"])
+def test_a_query_output_that_cannot_be_written_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    root = str(dataset(tmp_path / "data"))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    query = ["query", "--data", root, "--format", fmt, "SELECT 1 AS n", "--output"]
+    assert main([*query, str(folder)]) == 2
+    suffix = "txt" if fmt == "table" else fmt
+    assert f"--output {folder}: is a folder; pass a file name, like {folder}/result.{suffix}." in (
+        one_sentence(capsys)
+    )
+    missing = tmp_path / "nowhere" / "x.csv"
+    assert main([*query, str(missing)]) == 2
+    err = one_sentence(capsys)
+    assert f"--output {missing}: the folder {missing.parent} does not exist; create it" in err
+    assert list(folder.iterdir()) == [] and not missing.parent.exists()
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_serve_demo_refuses_a_port_out_of_range(
+    capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    assert main(["serve-demo", "--port", port]) == 2
+    assert f"--port {port}: use a port number from 1 to 65535." in one_sentence(capsys)
+
+
+def test_serve_demo_names_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve-demo", "--port", str(port)]) == 2
+    err = one_sentence(capsys)
+    assert f"--port {port}: cannot serve on 127.0.0.1:{port} (Address already in use); " in err
+    assert "pass another port" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "-3", "10000"])
+def test_reprocess_refuses_a_number_of_workers_out_of_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    (tmp_path / "raw").mkdir()
+    assert main(["reprocess", "--data", str(tmp_path), "--workers", workers]) == 2
+    assert f"--workers {workers}: use a number of processes from 1 to 256." in one_sentence(capsys)
+
+
+def test_reprocess_refuses_a_source_without_stored_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = dataset(tmp_path)
+    (root / "raw" / "a").mkdir(parents=True)
+    (root / "raw" / "a" / "K1.warc.gz").write_bytes(b"")  # named only: nothing is read
+    assert main(["reprocess", "--data", str(root), "--source", "a", "--source", "nope"]) == 2
+    err = one_sentence(capsys)
+    assert f"{root / 'raw'}: no WARC files of a source with id 'nope' (stored: a); pass" in err
+
+
+@pytest.mark.parametrize(
+    "command", [["retag"], ["dedup", "--rebuild"], ["daily"], ["migrate-urls"]], ids=" ".join
+)
+@pytest.mark.parametrize("wrong", ["missing.yaml", "folder"])
+def test_a_sources_variable_naming_no_file_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    wrong: str,
+) -> None:
+    root = dataset(tmp_path / "data")
+    (tmp_path / "folder").mkdir()
+    named = tmp_path / wrong
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(named))
+    before = files(root)
+    assert main([command[0], "--data", str(root), *command[1:]]) == 2
+    what = "is a folder" if wrong == "folder" else "no such file"
+    assert f"newsflow: NEWSFLOW_SOURCES={named}: {what}; point it at a sources file" in (
+        one_sentence(capsys)
+    )
+    assert files(root) == before
+
+
+@pytest.mark.parametrize("command", [["dedup", "--rebuild"], ["dedup"], ["migrate-urls"]])
+def test_window_days_and_config_are_one_or_the_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    root = dataset(tmp_path / "data")
+    missing = tmp_path / "missing.yaml"
+    before = files(root)
+    both = [*command, "--data", str(root), "--window-days", "5", "--config", str(missing)]
+    assert main(both) == 2
+    assert (
+        f"--window-days 5 and --config {missing}: both set the dedup window; pass only one"
+        in one_sentence(capsys)
+    )
+    assert main([*command, "--data", str(root), "--config", str(missing)]) == 2
+    assert f"{missing}: file not found" in one_sentence(capsys)
+    assert files(root) == before
+
+
+def test_ingest_runs_a_source_named_twice_once(
+    demo_sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    data = tmp_path / "data"
+    twice = ["--source", "limited-times", "--source", "limited-times"]
+    assert (
+        main(["ingest", "--config", str(demo_sources), "--data", str(data), "--json", *twice]) == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert [s["source_id"] for s in summary["sources"]] == ["limited-times"]
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["localhost:9000", "http://127.0.0.1:99999", "http://[::1", "ftp://host:21"]
+)
+def test_a_wrong_endpoint_variable_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert main(["query", "--data", "s3://bucket/x", "SELECT 1"]) == 2
+    err = one_sentence(capsys)
+    assert f"newsflow: AWS_ENDPOINT_URL={endpoint}: not an address of an S3-compatible " in err
+    assert "write it like http://localhost:9000" in err

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 S3_SCHEME = "s3"
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 
 
 class ObjectStoreError(Exception):
@@ -69,7 +70,7 @@ class S3Credentials:
     @classmethod
     def from_env(cls) -> S3Credentials:
         return cls(
-            endpoint=os.environ.get("AWS_ENDPOINT_URL") or None,
+            endpoint=_endpoint(os.environ.get(ENDPOINT_ENV, "")),
             region=os.environ.get("AWS_REGION") or "us-east-1",
             access_key=os.environ.get("AWS_ACCESS_KEY_ID") or None,
             secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
@@ -101,6 +102,34 @@ class S3Credentials:
             allow_bucket_creation=False,
             allow_bucket_deletion=False,
         )
+
+
+def _endpoint(text: str) -> str | None:
+    """AWS_ENDPOINT_URL checked (None when unset): an http:// or https:// address of a host, with
+    a port from 1 to 65535 or none. Raises ObjectStoreError naming the variable and the fix."""
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.port != 0  # (.port raises ValueError above 65535)
+            and "@" not in parts.netloc
+            and parts.path in ("", "/")
+            and not parts.query
+            and not parts.fragment
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        shown = ENDPOINT_ENV if "@" in text else f"{ENDPOINT_ENV}={text}"  # never a secret
+        raise ObjectStoreError(
+            f"{shown}: not an address of an S3-compatible server; write it like "
+            "http://localhost:9000 (http:// or https://, a host, a port from 1 to 65535 or "
+            f"none, no path), or unset {ENDPOINT_ENV} to use AWS."
+        )
+    return text
 
 
 def put_if_absent(

@@ -24,6 +24,10 @@ VIEWS: dict[str, tuple[str, pa.Schema, str]] = {
 }
 
 
+class EmptyQuery(ValueError):
+    """SQL without a statement: nothing but spaces, comments or semicolons."""
+
+
 def connect(root: Path | S3Location, *, unsafe: bool = False) -> Any:
     """A DuckDB connection with the dataset's views (empty views for empty tables) over a
     local data root or one on an object store (its published files, from its log of commits:
@@ -113,10 +117,13 @@ def _lake_datasets(location: S3Location) -> dict[str, Any]:
 def run_query(
     root: Path | S3Location, sql: str, *, unsafe: bool = False
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of `sql` run against the dataset's views (see `connect`)."""
+    """Column names and rows of `sql` run against the dataset's views (see `connect`).
+    Raises EmptyQuery for SQL without a statement."""
     con = connect(root, unsafe=unsafe)
     try:
         result = con.execute(sql)
+        if result is None:  # DuckDB's answer to SQL without a statement
+            raise EmptyQuery("the query is empty")
         columns = [d[0] for d in result.description] if result.description else []
         return columns, result.fetchall()
     finally:

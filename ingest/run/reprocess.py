@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from ingest.config import Settings, Source
+from ingest.config import ConfigError, Settings, Source
 from ingest.fetch.warc import RAW, read_info, read_responses
 from ingest.run.commit import write
 from ingest.run.items import extract_record, is_html, problem
@@ -26,7 +26,8 @@ def reprocess_runs(
     root: Path, source_ids: list[str] | None = None, since: dt.date | None = None, workers: int = 1
 ) -> list[SourceResult]:
     """Reprocess every stored run (of the given sources, started on or after `since`), oldest first.
-    On the mirror of an object store, the WARC files come from the store first."""
+    On the mirror of an object store, the WARC files come from the store first. Raises
+    ConfigError for a source without any stored WARC file."""
     from transforms.commit import synced
     from transforms.lakemirror import pull
 
@@ -34,6 +35,13 @@ def reprocess_runs(
     for source_id in source_ids or [""]:
         pull(root, root / RAW / source_id)
     archives = sorted((root / RAW).glob("*/*.warc.gz"), key=lambda p: (p.name, p.parent.name))
+    stored = sorted({path.parent.name for path in archives})
+    for source_id in source_ids or []:
+        if source_id not in stored:
+            raise ConfigError(
+                f"{root / RAW}: no WARC files of a source with id '{source_id}' (stored: "
+                f"{', '.join(stored) or 'none'}); pass one of those ids to --source."
+            )
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
         results = [_reprocess_one(root, path, source_ids, since, pool) for path in archives]
     return [r for r in results if r is not None]

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import TypedDict
 
-from ingest.config import Settings, load_sources, sources_path
+from ingest.config import SOURCES_ENV, ConfigError, Settings, load_sources, sources_path
 from ingest.fetch.warc import RAW
 from ingest.run.workfiles import WRITTEN
 
@@ -35,11 +35,19 @@ class Expired(TypedDict):
 
 
 def upkeep_settings(config: Path | None = None) -> Settings:
-    """The settings of `config`; without one, of the sources file (NEWSFLOW_SOURCES, else the
-    project's sources.yaml) when it exists, else the defaults. Raises ConfigError for a
-    `config` that is missing, or a sources file that is not valid."""
+    """The settings of `config`; without one, of the sources file NEWSFLOW_SOURCES names,
+    else of the project's sources.yaml when it exists, else the defaults. Raises ConfigError
+    for a `config` or a NEWSFLOW_SOURCES that is missing, or a sources file that is not
+    valid."""
     if config is None:
         config = sources_path()
+        named = os.environ.get(SOURCES_ENV)
+        if named and not config.is_file():  # set on purpose: never the defaults instead
+            what = "is a folder" if config.is_dir() else "no such file"
+            raise ConfigError(
+                f"{SOURCES_ENV}={named}: {what}; point it at a sources file, or unset it to "
+                "use the project's sources.yaml."
+            )
         if not config.is_file():
             return Settings()
     return load_sources(config).settings

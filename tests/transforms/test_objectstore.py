@@ -91,3 +91,39 @@ def test_a_commit_without_keys_says_which_variables_to_set(prefix: str) -> None:
         put_if_absent(anonymous, "lake", f"{prefix}/1.json", b"x")
     temporary = S3Credentials("http://127.0.0.1:9", "us-east-1", "k", "s", "token-123")
     assert "token-123" not in repr(temporary) and "'s'" not in repr(temporary)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "localhost:9000",  # no scheme: was dropped, and the requests went to AWS
+        "http://127.0.0.1:99999",  # was wrapped to port 34463
+        "http://127.0.0.1:0",
+        "http://[::1",
+        "ftp://host:21",
+        "http://:9000",
+        "http://host:9000/prefix",
+    ],
+)
+def test_an_endpoint_that_is_no_server_address_is_named(
+    monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    with pytest.raises(ObjectStoreError) as caught:
+        S3Credentials.from_env()
+    message = str(caught.value)
+    assert message.startswith(f"AWS_ENDPOINT_URL={endpoint}: not an address of an S3-compatible")
+    assert "write it like http://localhost:9000" in message and "\n" not in message
+
+
+def test_an_endpoint_is_an_http_or_https_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    for endpoint in ("http://127.0.0.1:9000", "https://s3.example.org", "http://[::1]:9000/"):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        assert S3Credentials.from_env().endpoint == endpoint
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    assert S3Credentials.from_env().endpoint is None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://key:the-secret@127.0.0.1:9000")
+    with pytest.raises(ObjectStoreError) as caught:
+        S3Credentials.from_env()
+    assert "the-secret" not in str(caught.value)
+    assert str(caught.value).startswith("AWS_ENDPOINT_URL: not an address")

@@ -305,7 +305,10 @@ def test_dedup_rebuild_clusters_in_the_sources_files_window(
     rebuild = ["dedup", "--data", str(data), "--rebuild"]
     assert main([*rebuild, "--config", str(narrow)]) == 0
     assert "copies=0" in capsys.readouterr().out
-    assert main([*rebuild, "--config", str(narrow), "--window-days", "7"]) == 0
+    assert main([*rebuild, "--config", str(narrow), "--window-days", "7"]) == 2
+    assert "both set the dedup window; pass only one of them" in capsys.readouterr().err
+    monkeypatch.setenv("NEWSFLOW_SOURCES", str(narrow))
+    assert main([*rebuild, "--window-days", "7"]) == 0  # --window-days over the sources file's
     assert "copies=1" in capsys.readouterr().out
     monkeypatch.setenv("NEWSFLOW_SOURCES", str(narrow))
     assert main(rebuild) == 0

@@ -101,8 +101,9 @@ def test_an_empty_or_missing_data_root_is_fine(tmp_path: Path) -> None:
 def test_upkeep_settings_come_from_the_sources_file_when_there_is_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(SOURCES_ENV, str(tmp_path / "missing.yaml"))
-    assert upkeep_settings() == Settings()
+    monkeypatch.setenv(SOURCES_ENV, str(tmp_path / "missing.yaml"))  # set: never the defaults
+    with pytest.raises(ConfigError, match=f"{SOURCES_ENV}=.*missing.yaml: no such file"):
+        upkeep_settings()
     path = tmp_path / "sources.yaml"
     path.write_text("settings:\n  keep_raw_days: 30\n" + SOURCES, encoding="utf-8")
     monkeypatch.setenv(SOURCES_ENV, str(path))
@@ -121,7 +122,9 @@ def test_daily_applies_retention_from_its_config(
     new_run = work_folder(root, "K2", days=1, now=now)
     old_raw = warc(root, "K1.warc.gz", days=40, now=now)
     new_raw = warc(root, "K2.warc.gz", days=1, now=now)
-    monkeypatch.setenv(SOURCES_ENV, str(tmp_path / "missing.yaml"))
+    plain = tmp_path / "plain.yaml"  # no settings: the defaults
+    plain.write_text(SOURCES, encoding="utf-8")
+    monkeypatch.setenv(SOURCES_ENV, str(plain))
     day = ["--day", "2024-03-01"]
 
     assert main(["daily", "--data", str(root), *day]) in (0, 1)  # defaults: raw kept
