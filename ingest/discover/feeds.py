@@ -155,12 +155,11 @@ def _clean(value: Any) -> str | None:
 
 def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
     """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
-    import json
-
+    from ingest.extract.webjson import web_json
     from transforms.normalise import parse_timestamp
 
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
+        doc = web_json(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FeedError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(

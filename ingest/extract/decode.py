@@ -87,9 +87,15 @@ def _meta_encoding(body: bytes) -> str | None:
 
 
 def _python(name: str) -> str:
-    """The Python codec of a WHATWG encoding name."""
+    """The Python codec of a WHATWG encoding name (x-user-defined, which Python lacks, read as
+    windows-1252, as the standard reads it from a <meta>)."""
     found = webencodings.lookup(name)
-    return str(found.codec_info.name) if found is not None else "utf-8"
+    codec = str(found.codec_info.name) if found is not None else "utf-8"
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        return "cp1252"
+    return codec
 
 
 def _is_utf8(body: bytes) -> bool:

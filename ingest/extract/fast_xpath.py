@@ -309,11 +309,15 @@ def patterns(path: str) -> Patterns:
 class FastXPath:
     """Called like the lxml XPath it replaces (`expression(tree)`), with its `path`."""
 
-    __slots__ = ("expression", "match", "path", "skip_bare")
+    __slots__ = ("expression", "match", "names", "path", "skip_bare")
 
     def __init__(self, path: str, expression: Expression) -> None:
         found = patterns(path)
         self.path, self.expression = path, expression
+        # the attributes the expression reads: an element's others are never looked up (lxml
+        # finds each attribute's value by a search of the element's list, so taking them all
+        # costs the square of their number: minutes for one element with 100,000)
+        self.names = frozenset(re.findall(r"@([\w-]+)", path))
         self.match = expression.factory(found)
         # an element without attributes is passed over when no test can see it
         self.skip_bare = not expression.bare and not any(p("") for p in found)
@@ -327,10 +331,10 @@ class FastXPath:
             elements = itertools.chain.from_iterable(top.iter(*tags) for top in tops)
         else:
             elements = tree.iterdescendants(*tags)
-        match, skip_bare = self.match, self.skip_bare
+        match, skip_bare, names = self.match, self.skip_bare, self.names
         for el in elements:
-            items = el.items()
-            if (items or not skip_bare) and match(el, dict(items)):
+            keys = el.keys()
+            if (keys or not skip_bare) and match(el, {k: el.get(k) for k in keys if k in names}):
                 yield el
 
     def __call__(self, tree: Any) -> list[Any]:

@@ -7,13 +7,13 @@ offset); turning strings into UTC datetimes is transforms.normalise's job.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import html as lxml_html
 
+from ingest.extract.webjson import web_json
 from transforms.provenance import JSONLD, META, TIME_ELEMENT, TITLE_ELEMENT
 
 ARTICLE_TYPES = {
@@ -234,8 +234,8 @@ def _jsonld_nodes(tree: lxml_html.HtmlElement) -> list[tuple[dict[str, Any], set
         if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
             continue
         try:
-            data = json.loads(script.text)
-        except ValueError:
+            data = web_json(script.text)
+        except ValueError:  # (not JSON, or nested too deeply: that block is left out)
             continue
         for node in _nodes(data):
             kinds = node.get("@type")

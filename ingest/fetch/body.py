@@ -68,6 +68,16 @@ class Decoder:
     def body(self) -> bytes:
         return b"".join(self.parts)
 
+    def finish(self) -> bytes:
+        """The whole body, once the input has ended; a compressed stream cut before its end
+        (a connection closed early, a Content-Length that lies) is `bad_encoding`, not a
+        page with its end missing."""
+        if self._z is not None and not self._z.eof:
+            raise BodyError(
+                "bad_encoding", f"truncated {self.encoding} body: the stream ends before its end"
+            )
+        return self.body()
+
 
 def read_limited(
     read1: Callable[[int], bytes],
@@ -96,11 +106,11 @@ def read_limited(
             if not (truncate and exc.reason == "too_large"):
                 raise
             return decoder.body()[:cap]
-    return decoder.body()
+    return decoder.finish()
 
 
 def gunzip_limited(data: bytes, cap: int) -> bytes:
     """Decompress a gzip file (a .xml.gz sitemap) to at most `cap` bytes."""
     decoder = Decoder("gzip", cap)
     decoder.feed(data)
-    return decoder.body()
+    return decoder.finish()

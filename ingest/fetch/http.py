@@ -10,6 +10,7 @@ Retry-After up to a cap. Every failure is a `FetchError` with a short machine-re
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import threading
@@ -254,6 +255,10 @@ class HttpClient:
             status = response.status_code
             if 300 <= status < 400 and status != 304:
                 location = response.headers.get("Location", "").strip()
+                # raw UTF-8 bytes (a non-ASCII slug), which HTTP headers carry as Latin-1; a
+                # Location that is not UTF-8 is kept as the header gave it
+                with contextlib.suppress(UnicodeError):
+                    location = location.encode("latin-1").decode("utf-8")
                 response.close()
                 if not location:
                     raise FetchError(

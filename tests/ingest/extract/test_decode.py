@@ -102,3 +102,9 @@ def test_an_article_served_as_iso_8859_1_keeps_its_quotes_euro_and_dashes() -> N
     )
     found = extract_page(page.encode("cp1252"), "https://news.example/harbour", "iso-8859-1")
     assert QUOTES in found.text
+
+
+def test_x_user_defined_in_the_header_reads_as_windows_1252() -> None:
+    # (Python has no codec of that name: it raised LookupError, quarantining the page)
+    text, _ = decode_html(b"<p>caf\xe9 \x93quoted\x94</p>", "x-user-defined")
+    assert text == "<p>café \u201cquoted\u201d</p>"

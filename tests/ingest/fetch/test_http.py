@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import itertools
 import socket
 import time
@@ -20,6 +21,12 @@ LOOPBACK = Settings(
     allow_networks=("127.0.0.0/8",),
 )
 HTML = {"Content-Type": "text/html; charset=utf-8"}
+ARTICLE = (
+    b"<html><body>"
+    + b"".join(b"<p>Paragraph %d of the report.</p>" % n for n in range(400))
+    + b"</body></html>"
+)
+ARTICLE_GZ = gzip.compress(ARTICLE)
 
 
 @pytest.fixture
@@ -42,6 +49,13 @@ def server() -> Iterator[SiteServer]:
         "/to-metadata": Reply(302, {"Location": "http://169.254.169.254/latest/meta-data/"}),
         "/to-file": Reply(302, {"Location": "file:///etc/passwd"}),
         "/gone": Reply(410, HTML, b"gone"),
+        # a non-ASCII slug's UTF-8 bytes, which HTTP carries (and Python reads) as Latin-1
+        "/to-cafe": Reply(302, {"Location": "/café".encode().decode("latin-1")}),
+        "/caf%C3%A9": Reply(200, HTML, b"<html><body>caf\xc3\xa9</body></html>"),
+        "/cut.gz": Reply(
+            200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ[: len(ARTICLE_GZ) // 2]
+        ),
+        "/whole.gz": Reply(200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ),
     }
     with serve_site(None, routes) as srv:
         yield srv
@@ -122,3 +136,17 @@ def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
     with HttpClient(LOOPBACK) as client, pytest.raises(FetchError) as info:
         client.get("http://no-such-host.invalid/")
     assert info.value.reason == "dns_error"
+
+
+def test_a_redirect_to_a_non_ascii_slug_is_followed(server: SiteServer) -> None:
+    with HttpClient(LOOPBACK) as client:
+        response = client.get(f"{server.base_url}/to-cafe")
+    assert response.status == 200 and response.url.endswith("/café")  # (served at /caf%C3%A9)
+
+
+def test_a_compressed_body_cut_short_is_refused_not_stored_in_part(server: SiteServer) -> None:
+    with HttpClient(LOOPBACK) as client:
+        assert client.get(f"{server.base_url}/whole.gz").body == ARTICLE
+        with pytest.raises(FetchError) as info:
+            client.get(f"{server.base_url}/cut.gz")
+    assert info.value.reason == "bad_encoding" and "truncated" in str(info.value)
