@@ -43,14 +43,6 @@ def check_readable(paths: Iterable[Path]) -> None:
             pq.read_metadata(path)
 
 
-CACHE_ENV = "NEWSFLOW_CACHE_DIR"  # this machine's cache folder (default ~/.cache/newsflow)
-
-
-def cache_folder() -> Path:
-    """This machine's cache folder: object-store mirrors, models kept ready to load."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "newsflow")
-
-
 def write_json_durably(path: Path, data: Any) -> None:
     """Write `data` as JSON to `path` so that the file is complete or absent, even when the
     disk fills or the machine stops: a temporary file, fsync, rename, fsync of the folder."""

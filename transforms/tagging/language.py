@@ -14,9 +14,9 @@ UNSURE = 0.9  # below this probability of its first choice the detector is guess
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    from transforms.tagging.langid_model import load_identifier
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    return load_identifier(norm_probs=True)
+    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
 
 
 def detect(text: str, declared: str | None = None) -> tuple[str | None, float | None]:
