@@ -140,7 +140,8 @@ def fetch_item(
                 run,
                 "fetch",
                 "not_html",
-                f"{url} is {response.content_type or 'untyped'}",
+                f"{url} is {binary_kind(response.body) or response.content_type or 'untyped'}"
+                + (f", labelled {response.content_type}" if binary_kind(response.body) else ""),
             )
         )
         return
@@ -236,7 +237,26 @@ def problem(
     }
 
 
+# the first bytes of formats servers label text/html by mistake (a PDF, an image)
+_NOT_HTML = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
+    (b"\x1f\x8b\x08", "gzip-compressed data"),
+)
+
+
+def binary_kind(body: bytes) -> str | None:
+    """What a body is when its first bytes say it is another format than HTML, else None."""
+    return next((kind for magic, kind in _NOT_HTML if body.startswith(magic)), None)
+
+
 def is_html(meta: dict[str, Any], body: bytes) -> bool:
+    if binary_kind(body) is not None:
+        return False
     if meta.get("content_type") in HTML_TYPES:
         return True
     head = body[:512].lstrip().lower()
