@@ -29,7 +29,9 @@ DEFAULT_DATA = PROJECT_ROOT / "data"
 URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # s3://, gs://, file://
 
 DEFAULT_USER_AGENT = "newsflow/0.1 (+https://example.org/newsflow)"
-SOURCE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")  # (fullmatch)
+# anchored (the UI hands the pattern to FastAPI, which searches); read with fullmatch here,
+# since `$` also matches before a final newline
+SOURCE_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 CRON_PRESETS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
