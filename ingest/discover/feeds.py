@@ -216,6 +216,8 @@ def absolute_url(base: str, link: str) -> str | None:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return None
+    if "\x00" in url:  # (no request can carry it, and PostgreSQL's text refuses it)
+        return None
     return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 

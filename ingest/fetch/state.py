@@ -157,6 +157,7 @@ class CrawlState:
                     prev = row[3:6]  # the same run again: keep what came before it
                 else:
                     prev = row[0:3]
+                etag, modified = _sendable(v.etag), _sendable(v.last_modified)
                 con.execute(
                     "INSERT INTO validators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
@@ -164,7 +165,7 @@ class CrawlState:
                     "prev_etag = excluded.prev_etag, prev_last_modified = excluded.prev_last_modified, "
                     "prev_content_hash = excluded.prev_content_hash, run_key = excluded.run_key, "
                     "checked_at = excluded.checked_at",
-                    (url, v.etag, v.last_modified, v.content_hash, *prev, run_key, now),
+                    (url, etag, modified, v.content_hash, *prev, run_key, now),
                 )
 
     # ------------------------------------------------------------------------- article URLs
@@ -274,8 +275,8 @@ class CrawlState:
             con.execute(
                 "INSERT INTO robots VALUES (?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET "
                 "status = excluded.status, body = excluded.body, fetched_at = excluded.fetched_at",
-                (origin, status, body, time.time()),
-            )
+                (origin, status, body.replace("\x00", "\ufffd"), time.time()),  # (PostgreSQL
+            )  # text holds no NUL; a NUL in robots.txt is no rule of it)
 
     # ------------------------------------------------------------------------ rate limiting
 
@@ -343,3 +344,11 @@ class CrawlState:
                 "UPDATE host_sent SET answered_at = ? WHERE host = ? AND sent_at = ?",
                 (now, host, start),
             )
+
+
+def _sendable(value: str | None) -> str | None:
+    """A validator a server sent, if it can be sent back in a request header (PostgreSQL's
+    text also refuses the NUL byte); None for one with a control character."""
+    if value is None or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return None
+    return value

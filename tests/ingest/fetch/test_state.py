@@ -48,6 +48,21 @@ def test_validators_are_kept_per_url_and_a_rerun_sees_the_ones_before_it(
         assert not (tmp_path / "state" / "crawl.sqlite").exists()
 
 
+def test_nul_bytes_from_a_server_are_kept_out_of_the_state(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    # PostgreSQL's text refuses NUL: an ETag holding one failed every later run's commit
+    from ingest.discover.feeds import absolute_url
+
+    with CrawlState(tmp_path, state_url) as state:
+        feed = "https://a.example/feed"
+        state.save_validators({feed: Validators('"x\x00y"', "Mon\x01", "h1")}, "run1")
+        assert state.validators(feed, "run2") == Validators(None, None, "h1")  # none sendable
+        state.save_robots("https://a.example", 200, "User-agent: *\x00\nDisallow: /private\n")
+        assert not state.robots("https://a.example")[1].count("\x00")  # type: ignore[index]
+    assert absolute_url("https://a.example/", "/a\x00b.html") is None  # a malformed link
+
+
 def test_url_outcomes_retries_backlog_and_robots(tmp_path: Path, state_url: str | None) -> None:
     with CrawlState(tmp_path, state_url) as state:
         state.record_outcomes(
