@@ -22,6 +22,9 @@ from transforms.exceptions import STORAGE_FAULTS
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"
+# feeds one page's <link rel=alternate> may add to a run (sites advertise a handful: all
+# news, comments, a few sections); the rest are named in a `feed_limit` row, never read
+ADVERTISED_FEEDS = 20
 
 
 @dataclass
@@ -176,7 +179,7 @@ class Discoverer:
             )
             if not links:
                 raise
-            for link in links:  # the URL was a page advertising its feeds
+            for link in self._advertised(links, url):  # a page advertising its feeds
                 if self._follows(link, url):
                     self._guard(link, self._feed, link, False)
             return
@@ -214,9 +217,24 @@ class Discoverer:
                 f"{url} advertises no feed (no <link rel=alternate> of a feed type)",
                 reason="no_feed_found",
             )
-        for link in links:
+        for link in self._advertised(links, url):
             if link not in self.source.feeds and self._follows(link, url):
                 self._guard(link, self._feed, link, False)
+
+    def _advertised(self, links: list[str], page: str) -> list[str]:
+        """The first ADVERTISED_FEEDS of the feeds a page advertises; a row names the rest."""
+        if len(links) > ADVERTISED_FEEDS:
+            left = links[ADVERTISED_FEEDS:]
+            self.found.problems.append(
+                (
+                    page,
+                    "feed_limit",
+                    f"{page} advertises {len(links)} feeds; the first {ADVERTISED_FEEDS} are "
+                    f"read, {len(left)} are not (first: {left[0]}); list the ones wanted "
+                    "under the source's feeds",
+                )
+            )
+        return links[:ADVERTISED_FEEDS]
 
     def _robots_sitemaps(self, robots_url: str) -> list[str]:
         if self.client.robots is None:

@@ -253,6 +253,36 @@ def test_a_feed_url_serving_html_that_advertises_itself_ends(tmp_path: Path) -> 
     ]
 
 
+def test_a_page_advertising_many_feeds_gives_the_first_twenty_and_names_the_rest(
+    tmp_path: Path,
+) -> None:
+    from ingest.discover.discoverer import ADVERTISED_FEEDS
+
+    site = write_site(tmp_path / "site", 1)
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="/f/{n}.xml">' for n in range(500)
+    )
+    (site / "index.html").write_text(
+        f"<html><head>{links}</head><body>Front page</body></html>", encoding="utf-8"
+    )
+    (site / "f").mkdir()
+    for n in range(500):
+        (site / "f" / f"{n}.xml").write_bytes((site / "feed.xml").read_bytes())
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    homepage: "{server.base_url}/"',
+        )
+        assert ingest(sources, tmp_path / "data")["new"] == 1
+        requested = sum(server.count(f"/f/{n}.xml") for n in range(500))
+    assert requested == ADVERTISED_FEEDS  # not 500 requests
+    (row,) = quarantined(tmp_path / "data")
+    assert row["reason"] == "feed_limit" and "advertises 500 feeds" in row["detail"]
+    assert f"/f/{ADVERTISED_FEEDS}.xml" in row["detail"]
+
+
 def test_every_child_sitemap_is_read_within_a_few_runs_over_the_budget(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "a").mkdir(parents=True)
