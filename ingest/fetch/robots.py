@@ -63,8 +63,14 @@ class RobotsPolicy:
         return float(delay) if delay else 0.0
 
     def sitemaps(self, url: str) -> list[str]:
-        """The Sitemap: lines of the robots.txt of `url`'s origin."""
-        _, rules = self._rules(origin(url))
+        """The Sitemap: lines of the robots.txt of `url`'s origin; raises FetchError
+        (`robots_unavailable`) when it could not be read, rather than listing none."""
+        status, rules = self._rules(origin(url))
+        if status == UNAVAILABLE:
+            raise FetchError(
+                "robots_unavailable",
+                f"{origin(url)}/robots.txt could not be read, so its Sitemap: lines are unknown",
+            )
         return list(rules.sitemaps) if rules is not None else []
 
     def _rules(self, site: str) -> tuple[int, Protego | None]:

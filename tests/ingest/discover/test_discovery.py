@@ -125,6 +125,26 @@ def test_sitemaps_listed_in_robots_txt_and_nesting_depth(tmp_path: Path) -> None
     assert ref["discovered"] == 0 and ref["failed"] == 1  # sitemap_too_deep, recorded
 
 
+def test_sitemaps_of_a_robots_txt_that_cannot_be_read_are_a_row_not_nothing(
+    tmp_path: Path,
+) -> None:
+    from ingest.siteserver import Reply
+
+    site = write_site(tmp_path / "site", 1)
+    with serve_site(site, {"/robots.txt": Reply(500, {}, b"down")}) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    sitemaps: ["{server.base_url}/robots.txt"]',
+            settings="  max_retries: 0",
+        )
+        ref = ingest(sources, tmp_path / "data")
+    assert ref["discovered"] == 0
+    (row,) = quarantined(tmp_path / "data")  # (it looked like a run with nothing new)
+    assert row["reason"] == "robots_unavailable" and "Sitemap" in row["detail"]
+
+
 def test_a_source_configured_with_just_its_homepage(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site", 3)
     (site / "index.html").write_text(
