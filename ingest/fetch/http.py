@@ -37,6 +37,7 @@ from ingest.fetch.netguard import (
     parse_networks,
 )
 from ingest.fetch.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+from ingest.fetch.watchdog import Watch, watched
 
 if TYPE_CHECKING:
     from ingest.fetch.state import CrawlState
@@ -247,35 +248,47 @@ class HttpClient:
             deadline += self._admit(
                 current, check_robots
             )  # waiting for a slot is not the server's time
-            try:
-                response = self._request(current, headers, deadline)
-            finally:
-                if self.state is not None:  # the host's next request waits from now on
-                    self.state.request_answered(urlsplit(current).hostname or "")
-            status = response.status_code
-            if 300 <= status < 400 and status != 304:
-                location = response.headers.get("Location", "").strip()
-                # raw UTF-8 bytes (a non-ASCII slug), which HTTP headers carry as Latin-1; a
-                # Location that is not UTF-8 is kept as the header gave it
-                with contextlib.suppress(UnicodeError):
-                    location = location.encode("latin-1").decode("utf-8")
+            with watched(deadline) as watch:
+                response = self._answered(current, headers, deadline, watch)
+                status = response.status_code
+                if not (300 <= status < 400 and status != 304):
+                    return self._read(current, response, deadline, truncate_at, watch)
                 response.close()
-                if not location:
-                    raise FetchError(
-                        "bad_redirect", f"{current} answered {status} without a Location", status
-                    )
-                try:
-                    current = urljoin(current, location)
-                    urlsplit(current).port  # noqa: B018 - raises ValueError for a malformed URL
-                except ValueError:
-                    raise FetchError(
-                        "bad_redirect",
-                        f"{current} redirected to a malformed URL {location[:200]!r}",
-                        status,
-                    ) from None
-                continue
-            return self._read(current, response, deadline, truncate_at)
+            current = self._redirected(current, response)
         raise FetchError("too_many_redirects", f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    def _answered(
+        self, url: str, headers: dict[str, str], deadline: float, watch: Watch
+    ) -> requests.Response:
+        """The response's status and headers (the body still to read)."""
+        try:
+            return self._request(url, headers, deadline, watch)
+        finally:
+            if self.state is not None:  # the host's next request waits from now on
+                self.state.request_answered(urlsplit(url).hostname or "")
+
+    def _redirected(self, current: str, response: requests.Response) -> str:
+        """The URL a redirect response points to."""
+        status = response.status_code
+        location = response.headers.get("Location", "").strip()
+        # raw UTF-8 bytes (a non-ASCII slug), which HTTP headers carry as Latin-1; a
+        # Location that is not UTF-8 is kept as the header gave it
+        with contextlib.suppress(UnicodeError):
+            location = location.encode("latin-1").decode("utf-8")
+        if not location:
+            raise FetchError(
+                "bad_redirect", f"{current} answered {status} without a Location", status
+            )
+        try:
+            target = urljoin(current, location)
+            urlsplit(target).port  # noqa: B018 - raises ValueError for a malformed URL
+        except ValueError:
+            raise FetchError(
+                "bad_redirect",
+                f"{current} redirected to a malformed URL {location[:200]!r}",
+                status,
+            ) from None
+        return target
 
     def _admit(self, url: str, check_robots: bool) -> float:
         """Scheme, address, robots.txt and rate limit, for one hop; returns the seconds waited."""
@@ -318,7 +331,9 @@ class HttpClient:
             self._sleep(late)
         return wait + late
 
-    def _request(self, url: str, headers: dict[str, str], deadline: float) -> requests.Response:
+    def _request(
+        self, url: str, headers: dict[str, str], deadline: float, watch: Watch
+    ) -> requests.Response:
         with self._lock:
             self.requests_made += 1
         remaining = deadline - time.monotonic()
@@ -338,12 +353,17 @@ class HttpClient:
         except BlockedAddress as exc:  # the connect-time check (a name that changed its address)
             raise FetchError("network_blocked", str(exc)) from None
         except requests.RequestException as exc:
-            raise _as_fetch_error(url, exc) from None
+            raise self._overdue(url, watch) or _as_fetch_error(url, exc) from None
         except ValueError as exc:  # requests parses a malformed Location before we see it
             raise FetchError("bad_redirect", f"{url}: {exc}") from None
 
     def _read(
-        self, url: str, response: requests.Response, deadline: float, truncate_at: int | None
+        self,
+        url: str,
+        response: requests.Response,
+        deadline: float,
+        truncate_at: int | None,
+        watch: Watch,
     ) -> Response:
         with response:
             status = response.status_code
@@ -376,11 +396,14 @@ class HttpClient:
                     truncate=truncate_at is not None,
                 )
             except BodyError as exc:
-                raise FetchError(exc.reason, f"{url}: {exc.detail}") from None
-            except requests.RequestException as exc:
-                raise _as_fetch_error(url, exc) from None
-            except Exception as exc:  # urllib3 errors raised while streaming the body
-                raise _as_fetch_error(url, exc) from None
+                raise self._overdue(url, watch) or FetchError(
+                    exc.reason, f"{url}: {exc.detail}"
+                ) from None
+            except Exception as exc:  # requests' and urllib3's errors while streaming the body
+                raise self._overdue(url, watch) or _as_fetch_error(url, exc) from None
+            overdue = self._overdue(url, watch)  # (a body without a length ends when cut)
+            if overdue is not None:
+                raise overdue
         with self._lock:
             self.bytes_fetched += len(body)
         headers = CaseInsensitiveDict(response.headers)
@@ -388,6 +411,14 @@ class HttpClient:
             headers.pop(name, None)
         headers["Content-Length"] = str(len(body))
         return Response(url, status, headers, body, dt.datetime.now(dt.UTC))
+
+    def _overdue(self, url: str, watch: Watch) -> FetchError | None:
+        """The timeout of a request whose connection the watchdog cut at its deadline."""
+        if not watch.fired:
+            return None
+        return FetchError(
+            "timeout", f"{url}: request deadline of {self.settings.deadline_s:g}s passed"
+        )
 
 
 def _as_fetch_error(url: str, exc: BaseException) -> FetchError:

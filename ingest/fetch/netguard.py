@@ -144,8 +144,16 @@ def guarded_adapter(allowed: tuple[IPNetwork, ...]) -> Any:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+    from ingest.fetch.watchdog import waiting
+
     class Guarded:
-        """Mixed into urllib3's connection classes: connect only to checked addresses."""
+        """Mixed into urllib3's connection classes: connect only to checked addresses, and
+        let the request deadline's watchdog cut the wait for the answer (ingest.fetch.watchdog)."""
+
+        def getresponse(self) -> Any:
+            conn: Any = self
+            waiting(conn.sock)
+            return super().getresponse()  # type: ignore[misc]
 
         def _new_conn(self) -> socket.socket:
             conn: Any = self

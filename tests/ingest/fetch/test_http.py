@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -150,3 +152,94 @@ def test_a_compressed_body_cut_short_is_refused_not_stored_in_part(server: SiteS
         with pytest.raises(FetchError) as info:
             client.get(f"{server.base_url}/cut.gz")
     assert info.value.reason == "bad_encoding" and "truncated" in str(info.value)
+
+
+@contextlib.contextmanager
+def dripping(head: bytes, drip: bytes) -> Iterator[str]:
+    """A server on 127.0.0.1 that answers each connection with `head`, then `drip` a byte
+    every 50 ms (each well within the socket timeout), for at most 15 s; yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(head)
+            for byte in itertools.islice(itertools.cycle(drip), 300):
+                if stop.wait(0.05):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:  # the client hung up
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/page.html"
+    finally:
+        stop.set()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "drip"),
+    [
+        (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 400),  # headers a byte at a time
+        (b"", b"HTTP/1.1 100 Continue\r\n\r\n"),  # interim responses without end
+        (  # chunked: the body, then trailers a byte at a time
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n",
+            b"X-Trailer: " + b"b" * 400,
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>", b"slow body "),  # no length
+    ],
+    ids=["headers", "interim-responses", "trailers", "body-without-length"],
+)
+def test_a_server_that_drips_its_answer_is_cut_at_the_request_deadline(
+    head: bytes, drip: bytes
+) -> None:
+    settings = Settings(
+        user_agent="t",
+        timeout_s=5,
+        deadline_s=1,
+        max_retries=0,
+        allow_networks=("127.0.0.0/8",),
+    )
+    with dripping(head, drip) as url, HttpClient(settings) as client:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            client.get(url)
+        elapsed = time.monotonic() - started
+    assert info.value.reason == "timeout"
+    assert "deadline of 1s passed" in info.value.detail
+    assert elapsed < 2.5, elapsed  # not the 15 s the server would drip for
+
+
+def test_a_watched_connection_is_reused_after_its_request_and_not_cut_later(
+    server: SiteServer,
+) -> None:
+    settings = Settings(
+        user_agent="t", deadline_s=0.5, max_retries=0, allow_networks=("127.0.0.0/8",)
+    )
+    from urllib3.util.connection import is_connection_dropped
+
+    url = f"{server.base_url}/ok.html"
+    with HttpClient(settings) as client:
+        first = client.get(url)
+        time.sleep(0.8)  # past the first request's deadline: its watch has ended
+        manager = client.session.get_adapter(url).poolmanager
+        keys = list(manager.pools.keys())  # (the container refuses plain iteration)
+        kept = [c for key in keys for c in manager.pools[key].pool.queue if c]
+        assert len(kept) == 1 and kept[0].sock is not None
+        assert not is_connection_dropped(kept[0])  # the watchdog left it alone
+        second = client.get(url)
+        assert manager.pools[keys[0]].num_connections == 1  # reused
+    assert first.body == second.body == b"<html><body>ok</body></html>"
