@@ -70,6 +70,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
     "sitemaps_per_run": (True, 1, 100_000, "changed sitemaps read in one run"),
     "chunk_items": (True, 10, 100_000, "items a stage holds in memory at once"),
+    "extract_cpu_s": (False, 0.1, 3600, "seconds of CPU the extraction of one page may take"),
     "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
     "ingest_workers": (True, 1, 256, "sources newsflow ingest runs in parallel processes"),
     "retry_failed_after_s": (
@@ -179,6 +180,9 @@ class Settings:
     sitemap_lookback_days: float = 3.0
     sitemaps_per_run: int = 200
     chunk_items: int = 500
+    extract_cpu_s: float = (
+        10.0  # a page over it is quarantined as too_slow (ingest.extract.cpu_limit)
+    )
     fetch_workers: int = 4
     # one per core; 1 runs the sources one after another in the command's own process
     ingest_workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 256))

@@ -38,6 +38,10 @@ class _Watchdog:
     child starts its own when it first watches a request)."""
 
     def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # (a lock held by the parent's thread)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Watch]] = []
         self._order = itertools.count()
@@ -47,7 +51,6 @@ class _Watchdog:
         with self._cond:
             if self._pid != os.getpid():  # (a fork copies the heap but not the thread)
                 self._pid = os.getpid()
-                self._heap = []
                 threading.Thread(target=self._run, name="request-deadlines", daemon=True).start()
             heapq.heappush(self._heap, (watch.deadline, next(self._order), watch))
             self._cond.notify()

@@ -20,6 +20,7 @@ from transforms.exceptions import STORAGE_FAULTS
 log = logging.getLogger(__name__)
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+DEFAULT_EXTRACT_CPU_S = Settings.extract_cpu_s  # (reprocessing has no sources file)
 _Result = TypeVar("_Result")
 
 
@@ -155,9 +156,10 @@ def extract_item(
     run: Run,
     extracted: list[dict[str, Any]],
     problems: list[dict[str, Any]],
+    cpu_s: float = DEFAULT_EXTRACT_CPU_S,
 ) -> None:
     """Extract one page (live or from WARC) into an extracted record or a problem row."""
-    record, failure = extract_record(item, body, source.language, source.profile)
+    record, failure = extract_record(item, body, source.language, source.profile, cpu_s)
     if record is not None:
         extracted.append(record)
     elif failure is not None:
@@ -169,20 +171,29 @@ def extract_record(
     body: bytes,
     source_language: str | None,
     profile: str | None = None,
+    cpu_s: float = DEFAULT_EXTRACT_CPU_S,
 ) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     """(extracted record, None) or (None, (reason, detail)); a plain function, so worker
     processes can run it (bulk reprocessing). The page is read with the site profile the
     source names (`profile`), in the layout version served when it was fetched (the item's
-    `fetched_at`, written with its WARC record)."""
+    `fetched_at`, written with its WARC record), within `cpu_s` seconds of CPU."""
+    from ingest.extract.cpu_limit import TooSlow, cpu_limit
     from ingest.extract.page import ExtractError, extract_page
 
     try:
-        page = extract_page(
-            body,
-            item["final_url"],
-            item.get("charset"),
-            fetched_at=_timestamp(item.get("fetched_at")),
-            profile=profile,
+        with cpu_limit(cpu_s):
+            page = extract_page(
+                body,
+                item["final_url"],
+                item.get("charset"),
+                fetched_at=_timestamp(item.get("fetched_at")),
+                profile=profile,
+            )
+    except TooSlow:
+        return None, (
+            "too_slow",
+            f"{item['final_url']}: extracting the page took over {cpu_s:g}s of CPU "
+            f"({len(body)} bytes; the setting extract_cpu_s)",
         )
     except ExtractError as exc:
         return None, (exc.reason, exc.detail)

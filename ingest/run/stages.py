@@ -244,7 +244,9 @@ def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: s
                 row = wanted.pop(record_id, None)
                 if row is not None:
                     extracted: list[dict[str, Any]] = []
-                    extract_item(row, body, source, run, extracted, problems)
+                    extract_item(
+                        row, body, source, run, extracted, problems, settings.extract_cpu_s
+                    )
                     for record in extracted:
                         out.write(record)
     for row in wanted.values():  # listed as fetched but missing from the archive

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,40 @@ def test_a_run_transformed_under_an_older_url_rule_is_stored_with_the_current_id
     stored = [pq.read_table(p) for p in article_files(data)]
     assert sorted(i for t in stored for i in t["article_id"].to_pylist()) == current
     assert all(url_rule(p) == URL_RULE for p in article_files(data))
+
+
+def test_a_page_that_takes_too_long_to_extract_is_quarantined_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    site = write_site(tmp_path / "site", 2)
+    # 50,000 links in one paragraph: trafilatura takes about a minute over it
+    links = "".join(f'<a href="/t/{n}">word {n}</a> ' for n in range(50_000))
+    (site / "a" / "slow.html").write_text(
+        f"<html><head><title>Links</title></head><body><article><p>{links}</p></article>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    (site / "feed.xml").write_text(
+        rss([("/a/0.html", None), ("/a/slow.html", None), ("/a/1.html", None)]),
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            settings="  extract_cpu_s: 1\n  entity_models: rules",
+        )
+        started = time.monotonic()
+        ref = ingest(sources, data)
+        elapsed = time.monotonic() - started
+    assert urls(data) == ["0.html", "1.html"]
+    [row] = quarantine(data)
+    assert (row["url"], row["stage"], row["reason"]) == (
+        f"{server.base_url}/a/slow.html",
+        "extract",
+        "too_slow",
+    )
+    assert "over 1s of CPU" in str(row["detail"]) and "extract_cpu_s" in str(row["detail"])
+    assert ref["new"] == 2 and ref["failed"] == 1
+    assert elapsed < 30, elapsed
