@@ -274,7 +274,9 @@ class Discoverer:
                         self.found.out_of_window += 1
                         continue
                     if sitemap.kind == "index":
-                        if depth >= self.settings.sitemap_depth:
+                        # a loop is a loop at any depth (not "too deep" when it hits the limit)
+                        loop = entry.url in self._lineage(url)
+                        if depth >= self.settings.sitemap_depth and not loop:
                             self.found.problems.append(
                                 (
                                     entry.url,

@@ -251,6 +251,11 @@ class HttpClient:
             with watched(deadline) as watch:
                 response = self._answered(current, headers, deadline, watch)
                 status = response.status_code
+                if status == 304 and not {"If-None-Match", "If-Modified-Since"} & headers.keys():
+                    response.close()  # (not modified since what? nothing was asked)
+                    raise FetchError(
+                        "http_304", f"{current} answered 304 to a request without validators", 304
+                    )
                 if not (300 <= status < 400 and status != 304):
                     return self._read(current, response, deadline, truncate_at, watch)
                 response.close()

@@ -103,6 +103,9 @@ class RobotsPolicy:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 return exc.status, ""
             if exc.reason in ("network_blocked", "bad_scheme", "bad_url", "dns_error"):
-                raise
+                # (the page asked for is not to blame: say whose address it was)
+                raise FetchError(
+                    exc.reason, f"reading {site}/robots.txt: {exc.detail}", exc.status
+                ) from None
             return UNAVAILABLE, ""
         return 200, body.decode("utf-8", errors="replace")

@@ -253,6 +253,28 @@ def test_a_sitemap_index_listing_itself_ends_with_one_loop_row(tmp_path: Path) -
     assert reasons == ["discovery_loop", "discovery_loop", "http_404"]
 
 
+def test_a_loop_at_the_depth_limit_is_a_loop_not_too_deep(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 1)
+    # index -> a -> b, three levels (the default limit): b leads back to a, and lists c
+    (site / "index.xml").write_text(sitemap_index(["/a.xml"]), encoding="utf-8")
+    (site / "a.xml").write_text(sitemap_index(["/b.xml"]), encoding="utf-8")
+    (site / "b.xml").write_text(sitemap_index(["/a.xml", "/c.xml"]), encoding="utf-8")
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=["/feed.xml"],
+            extra=f'    sitemaps: ["{server.base_url}/index.xml"]',
+        )
+        finishes(lambda: ingest(sources, tmp_path / "data"), 60)
+        assert server.count("/a.xml") == 1 and server.count("/c.xml") == 0
+    found = sorted(
+        (str(r["reason"]), str(r["url"]).removeprefix(server.base_url))
+        for r in quarantined(tmp_path / "data")
+    )
+    assert found == [("discovery_loop", "/b.xml"), ("sitemap_too_deep", "/c.xml")]
+
+
 def test_a_feed_url_serving_html_that_advertises_itself_ends(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site", 1)
     (site / "news.html").write_text(

@@ -311,3 +311,33 @@ def test_host_backoff_items_are_retried_by_the_next_run(tmp_path: Path) -> None:
         second = run_source(config.sources[0], config.settings, tmp_path / "data", Run.adhoc())
     assert (first["new"], first["failed"], pages) == (0, 4, 2)  # one wait of 1 s, then no more
     assert second["new"] == 4
+
+
+def test_a_robots_txt_redirecting_to_a_blocked_address_is_named_as_the_cause(
+    state: CrawlState,
+) -> None:
+    routes = {
+        "/robots.txt": Reply(302, {"Location": "http://169.254.169.254/robots.txt"}),
+        "/a": PAGE,
+    }
+    with site(routes) as server, HttpClient(settings(), state) as client:
+        with pytest.raises(FetchError) as info:
+            client.get(f"{server.base_url}/a")
+        assert server.count("/a") == 0
+    assert info.value.reason == "network_blocked"
+    assert info.value.detail.startswith(f"reading {server.base_url}/robots.txt: ")
+    assert "169.254.169.254" in info.value.detail
+
+
+def test_a_304_to_a_request_without_validators_is_an_error_not_an_empty_page(
+    state: CrawlState,
+) -> None:
+    routes = {"/a": Reply(304, {}, b""), "/b": PAGE}
+    with site(routes) as server, HttpClient(settings(), state) as client:
+        with pytest.raises(FetchError) as info:
+            client.get(f"{server.base_url}/a")
+        assert info.value.reason == "http_304" and not info.value.retryable
+        assert server.count("/a") == 1
+        # asked with a validator, a 304 is the answer it always was
+        answered = client.get(f"{server.base_url}/a", etag='"v1"')
+    assert answered.not_modified
