@@ -433,9 +433,32 @@ def _as_fetch_error(url: str, exc: BaseException) -> FetchError:
         isinstance(a, ReadTimeoutError) for a in exc.args
     ):
         return FetchError("timeout", f"{url}: timed out")
+    malformed = _malformed_answer(exc)
+    if malformed is not None:  # the same answer again on a retry: not retried
+        shown = f"{type(malformed).__name__}: {str(malformed)[:200]!r}"
+        return FetchError("bad_response", f"{url}: a malformed answer ({shown})")
     if isinstance(exc, requests.ConnectionError | ProtocolError | ConnectionError):
         return FetchError("connection_error", f"{url}: {_short(exc)}")
     return FetchError("request_error", f"{url}: {_short(exc)}")
+
+
+def _malformed_answer(exc: BaseException, depth: int = 0) -> BaseException | None:
+    """The http.client error inside `exc` saying the server's answer was malformed (a bad
+    status line, a header line over 64 KiB, over 100 headers), if there is one; a connection
+    that closed or broke is not one."""
+    from http.client import HTTPException, IncompleteRead, RemoteDisconnected
+
+    if isinstance(exc, HTTPException) and not isinstance(exc, RemoteDisconnected | IncompleteRead):
+        return exc
+    if depth > 3:
+        return None
+    inner = [a for a in exc.args if isinstance(a, BaseException)] + [exc.__context__]
+    for candidate in inner:
+        if candidate is not None and candidate is not exc:
+            found = _malformed_answer(candidate, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _short(exc: BaseException) -> str:

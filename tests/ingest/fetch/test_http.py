@@ -243,3 +243,27 @@ def test_a_watched_connection_is_reused_after_its_request_and_not_cut_later(
         second = client.get(url)
         assert manager.pools[keys[0]].num_connections == 1  # reused
     assert first.body == second.body == b"<html><body>ok</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: a\r\n" % n for n in range(150)) + b"\r\n",
+            "got more than 100 headers",
+        ),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "65536 bytes"),
+        (b"\x00\x01 hello\r\n\r\n", r"BadStatusLine: '\x00\x01 hello\r\n'"),
+    ],
+    ids=["too-many-headers", "header-line-too-long", "no-status-line"],
+)
+def test_a_malformed_answer_is_bad_response_and_not_retried(answer: bytes, shown: str) -> None:
+    settings = Settings(
+        user_agent="t", max_retries=3, backoff_base_s=0.01, allow_networks=("127.0.0.0/8",)
+    )
+    with dripping(answer, b"") as url, HttpClient(settings) as client:
+        with pytest.raises(FetchError) as info:
+            client.get(url)
+        assert client.requests_made == 1  # the same answer would come again
+    assert info.value.reason == "bad_response" and not info.value.retryable
+    assert shown in info.value.detail and "\n" not in info.value.detail
