@@ -212,6 +212,16 @@ THAI_RANGES = ((0x0E00, 0x0E7F), (0x0E80, 0x0EFF))  # Thai, Lao
 _THAI = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in THAI_RANGES) + "]+")
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` when it has at most `limit` characters, else its start cut at the last whitespace
+    within `limit` (at `limit` itself when there is none)."""
+    if len(text) <= limit or text[limit].isspace():
+        return text[:limit]
+    cut = text[:limit]
+    end = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+    return cut[:end] if end > 0 else cut
+
+
 def word_count(text: str) -> int:
     """Words of `text`: whitespace-separated runs, with every Chinese or Japanese character
     one word (those scripts put no spaces between words) and runs of Thai split into words

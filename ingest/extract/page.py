@@ -56,12 +56,17 @@ from ingest.extract.titles import (
     unescape,
 )
 from transforms import provenance
-from transforms.normalise import has_time, word_count
+from transforms.normalise import clip, has_time, word_count
 
 if TYPE_CHECKING:
     from lxml import html as lxml_html
 
 MIN_WORDS = 10  # news briefs can be two sentences
+# the record's short fields at most (headlines run to about 150 characters, standfirsts to a
+# few hundred): a page that puts megabytes in its <title> or description is cut to these
+TITLE_CHARS = 1_000
+DESCRIPTION_CHARS = 5_000
+SITE_NAME_CHARS = 200
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
 
 
@@ -167,15 +172,17 @@ def extract_page(
         url,
     )
     return ExtractedPage(
-        title=title,
+        title=_clipped(title, TITLE_CHARS),
         text=text,
-        description=unescape(lead or meta.description or doc.get("description")),
+        description=_clipped(
+            unescape(lead or meta.description or doc.get("description")), DESCRIPTION_CHARS
+        ),
         authors=authors,
         published=published,
         published_from=published_from,
         modified=meta.modified,
         canonical=meta.canonical,
-        site_name=unescape(meta.site_name or doc.get("sitename")),
+        site_name=_clipped(unescape(meta.site_name or doc.get("sitename")), SITE_NAME_CHARS),
         language=meta.language,
         extractor=extractor,
         original_source=(fields.original_source if fields else None) or original_source,
@@ -184,6 +191,12 @@ def extract_page(
         authors_source=authors_source,
         credits=credits,
     )
+
+
+def _clipped(value: str | None, limit: int) -> str | None:
+    """A short field of the record within its limit (a page may fill a <title> or a meta
+    description with megabytes: the record keeps the start, cut between words)."""
+    return clip(value, limit) if value is not None and len(value) > limit else value
 
 
 # ------------------------------------------------------------------------------- layers

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from transforms.normalise import clip
 from transforms.tagging.entities import EntityTagger
 from transforms.tagging.models import entity_tagger
 from transforms.tagging.topics import Taxonomy, load_taxonomy
@@ -158,16 +159,6 @@ class Tagger:
                 ", ".join(skipped),
             )
         return out, failed
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` when it has at most `limit` characters, else its start cut at the last whitespace
-    within `limit` (at `limit` itself when there is none)."""
-    if len(text) <= limit or text[limit].isspace():
-        return text[:limit]
-    cut = text[:limit]
-    end = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
-    return cut[:end] if end > 0 else cut
 
 
 @lru_cache(maxsize=4)

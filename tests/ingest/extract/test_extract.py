@@ -203,3 +203,23 @@ def test_the_parsed_tree_has_lxml_htmls_element_classes() -> None:
     classes = [type(el) for el in tree.iter()]
     assert classes == [type(el) for el in expected.iter()]
     assert lxml_html.FormElement in classes and lxml_html.InputElement in classes
+
+
+def test_a_page_filling_its_title_and_description_with_megabytes_is_cut_to_the_limits() -> None:
+    from ingest.extract.page import DESCRIPTION_CHARS, SITE_NAME_CHARS, TITLE_CHARS
+
+    body = (
+        "<html><head><title>" + "Word " * 600_000 + "</title>"
+        f'<meta name="description" content="{"Lead " * 100_000}">'
+        f'<meta property="og:site_name" content="{"Site " * 10_000}">'
+        "</head><body><article>"
+        + "<p>A paragraph of the article body, with enough words in it to count.</p>" * 20
+        + "</article></body></html>"
+    ).encode()
+    page = extract_page(body, "https://news.example/a.html")
+    assert page.title is not None and page.description is not None and page.site_name
+    assert 0 < len(page.title) <= TITLE_CHARS and page.title.startswith("Word Word")
+    assert not page.title.endswith(" ") and page.title.split()[-1] == "Word"  # between words
+    assert 0 < len(page.description) <= DESCRIPTION_CHARS
+    assert 0 < len(page.site_name) <= SITE_NAME_CHARS
+    assert page.text.startswith("A paragraph of the article body")
