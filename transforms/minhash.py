@@ -181,9 +181,11 @@ def _word_table() -> npt.NDArray[np.uint8]:
     if not _WORD_TABLE:
         import re
 
-        word = re.compile(r"\w")
+        # every code point in one string (surrogates too), its \w runs found by one search
+        every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
         table = np.zeros(0x110000, dtype=np.uint8)
-        table[[cp for cp in range(0x110000) if word.match(chr(cp))]] = 1
+        for run in re.finditer(r"\w+", every):
+            table[run.start() : run.end()] = 1
         for first, last in CHARACTER_WORD_RANGES:
             block = table[first : last + 1]
             block[block > 0] = _ALONE

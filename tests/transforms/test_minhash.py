@@ -45,6 +45,18 @@ def test_words_are_the_regular_expression_word_runs() -> None:
     assert len(set(by_word.values())) == len(by_word)
 
 
+def test_the_word_table_is_the_regular_expression_character_by_character() -> None:
+    word = re.compile(r"\w")
+    expected = np.zeros(0x110000, dtype=np.uint8)
+    expected[[cp for cp in range(0x110000) if word.match(chr(cp))]] = 1
+    for first, last in minhash.CHARACTER_WORD_RANGES:
+        block = expected[first : last + 1]
+        block[block > 0] = 2
+    table = minhash._word_table()
+    assert np.array_equal(table, expected)
+    assert table[ord("_")] == 1 and table[0xD800] == 0 and table[ord("国")] == 2
+
+
 def test_set_sizes_and_short_texts() -> None:
     prints = minhash.fingerprint(
         ["a b c d e f g", "a b c d e f g a b c d e f g", "one two", "", "!!!"]
