@@ -281,3 +281,49 @@ def test_sources_sharing_a_host_are_grouped() -> None:
         source("e", "https://e.example/feed"),
     ]
     assert host_groups(sources) == [0, 1, 1, 0, 4]
+
+
+def test_workers_fork_from_a_server_that_loaded_their_modules_and_it_is_stopped_after() -> None:
+    from multiprocessing import forkserver
+
+    context = runner.worker_context()
+    assert context.get_start_method() == "forkserver"
+    probe = context.Process(target=_loaded_before_any_work, args=(context.Queue(),))
+    queue = probe._args[0]  # type: ignore[attr-defined]
+    probe.start()
+    loaded = queue.get(timeout=60)
+    probe.join(30)
+    # the worker began with the stages, trafilatura and the language model loaded
+    assert loaded == [True, True, True, True], loaded
+    runner._stop_forkserver()
+    assert forkserver._forkserver._forkserver_pid is None  # type: ignore[attr-defined]
+
+
+def _loaded_before_any_work(queue: Any) -> None:
+    import sys
+
+    from transforms.tagging.language import _identifier
+
+    queue.put(
+        [
+            "ingest.run.stages" in sys.modules,
+            "trafilatura" in sys.modules,
+            "htmldate" in sys.modules,
+            _identifier.cache_info().currsize == 1,
+        ]
+    )
+
+
+def test_a_pool_stops_the_server_its_workers_forked_from(tmp_path: Path) -> None:
+    from multiprocessing import forkserver
+
+    with serve_site(DEMO_SITE) as gazette, serve_site(DEMO_SITE, host="127.0.0.2") as times:
+        text = demo_sources_text(gazette.base_url).replace(
+            f"{gazette.base_url}/limited-times", f"{times.base_url}/limited-times"
+        )
+        config = load_sources(write_sources(tmp_path / "sources.yaml", text))
+        results = ingest_sources(
+            with_workers(config, 2), list(config.sources), tmp_path, Run.adhoc()
+        )
+    assert all(r.ref is not None for r in results)
+    assert forkserver._forkserver._forkserver_pid is None  # type: ignore[attr-defined]
