@@ -10,8 +10,9 @@ goes on.
 none); a thread per process raises `TooSlow` in the watched thread once the limit is
 passed (CPython's asynchronous exception: it lands between two bytecodes, so a long call
 into C ends first). `TooSlow` is a BaseException, so no `except Exception` of the libraries
-swallows it; the block's caller catches it. It is raised at most once per block, never
-after the block has ended.
+swallows it; the block's caller catches it. It can land where Python drops exceptions (a
+weakref callback, a __del__), so it is raised again every RESEND_S until the block ends,
+RESENDS times at most; never after the block has ended.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+RESEND_S = 0.05
+RESENDS = 200  # (ten seconds of trying: a block that still runs is left to finish)
 
 
 class TooSlow(BaseException):
@@ -35,6 +41,7 @@ class _Watched:
     clock: Callable[[], float]
     limit: float
     started: float = field(init=False)
+    sent: int = 0  # TooSlow raised in the thread so far
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -70,17 +77,18 @@ class _Limits:
         with self._cond:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
+                _quiet_when_dropped()
                 threading.Thread(target=self._run, name="extract-cpu-limit", daemon=True).start()
             self._watched[watched.thread] = watched
             self._cond.notify()
 
     def remove(self, watched: _Watched) -> bool:
-        """Ends the watch; whether the thread was sent TooSlow."""
+        """Ends the watch (once the lock is let go, nothing more is sent); whether the thread
+        was sent TooSlow."""
         with self._cond:
             if self._watched.get(watched.thread) is watched:
                 del self._watched[watched.thread]
-                return False
-            return True  # (the watchdog removed it when it sent TooSlow)
+            return watched.sent > 0
 
     def _run(self) -> None:
         with self._cond:
@@ -89,15 +97,31 @@ class _Limits:
                     self._cond.wait()
                     continue
                 soonest = float("inf")
-                for thread, watched in list(self._watched.items()):
+                for thread, watched in self._watched.items():
                     left = watched.left()
-                    if left <= 0:
-                        del self._watched[thread]
-                        _raise_in(thread, TooSlow)
-                    else:
+                    if left > 0:
                         soonest = min(soonest, left)
+                    elif watched.sent < RESENDS:
+                        _raise_in(thread, TooSlow)
+                        watched.sent += 1
+                        soonest = min(soonest, RESEND_S)
                 # a thread's CPU clock runs no faster than the wall clock
                 self._cond.wait(soonest if soonest != float("inf") else None)
+
+
+def _quiet_when_dropped() -> None:
+    """Python reports an exception it drops (raised in a weakref callback, say) on stderr; a
+    dropped TooSlow is raised again (see the module's docstring), so it is not reported."""
+    if getattr(sys.unraisablehook, "newsflow_quiet", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, TooSlow):
+            previous(unraisable)
+
+    hook.newsflow_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
@@ -120,5 +144,10 @@ def cpu_limit(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        if _LIMITS.remove(watched):
-            _raise_in(thread, None)  # sent but not raised yet: it must not come later
+        while True:
+            try:
+                if _LIMITS.remove(watched):
+                    _raise_in(thread, None)  # sent but not raised yet: it must not come later
+                break
+            except TooSlow:  # one more, landing while the block ends: end it again
+                continue

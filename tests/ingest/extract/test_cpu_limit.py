@@ -82,3 +82,34 @@ def test_a_forked_process_has_its_own_watchdog() -> None:
         os._exit(1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_one_that_lands_where_python_drops_exceptions_is_raised_again() -> None:
+    import weakref
+
+    class Node:
+        pass
+
+    dropped: list[int] = []
+
+    def callback(_ref: object) -> None:  # Python drops what is raised here
+        dropped.append(1)
+        for _ in range(20):  # as many points where TooSlow can land as the rest of a turn
+            pass
+
+    def churn() -> None:
+        give_up = time.monotonic() + 15  # (fails below instead of spinning for ever)
+        while time.monotonic() < give_up:
+            node = Node()
+            ref = weakref.ref(node, callback)
+            del node
+            assert ref() is None
+            for _ in range(20):
+                pass
+
+    started = time.monotonic()
+    with pytest.raises(TooSlow), cpu_limit(0.2):
+        churn()
+    assert time.monotonic() - started < 10
+    assert dropped  # the callback ran (and what landed in it was dropped, then raised again)
