@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from transforms.objectstore import S3Location
 
 SOURCES_ENV = "NEWSFLOW_SOURCES"
+MAX_SOURCES_BYTES = 10_000_000  # a sources file of 10,000 sources is about 2 MB
 DATA_ENV = "NEWSFLOW_DATA"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES = PROJECT_ROOT / "sources.yaml"
@@ -343,10 +344,21 @@ def load_sources(path: Path | str) -> SourcesConfig:
     """Read and validate a sources file; raises ConfigError with a one-sentence message."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # (a pipe or /dev/zero has no size to check first)
+            data = handle.read(MAX_SOURCES_BYTES + 1)
+        if len(data) > MAX_SOURCES_BYTES:
+            raise ConfigError(
+                f"{path}: over {MAX_SOURCES_BYTES // 1_000_000} MB, far more than a sources file "
+                "holds; check that --config names the sources file."
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found; create it or point --config/{SOURCES_ENV} at an existing sources file."
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path}: is a folder; point --config/{SOURCES_ENV} at the sources file in it."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
@@ -395,7 +407,8 @@ def parse_sources(raw: Any, path: Path) -> SourcesConfig:
             f"{path}: the top level must be a mapping with 'settings' and 'sources'; see the README's sources file contract."
         )
     _reject_unknown(raw, TOP_KEYS, path, "the top level")
-    settings = _parse_settings(raw.get("settings", {}), path)
+    given = raw.get("settings")
+    settings = _parse_settings({} if given is None else given, path)  # (None: `settings:`)
     items = raw.get("sources")
     if not isinstance(items, list) or not items:
         raise ConfigError(

@@ -228,6 +228,24 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_sources(tmp_path / "nope.yaml")
 
 
+def test_an_empty_settings_section_means_the_defaults(tmp_path: Path) -> None:
+    text = VALID.split("sources:")[1]
+    config = load_sources(write(tmp_path, f"settings:\nsources:{text}"))
+    assert config.settings.timeout_s == 20.0 and config.settings.allow_networks == ()
+
+
+def test_a_folder_or_an_endless_file_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder; point --config"):
+        load_sources(tmp_path)
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"# " + b"x" * 10_000_000)
+    with pytest.raises(ConfigError, match="over 10 MB"):
+        load_sources(huge)
+    if Path("/dev/zero").exists():  # endless: read no further than the limit
+        with pytest.raises(ConfigError, match="over 10 MB"):
+            load_sources("/dev/zero")
+
+
 def test_cli_exits_2_with_one_line_and_no_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
