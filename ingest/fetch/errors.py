@@ -18,6 +18,7 @@ class FetchError(Exception):
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
+        self.waited = 0.0  # seconds the request waited for the server before it failed
 
     @property
     def retryable(self) -> bool:

@@ -101,7 +101,8 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
 
 class WaitBudget:
     """The seconds a run may spend waiting for servers that ask it to back off (retry delays
-    and Retry-After), per host and in all; shared by the clients of one run's threads. Once a
+    and Retry-After) or do not answer (requests that timed out or lost their connection), per
+    host and in all; shared by the clients of one run's threads. Once a
     wait was refused, the host (or, over the run's budget, every host) gets no more requests
     in this run: its items are retried by the next."""
 
@@ -123,7 +124,7 @@ class WaitBudget:
             host_total = self.spent.get(host, 0.0) + seconds
             run_total = sum(self.spent.values()) + seconds
             if host_total > self.per_host:
-                why = f"{host} asked for {host_total:.0f}s of backing off, over the run's {self.per_host:g}s per host"
+                why = f"{host} cost {host_total:.0f}s of backing off and unanswered requests, over the run's {self.per_host:g}s per host"
                 self._refused[host] = why
                 return why
             if run_total > self.per_run:
@@ -220,11 +221,17 @@ class HttpClient:
         truncate_at: int | None = None,
     ) -> Response:
         s = self.settings
+        host = urlsplit(url).hostname or ""
         for attempt in range(s.max_retries + 1):
             try:
                 return self._follow(url, headers, check_robots, truncate_at)
             except FetchError as exc:
+                # a host that does not answer costs what it was waited for, like a backoff:
+                # past its budget it gets no more requests this run (not 4 x 60 s per item)
+                lost = exc.waited if exc.reason in ("timeout", "connection_error") else 0.0
                 if not exc.retryable or attempt == s.max_retries:
+                    if lost > 0:
+                        self.budget.spend(host, lost)
                     raise
                 if exc.retry_after is not None:
                     if exc.retry_after > s.retry_after_cap_s:
@@ -233,7 +240,7 @@ class HttpClient:
                     delay = exc.retry_after
                 else:
                     delay = backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s)
-                over = self.budget.spend(urlsplit(url).hostname or "", delay)
+                over = self.budget.spend(host, delay + lost)
                 if over is not None:
                     raise FetchError("host_backoff", f"{url}: {exc.detail}; {over}") from None
                 self._sleep(delay)
@@ -242,21 +249,29 @@ class HttpClient:
     def _follow(
         self, url: str, headers: dict[str, str], check_robots: bool, truncate_at: int | None
     ) -> Response:
-        deadline = time.monotonic() + self.settings.deadline_s
+        started = time.monotonic()
+        deadline = started + self.settings.deadline_s
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             deadline += self._admit(
                 current, check_robots
             )  # waiting for a slot is not the server's time
             with watched(deadline) as watch:
-                response = self._answered(current, headers, deadline, watch)
-                status = response.status_code
+                try:
+                    response = self._answered(current, headers, deadline, watch)
+                    status = response.status_code
+                    if not (300 <= status < 400):
+                        return self._read(current, response, deadline, truncate_at, watch)
+                except FetchError as exc:  # the server's time, the waits for slots left out
+                    slots = deadline - started - self.settings.deadline_s
+                    exc.waited = time.monotonic() - started - slots
+                    raise
                 if status == 304 and not {"If-None-Match", "If-Modified-Since"} & headers.keys():
                     response.close()  # (not modified since what? nothing was asked)
                     raise FetchError(
                         "http_304", f"{current} answered 304 to a request without validators", 304
                     )
-                if not (300 <= status < 400 and status != 304):
+                if status == 304:
                     return self._read(current, response, deadline, truncate_at, watch)
                 response.close()
             current = self._redirected(current, response)

@@ -341,3 +341,41 @@ def test_a_304_to_a_request_without_validators_is_an_error_not_an_empty_page(
         # asked with a validator, a 304 is the answer it always was
         answered = client.get(f"{server.base_url}/a", etag='"v1"')
     assert answered.not_modified
+
+
+def test_a_host_that_never_answers_stops_getting_requests_once_its_budget_is_spent() -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, reads, never answers
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=accept, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    slow = settings(timeout_s=0.5, deadline_s=0.5, max_retries=1, backoff_budget_host_s=2)
+    reasons = []
+    started = time.monotonic()
+    try:
+        with HttpClient(slow) as client:  # (no crawl state: no robots.txt to wait for)
+            for n in range(10):
+                try:
+                    client.get(f"{base}/a/{n}.html")
+                except FetchError as exc:
+                    reasons.append(exc.reason)
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+    elapsed = time.monotonic() - started
+    assert reasons[0] == "timeout" and reasons[-1] == "host_backoff", reasons
+    assert reasons.count("timeout") <= 3, reasons  # then no more requests to it
+    assert elapsed < 6, elapsed  # not 10 items x 2 attempts x 0.5 s
