@@ -232,6 +232,16 @@ def quarantined(data: Path) -> list[dict[str, object]]:
     return ds.dataset(folder, format="parquet", partitioning="hive").to_table().to_pylist()
 
 
+def with_index_sitemap(tmp_path: Path, base_url: str) -> Path:
+    """A sources file whose source reads /feed.xml and the sitemap index /index.xml."""
+    return sources_file(
+        tmp_path / "s.yaml",
+        base_url,
+        feeds=["/feed.xml"],
+        extra=f'    sitemaps: ["{base_url}/index.xml"]',
+    )
+
+
 def test_a_sitemap_index_listing_itself_ends_with_one_loop_row(tmp_path: Path) -> None:
     site = write_site(tmp_path / "site", 2)
     (site / "index.xml").write_text(
@@ -240,12 +250,7 @@ def test_a_sitemap_index_listing_itself_ends_with_one_loop_row(tmp_path: Path) -
     # a child pointing back up
     (site / "child.xml").write_text(sitemap_index(["/index.xml"]), encoding="utf-8")
     with serve_site(site) as server:
-        sources = sources_file(
-            tmp_path / "s.yaml",
-            server.base_url,
-            feeds=["/feed.xml"],
-            extra=f'    sitemaps: ["{server.base_url}/index.xml"]',
-        )
+        sources = with_index_sitemap(tmp_path, server.base_url)
         ref = finishes(lambda: ingest(sources, tmp_path / "data"), 60)
         assert server.count("/index.xml") == 1 and server.count("/child.xml") == 1
     assert ref["new"] == 2  # the feed's items are still stored
@@ -260,12 +265,7 @@ def test_a_loop_at_the_depth_limit_is_a_loop_not_too_deep(tmp_path: Path) -> Non
     (site / "a.xml").write_text(sitemap_index(["/b.xml"]), encoding="utf-8")
     (site / "b.xml").write_text(sitemap_index(["/a.xml", "/c.xml"]), encoding="utf-8")
     with serve_site(site) as server:
-        sources = sources_file(
-            tmp_path / "s.yaml",
-            server.base_url,
-            feeds=["/feed.xml"],
-            extra=f'    sitemaps: ["{server.base_url}/index.xml"]',
-        )
+        sources = with_index_sitemap(tmp_path, server.base_url)
         finishes(lambda: ingest(sources, tmp_path / "data"), 60)
         assert server.count("/a.xml") == 1 and server.count("/c.xml") == 0
     found = sorted(

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -206,13 +207,7 @@ def dripping(head: bytes, drip: bytes) -> Iterator[str]:
 def test_a_server_that_drips_its_answer_is_cut_at_the_request_deadline(
     head: bytes, drip: bytes
 ) -> None:
-    settings = Settings(
-        user_agent="t",
-        timeout_s=5,
-        deadline_s=1,
-        max_retries=0,
-        allow_networks=("127.0.0.0/8",),
-    )
+    settings = replace(LOOPBACK, timeout_s=5, deadline_s=1, max_retries=0)
     with dripping(head, drip) as url, HttpClient(settings) as client:
         started = time.monotonic()
         with pytest.raises(FetchError) as info:
