@@ -6,13 +6,18 @@ paragraph took 52 s, fifty 1,000-deep nests of <div> 30 s, and the 5 MB a respon
 have holds far more. A page over the limit becomes a quarantine row (`too_slow`) and the run
 goes on.
 
-`cpu_limit` watches the CPU clock of the calling thread (its wall clock where threads have
-none); a thread per process raises `TooSlow` in the watched thread once the limit is
-passed (CPython's asynchronous exception: it lands between two bytecodes, so a long call
-into C ends first). `TooSlow` is a BaseException, so no `except Exception` of the libraries
-swallows it; the block's caller catches it. It can land where Python drops exceptions (a
-weakref callback, a __del__), so it is raised again every RESEND_S until the block ends,
-RESENDS times at most; never after the block has ended.
+`within` calls a function while a thread per process watches the calling thread's CPU
+clock (its wall clock where threads have none) and raises `TooSlow` in it once the limit is
+passed: CPython's asynchronous exception, which lands when the thread next calls, returns
+or loops, so a long call into C ends first. `TooSlow` is a BaseException, so no `except
+Exception` of the libraries swallows it. It can land where Python drops exceptions (a
+weakref callback, a __del__), so it is raised again every RESEND_S, RESENDS times at most.
+
+Ending a watch takes no lock (one taken while a TooSlow lands could stay held, and the
+watchdog with it): the thread marks the watch `ending` and waits until the watchdog has
+`closed` it. The watchdog sends nothing to a watch marked ending and takes back a TooSlow
+still pending before it closes one, so at most one more TooSlow reaches the thread after
+the mark; `within` catches that one, and nothing reaches the thread once it returns.
 """
 
 from __future__ import annotations
@@ -20,28 +25,35 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 RESEND_S = 0.05
 RESENDS = 200  # (ten seconds of trying: a block that still runs is left to finish)
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 class TooSlow(BaseException):
-    """Raised in a thread whose block ran past its CPU limit (see `cpu_limit`)."""
+    """Raised by `within` when the function ran past its CPU limit."""
 
 
-@dataclass
-class _Watched:
+@dataclass(eq=False)
+class _Watch:
     thread: int
     clock: Callable[[], float]
     limit: float
     started: float = field(init=False)
     sent: int = 0  # TooSlow raised in the thread so far
+    armed: bool = False  # set by the thread inside its try: nothing is sent before
+    ending: bool = False  # set by the thread: nothing more is sent
+    closed: bool = False  # set by the watchdog: nothing is pending either
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -61,52 +73,66 @@ def _clock_of(thread: int) -> Callable[[], float]:
 
 
 class _Limits:
-    """The watched blocks of this process, and the thread that ends those over their limit
-    (a forked child starts its own when it first watches a block)."""
+    """The watches of this process, and the thread that ends those over their limit (a
+    forked child starts its own when it first watches a call)."""
 
     def __init__(self) -> None:
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # (a lock held by the parent's thread)
+        os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
-        self._cond = threading.Condition()
-        self._watched: dict[int, _Watched] = {}
+        self._lock = threading.Lock()  # (starting the watchdog; never held by a watched thread)
+        self._watches: dict[int, _Watch] = {}
         self._pid = -1
+        self._wake_w = -1
 
-    def add(self, watched: _Watched) -> None:
-        with self._cond:
+    def add(self, watch: _Watch) -> None:
+        with self._lock:
             if self._pid != os.getpid():
+                wake_r, self._wake_w = os.pipe()
+                os.set_blocking(self._wake_w, False)
                 self._pid = os.getpid()
                 _quiet_when_dropped()
-                threading.Thread(target=self._run, name="extract-cpu-limit", daemon=True).start()
-            self._watched[watched.thread] = watched
-            self._cond.notify()
+                threading.Thread(
+                    target=self._run, args=(wake_r,), name="extract-cpu-limit", daemon=True
+                ).start()
+            self._watches[id(watch)] = watch
+        self.wake()
 
-    def remove(self, watched: _Watched) -> bool:
-        """Ends the watch (once the lock is let go, nothing more is sent); whether the thread
-        was sent TooSlow."""
-        with self._cond:
-            if self._watched.get(watched.thread) is watched:
-                del self._watched[watched.thread]
-            return watched.sent > 0
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # (the pipe is full of wake-ups already)
+            os.write(self._wake_w, b"\0")
 
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                if not self._watched:
-                    self._cond.wait()
+    def _run(self, wake_r: int) -> None:
+        while True:
+            try:
+                wait = self._pass()
+            except Exception:  # (the watchdog must outlive anything one pass meets)
+                wait = RESEND_S
+            readable, _, _ = select.select([wake_r], [], [], wait)
+            if readable:
+                os.read(wake_r, 4096)
+
+    def _pass(self) -> float | None:
+        """Sends TooSlow to the threads over their limit and closes the watches marked
+        ending; the seconds until the next pass is due (None: until woken)."""
+        soonest: float | None = None
+        for key, watch in list(self._watches.items()):
+            if watch.ending:
+                del self._watches[key]
+                _raise_in(watch.thread, None)  # (one sent but not yet raised)
+                watch.closed = True
+                continue
+            left = watch.left() if watch.armed else RESEND_S
+            if left <= 0:
+                if watch.sent >= RESENDS:
                     continue
-                soonest = float("inf")
-                for thread, watched in self._watched.items():
-                    left = watched.left()
-                    if left > 0:
-                        soonest = min(soonest, left)
-                    elif watched.sent < RESENDS:
-                        _raise_in(thread, TooSlow)
-                        watched.sent += 1
-                        soonest = min(soonest, RESEND_S)
-                # a thread's CPU clock runs no faster than the wall clock
-                self._cond.wait(soonest if soonest != float("inf") else None)
+                _raise_in(watch.thread, TooSlow)
+                watch.sent += 1
+                left = RESEND_S
+            # a thread's CPU clock runs no faster than the wall clock
+            soonest = left if soonest is None else min(soonest, left)
+        return soonest
 
 
 def _quiet_when_dropped() -> None:
@@ -125,7 +151,7 @@ def _quiet_when_dropped() -> None:
 
 
 def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
-    """Make `thread` raise `exc` at its next bytecode (None: take back one not yet raised)."""
+    """Make `thread` raise `exc` at its next check (None: take back one not yet raised)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread), ctypes.py_object(exc) if exc is not None else None
     )
@@ -134,20 +160,28 @@ def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
 _LIMITS = _Limits()
 
 
-@contextlib.contextmanager
-def cpu_limit(seconds: float) -> Iterator[None]:
-    """Raise TooSlow in the calling thread if the block takes more than `seconds` of its CPU
-    time. The caller catches TooSlow around the `with` (it may come as the block ends)."""
+def _closed(watch: _Watch) -> None:
+    """Waits until the watchdog has closed `watch` (marked ending)."""
+    _LIMITS.wake()
+    while not watch.closed:
+        time.sleep(0.0001)
+
+
+def within(seconds: float, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """fn(*args, **kwargs), or TooSlow if it took more than `seconds` of the calling
+    thread's CPU time (then no TooSlow reaches the thread after this returns)."""
     thread = threading.get_ident()
-    watched = _Watched(thread, _clock_of(thread), seconds)
-    _LIMITS.add(watched)
+    watch = _Watch(thread, _clock_of(thread), seconds)
+    _LIMITS.add(watch)
+    # Where a TooSlow can land below (see the module's docstring): in fn or as it returns
+    # (the finally runs); in the finally's `_closed` (the except runs); not after that.
     try:
-        yield
-    finally:
-        while True:
-            try:
-                if _LIMITS.remove(watched):
-                    _raise_in(thread, None)  # sent but not raised yet: it must not come later
-                break
-            except TooSlow:  # one more, landing while the block ends: end it again
-                continue
+        try:
+            watch.armed = True
+            return fn(*args, **kwargs)
+        finally:
+            watch.ending = True
+            _closed(watch)
+    except TooSlow:
+        _closed(watch)
+        raise

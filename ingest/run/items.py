@@ -177,18 +177,19 @@ def extract_record(
     processes can run it (bulk reprocessing). The page is read with the site profile the
     source names (`profile`), in the layout version served when it was fetched (the item's
     `fetched_at`, written with its WARC record), within `cpu_s` seconds of CPU."""
-    from ingest.extract.cpu_limit import TooSlow, cpu_limit
+    from ingest.extract.cpu_limit import TooSlow, within
     from ingest.extract.page import ExtractError, extract_page
 
     try:
-        with cpu_limit(cpu_s):
-            page = extract_page(
-                body,
-                item["final_url"],
-                item.get("charset"),
-                fetched_at=_timestamp(item.get("fetched_at")),
-                profile=profile,
-            )
+        page = within(
+            cpu_s,
+            extract_page,
+            body,
+            item["final_url"],
+            item.get("charset"),
+            fetched_at=_timestamp(item.get("fetched_at")),
+            profile=profile,
+        )
     except TooSlow:
         return None, (
             "too_slow",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 
 import pytest
 
-from ingest.extract.cpu_limit import TooSlow, cpu_limit
+import ingest.extract.cpu_limit as limits
+from ingest.extract.cpu_limit import TooSlow, within
 
 
 def spin(seconds: float) -> None:
@@ -20,8 +22,8 @@ def spin(seconds: float) -> None:
 
 def test_a_block_over_its_cpu_limit_is_ended_with_too_slow() -> None:
     started = time.monotonic()
-    with pytest.raises(TooSlow), cpu_limit(0.2):
-        spin(30)
+    with pytest.raises(TooSlow):
+        within(0.2, spin, 30)
     assert time.monotonic() - started < 5
 
 
@@ -33,18 +35,28 @@ def test_a_library_catching_every_exception_does_not_swallow_it() -> None:
             except Exception:  # what a careless library does
                 continue
 
-    with pytest.raises(TooSlow), cpu_limit(0.2):
-        stubborn()
+    with pytest.raises(TooSlow):
+        within(0.2, stubborn)
 
 
 def test_waiting_is_not_cpu_and_a_block_in_time_raises_nothing_later() -> None:
-    with cpu_limit(0.2):
+    def wait_then_work() -> str:
         time.sleep(0.5)  # over the limit in wall time, not in CPU time
         spin(0.05)
-    for _ in range(3):  # blocks that ended: nothing is raised after them
-        with cpu_limit(0.1):
-            spin(0.05)
+        return "done"
+
+    assert within(0.2, wait_then_work) == "done"
+    for _ in range(3):  # calls that ended: nothing is raised after them
+        within(0.1, spin, 0.05)
     spin(0.5)
+
+
+def test_the_function_s_own_exception_comes_through() -> None:
+    def fails() -> None:
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        within(1, fails)
 
 
 def test_each_thread_has_its_own_limit() -> None:
@@ -52,8 +64,7 @@ def test_each_thread_has_its_own_limit() -> None:
 
     def run(name: str, limit: float, work: float) -> None:
         try:
-            with cpu_limit(limit):
-                spin(work)
+            within(limit, spin, work)
             outcomes[name] = "done"
         except TooSlow:
             outcomes[name] = "too slow"
@@ -70,13 +81,11 @@ def test_each_thread_has_its_own_limit() -> None:
 
 
 def test_a_forked_process_has_its_own_watchdog() -> None:
-    with cpu_limit(5):  # this process's watchdog thread is running
-        spin(0.01)
+    within(5, spin, 0.01)  # this process's watchdog thread is running
     child = os.fork()
     if child == 0:  # the child: no watchdog thread of its own until it watches a block
         try:
-            with cpu_limit(0.2):
-                spin(30)
+            within(0.2, spin, 30)
         except TooSlow:
             os._exit(0)
         os._exit(1)
@@ -109,7 +118,50 @@ def test_one_that_lands_where_python_drops_exceptions_is_raised_again() -> None:
                 pass
 
     started = time.monotonic()
-    with pytest.raises(TooSlow), cpu_limit(0.2):
-        churn()
+    with pytest.raises(TooSlow):
+        within(0.2, churn)
     assert time.monotonic() - started < 10
     assert dropped  # the callback ran (and what landed in it was dropped, then raised again)
+
+
+def test_nothing_lands_after_the_call_even_when_too_slow_keeps_coming(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Calls that end while the watchdog sends TooSlow as fast as it can: each ends (no lock
+    is left held, the watchdog keeps working) and nothing reaches the code after them."""
+    monkeypatch.setattr(limits, "RESEND_S", 0.0001)
+    monkeypatch.setattr(limits, "RESENDS", 10**9)
+
+    def stubborn(seconds: float) -> None:  # swallows TooSlow until its time is up
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            with contextlib.suppress(BaseException):
+                spin(0.0002)
+
+    outcomes: list[str] = []
+
+    def calls() -> None:
+        for turn in range(200):
+            try:
+                if turn % 2:
+                    within(0.0005, stubborn, 0.005 + (turn % 7) * 0.002)
+                else:
+                    within(0.0005, spin, 0.03)
+                outcome = "returned"
+            except TooSlow:
+                outcome = "too slow"
+            try:
+                spin(0.01)  # past a resend or two (at most one per GIL switch), were any coming
+            except TooSlow:
+                outcome = "landed after the call"
+            outcomes.append(outcome)
+
+    worker = threading.Thread(target=calls, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "a call never ended"
+    assert len(outcomes) == 200
+    assert "landed after the call" not in outcomes
+    assert {"returned", "too slow"} <= set(outcomes)  # (both ways of ending happened)
+    with pytest.raises(TooSlow):  # the watchdog still works
+        within(0.05, spin, 30)
