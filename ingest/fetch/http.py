@@ -259,6 +259,10 @@ class HttpClient:
             with watched(deadline) as watch:
                 try:
                     response = self._answered(current, headers, deadline, watch)
+                    overdue = self._overdue(current, watch)  # (headers cut short, maybe)
+                    if overdue is not None:
+                        response.close()
+                        raise overdue
                     status = response.status_code
                     if not (300 <= status < 400):
                         return self._read(current, response, deadline, truncate_at, watch)
@@ -375,7 +379,7 @@ class HttpClient:
         except requests.RequestException as exc:
             raise self._overdue(url, watch) or _as_fetch_error(url, exc) from None
         except ValueError as exc:  # requests parses a malformed Location before we see it
-            raise FetchError("bad_redirect", f"{url}: {exc}") from None
+            raise self._overdue(url, watch) or FetchError("bad_redirect", f"{url}: {exc}") from None
 
     def _read(
         self,

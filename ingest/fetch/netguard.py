@@ -144,7 +144,7 @@ def guarded_adapter(allowed: tuple[IPNetwork, ...]) -> Any:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-    from ingest.fetch.watchdog import waiting
+    from ingest.fetch.watchdog import released, waiting
 
     class Guarded:
         """Mixed into urllib3's connection classes: connect only to checked addresses, and
@@ -183,10 +183,18 @@ def guarded_adapter(allowed: tuple[IPNetwork, ...]) -> Any:
     class GuardedHTTPSConnection(Guarded, HTTPSConnection):
         pass
 
-    class GuardedHTTPPool(HTTPConnectionPool):
+    class Releasing:
+        """Mixed into urllib3's pools: a connection put back is no longer the request's."""
+
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None:
+                released(conn.sock)
+            super()._put_conn(conn)  # type: ignore[misc]
+
+    class GuardedHTTPPool(Releasing, HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection
 
-    class GuardedHTTPSPool(HTTPSConnectionPool):
+    class GuardedHTTPSPool(Releasing, HTTPSConnectionPool):
         ConnectionCls = GuardedHTTPSConnection
 
     class GuardedAdapter(HTTPAdapter):

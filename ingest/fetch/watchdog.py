@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 _current = threading.local()  # the Watch of the request this thread is making
 
@@ -62,6 +63,11 @@ class _Watchdog:
                 if watch.deadline <= time.monotonic():
                     self._fire(watch)
 
+    def release(self, watch: Watch, sock: socket.socket | None) -> None:
+        with self._cond:  # (the connection goes back to the pool, for another request)
+            if watch.sock is sock:
+                watch.sock = None
+
     def remove(self, watch: Watch) -> None:
         with self._cond:  # after this, the watchdog never touches the socket (it is reused)
             watch.done = True
@@ -70,24 +76,35 @@ class _Watchdog:
     def _run(self) -> None:
         with self._cond:
             while True:
-                while self._heap and self._heap[0][2].done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                wait = self._heap[0][0] - time.monotonic()
+                try:
+                    wait = self._turn()
+                except Exception:  # (the watchdog must outlive anything one turn meets)
+                    wait = 0.05
+                self._cond.wait(wait)
+
+    def _turn(self) -> float | None:
+        """Fires the overdue watches; the seconds until the next is due (None: none is)."""
+        while self._heap:
+            deadline, _, watch = self._heap[0]
+            if not watch.done:
+                wait = deadline - time.monotonic()
                 if wait > 0:
-                    self._cond.wait(wait)
-                    continue
-                _, _, watch = heapq.heappop(self._heap)
+                    return wait
                 self._fire(watch)
+            heapq.heappop(self._heap)
+        return None
 
     @staticmethod
     def _fire(watch: Watch) -> None:
         watch.fired = True
-        if watch.sock is not None:
-            with contextlib.suppress(OSError):  # (already closed)
-                watch.sock.shutdown(socket.SHUT_RDWR)
+        sock: Any = watch.sock
+        # the socket under a TLS layer (urllib3's SSLTransport holds it as `.socket`), shut
+        # down as a plain socket: SSLSocket.shutdown would also drop the TLS state the
+        # blocked read is using
+        raw = getattr(sock, "socket", sock)
+        if isinstance(raw, socket.socket):
+            with contextlib.suppress(Exception):  # (already closed)
+                socket.socket.shutdown(raw, socket.SHUT_RDWR)
 
 
 _WATCHDOG = _Watchdog()
@@ -114,3 +131,11 @@ def waiting(sock: socket.socket | None) -> None:
     watch = getattr(_current, "watch", None)
     if watch is not None:
         _WATCHDOG.arm(watch, sock)
+
+
+def released(sock: socket.socket | None) -> None:
+    """Called by a connection pool taking a connection back: the request this thread is
+    making no longer waits on `sock` (another request may use it next)."""
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        _WATCHDOG.release(watch, sock)

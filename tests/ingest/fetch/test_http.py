@@ -4,10 +4,12 @@ import contextlib
 import gzip
 import itertools
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -156,15 +158,25 @@ def test_a_compressed_body_cut_short_is_refused_not_stored_in_part(server: SiteS
 
 
 @contextlib.contextmanager
-def dripping(head: bytes, drip: bytes) -> Iterator[str]:
+def dripping(
+    head: bytes, drip: bytes, asked: list[bytes] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
     """A server on 127.0.0.1 that answers each connection with `head`, then `drip` a byte
-    every 50 ms (each well within the socket timeout), for at most 15 s; yields its URL."""
+    every 50 ms (each well within the socket timeout), for at most 15 s; yields its URL.
+    The request lines it is sent go to `asked`; with `tls`, it speaks HTTPS."""
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
     def answer(conn: socket.socket) -> None:
+        if tls is not None:
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                return
         with conn:
-            conn.recv(65536)
+            request = conn.recv(65536)
+            if asked is not None:
+                asked.append(request.split(b"\r\n", 1)[0])
             conn.sendall(head)
             for byte in itertools.islice(itertools.cycle(drip), 300):
                 if stop.wait(0.05):
@@ -184,7 +196,8 @@ def dripping(head: bytes, drip: bytes) -> Iterator[str]:
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/page.html"
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/page.html"
     finally:
         stop.set()
         listener.close()
@@ -201,14 +214,27 @@ def dripping(head: bytes, drip: bytes) -> Iterator[str]:
             b"X-Trailer: " + b"b" * 400,
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>", b"slow body "),  # no length
+        # headers cut at the deadline are not an answer: no redirect followed, no status
+        (b"HTTP/1.1 301 Moved\r\nLocation: /elsewhere\r\n", b"X-Slow: " + b"a" * 400),
+        (b"HTTP/1.1 404 Not Found\r\n", b"X-Slow: " + b"a" * 400),
+        (b"HTTP/1.1 304 Not Modified\r\n", b"X-Slow: " + b"a" * 400),
     ],
-    ids=["headers", "interim-responses", "trailers", "body-without-length"],
+    ids=[
+        "headers",
+        "interim-responses",
+        "trailers",
+        "body-without-length",
+        "redirect-headers",
+        "error-headers",
+        "not-modified-headers",
+    ],
 )
 def test_a_server_that_drips_its_answer_is_cut_at_the_request_deadline(
     head: bytes, drip: bytes
 ) -> None:
     settings = replace(LOOPBACK, timeout_s=5, deadline_s=1, max_retries=0)
-    with dripping(head, drip) as url, HttpClient(settings) as client:
+    asked: list[bytes] = []
+    with dripping(head, drip, asked) as url, HttpClient(settings) as client:
         started = time.monotonic()
         with pytest.raises(FetchError) as info:
             client.get(url)
@@ -216,6 +242,66 @@ def test_a_server_that_drips_its_answer_is_cut_at_the_request_deadline(
     assert info.value.reason == "timeout"
     assert "deadline of 1s passed" in info.value.detail
     assert elapsed < 2.5, elapsed  # not the 15 s the server would drip for
+    assert asked == [b"GET /page.html HTTP/1.1"]
+
+
+def self_signed(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1, and the certificate file a client trusts."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
+def test_a_tls_server_that_drips_its_headers_is_cut_at_the_request_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, cert_file = self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))  # (requests prefers it)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    settings = replace(LOOPBACK, timeout_s=5, deadline_s=1, max_retries=0)
+    head, drip = b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 400
+    with dripping(head, drip, tls=context) as url, HttpClient(settings) as client:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as info:
+            client.get(url)
+        elapsed = time.monotonic() - started
+    assert info.value.reason == "timeout", info.value
+    assert elapsed < 2.5, elapsed
 
 
 def test_a_watched_connection_is_reused_after_its_request_and_not_cut_later(
@@ -238,6 +324,29 @@ def test_a_watched_connection_is_reused_after_its_request_and_not_cut_later(
         second = client.get(url)
         assert manager.pools[keys[0]].num_connections == 1  # reused
     assert first.body == second.body == b"<html><body>ok</body></html>"
+
+
+def test_a_connection_back_in_the_pool_is_not_cut_at_its_last_request_s_deadline(
+    server: SiteServer,
+) -> None:
+    import requests
+    from urllib3.util.connection import is_connection_dropped
+
+    from ingest.fetch.netguard import guarded_adapter, parse_networks
+    from ingest.fetch.watchdog import watched
+
+    url = f"{server.base_url}/ok.html"
+    with requests.Session() as session:
+        session.mount("http://", guarded_adapter(parse_networks(("127.0.0.0/8",))))
+        with watched(time.monotonic() + 0.3) as watch:
+            assert session.get(url).content == b"<html><body>ok</body></html>"
+            assert watch.sock is None  # (the connection went back to the pool)
+            time.sleep(0.6)  # the deadline passes while the request's block is still open
+        assert watch.fired
+        manager = session.get_adapter(url).poolmanager
+        keys = list(manager.pools.keys())  # (the container refuses plain iteration)
+        kept = [c for key in keys for c in manager.pools[key].pool.queue if c]
+        assert len(kept) == 1 and not is_connection_dropped(kept[0])
 
 
 @pytest.mark.parametrize(
