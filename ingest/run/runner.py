@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -153,6 +155,10 @@ class _Pool:
         self.committed = 0  # sources before this one are committed or failed
 
     def run_all(self) -> list[SourceResult]:
+        with _forkserver_in_use():
+            return self._run_all()
+
+    def _run_all(self) -> list[SourceResult]:
         finished = False
         try:
             while True:
@@ -168,8 +174,6 @@ class _Pool:
                     worker.ask_to_stop()
             for worker in self.started:
                 worker.stop(graceful=finished)
-            if self.started:
-                _stop_forkserver()
         return [self.results[i] for i in range(len(self.sources))]
 
     def _dispatch(self) -> None:
@@ -243,6 +247,26 @@ def worker_context() -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["ingest.run.warm"])
     return context
+
+
+_POOLS = 0  # pools of this process running now (they share one fork server)
+_POOLS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _forkserver_in_use() -> Iterator[None]:
+    """A pool's run: the fork server is stopped when the last pool running ends (stopping
+    it under another pool would take that pool's workers' exit statuses with it)."""
+    global _POOLS
+    with _POOLS_LOCK:
+        _POOLS += 1
+    try:
+        yield
+    finally:
+        with _POOLS_LOCK:  # (a pool starting now waits, then starts a new server)
+            _POOLS -= 1
+            if _POOLS == 0:
+                _stop_forkserver()
 
 
 def _stop_forkserver() -> None:

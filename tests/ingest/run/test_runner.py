@@ -327,3 +327,32 @@ def test_a_pool_stops_the_server_its_workers_forked_from(tmp_path: Path) -> None
         )
     assert all(r.ref is not None for r in results)
     assert forkserver._forkserver._forkserver_pid is None  # type: ignore[attr-defined]
+
+
+def test_two_pools_at_once_in_one_process_both_finish(tmp_path: Path) -> None:
+    """The fork server both pools' workers come from outlives the first pool to end."""
+    from multiprocessing import forkserver
+
+    outcomes: dict[str, list[SourceResult]] = {}
+    with serve_site(DEMO_SITE) as gazette, serve_site(DEMO_SITE, host="127.0.0.2") as times:
+        text = demo_sources_text(gazette.base_url).replace(
+            f"{gazette.base_url}/limited-times", f"{times.base_url}/limited-times"
+        )
+        config = with_workers(load_sources(write_sources(tmp_path / "sources.yaml", text)), 2)
+
+        def run(name: str, sources: list[Source]) -> None:
+            outcomes[name] = ingest_sources(config, sources, tmp_path / name, Run.adhoc())
+
+        short = threading.Thread(target=run, args=("short", list(config.sources)))
+        long = threading.Thread(target=run, args=("long", list(config.sources) * 4))
+        long.start()
+        short.start()
+        short.join(300)
+        assert long.is_alive()  # (the case under test: one pool ended, the other runs)
+        server_kept = forkserver._forkserver._forkserver_pid is not None  # type: ignore[attr-defined]
+        long.join(300)
+    assert server_kept  # (the running pool's workers report their exits through it)
+    assert sorted(outcomes) == ["long", "short"]
+    failed = [r for results in outcomes.values() for r in results if r.ref is None]
+    assert not failed, failed
+    assert forkserver._forkserver._forkserver_pid is None  # type: ignore[attr-defined]
