@@ -101,15 +101,22 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
 
 class WaitBudget:
     """The seconds a run may spend waiting for servers that ask it to back off (retry delays
-    and Retry-After) or do not answer (requests that timed out or lost their connection), per
-    host and in all; shared by the clients of one run's threads. Once a
-    wait was refused, the host (or, over the run's budget, every host) gets no more requests
-    in this run: its items are retried by the next."""
+    and Retry-After), per host and in all, and for a host that does not answer (requests
+    that timed out or lost their connection: they count for that host only, so a few dead
+    hosts do not stop the run's requests to the rest); shared by the clients of one run's
+    threads. Once a wait was refused, the host (or, over the run's budget, every host) gets
+    no more requests in this run: its items are retried by the next."""
 
-    def __init__(self, settings: Settings, spent: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        spent: Mapping[str, float] | None = None,
+        unanswered: Mapping[str, float] | None = None,
+    ) -> None:
         self.per_host = settings.backoff_budget_host_s
         self.per_run = settings.backoff_budget_run_s
-        self.spent: dict[str, float] = dict(spent or {})
+        self.spent: dict[str, float] = dict(spent or {})  # host -> backoff waits
+        self.unanswered: dict[str, float] = dict(unanswered or {})  # host -> unanswered time
         self._refused: dict[str, str] = {}  # host ("" for every host) -> why
         self._lock = threading.Lock()
 
@@ -118,10 +125,14 @@ class WaitBudget:
         with self._lock:
             return self._refused.get("") or self._refused.get(host)
 
-    def spend(self, host: str, seconds: float) -> str | None:
-        """Take `seconds` of waiting for `host`, or return why not (over a budget)."""
+    def spend(self, host: str, seconds: float, unanswered: float = 0.0) -> str | None:
+        """Take `seconds` of backing off for `host`, after `unanswered` seconds of requests
+        it did not answer; or return why not (over a budget: the unanswered time is counted
+        all the same)."""
         with self._lock:
-            host_total = self.spent.get(host, 0.0) + seconds
+            unanswered_total = self.unanswered.get(host, 0.0) + max(unanswered, 0.0)
+            self.unanswered[host] = unanswered_total
+            host_total = self.spent.get(host, 0.0) + seconds + unanswered_total
             run_total = sum(self.spent.values()) + seconds
             if host_total > self.per_host:
                 why = f"{host} cost {host_total:.0f}s of backing off and unanswered requests, over the run's {self.per_host:g}s per host"
@@ -231,7 +242,7 @@ class HttpClient:
                 lost = exc.waited if exc.reason in ("timeout", "connection_error") else 0.0
                 if not exc.retryable or attempt == s.max_retries:
                     if lost > 0:
-                        self.budget.spend(host, lost)
+                        self.budget.spend(host, 0.0, lost)
                     raise
                 if exc.retry_after is not None:
                     if exc.retry_after > s.retry_after_cap_s:
@@ -240,7 +251,7 @@ class HttpClient:
                     delay = exc.retry_after
                 else:
                     delay = backoff_delay(attempt, s.backoff_base_s, s.backoff_max_s)
-                over = self.budget.spend(host, delay + lost)
+                over = self.budget.spend(host, delay, lost)
                 if over is not None:
                     raise FetchError("host_backoff", f"{url}: {exc.detail}; {over}") from None
                 self._sleep(delay)
@@ -251,11 +262,13 @@ class HttpClient:
     ) -> Response:
         started = time.monotonic()
         deadline = started + self.settings.deadline_s
+        admitting = 0.0  # the waits for slots and robots.txt: not the server's time
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            deadline += self._admit(
-                current, check_robots
-            )  # waiting for a slot is not the server's time
+            before = time.monotonic()
+            self._admit(current, check_robots)
+            admitting += time.monotonic() - before
+            deadline = started + admitting + self.settings.deadline_s
             with watched(deadline) as watch:
                 try:
                     response = self._answered(current, headers, deadline, watch)
@@ -266,9 +279,8 @@ class HttpClient:
                     status = response.status_code
                     if not (300 <= status < 400):
                         return self._read(current, response, deadline, truncate_at, watch)
-                except FetchError as exc:  # the server's time, the waits for slots left out
-                    slots = deadline - started - self.settings.deadline_s
-                    exc.waited = time.monotonic() - started - slots
+                except FetchError as exc:  # the server's time
+                    exc.waited = max(time.monotonic() - started - admitting, 0.0)
                     raise
                 if status == 304 and not {"If-None-Match", "If-Modified-Since"} & headers.keys():
                     response.close()  # (not modified since what? nothing was asked)
@@ -314,8 +326,8 @@ class HttpClient:
             ) from None
         return target
 
-    def _admit(self, url: str, check_robots: bool) -> float:
-        """Scheme, address, robots.txt and rate limit, for one hop; returns the seconds waited."""
+    def _admit(self, url: str, check_robots: bool) -> None:
+        """Scheme, address, robots.txt and rate limit, for one hop (waiting for its slot)."""
         if urlsplit(url).scheme not in ("http", "https"):
             raise FetchError("bad_scheme", f"refusing non-http(s) URL {url}")
         over = self.budget.refusal(urlsplit(url).hostname or "")
@@ -333,7 +345,7 @@ class HttpClient:
         if check_robots and self.robots is not None:
             delay = min(self.robots.check(url), MAX_CRAWL_DELAY_S)
         if self.state is None:
-            return 0.0
+            return
         host = urlsplit(url).hostname or ""
         interval = max(1.0 / self.settings.rate_limit_per_host, delay)
         wait = max(self.state.reserve_slot(host, interval), 0.0)
@@ -347,13 +359,11 @@ class HttpClient:
             if late is not None:
                 break
             self._sleep(ANSWER_POLL_S)
-            wait += ANSWER_POLL_S
         else:
             late = self.state.confirm_slot(host, interval, 0.0)
         assert late is not None
         if late > 0:
             self._sleep(late)
-        return wait + late
 
     def _request(
         self, url: str, headers: dict[str, str], deadline: float, watch: Watch

@@ -96,12 +96,15 @@ class RobotsPolicy:
             return status, rules
 
     def _fetch(self, site: str) -> tuple[int, str]:
-        """(200, body) for a robots.txt; (4xx, '') means no rules; UNAVAILABLE means crawl nothing."""
+        """(200, body) for a robots.txt; (4xx or 304, '') means no rules; UNAVAILABLE means
+        crawl nothing."""
         try:
             body = self._fetch_body(f"{site}/robots.txt")
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 return exc.status, ""
+            if exc.reason == "http_304":  # (to a request without validators: no file, no rules)
+                return exc.status or 304, ""
             if exc.reason in ("network_blocked", "bad_scheme", "bad_url", "dns_error"):
                 # (the page asked for is not to blame: say whose address it was)
                 raise FetchError(

@@ -149,6 +149,7 @@ def discover(
             "bytes": client.bytes_fetched,
             "requests": client.requests_made,
             "waited": budget.spent,
+            "unanswered": budget.unanswered,
         },
     )
     if not todo:  # nothing to request: the fetch stage's summary, so the run can commit now
@@ -208,7 +209,8 @@ def _fetch_all(
             "run_key": run.key,
         }
         # what discovery waited for counts too: the budget is the run's
-        budget = WaitBudget(settings, read_json(work / "discover.json").get("waited"))
+        discovered = read_json(work / "discover.json")
+        budget = WaitBudget(settings, discovered.get("waited"), discovered.get("unanswered"))
         with RunArchive(warc_path(root, source.id, run.key), info) as archive:
 
             def one_host(host_items: list[dict[str, Any]]) -> None:

@@ -122,6 +122,17 @@ def test_missing_robots_allows_everything_and_a_failing_one_allows_nothing(
         assert server.count("/a") == 0
 
 
+def test_a_robots_txt_answering_304_unasked_means_no_rules_like_a_404(
+    state: CrawlState,
+) -> None:
+    with (
+        site({"/robots.txt": Reply(304, {}, b""), "/a": PAGE}) as server,
+        HttpClient(settings(), state) as client,
+    ):
+        assert client.get(f"{server.base_url}/a").status == 200
+        assert server.count("/robots.txt") == 1
+
+
 def test_crawl_delay_is_honoured(state: CrawlState) -> None:
     robots = Reply(200, {}, b"User-agent: *\nCrawl-delay: 0.3\n")
     with (
@@ -361,7 +372,13 @@ def test_a_host_that_never_answers_stops_getting_requests_once_its_budget_is_spe
 
     threading.Thread(target=accept, daemon=True).start()
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    slow = settings(timeout_s=0.5, deadline_s=0.5, max_retries=1, backoff_budget_host_s=2)
+    slow = settings(
+        timeout_s=0.5,
+        deadline_s=0.5,
+        max_retries=1,
+        backoff_budget_host_s=2,
+        backoff_budget_run_s=1,  # (unanswered time is the host's: the run's is for backoffs)
+    )
     reasons = []
     started = time.monotonic()
     try:
@@ -379,3 +396,32 @@ def test_a_host_that_never_answers_stops_getting_requests_once_its_budget_is_spe
     assert reasons[0] == "timeout" and reasons[-1] == "host_backoff", reasons
     assert reasons.count("timeout") <= 3, reasons  # then no more requests to it
     assert elapsed < 6, elapsed  # not 10 items x 2 attempts x 0.5 s
+    assert 1.4 < client.budget.unanswered["127.0.0.1"] < 3
+    assert client.budget.refusal("other.example") is None  # other hosts still get requests
+
+
+def test_the_time_a_request_was_unanswered_leaves_out_reading_robots_txt(
+    state: CrawlState,
+) -> None:
+    def slow_robots() -> Iterator[bytes]:
+        time.sleep(0.6)
+        yield b"User-agent: *\nAllow: /\n"
+
+    def hanging_page() -> Iterator[bytes]:
+        yield b"<html><body><p>"
+        time.sleep(5)
+        yield b"late</p></body></html>"
+
+    routes = {
+        "/robots.txt": lambda _path: Reply(200, {}, chunks=slow_robots()),
+        "/a": lambda _path: Reply(200, HTML, chunks=hanging_page()),
+    }
+    with (
+        site(routes) as server,
+        HttpClient(settings(timeout_s=3, deadline_s=1, max_retries=0), state) as client,
+    ):
+        with pytest.raises(FetchError) as info:
+            client.get(f"{server.base_url}/a")
+    assert info.value.reason == "timeout"
+    assert 0.9 < info.value.waited < 1.4, info.value.waited  # the page's second, not robots'
+    assert 0.9 < client.budget.unanswered["127.0.0.1"] < 1.4
