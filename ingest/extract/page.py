@@ -67,6 +67,9 @@ MIN_WORDS = 10  # news briefs can be two sentences
 TITLE_CHARS = 1_000
 DESCRIPTION_CHARS = 5_000
 SITE_NAME_CHARS = 200
+# a longer declared canonical is ignored, not cut (a cut URL is another URL; servers refuse
+# URLs of a few KiB, sitemaps allow 2,048 characters)
+CANONICAL_CHARS = 4_096
 TRAFILATURA = f"trafilatura/{version('trafilatura')}"
 
 
@@ -181,7 +184,7 @@ def extract_page(
         published=published,
         published_from=published_from,
         modified=meta.modified,
-        canonical=meta.canonical,
+        canonical=meta.canonical if len(meta.canonical or "") <= CANONICAL_CHARS else None,
         site_name=_clipped(unescape(meta.site_name or doc.get("sitename")), SITE_NAME_CHARS),
         language=meta.language,
         extractor=extractor,

@@ -474,10 +474,18 @@ def _as_fetch_error(url: str, exc: BaseException) -> FetchError:
 def _malformed_answer(exc: BaseException, depth: int = 0) -> BaseException | None:
     """The http.client error inside `exc` saying the server's answer was malformed (a bad
     status line, a header line over 64 KiB, over 100 headers), if there is one; a connection
-    that closed or broke is not one."""
-    from http.client import HTTPException, IncompleteRead, RemoteDisconnected
+    that closed or broke is not one, nor is a connection in the wrong state for a request
+    (CannotSendRequest, ResponseNotReady: this side's doing, not the server's answer)."""
+    from http.client import (
+        HTTPException,
+        ImproperConnectionState,
+        IncompleteRead,
+        RemoteDisconnected,
+    )
 
-    if isinstance(exc, HTTPException) and not isinstance(exc, RemoteDisconnected | IncompleteRead):
+    if isinstance(exc, HTTPException) and not isinstance(
+        exc, RemoteDisconnected | IncompleteRead | ImproperConnectionState
+    ):
         return exc
     if depth > 3:
         return None

@@ -210,6 +210,7 @@ def test_a_page_filling_its_title_and_description_with_megabytes_is_cut_to_the_l
 
     body = (
         "<html><head><title>" + "Word " * 600_000 + "</title>"
+        f'<link rel="canonical" href="https://news.example/{"a" * 3_000_000}.html">'
         f'<meta name="description" content="{"Lead " * 100_000}">'
         f'<meta property="og:site_name" content="{"Site " * 10_000}">'
         "</head><body><article>"
@@ -222,4 +223,5 @@ def test_a_page_filling_its_title_and_description_with_megabytes_is_cut_to_the_l
     assert not page.title.endswith(" ") and page.title.split()[-1] == "Word"  # between words
     assert 0 < len(page.description) <= DESCRIPTION_CHARS
     assert 0 < len(page.site_name) <= SITE_NAME_CHARS
+    assert page.canonical is None  # (a cut URL would be another page's)
     assert page.text.startswith("A paragraph of the article body")

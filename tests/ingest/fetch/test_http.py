@@ -371,3 +371,18 @@ def test_a_malformed_answer_is_bad_response_and_not_retried(answer: bytes, shown
         assert client.requests_made == 1  # the same answer would come again
     assert info.value.reason == "bad_response" and not info.value.retryable
     assert shown in info.value.detail and "\n" not in info.value.detail
+
+
+def test_a_connection_in_the_wrong_state_is_a_connection_error_not_a_malformed_answer() -> None:
+    from http.client import BadStatusLine, CannotSendRequest, ResponseNotReady
+
+    import requests
+
+    from ingest.fetch.http import _as_fetch_error
+
+    url = "http://news.example/a"
+    for cause in (CannotSendRequest("Request-sent"), ResponseNotReady("Idle")):
+        error = _as_fetch_error(url, requests.ConnectionError(cause))
+        assert error.reason == "connection_error" and error.retryable, error
+    malformed = _as_fetch_error(url, requests.ConnectionError(BadStatusLine("\x00")))
+    assert malformed.reason == "bad_response" and not malformed.retryable
