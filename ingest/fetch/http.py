@@ -142,7 +142,7 @@ class WaitBudget:
                 why = f"servers asked for {run_total:.0f}s of backing off, over the run's {self.per_run:g}s"
                 self._refused[""] = why
                 return why
-            self.spent[host] = host_total
+            self.spent[host] = self.spent.get(host, 0.0) + seconds
             return None
 
 

@@ -425,3 +425,13 @@ def test_the_time_a_request_was_unanswered_leaves_out_reading_robots_txt(
     assert info.value.reason == "timeout"
     assert 0.9 < info.value.waited < 1.4, info.value.waited  # the page's second, not robots'
     assert 0.9 < client.budget.unanswered["127.0.0.1"] < 1.4
+
+
+def test_unanswered_time_is_counted_once_and_only_against_its_host() -> None:
+    budget = WaitBudget(settings(backoff_budget_host_s=500, backoff_budget_run_s=900))
+    for host in ("a.example", "b.example", "c.example", "d.example", "e.example", "f.example"):
+        for _ in range(3):
+            assert budget.spend(host, 0.0, 60.0) is None
+    assert budget.unanswered["a.example"] == 180 and budget.spent["a.example"] == 0
+    assert budget.spend("live.example", 1.0) is None  # dead hosts leave the run's budget
+    assert budget.spend("a.example", 0.0, 330.0) is not None  # 180 + 330 > 500, once counted
