@@ -104,14 +104,15 @@ class _Limits:
             os.write(self._wake_w, b"\0")
 
     def _run(self, wake_r: int) -> None:
+        poller = select.poll()  # (select() fails on descriptors past 1023)
+        poller.register(wake_r, select.POLLIN)
         while True:
             try:
                 wait = self._pass()
-            except Exception:  # (the watchdog must outlive anything one pass meets)
-                wait = RESEND_S
-            readable, _, _ = select.select([wake_r], [], [], wait)
-            if readable:
-                os.read(wake_r, 4096)
+                if poller.poll(None if wait is None else max(wait, 0.0) * 1000):
+                    os.read(wake_r, 4096)
+            except Exception:  # (the watchdog must outlive anything one turn meets)
+                time.sleep(RESEND_S)
 
     def _pass(self) -> float | None:
         """Sends TooSlow to the threads over their limit and closes the watches marked
@@ -120,7 +121,8 @@ class _Limits:
         for key, watch in list(self._watches.items()):
             if watch.ending:
                 del self._watches[key]
-                _raise_in(watch.thread, None)  # (one sent but not yet raised)
+                if watch.sent:
+                    _raise_in(watch.thread, None)  # (one sent but not yet raised)
                 watch.closed = True
                 continue
             left = watch.left() if watch.armed else RESEND_S
@@ -162,6 +164,8 @@ _LIMITS = _Limits()
 
 def _closed(watch: _Watch) -> None:
     """Waits until the watchdog has closed `watch` (marked ending)."""
+    if _LIMITS._pid != os.getpid():  # (fn forked: this child has no watchdog for it)
+        return
     _LIMITS.wake()
     while not watch.closed:
         time.sleep(0.0001)

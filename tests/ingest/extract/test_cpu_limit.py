@@ -165,3 +165,28 @@ def test_nothing_lands_after_the_call_even_when_too_slow_keeps_coming(
     assert {"returned", "too slow"} <= set(outcomes)  # (both ways of ending happened)
     with pytest.raises(TooSlow):  # the watchdog still works
         within(0.05, spin, 30)
+
+
+def test_the_watchdog_works_with_descriptors_past_1023_open() -> None:
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        child = os.fork()
+        if child == 0:  # a new watchdog, its pipe numbered past 1023
+            try:
+                os._exit(0 if within(5, lambda: "done") == "done" else 1)
+            except BaseException:
+                os._exit(1)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+            raise AssertionError("within() never returned")
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        for fd in held:
+            os.close(fd)
