@@ -37,6 +37,10 @@ class FeedItem:
     title: str | None = None
     published: dt.datetime | None = None
     updated: dt.datetime | None = None
+    # the times as the feed wrote them (when readable): one without an offset is read in the
+    # source's timezone by the transform stage, which this module does not know
+    published_text: str | None = None
+    updated_text: str | None = None
     authors: tuple[str, ...] = ()
     summary: str | None = None
     guid: str | None = None
@@ -49,6 +53,7 @@ class ParsedFeed:
     items: list[FeedItem]
     skipped: list[tuple[str, str]]  # (guid or title, reason) for items without a usable link
     recovered_error: str | None  # set when the XML was malformed but items were recovered
+    broken: list[tuple[str, str]] = field(default_factory=list)  # (item URL, why it is unreadable)
 
 
 def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
@@ -60,7 +65,10 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> P
 
     from ingest.fetch.xmlguard import UnsafeXML, check_xml
 
-    if body.lstrip()[:1] == b"{" or (content_type or "").split(";")[0].strip() in JSON_FEED_TYPES:
+    if (
+        body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
+        or (content_type or "").split(";")[0].strip() in JSON_FEED_TYPES
+    ):
         return parse_json_feed(body, feed_url)
     try:
         check_xml(body)
@@ -85,25 +93,34 @@ def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> P
         raise FeedError(error or "not an RSS or Atom feed")
     items: list[FeedItem] = []
     skipped: list[tuple[str, str]] = []
+    broken: list[tuple[str, str]] = []
     for entry in parsed.entries:
         url = _item_url(feed_url, entry, _entry_link(entry), skipped)
         if url is None:
             continue
-        items.append(
-            FeedItem(
+        try:
+            published, published_text = _entry_time(entry, "published")
+            updated, updated_text = _entry_time(entry, "updated")
+            item = FeedItem(
                 url=url,
                 feed_url=feed_url,
                 title=_clean(entry.get("title")),
-                # plain dict lookups: feedparser's own get() maps a missing key onto the other
-                published=_struct_to_utc(dict.get(entry, "published_parsed")),
-                updated=_struct_to_utc(dict.get(entry, "updated_parsed")),
+                published=published,
+                updated=updated,
+                published_text=published_text,
+                updated_text=updated_text,
                 authors=_authors(entry),
                 summary=_clean(_strip_tags(entry.get("summary"))),
                 guid=_clean(entry.get("id")),
             )
-        )
+        except Exception as exc:  # one odd item is a row of its own, never the whole feed's loss
+            broken.append((url, f"item unreadable: {exc!r}"))
+            continue
+        items.append(item)
     feed_title = _clean(parsed.feed.get("title")) if parsed.get("feed") else None
-    return ParsedFeed(title=feed_title, items=items, skipped=skipped, recovered_error=error)
+    return ParsedFeed(
+        title=feed_title, items=items, skipped=skipped, recovered_error=error, broken=broken
+    )
 
 
 def _entry_link(entry: Any) -> str | None:
@@ -132,11 +149,36 @@ def _authors(entry: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _entry_time(entry: Any, key: str) -> tuple[dt.datetime | None, str | None]:
+    """An entry's `published` or `updated` time in UTC and as written; (None, None) when
+    absent, unreadable, or outside the years a page can mean (`0000-00-00`, `9999-12-31`).
+
+    The written text is what the record carries: a time without an offset is the source's
+    local time, not UTC as feedparser assumes (and a zoneless RFC 822 date, which feedparser
+    drops, is read). Plain dict lookups: feedparser's own get() maps a missing key onto
+    the other.
+    """
+    from transforms.normalise import parse_timestamp
+
+    text = _clean(dict.get(entry, key))
+    value = parse_timestamp(text) if text else None
+    if value is not None:
+        return value, text
+    value = _struct_to_utc(dict.get(entry, f"{key}_parsed"))  # a form only feedparser reads
+    return value, (value.isoformat() if value is not None else None)
+
+
 def _struct_to_utc(value: Any) -> dt.datetime | None:
-    """feedparser normalises dates to a UTC struct_time."""
-    if not value:
+    """feedparser's UTC struct_time as a datetime; None when it is not one, or falls outside
+    the years a page can mean (feedparser shifts `0001-01-01T00:00+01:00` into year 0)."""
+    from transforms.normalise import EARLIEST_YEAR, LATEST_YEAR
+
+    try:
+        if not value or not EARLIEST_YEAR <= value[0] < LATEST_YEAR:
+            return None
+        return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
-    return dt.datetime.fromtimestamp(calendar.timegm(value), tz=dt.UTC)
 
 
 def _strip_tags(value: Any) -> str | None:
@@ -180,20 +222,30 @@ def parse_json_feed(body: bytes, feed_url: str) -> ParsedFeed:
         url = _item_url(feed_url, entry, link if isinstance(link, str) else None, skipped)
         if url is None:
             continue
+        published_text = _clean(_str(entry.get("date_published")))
+        updated_text = _clean(_str(entry.get("date_modified")))
+        published, updated = parse_timestamp(published_text), parse_timestamp(updated_text)
+        guid = entry.get("id")
         items.append(
             FeedItem(
                 url=url,
                 feed_url=feed_url,
-                title=_clean(entry.get("title")),
-                published=parse_timestamp(_str(entry.get("date_published"))),
-                updated=parse_timestamp(_str(entry.get("date_modified"))),
+                # a field of the wrong JSON type is absent, not its Python repr
+                title=_clean(_str(entry.get("title"))),
+                published=published,
+                updated=updated,
+                published_text=published_text if published is not None else None,
+                updated_text=updated_text if updated is not None else None,
                 authors=_json_authors(entry) or feed_authors,
-                summary=_clean(_strip_tags(entry.get("summary"))),
-                guid=_clean(entry.get("id")),
+                summary=_clean(_strip_tags(_str(entry.get("summary")))),
+                # ids are strings by the spec; many feeds write numbers
+                guid=_clean(
+                    guid if isinstance(guid, str | int) and not isinstance(guid, bool) else None
+                ),
             )
         )
     return ParsedFeed(
-        title=_clean(doc.get("title")), items=items, skipped=skipped, recovered_error=None
+        title=_clean(_str(doc.get("title"))), items=items, skipped=skipped, recovered_error=None
     )
 
 
@@ -229,7 +281,7 @@ def _json_authors(node: dict[str, Any]) -> tuple[str, ...]:
     raw = node.get("authors") or ([node["author"]] if isinstance(node.get("author"), dict) else [])
     names: list[str] = []
     for author in raw if isinstance(raw, list) else []:
-        name = _clean(author.get("name")) if isinstance(author, dict) else None
+        name = _clean(_str(author.get("name"))) if isinstance(author, dict) else None
         if name and name not in names:
             names.append(name)
     return tuple(names)
@@ -249,12 +301,12 @@ def discover_feed_links(html_body: bytes, page_url: str) -> list[str]:
         )
     except (ValueError, etree.ParserError):
         return []
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered, and linear on a page of thousands of links
     for link in tree.iterfind(".//link[@href]"):
         rels = (link.get("rel") or "").lower().split()
         kind = (link.get("type") or "").split(";")[0].strip().lower()
         if "alternate" in rels and kind in FEED_LINK_TYPES:
-            url = urljoin(page_url, (link.get("href") or "").strip())
-            if url.startswith(("http://", "https://")) and url not in found:
-                found.append(url)
-    return found
+            url = absolute_url(page_url, link.get("href") or "")
+            if url is not None:
+                found[url] = None
+    return list(found)

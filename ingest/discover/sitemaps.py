@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-
-NS_SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
-NS_NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
+from typing import Any
 
 
 class SitemapError(Exception):
@@ -24,6 +22,9 @@ class SitemapEntry:
     url: str
     lastmod: dt.datetime | None = None
     news_published: dt.datetime | None = None
+    # the publication time as the sitemap wrote it: a time without an offset is read in the
+    # source's timezone by the transform stage, which this module does not know
+    news_published_text: str | None = None
     news_title: str | None = None
     news_language: str | None = None
 
@@ -78,23 +79,22 @@ def parse_sitemap(body: bytes, sitemap_url: str, cap: int) -> Sitemap:
     for node in root:
         if _local(node.tag) != child:
             continue
-        loc = _text(node, "loc", NS_SITEMAP)
+        loc = _text(node, "loc")
         url = absolute_url(sitemap_url, loc) if loc else None
         if not url:
             bad_locs.append(loc or "")
             continue
-        news = node.find(f"{{{NS_NEWS}}}news")
+        news = _child(node, "news")
+        published_text = _text(news, "publication_date")
+        published = _date(published_text)
         entries.append(
             SitemapEntry(
                 url=url,
-                lastmod=_date(_text(node, "lastmod", NS_SITEMAP)),
-                news_published=_date(_text(news, "publication_date", NS_NEWS))
-                if news is not None
-                else None,
-                news_title=_text(news, "title", NS_NEWS) if news is not None else None,
-                news_language=_text(news.find(f"{{{NS_NEWS}}}publication"), "language", NS_NEWS)
-                if news is not None
-                else None,
+                lastmod=_date(_text(node, "lastmod")),
+                news_published=published,
+                news_published_text=published_text if published is not None else None,
+                news_title=_text(news, "title"),
+                news_language=_text(_child(news, "publication"), "language"),
             )
         )
     return Sitemap(
@@ -106,12 +106,19 @@ def _local(tag: object) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
-def _text(node: object, name: str, ns: str) -> str | None:
+def _child(node: Any, name: str) -> Any:
+    """The first child element named `name` in any namespace: sitemaps are written in the
+    0.9 namespace, the older 0.84 one, a misspelt one or none at all."""
     if node is None:
         return None
-    found = node.find(f"{{{ns}}}{name}")  # type: ignore[attr-defined]
-    if found is None:
-        found = node.find(name)  # type: ignore[attr-defined]  # sitemaps written without the namespace
+    for child in node:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _text(node: Any, name: str) -> str | None:
+    found = _child(node, name)
     text = (found.text or "").strip() if found is not None else ""
     return " ".join(text.split()) or None
 

@@ -71,7 +71,14 @@ class RobotsPolicy:
                 "robots_unavailable",
                 f"{origin(url)}/robots.txt could not be read, so its Sitemap: lines are unknown",
             )
-        return list(rules.sitemaps) if rules is not None else []
+        if rules is None:
+            return []
+        from ingest.discover.feeds import absolute_url
+
+        robots_url = f"{origin(url)}/robots.txt"
+        # a relative "Sitemap: /sitemap.xml" (not the standard, but common) is the site's
+        listed = (absolute_url(robots_url, s) or s for s in rules.sitemaps)
+        return list(dict.fromkeys(listed))
 
     def _rules(self, site: str) -> tuple[int, Protego | None]:
         from protego import Protego

@@ -363,3 +363,33 @@ def test_every_child_sitemap_is_read_within_a_few_runs_over_the_budget(tmp_path:
         # a child is read in full once; afterwards it answers 304, which costs no budget
         assert all(server.count(f"/child{n}.xml") >= 1 for n in range(7))
     assert stored[:3] == [2, 3, 2] and stored[3] == 0  # all seven articles within three runs
+
+
+def test_a_sitemap_in_the_old_0_84_namespace_is_read() -> None:
+    body = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.google.com/schemas/sitemap/0.84">'
+        b"<url><loc>https://n.example/a</loc><lastmod>2026-11-24</lastmod></url></urlset>"
+    )
+    sitemap = parse_sitemap(body, "https://n.example/sitemap.xml", 1 << 20)
+    assert sitemap.bad_locs == []
+    ((entry),) = sitemap.entries
+    assert entry.url == "https://n.example/a"
+    assert entry.lastmod == dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+
+
+def test_a_relative_sitemap_line_in_robots_txt_is_the_sites(tmp_path: Path) -> None:
+    site = write_site(tmp_path / "site", 1)
+    (site / "robots.txt").write_text("User-agent: *\nSitemap: /pages.xml\n", encoding="utf-8")
+    (site / "pages.xml").write_text(
+        urlset(["<url><loc>{{BASE_URL}}/a/0.html</loc></url>"]), encoding="utf-8"
+    )
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    sitemaps: ["{server.base_url}/robots.txt"]',
+        )
+        ref = ingest(sources, tmp_path / "data")
+        assert server.count("/pages.xml") == 1
+    assert ref["new"] == 1 and quarantined(tmp_path / "data") == []

@@ -75,3 +75,83 @@ def test_a_summary_of_unclosed_angle_brackets_is_stripped_in_linear_time() -> No
     body = json.dumps(feed).replace("&lt;", "<").encode()
     parsed = finishes_apart(parse_feed, body, "https://news.example/feed.json", within_s=20)
     assert parsed.items[0].summary is not None and parsed.items[0].summary.endswith("end")
+
+
+def rss_items(*items: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def test_an_item_dated_outside_the_calendar_loses_its_date_not_the_feed() -> None:
+    # feedparser shifts these out of the years a datetime holds; each once sank the whole feed
+    body = rss_items(
+        "<item><link>https://n.example/1</link><pubDate>0000-00-00</pubDate></item>",
+        "<item><link>https://n.example/2</link><pubDate>0001-01-01T00:00:00+01:00</pubDate></item>",
+        "<item><link>https://n.example/3</link><pubDate>9999-12-31T23:00:00-05:00</pubDate></item>",
+        "<item><link>https://n.example/4</link><pubDate>Thu, 06 Apr 2023 11:03:23 +0200</pubDate></item>",
+    )
+    feed = parse_feed(body, "https://n.example/feed.xml")
+    assert [i.url.rsplit("/", 1)[1] for i in feed.items] == ["1", "2", "3", "4"]
+    assert [i.published for i in feed.items[:3]] == [None, None, None]
+    assert [i.published_text for i in feed.items[:3]] == [None, None, None]
+    assert feed.items[3].published == dt.datetime(2023, 4, 6, 9, 3, 23, tzinfo=UTC)
+    assert feed.items[3].published_text == "Thu, 06 Apr 2023 11:03:23 +0200"
+
+
+def test_a_feed_time_without_an_offset_is_read_in_the_sources_timezone() -> None:
+    from transforms.articles import choose_published
+
+    fetched = dt.datetime(2023, 7, 10, tzinfo=UTC)
+    body = rss_items(
+        # RFC 822 without a zone (feedparser drops it), and ISO without an offset
+        "<item><link>https://n.example/1</link><pubDate>Sun, 09 Jul 2023 19:20:36</pubDate></item>",
+        "<item><link>https://n.example/2</link><pubDate>2023-07-09T19:20:36</pubDate></item>",
+    )
+    for item in parse_feed(body, "https://n.example/feed.xml").items:
+        assert item.published_text is not None
+        record = {"url": item.url, "feed_published": item.published_text}
+        assert choose_published(record, fetched, "Asia/Tokyo") == (
+            dt.datetime(2023, 7, 9, 10, 20, 36, tzinfo=UTC),
+            "feed+source_timezone",
+        )
+
+
+def test_one_unreadable_item_is_named_and_the_rest_of_the_feed_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ingest.discover.feeds as feeds
+
+    real = feeds._authors
+
+    def authors(entry: object) -> tuple[str, ...]:
+        if "odd" in str(entry.get("link")):  # type: ignore[attr-defined]
+            raise RuntimeError("an item no rule foresaw")
+        return real(entry)
+
+    monkeypatch.setattr(feeds, "_authors", authors)
+    body = rss_items(
+        "<item><link>https://n.example/odd</link></item>",
+        "<item><link>https://n.example/fine</link></item>",
+    )
+    feed = parse_feed(body, "https://n.example/feed.xml")
+    assert [i.url for i in feed.items] == ["https://n.example/fine"]
+    ((url, why),) = feed.broken
+    assert url == "https://n.example/odd" and "an item no rule foresaw" in why
+
+
+def test_a_json_feed_with_a_byte_order_mark_and_fields_of_the_wrong_type() -> None:
+    body = b"\xef\xbb\xbf" + (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": ["not", "a", "string"],'
+        b' "items": [{"id": 17, "url": "https://n.example/1", "title": {"x": 1},'
+        b' "summary": 5, "date_published": "2023-07-09T19:20:36",'
+        b' "authors": [{"name": ["A"]}, {"name": "Bo Lee"}]}]}'
+    )
+    # served as text/plain, so only the body says it is JSON
+    feed = parse_feed(body, "https://n.example/feed.json", "text/plain")
+    (item,) = feed.items
+    assert feed.title is None and item.title is None and item.summary is None
+    assert item.guid == "17" and item.authors == ("Bo Lee",)
+    assert item.published_text == "2023-07-09T19:20:36"
