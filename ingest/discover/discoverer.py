@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +35,8 @@ class Discovery:
     not_modified: int = 0
     repeated: int = 0
     out_of_window: int = 0
-    # sitemaps over the run's budget, with their nesting depth: the next run reads them first
+    # sitemaps over the run's budget, with their nesting depth: the next run reads them
+    # right after the configured ones
     deferred_sitemaps: list[tuple[str, int]] = field(default_factory=list)
 
     def add(self, item: dict[str, Any]) -> None:
@@ -68,13 +69,17 @@ class Discoverer:
         # a linked feed or child sitemap -> the document listing it
         self.parents: dict[str, str] = {}
         self.visited: set[str] = set()  # every feed, page and sitemap requested in this run
+        # per document that answered unchanged: what it listed when last read in full
+        self.known_children: dict[str, tuple[str, ...] | None] = {}
 
     def run(self) -> Discovery:
         for url in self.source.feeds:
             self._guard(url, self._feed, url, True)
         if self.source.homepage:
             self._guard(self.source.homepage, self._homepage, self.source.homepage)
-        sitemaps = self.state.sitemap_backlog(self.source.id)
+        # the configured sitemaps (a news sitemap: the freshest items) come first, then what
+        # the last run deferred, then what they lead to: a long backlog never starves them
+        sitemaps: list[tuple[str, int]] = []
         for url in self.source.sitemaps:
             if urlsplit(url).path == "/robots.txt":
                 self._guard(
@@ -82,7 +87,7 @@ class Discoverer:
                 )
             else:
                 sitemaps.append((url, 1))
-        self._sitemaps(sitemaps)
+        self._sitemaps([*sitemaps, *self.state.sitemap_backlog(self.source.id)])
         for url in self.state.pending_retries(self.source.id):
             if url not in self.found.items:
                 self.found.items[url] = {"url": url, "feed_url": None, "retry": True}
@@ -151,23 +156,40 @@ class Discoverer:
             etag=known.etag if known else None,
             last_modified=known.last_modified if known else None,
         )
+        self.known_children[url] = known.children if known is not None else None
         if response.not_modified:
             self.found.not_modified += 1
             return None
         digest = hashlib.sha256(response.body).hexdigest()
         self.found.validators[url] = Validators(
-            response.headers.get("ETag"), response.headers.get("Last-Modified"), digest
+            response.headers.get("ETag"),
+            response.headers.get("Last-Modified"),
+            digest,
+            known.children if known is not None else None,  # (replaced if it is read)
         )
         if known is not None and known.content_hash == digest:
             self.found.not_modified += 1
             return None
         return response
 
+    def _listed(self, url: str, children: list[str]) -> None:
+        """Record what `url` lists that must be followed even while `url` does not change."""
+        if url in self.found.validators:
+            self.found.validators[url] = replace(
+                self.found.validators[url], children=tuple(children) or None
+            )
+
+    def _unchanged_lists(self, url: str) -> tuple[str, ...]:
+        """What `url` listed when last read in full, now that it answered unchanged."""
+        return self.known_children.get(url) or ()
+
     def _feed(self, url: str, autodiscover: bool) -> None:
         from ingest.discover.feeds import FeedError, discover_feed_links, parse_feed
 
         response = self._conditional_get(url, FEED_ACCEPT)
         if response is None:
+            # a page advertising its feeds does not change when they do
+            self._follow_feeds(list(self._unchanged_lists(url)) if autodiscover else [], url)
             return
         try:
             feed = parse_feed(response.body, response.url, response.headers.get("Content-Type"))
@@ -179,10 +201,11 @@ class Discoverer:
             )
             if not links:
                 raise
-            for link in self._advertised(links, url):  # a page advertising its feeds
-                if self._follows(link, url):
-                    self._guard(link, self._feed, link, False)
+            advertised = self._advertised(links, url)  # a page advertising its feeds
+            self._listed(url, advertised)
+            self._follow_feeds(advertised, url)
             return
+        self._listed(url, [])  # a feed itself, not a page listing feeds
         if feed.recovered_error:
             self.found.problems.append(
                 (
@@ -193,18 +216,26 @@ class Discoverer:
             )
         for label, why in feed.skipped:
             self.found.problems.append((url, "no_link", f"{label}: {why}"))
+        for link, why in feed.broken:
+            self.found.problems.append((link, "bad_item", f"in {url}: {why}"))
         for item in feed.items:
             self.found.add(
                 {
                     "url": item.url,
                     "feed_url": item.feed_url,
                     "feed_title": item.title,
-                    "feed_published": _iso(item.published or item.updated),
+                    # as written, for the transform stage to read in the source's timezone
+                    "feed_published": item.published_text if item.published else item.updated_text,
                     "feed_updated": _iso(item.updated),
                     "feed_authors": list(item.authors),
                     "feed_summary": item.summary,
                 }
             )
+
+    def _follow_feeds(self, links: list[str], page: str, skip: tuple[str, ...] = ()) -> None:
+        for link in links:
+            if link not in skip and self._follows(link, page):
+                self._guard(link, self._feed, link, False)
 
     def _homepage(self, url: str) -> None:
         from ingest.discover.feeds import FeedError, discover_feed_links
@@ -217,9 +248,7 @@ class Discoverer:
                 f"{url} advertises no feed (no <link rel=alternate> of a feed type)",
                 reason="no_feed_found",
             )
-        for link in self._advertised(links, url):
-            if link not in self.source.feeds and self._follows(link, url):
-                self._guard(link, self._feed, link, False)
+        self._follow_feeds(self._advertised(links, url), url, skip=tuple(self.source.feeds))
 
     def _advertised(self, links: list[str], page: str) -> list[str]:
         """The first ADVERTISED_FEEDS of the feeds a page advertises; a row names the rest."""
@@ -244,8 +273,9 @@ class Discoverer:
     def _sitemaps(self, queue: list[tuple[str, int]]) -> None:
         """Read sitemaps breadth first. The run's budget counts the sitemaps that changed
         (a 304 or an identical body is free) and, at ten times that, every request; what is
-        left over is deferred and read first by the next run, so every child is read within
-        a bounded number of runs however long the index is."""
+        left over is deferred and read by the next run before anything newly listed (after the
+        configured sitemaps), so every child is read within a bounded number of runs however
+        long the index is."""
         from ingest.discover.sitemaps import parse_sitemap
 
         budget = self.settings.sitemaps_per_run
@@ -262,9 +292,18 @@ class Discoverer:
                 nonlocal changed
                 response = self._conditional_get(url, SITEMAP_ACCEPT)
                 if response is None:
+                    # an index that has not changed still leads to children that may have:
+                    # those it gave no <lastmod> for (one it gave is as it was then)
+                    if depth < self.settings.sitemap_depth:
+                        queue.extend(
+                            (child, depth + 1)
+                            for child in self._unchanged_lists(url)
+                            if self._follows(child, url)
+                        )
                     return
                 changed += 1
                 sitemap = parse_sitemap(response.body, response.url, self.settings.max_page_bytes)
+                undated: list[str] = []
                 for loc in sitemap.bad_locs:
                     self.found.problems.append(
                         (url, "bad_link", f"<loc>{loc[:200]}</loc> is not a usable URL")
@@ -284,32 +323,36 @@ class Discoverer:
                                     f"nested deeper than {self.settings.sitemap_depth} levels under {url}",
                                 )
                             )
-                        elif self._follows(entry.url, url):
-                            queue.append((entry.url, depth + 1))
+                        else:
+                            if entry.date is None and not loop:
+                                undated.append(entry.url)
+                            if self._follows(entry.url, url):
+                                queue.append((entry.url, depth + 1))
                         continue
                     self.found.add(
                         {
                             "url": entry.url,
                             "feed_url": url,
                             "feed_title": entry.news_title,
-                            "feed_published": _iso(entry.news_published),
+                            "feed_published": entry.news_published_text,
                             "feed_updated": _iso(entry.lastmod),
                             "feed_language": entry.news_language,
                         }
                     )
+                self._listed(url, undated)
 
             self._guard(url, one)
         for url, depth in queue:
             if url in seen:
                 continue
             seen.add(url)
-            self._unsettle(url)
+            # (its parent stays settled: the backlog, committed with the run, keeps it)
             self.found.deferred_sitemaps.append((url, depth))
             self.found.problems.append(
                 (
                     url,
                     "sitemap_limit",
-                    f"over the run's budget of {budget} changed sitemaps; read first in the next run",
+                    f"over the run's budget of {budget} changed sitemaps; read in the next run",
                 )
             )
 

@@ -9,6 +9,9 @@ shared by several machines (ingest.fetch.statedb).
 - `host_slots`: the next moment each host may be contacted (the shared rate limiter), and
   `host_sent`: when its last request went out and when it was answered (checked just before
   each request, so that one host's requests never overlap).
+- `listed`: per feed page or sitemap index, the documents it listed when last read in full
+  (feeds a page advertises, child sitemaps without a <lastmod>): a parent that has not
+  changed still leads to them, for they change without it.
 - `sitemap_backlog`: per source, the sitemaps a run deferred (over its budget), in order.
 
 Every process (CLI, Airflow task, on any machine) opens the same state; writers are
@@ -18,6 +21,7 @@ serialised by SQLite's lock or PostgreSQL's row locks.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -48,11 +52,19 @@ CREATE TABLE IF NOT EXISTS host_slots (host TEXT PRIMARY KEY, next_at REAL NOT N
 CREATE TABLE IF NOT EXISTS host_sent (
     host TEXT PRIMARY KEY, sent_at REAL NOT NULL, answered_at REAL
 );
+CREATE TABLE IF NOT EXISTS listed (
+    url TEXT PRIMARY KEY, children TEXT, prev_children TEXT, run_key TEXT
+);
 CREATE TABLE IF NOT EXISTS sitemap_backlog (
     source_id TEXT NOT NULL, position INTEGER NOT NULL, url TEXT NOT NULL, depth INTEGER NOT NULL,
     PRIMARY KEY (source_id, position)
 );
 """
+
+
+def _children(stored: str | None) -> tuple[str, ...] | None:
+    return None if stored is None else tuple(json.loads(stored))
+
 
 # Outcomes worth trying again on the next run: the server or the network may recover.
 TRANSIENT_PREFIXES = (
@@ -76,6 +88,13 @@ class Validators:
     etag: str | None
     last_modified: str | None
     content_hash: str | None
+    # the documents this one listed (a page's advertised feeds, an index's child sitemaps
+    # without <lastmod>), followed even when it has not changed; None: it lists none
+    children: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:  # (read back from a run's JSON summary as a list)
+        if self.children is not None and not isinstance(self.children, tuple):
+            object.__setattr__(self, "children", tuple(self.children))
 
 
 @dataclass(frozen=True)
@@ -134,13 +153,23 @@ class CrawlState:
             if row is None:
                 return None
             data = dict(zip([d[0] for d in cursor.description], row, strict=True))
+            listed = con.execute(
+                "SELECT children, prev_children, run_key FROM listed WHERE url = ?", (url,)
+            ).fetchone()
         if data["run_key"] == run_key:
             if not (data["prev_etag"] or data["prev_last_modified"] or data["prev_content_hash"]):
                 return None
+            children = listed[1] if listed is not None and listed[2] == run_key else None
             return Validators(
-                data["prev_etag"], data["prev_last_modified"], data["prev_content_hash"]
+                data["prev_etag"],
+                data["prev_last_modified"],
+                data["prev_content_hash"],
+                _children(children),
             )
-        return Validators(data["etag"], data["last_modified"], data["content_hash"])
+        children = listed[0] if listed is not None else None
+        return Validators(
+            data["etag"], data["last_modified"], data["content_hash"], _children(children)
+        )
 
     def save_validators(self, updates: dict[str, Validators], run_key: str) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
@@ -167,6 +196,25 @@ class CrawlState:
                     "checked_at = excluded.checked_at",
                     (url, etag, modified, v.content_hash, *prev, run_key, now),
                 )
+                self._save_children(con, url, v.children, run_key)
+
+    def _save_children(
+        self, con: Session, url: str, children: tuple[str, ...] | None, run_key: str
+    ) -> None:
+        row = con.execute(
+            "SELECT children, prev_children, run_key FROM listed WHERE url = ?"
+            + self.db.for_update,
+            (url,),
+        ).fetchone()
+        if row is None and children is None:
+            return
+        prev = None if row is None else (row[1] if row[2] == run_key else row[0])
+        con.execute(
+            "INSERT INTO listed VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+            "children = excluded.children, prev_children = excluded.prev_children, "
+            "run_key = excluded.run_key",
+            (url, None if children is None else json.dumps(list(children)), prev, run_key),
+        )
 
     # ------------------------------------------------------------------------- article URLs
 

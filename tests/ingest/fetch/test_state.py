@@ -48,6 +48,24 @@ def test_validators_are_kept_per_url_and_a_rerun_sees_the_ones_before_it(
         assert not (tmp_path / "state" / "crawl.sqlite").exists()
 
 
+def test_what_a_document_listed_is_kept_with_its_validators_and_a_rerun_sees_the_earlier(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    page, a, b = "https://a.example/news", "https://a.example/a.xml", "https://a.example/b.xml"
+    with CrawlState(tmp_path, state_url) as state:
+        state.save_validators({page: Validators('"e1"', None, "h1", (a,))}, "run1")
+        assert state.validators(page, "run2") == Validators('"e1"', None, "h1", (a,))
+        state.save_validators({page: Validators('"e2"', None, "h2", (a, b))}, "run2")
+        state.save_validators({page: Validators('"e3"', None, "h3", (b,))}, "run2")
+        assert state.validators(page, "run2") == Validators('"e1"', None, "h1", (a,))
+        assert state.validators(page, "run3") == Validators('"e3"', None, "h3", (b,))
+        # read back from a run's JSON summary, the list is a tuple again
+        assert Validators('"e4"', None, "h4", [a]) == Validators('"e4"', None, "h4", (a,))  # type: ignore[arg-type]
+        # a document that lists nothing any more leads nowhere
+        state.save_validators({page: Validators('"e5"', None, "h5")}, "run4")
+        assert state.validators(page, "run5") == Validators('"e5"', None, "h5")
+
+
 def test_nul_bytes_from_a_server_are_kept_out_of_the_state(
     tmp_path: Path, state_url: str | None
 ) -> None:
