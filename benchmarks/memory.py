@@ -66,6 +66,7 @@ def run_once(base_url: str, scratch: Path) -> tuple[float, float]:
 settings:
   allow_networks: ["127.0.0.0/8"]
   rate_limit_per_host: 100
+  items_per_run: 100000  # every item in the one run measured
 sources:
   - id: memory
     name: Memory

@@ -70,6 +70,7 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "sitemap_depth": (True, 1, 10, "levels of nested sitemap indexes"),
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
     "sitemaps_per_run": (True, 1, 100_000, "changed sitemaps read in one run"),
+    "items_per_run": (True, 1, 10_000_000, "new items one run of a source fetches"),
     "chunk_items": (True, 10, 100_000, "items a stage holds in memory at once"),
     "extract_cpu_s": (False, 0.1, 3600, "seconds of CPU the extraction of one page may take"),
     "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
@@ -180,6 +181,9 @@ class Settings:
     sitemap_depth: int = 3
     sitemap_lookback_days: float = 3.0
     sitemaps_per_run: int = 200
+    # new items fetched per run, the freshest first; the rest wait in the crawl state's
+    # item backlog for the next runs (a first run over a long sitemap ends in hours, not days)
+    items_per_run: int = 1000
     chunk_items: int = 500
     extract_cpu_s: float = (
         10.0  # a page over it is quarantined as too_slow (ingest.extract.cpu_limit)

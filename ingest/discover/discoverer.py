@@ -227,6 +227,8 @@ class Discoverer:
                     # as written, for the transform stage to read in the source's timezone
                     "feed_published": item.published_text if item.published else item.updated_text,
                     "feed_updated": _iso(item.updated),
+                    # what orders the items over the run's item budget (freshest first)
+                    "feed_time": _iso(item.published or item.updated),
                     "feed_authors": list(item.authors),
                     "feed_summary": item.summary,
                 }
@@ -336,6 +338,7 @@ class Discoverer:
                             "feed_title": entry.news_title,
                             "feed_published": entry.news_published_text,
                             "feed_updated": _iso(entry.lastmod),
+                            "feed_time": _iso(entry.date),
                             "feed_language": entry.news_language,
                         }
                     )

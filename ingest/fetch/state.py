@@ -13,6 +13,10 @@ shared by several machines (ingest.fetch.statedb).
   (feeds a page advertises, child sitemaps without a <lastmod>): a parent that has not
   changed still leads to them, for they change without it.
 - `sitemap_backlog`: per source, the sitemaps a run deferred (over its budget), in order.
+- `item_backlog`: per source, the items runs deferred over their item budget
+  (`items_per_run`), with the listing's time for each (the freshest are taken first), and
+  the run that took each one out (kept until the next run commits, so re-running that run
+  takes the same items).
 
 Every process (CLI, Airflow task, on any machine) opens the same state; writers are
 serialised by SQLite's lock or PostgreSQL's row locks.
@@ -27,6 +31,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ingest.fetch.statedb import Session, open_state_db, state_url
 
@@ -54,6 +59,11 @@ CREATE TABLE IF NOT EXISTS host_sent (
 );
 CREATE TABLE IF NOT EXISTS listed (
     url TEXT PRIMARY KEY, children TEXT, prev_children TEXT, run_key TEXT
+);
+CREATE TABLE IF NOT EXISTS item_backlog (
+    source_id TEXT NOT NULL, url TEXT NOT NULL, item TEXT NOT NULL, feed_time TEXT,
+    taken_by TEXT,
+    PRIMARY KEY (source_id, url)
 );
 CREATE TABLE IF NOT EXISTS sitemap_backlog (
     source_id TEXT NOT NULL, position INTEGER NOT NULL, url TEXT NOT NULL, depth INTEGER NOT NULL,
@@ -308,6 +318,58 @@ class CrawlState:
                 "INSERT INTO sitemap_backlog VALUES (?, ?, ?, ?)",
                 [(source_id, i, url, depth) for i, (url, depth) in enumerate(backlog)],
             )
+
+    # -------------------------------------------------------------------------- item backlog
+
+    def item_backlog(self, source_id: str, limit: int, run_key: str) -> list[dict[str, Any]]:
+        """The `limit` freshest items earlier runs of the source deferred (undated ones last),
+        and the ones `run_key` took out when it ran before (a re-run takes them again)."""
+        with self._read() as con:
+            rows = con.execute(
+                "SELECT item FROM item_backlog WHERE source_id = ? "
+                "AND (taken_by IS NULL OR taken_by = ?) "
+                "ORDER BY feed_time IS NULL, feed_time DESC, url LIMIT ?",
+                (source_id, run_key, limit),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def save_item_backlog(
+        self,
+        source_id: str,
+        taken: Iterable[str],
+        deferred: Iterable[dict[str, Any]],
+        run_key: str,
+    ) -> None:
+        """Commit a run's item budget: the backlog items it took (or found already known) are
+        marked as taken by it, and dropped when a later run commits; `deferred` items wait."""
+        with self._tx() as con:
+            con.execute(
+                "DELETE FROM item_backlog WHERE source_id = ? AND taken_by IS NOT NULL "
+                "AND taken_by != ?",
+                (source_id, run_key),
+            )
+            con.executemany(
+                "UPDATE item_backlog SET taken_by = ? WHERE source_id = ? AND url = ?",
+                [(run_key, source_id, url) for url in taken],
+            )
+            con.executemany(
+                "INSERT INTO item_backlog VALUES (?, ?, ?, ?, NULL) "
+                "ON CONFLICT (source_id, url) DO UPDATE SET item = excluded.item, "
+                "feed_time = excluded.feed_time, taken_by = NULL",
+                [
+                    (source_id, item["url"], json.dumps(item), item.get("feed_time"))
+                    for item in deferred
+                ],
+            )
+
+    def item_backlog_size(self, source_id: str) -> int:
+        """Items of the source waiting in the backlog."""
+        with self._read() as con:
+            row = con.execute(
+                "SELECT COUNT(*) FROM item_backlog WHERE source_id = ? AND taken_by IS NULL",
+                (source_id,),
+            ).fetchone()
+        return int(row[0])
 
     # ---------------------------------------------------------------------------- robots.txt
 

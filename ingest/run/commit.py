@@ -232,9 +232,19 @@ def _commit_state(
     outcomes += [Outcome(p["url"], p["reason"]) for p in problems if p["stage"] != "discover"]
     summary = read_json(work / "discover.json")
     validators = summary.get("validators", {})
+    deferred = list(read_jsonl(work / "deferred.jsonl")) if summary.get("deferred_items") else []
+    waiting = {item["url"] for item in deferred}
     with CrawlState(root, settings.state_url) as state:
-        state.record_outcomes(source.id, outcomes, run.key)
-        state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)
+        # the backlogs first: a commit cut short after them leaves the validators unsaved,
+        # and the next run lists the same items again (nothing deferred is lost)
         state.save_sitemap_backlog(
             source.id, [(url, int(depth)) for url, depth in summary.get("deferred_sitemaps", [])]
         )
+        state.save_item_backlog(
+            source.id,
+            [url for url in summary.get("backlog_read", []) if url not in waiting],
+            deferred,
+            run.key,
+        )
+        state.record_outcomes(source.id, outcomes, run.key)
+        state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)

@@ -113,6 +113,23 @@ def log_stage(source_id: str, stage: str, result: Any, seconds: float) -> None:
 # ---------------------------------------------------------------------------------- stages
 
 
+def within_budget(
+    todo: list[dict[str, Any]], budget: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the `budget` freshest items by the time their listing gave, then the undated ones in
+    listing order; the rest, deferred to the next runs). Within budget: everything, as
+    listed."""
+    if len(todo) <= budget:
+        return todo, []
+    dated = sorted(
+        (item for item in todo if item.get("feed_time")),
+        key=lambda item: str(item["feed_time"]),
+        reverse=True,
+    )
+    ordered = dated + [item for item in todo if not item.get("feed_time")]
+    return ordered[:budget], ordered[budget:]
+
+
 @_timed("discover")
 def discover(
     source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
@@ -130,13 +147,41 @@ def discover(
         HttpClient(settings, state, budget=budget) as client,
     ):
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
-        items = list(found.items.values())
+        # what earlier runs left over their item budget competes with what is new
+        backlog = state.item_backlog(source.id, settings.items_per_run, run.key)
+        items = [
+            *found.items.values(),
+            *(item for item in backlog if item["url"] not in found.items),
+        ]
         todo, skipped = split_known(items, state, run.key, settings, refetch)
+        todo, deferred = within_budget(todo, settings.items_per_run)
+        # (those the backlog holds beyond what was read of it wait too)
+        waiting = len(deferred) + max(0, state.item_backlog_size(source.id) - len(backlog))
     problems = [
         problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems
     ]
-    path = write_jsonl(work / "discovered.jsonl", found.items.values())
+    if waiting:
+        first = f" (first: {deferred[0]['url']})" if deferred else ""
+        problems.append(
+            problem(
+                [*source.feeds, *source.sitemaps, source.homepage or ""][0],  # the source's
+                source,
+                run,
+                "discover",
+                "item_limit",
+                f"{len(todo)} items are fetched in this run, its budget (the setting items_per_run: "
+                f"{settings.items_per_run}, the freshest first); {waiting} wait for the next "
+                f"runs{first}",
+            )
+        )
+    later = {item["url"] for item in deferred}
+    items = [item for item in items if item["url"] not in later]
+    path = write_jsonl(work / "discovered.jsonl", items)
+    if deferred:
+        write_jsonl(work / "deferred.jsonl", deferred)
+    else:  # (an earlier attempt's, when this one defers nothing)
+        (work / "deferred.jsonl").unlink(missing_ok=True)
     write_jsonl(work / "quarantine-discover.jsonl", problems)
     write_json(
         work / "discover.json",
@@ -146,6 +191,9 @@ def discover(
             "repeated": found.repeated,
             "out_of_window": found.out_of_window,
             "deferred_sitemaps": found.deferred_sitemaps,
+            "backlog_read": [item["url"] for item in backlog],
+            "deferred_items": len(deferred),
+            "waiting_items": waiting,
             "bytes": client.bytes_fetched,
             "requests": client.requests_made,
             "waited": budget.spent,

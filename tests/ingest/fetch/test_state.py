@@ -265,3 +265,38 @@ def test_a_state_connection_the_server_dropped_is_opened_again(
         state.save_robots("https://a.example", 200, "second")  # a new connection, same state
         status, body, _ = state.robots("https://a.example") or (0, "", 0.0)
         assert (status, body) == (200, "second")
+
+
+def test_the_item_backlog_gives_the_freshest_first_and_a_rerun_takes_the_same(
+    tmp_path: Path, state_url: str | None
+) -> None:
+    def item(n: int, time: str | None) -> dict[str, object]:
+        return {"url": f"https://a.example/{n}", "feed_time": time, "feed_title": f"Story {n}"}
+
+    items = [
+        item(0, "2026-11-20T10:00:00+00:00"),
+        item(1, None),
+        item(2, "2026-11-22T10:00:00+00:00"),
+        item(3, "2026-11-21T10:00:00+00:00"),
+        item(4, None),
+    ]
+    with CrawlState(tmp_path, state_url) as state:
+        state.save_item_backlog("s", [], items, "run1")
+        assert state.item_backlog_size("s") == 5 and state.item_backlog_size("other") == 0
+        first = state.item_backlog("s", 3, "run2")
+        assert [i["url"][-1] for i in first] == ["2", "3", "0"]  # dated, freshest first
+        assert first[0] == items[2]  # the whole item comes back
+        state.save_item_backlog("s", [i["url"] for i in first], [], "run2")
+        assert state.item_backlog_size("s") == 2
+        # run2 again takes what it took, and what is left
+        again = state.item_backlog("s", 10, "run2")
+        assert sorted(i["url"][-1] for i in again) == ["0", "1", "2", "3", "4"]
+        # a later run sees only what is left (undated, by URL); its commit drops run2's
+        later = state.item_backlog("s", 10, "run3")
+        assert [i["url"][-1] for i in later] == ["1", "4"]
+        state.save_item_backlog("s", ["https://a.example/1"], [item(4, None)], "run3")
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run2")] == ["4"]
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run3")] == ["1", "4"]
+        # deferred again, an item waits again
+        state.save_item_backlog("s", [], [item(1, None)], "run4")
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run5")] == ["1", "4"]

@@ -1,0 +1,117 @@
+"""A run fetches at most `items_per_run` new items, the freshest first; the rest wait in the
+crawl state's item backlog and later runs take them, each page requested once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from ingest.config import load_sources
+from ingest.run.model import Run
+from ingest.run.stages import run_source, within_budget
+from ingest.siteserver import serve_site
+from tests.ingest.sites import article_html, sources_file
+
+NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
+DATED = 9  # pages /a/0 ... /a/8 dated, /a/0 the freshest; /a/9 ... /a/11 undated
+PAGES = 12
+
+
+def site_with_sitemap(root: Path) -> Path:
+    (root / "a").mkdir(parents=True)
+    entries = []
+    for n in range(PAGES):
+        (root / "a" / f"{n}.html").write_text(article_html(n), encoding="utf-8")
+        lastmod = (
+            f"<lastmod>{(NOW - dt.timedelta(hours=n + 1)).isoformat()}</lastmod>"
+            if n < DATED
+            else ""
+        )
+        entries.append(f"<url><loc>{{{{BASE_URL}}}}/a/{n}.html</loc>{lastmod}</url>")
+    # listed oldest first, so the listing's order is not the order taken
+    (root / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(reversed(entries))
+        + "</urlset>",
+        encoding="utf-8",
+    )
+    return root
+
+
+def stored_pages(data: Path) -> list[int]:
+    urls = ds.dataset(data / "articles", format="parquet", partitioning="hive").to_table()
+    return sorted(int(u.rsplit("/", 1)[1].split(".")[0]) for u in urls["url"].to_pylist())
+
+
+def reasons(data: Path) -> list[str]:
+    folder = data / "quarantine"
+    if not folder.exists():
+        return []
+    table = ds.dataset(folder, format="parquet", partitioning="hive").to_table()
+    return [str(r) for r in table["reason"].to_pylist()]
+
+
+def test_a_long_listing_is_fetched_over_several_runs_freshest_first(tmp_path: Path) -> None:
+    site = site_with_sitemap(tmp_path / "site")
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    sitemaps: ["{server.base_url}/sitemap.xml"]',
+            settings="  items_per_run: 5",
+        )
+        config = load_sources(sources)
+        news = []
+        after = []
+        for hour in range(4):
+            at = NOW + dt.timedelta(minutes=10 * hour)
+            ref = run_source(config.sources[0], config.settings, data, Run(f"r{hour}", at, at))
+            news.append(ref["new"])
+            after.append(stored_pages(data))
+        pages_requested = [server.count(f"/a/{n}.html") for n in range(PAGES)]
+        sitemap_requests = server.count("/sitemap.xml")
+    assert news == [5, 5, 2, 0]
+    assert after[0] == [0, 1, 2, 3, 4]  # the freshest five
+    # then the rest of the dated, then one of the undated
+    assert after[1][:DATED] == list(range(DATED)) and len(after[1]) == 10
+    assert after[2] == list(range(PAGES))
+    assert pages_requested == [1] * PAGES  # each page once, none twice
+    assert sitemap_requests == 4  # asked every run (answering unchanged after the first)
+    # the two runs that left items behind say so, once each
+    assert reasons(data).count("item_limit") == 2
+
+
+def test_a_rerun_of_a_run_takes_the_same_items(tmp_path: Path) -> None:
+    site = site_with_sitemap(tmp_path / "site")
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml",
+            server.base_url,
+            feeds=[],
+            extra=f'    sitemaps: ["{server.base_url}/sitemap.xml"]',
+            settings="  items_per_run: 5",
+        )
+        config = load_sources(sources)
+        source, settings = config.sources[0], config.settings
+        run_source(source, settings, data, Run("r0", NOW, NOW))
+        second = Run("r1", NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=1))
+        run_source(source, settings, data, second)
+        taken = stored_pages(data)
+        assert len(taken) == 10
+        run_source(source, settings, data, second)  # run again (a cleared Airflow task)
+        assert stored_pages(data) == taken
+        third = Run("r2", NOW + dt.timedelta(hours=2), NOW + dt.timedelta(hours=2))
+        assert run_source(source, settings, data, third)["new"] == 2
+    assert stored_pages(data) == list(range(PAGES))
+
+
+def test_within_budget_keeps_the_listing_order_when_under_it() -> None:
+    items = [{"url": f"u{n}", "feed_time": t} for n, t in enumerate(["b", None, "c", "a"])]
+    assert within_budget(items, 4) == (items, [])
+    taken, left = within_budget(items, 2)
+    assert [i["url"] for i in taken] == ["u2", "u0"] and [i["url"] for i in left] == ["u3", "u1"]
