@@ -20,7 +20,15 @@ current one (transforms/url_migration.py).
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    quote,
+    unquote_plus,
+    urlencode,
+    urljoin,
+    urlsplit,
+    urlunsplit,
+)
 
 import idna
 from w3lib.url import canonicalize_url as _w3lib_canonical
@@ -120,6 +128,18 @@ def normalise_url(url: str) -> str:
     if not host:  # no authority: a path must not read as one ("//host/...")
         path = "/" + path.lstrip("/")
     return urlunsplit((scheme, host, path, _query(parts.query), ""))
+
+
+def request_url(url: str) -> str:
+    """`url` as a crawler asks for it: without its fragment (never sent) and its tracking
+    parameters (they say how a reader arrived, not what to serve), everything else spelt as
+    given, so one article listed as `a?utm_source=rss` and `a#comments` is requested once."""
+    parts = urlsplit(url)
+    fields = [field for field in parts.query.split("&") if field]
+    kept = [field for field in fields if not _tracking(unquote_plus(field.split("=", 1)[0]))]
+    if len(kept) == len(fields):
+        return url.split("#", 1)[0]
+    return urlunsplit(parts._replace(query="&".join(kept), fragment=""))
 
 
 def respell(url: str, canonical: str) -> str:

@@ -19,6 +19,7 @@ from ingest.fetch.errors import FetchError
 from ingest.fetch.http import HttpClient, Response
 from ingest.fetch.state import CrawlState, Validators
 from transforms.exceptions import STORAGE_FAULTS
+from transforms.urls import request_url
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1"
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, */*;q=0.1"
@@ -40,6 +41,8 @@ class Discovery:
     deferred_sitemaps: list[tuple[str, int]] = field(default_factory=list)
 
     def add(self, item: dict[str, Any]) -> None:
+        # one article listed as `a?utm_source=rss` and `a#comments` is one item, asked once
+        item["url"] = request_url(item["url"])
         if item["url"] in self.items:
             self.repeated += 1  # the same link in two feeds, or twice in one
         else:

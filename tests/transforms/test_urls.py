@@ -26,6 +26,7 @@ from transforms.urls import (
     article_id,
     canonical_url,
     normalise_url,
+    request_url,
 )
 
 # spellings a browser, a feed or a sitemap gives of one URL: each pair must get one id
@@ -356,3 +357,20 @@ def test_the_command_migrates_and_says_so(
     assert "nothing to migrate" in capsys.readouterr().out
     assert main(["migrate-urls", "--data", str(tmp_path), "--window-days", "-1"]) == 2
     assert "--window-days" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "asked"),
+    [
+        ("https://a.example/x?utm_source=rss&id=3#c", "https://a.example/x?id=3"),
+        ("https://a.example/x#top", "https://a.example/x"),
+        ("https://a.example/x?FBCLID=1", "https://a.example/x"),
+        ("https://a.example/x?utm%5Fsource=rss", "https://a.example/x"),
+        # everything else as given: order, spelling and empty fields
+        ("https://a.example/x?b=2&a=%7e1", "https://a.example/x?b=2&a=%7e1"),
+        ("https://a.example/x?&", "https://a.example/x?&"),
+        ("https://A.example/x?q=a#", "https://A.example/x?q=a"),
+    ],
+)
+def test_the_url_a_crawler_asks_for(url: str, asked: str) -> None:
+    assert request_url(url) == asked

@@ -17,7 +17,7 @@ from ingest.run.model import Run, WriteRef
 from ingest.run.stages import run_source
 from ingest.siteserver import serve_site
 from tests.guards import finishes
-from tests.ingest.sites import article_html, sitemap_index, sources_file, write_site
+from tests.ingest.sites import article_html, rss, sitemap_index, sources_file, write_site
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 RECENT = (NOW - dt.timedelta(hours=5)).isoformat()
@@ -393,3 +393,25 @@ def test_a_relative_sitemap_line_in_robots_txt_is_the_sites(tmp_path: Path) -> N
         ref = ingest(sources, tmp_path / "data")
         assert server.count("/pages.xml") == 1
     assert ref["new"] == 1 and quarantined(tmp_path / "data") == []
+
+
+def test_one_article_listed_with_tracking_parameters_and_fragments_is_asked_once(
+    tmp_path: Path,
+) -> None:
+    site = write_site(tmp_path / "site", 2)
+    (site / "feed.xml").write_text(
+        rss(
+            [
+                ("/a/0.html?utm_source=rss&utm_medium=feed", None),
+                ("/a/0.html#comments", None),
+                ("/a/0.html", None),
+                ("/a/1.html?fbclid=x1#top", None),
+            ]
+        ),
+        encoding="utf-8",
+    )
+    with serve_site(site) as server:
+        ref = ingest(sources_file(tmp_path / "s.yaml", server.base_url), tmp_path / "data")
+        asked = [p for p in server.requests if p.startswith("/a/")]
+    assert sorted(asked) == ["/a/0.html", "/a/1.html"]  # each once, without the tracking
+    assert (ref["new"], ref["seen"]) == (2, 2)  # the other two listings are the same items
