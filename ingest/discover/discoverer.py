@@ -195,7 +195,12 @@ class Discoverer:
             self._follow_feeds(list(self._unchanged_lists(url)) if autodiscover else [], url)
             return
         try:
-            feed = parse_feed(response.body, response.url, response.headers.get("Content-Type"))
+            feed = parse_feed(
+                response.body,
+                response.url,
+                response.headers.get("Content-Type"),
+                self.settings.max_page_bytes,
+            )
         except FeedError:
             links = (
                 discover_feed_links(response.body, response.url)

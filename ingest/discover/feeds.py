@@ -56,15 +56,25 @@ class ParsedFeed:
     broken: list[tuple[str, str]] = field(default_factory=list)  # (item URL, why it is unreadable)
 
 
-def parse_feed(body: bytes, feed_url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse RSS, Atom or JSON Feed bytes; raises FeedError when nothing feed-like can be recovered.
+def parse_feed(
+    body: bytes, feed_url: str, content_type: str | None = None, cap: int = 5_000_000
+) -> ParsedFeed:
+    """Parse RSS, Atom or JSON Feed bytes (a gzip file of one, such as a `.xml.gz`, read to at
+    most `cap` bytes); raises FeedError when nothing feed-like can be recovered.
 
     XML feeds pass the entity guard (ingest.fetch.xmlguard) before feedparser sees them.
     """
     import feedparser
 
+    from ingest.fetch.body import BodyError, gunzip_limited
     from ingest.fetch.xmlguard import UnsafeXML, check_xml
 
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gunzip_limited(body, cap)
+        except BodyError as exc:
+            raise FeedError(exc.detail, reason=exc.reason) from None
+        content_type = None  # (the file's type, not its content's)
     if (
         body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
         or (content_type or "").split(";")[0].strip() in JSON_FEED_TYPES

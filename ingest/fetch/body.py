@@ -41,6 +41,13 @@ class Decoder:
             self._add(data)
             return
         while data:
+            if self._z.eof:
+                # after a whole member: another gzip member, or zero padding (which gzip
+                # allows) or trailing junk, both ignored as browsers and gzip itself do
+                data = data.lstrip(b"\x00")
+                if not data or self.encoding == "deflate" or data[:1] != b"\x1f":
+                    return
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
                 out = self._z.decompress(data, self.cap - self.size + 1)
             except zlib.error as exc:
@@ -52,10 +59,7 @@ class Decoder:
                     continue
                 raise BodyError("bad_encoding", f"corrupt {self.encoding} body: {exc}") from None
             self._add(out)
-            data = self._z.unconsumed_tail
-            if not data and self._z.eof and self._z.unused_data and self.encoding != "deflate":
-                data = self._z.unused_data  # another gzip member follows
-                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = self._z.unconsumed_tail or (self._z.unused_data if self._z.eof else b"")
 
     def _add(self, data: bytes) -> None:
         self.size += len(data)

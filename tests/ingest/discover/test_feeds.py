@@ -155,3 +155,18 @@ def test_a_json_feed_with_a_byte_order_mark_and_fields_of_the_wrong_type() -> No
     assert feed.title is None and item.title is None and item.summary is None
     assert item.guid == "17" and item.authors == ("Bo Lee",)
     assert item.published_text == "2023-07-09T19:20:36"
+
+
+def test_a_gzip_file_of_a_feed_is_read_within_the_cap() -> None:
+    import gzip
+
+    body = load("rss2.xml")
+    plain = parse_feed(body, "https://n.example/feed.xml")
+    packed = parse_feed(gzip.compress(body), "https://n.example/feed.xml.gz", "application/gzip")
+    assert [i.url for i in packed.items] == [i.url for i in plain.items] and plain.items
+    with pytest.raises(FeedError) as info:  # a bomb stops at the cap
+        parse_feed(gzip.compress(body + b" " * 10**6), "https://n.example/f.xml.gz", cap=10**5)
+    assert info.value.reason == "too_large"
+    with pytest.raises(FeedError) as info:
+        parse_feed(gzip.compress(body)[:100], "https://n.example/f.xml.gz")
+    assert info.value.reason == "bad_encoding"

@@ -61,6 +61,12 @@ def server() -> Iterator[SiteServer]:
             200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ[: len(ARTICLE_GZ) // 2]
         ),
         "/whole.gz": Reply(200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ),
+        # zero padding after the member (gzip allows it), and junk after it (browsers read on)
+        "/padded.gz": Reply(200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ + bytes(4096)),
+        "/junk.gz": Reply(200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ + b"\r\n0\r\n"),
+        "/two.gz": Reply(
+            200, {**HTML, "Content-Encoding": "gzip"}, ARTICLE_GZ + bytes(3) + gzip.compress(b"!")
+        ),
     }
     with serve_site(None, routes) as srv:
         yield srv
@@ -155,6 +161,13 @@ def test_a_compressed_body_cut_short_is_refused_not_stored_in_part(server: SiteS
         with pytest.raises(FetchError) as info:
             client.get(f"{server.base_url}/cut.gz")
     assert info.value.reason == "bad_encoding" and "truncated" in str(info.value)
+
+
+def test_a_gzip_body_with_padding_junk_or_a_second_member_is_read(server: SiteServer) -> None:
+    with HttpClient(LOOPBACK) as client:
+        assert client.get(f"{server.base_url}/padded.gz").body == ARTICLE
+        assert client.get(f"{server.base_url}/junk.gz").body == ARTICLE
+        assert client.get(f"{server.base_url}/two.gz").body == ARTICLE + b"!"
 
 
 @contextlib.contextmanager
