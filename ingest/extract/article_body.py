@@ -230,6 +230,9 @@ def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None) -
     year."""
     from htmldate import find_date
 
+    from ingest.extract.date_guard import install
+
+    install()  # dateparser is asked only about strings it could read
     address = (meta.canonical if meta is not None else None) or url
     try:
         day = find_date(

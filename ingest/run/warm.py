@@ -29,11 +29,22 @@ def warm() -> None:
 
     for module in MODULES:
         importlib.import_module(module)
+    from htmldate.extractors import month_words
+
+    from ingest.extract.date_guard import _known_words
     from transforms.tagging.entities import gazetteer as entity_names
     from transforms.tagging.language import _identifier
     from transforms.tagging.places import gazetteer as place_names
 
-    for load in (_identifier, place_names, entity_names, minhash._word_table, _extract_once):
+    for load in (
+        _identifier,
+        place_names,
+        entity_names,
+        minhash._word_table,
+        _known_words,
+        month_words,
+        _extract_once,
+    ):
         with contextlib.suppress(Exception):  # (the worker loads it, and says why it fails)
             load()
 
