@@ -40,6 +40,17 @@ def site_with_sitemap(root: Path) -> Path:
     return root
 
 
+def budget_of_five(tmp_path: Path, base_url: str) -> Path:
+    """A sources file whose one source reads /sitemap.xml, five new items a run."""
+    return sources_file(
+        tmp_path / "s.yaml",
+        base_url,
+        feeds=[],
+        extra=f'    sitemaps: ["{base_url}/sitemap.xml"]',
+        settings="  items_per_run: 5",
+    )
+
+
 def stored_pages(data: Path) -> list[int]:
     urls = ds.dataset(data / "articles", format="parquet", partitioning="hive").to_table()
     return sorted(int(u.rsplit("/", 1)[1].split(".")[0]) for u in urls["url"].to_pylist())
@@ -57,14 +68,7 @@ def test_a_long_listing_is_fetched_over_several_runs_freshest_first(tmp_path: Pa
     site = site_with_sitemap(tmp_path / "site")
     data = tmp_path / "data"
     with serve_site(site) as server:
-        sources = sources_file(
-            tmp_path / "s.yaml",
-            server.base_url,
-            feeds=[],
-            extra=f'    sitemaps: ["{server.base_url}/sitemap.xml"]',
-            settings="  items_per_run: 5",
-        )
-        config = load_sources(sources)
+        config = load_sources(budget_of_five(tmp_path, server.base_url))
         news = []
         after = []
         for hour in range(4):
@@ -89,14 +93,7 @@ def test_a_rerun_of_a_run_takes_the_same_items(tmp_path: Path) -> None:
     site = site_with_sitemap(tmp_path / "site")
     data = tmp_path / "data"
     with serve_site(site) as server:
-        sources = sources_file(
-            tmp_path / "s.yaml",
-            server.base_url,
-            feeds=[],
-            extra=f'    sitemaps: ["{server.base_url}/sitemap.xml"]',
-            settings="  items_per_run: 5",
-        )
-        config = load_sources(sources)
+        config = load_sources(budget_of_five(tmp_path, server.base_url))
         source, settings = config.sources[0], config.settings
         run_source(source, settings, data, Run("r0", NOW, NOW))
         second = Run("r1", NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=1))
