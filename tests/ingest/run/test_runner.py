@@ -334,22 +334,45 @@ def test_two_pools_at_once_in_one_process_both_finish(tmp_path: Path) -> None:
     from multiprocessing import forkserver
 
     outcomes: dict[str, list[SourceResult]] = {}
-    with serve_site(DEMO_SITE) as gazette, serve_site(DEMO_SITE, host="127.0.0.2") as times:
+    released = threading.Event()
+
+    def held_feed(_path: str) -> Reply:
+        """A feed that keeps its request open (a byte a quarter second) until released."""
+
+        def body() -> Iterator[bytes]:
+            yield b'<?xml version="1.0"?>'
+            waited = 0.0
+            while not released.wait(0.25) and waited < 240:
+                waited += 0.25
+                yield b" "
+            yield b'<rss version="2.0"><channel><title>Held</title></channel></rss>'
+
+        return Reply(200, {"Content-Type": "application/rss+xml"}, chunks=body())
+
+    with (
+        serve_site(DEMO_SITE) as gazette,
+        serve_site(DEMO_SITE, host="127.0.0.2") as times,
+        serve_site(None, {"/held.xml": held_feed}, host="127.0.0.3") as holder,
+    ):
         text = demo_sources_text(gazette.base_url).replace(
             f"{gazette.base_url}/limited-times", f"{times.base_url}/limited-times"
         )
         config = with_workers(load_sources(write_sources(tmp_path / "sources.yaml", text)), 2)
+        config = replace(config, settings=replace(config.settings, deadline_s=300))
+        held = Source("held", "Held", (f"{holder.base_url}/held.xml",))
 
         def run(name: str, sources: list[Source]) -> None:
             outcomes[name] = ingest_sources(config, sources, tmp_path / name, Run.adhoc())
 
         short = threading.Thread(target=run, args=("short", list(config.sources)))
-        long = threading.Thread(target=run, args=("long", list(config.sources) * 4))
+        # the long pool's source on the held feed keeps it running until the short one ended
+        long = threading.Thread(target=run, args=("long", [*config.sources, held]))
         long.start()
         short.start()
         short.join(300)
         assert long.is_alive()  # (the case under test: one pool ended, the other runs)
         server_kept = forkserver._forkserver._forkserver_pid is not None  # type: ignore[attr-defined]
+        released.set()
         long.join(300)
     assert server_kept  # (the running pool's workers report their exits through it)
     assert sorted(outcomes) == ["long", "short"]
