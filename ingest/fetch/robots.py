@@ -73,11 +73,9 @@ class RobotsPolicy:
             )
         if rules is None:
             return []
-        from ingest.discover.feeds import absolute_url
-
         robots_url = f"{origin(url)}/robots.txt"
         # a relative "Sitemap: /sitemap.xml" (not the standard, but common) is the site's
-        listed = (absolute_url(robots_url, s) or s for s in rules.sitemaps)
+        listed = (_resolved(robots_url, s) for s in rules.sitemaps)
         return list(dict.fromkeys(listed))
 
     def _rules(self, site: str) -> tuple[int, Protego | None]:
@@ -119,3 +117,14 @@ class RobotsPolicy:
                 ) from None
             return UNAVAILABLE, ""
         return 200, body.decode("utf-8", errors="replace")
+
+
+def _resolved(base: str, link: str) -> str:
+    """`link` resolved against `base`; as written when no URL parser reads it (discovery
+    then records it as a document it could not read)."""
+    from urllib.parse import urljoin
+
+    try:
+        return urljoin(base, link.strip())
+    except ValueError:
+        return link
