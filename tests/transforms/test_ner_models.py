@@ -310,12 +310,13 @@ def test_a_process_loads_only_the_pipelines_of_the_languages_it_tags() -> None:
 def test_the_recogniser_runs_on_numpy_with_one_blas_thread_and_finds_the_same_entities() -> None:
     """The pipeline multiplies with numpy's BLAS, limited to one thread, instead of thinc's
     BLIS: the entities (texts, labels, offsets) are those of the pipeline as spaCy loads it."""
-    import spacy
     from threadpoolctl import threadpool_info
 
     from transforms.tagging.models import pipeline
 
     ours = pipeline(ENGLISH)
+    import spacy  # (imported by `pipeline`, which silences a deprecation warning it raises)
+
     ner = ours.get_pipe("ner")
     assert {getattr(node.ops, "use_blis", None) for node in ner.model.walk()} == {False}
     assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")

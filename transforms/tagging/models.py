@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -271,7 +272,10 @@ def _org_like(org: str) -> bool:
 @lru_cache(maxsize=8)
 def pipeline(model: str) -> Any:
     """The spaCy pipeline `model` with only its NER parts (once per process)."""
-    import spacy
+    with warnings.catch_warnings():
+        # spaCy 3.8.7 (pinned: see pyproject.toml) imports a helper click 8.2+ has moved
+        warnings.filterwarnings("ignore", "Importing 'parser.split_arg_string'", DeprecationWarning)
+        import spacy
     from thinc.api import NumpyOps
 
     nlp = spacy.load(model)
