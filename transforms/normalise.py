@@ -209,6 +209,7 @@ _UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_R
 # Thai (and Lao, written the same way) puts no spaces between words, and its words are
 # several characters long: a dictionary tokenizer splits them (pythainlp's newmm)
 THAI_RANGES = ((0x0E00, 0x0E7F), (0x0E80, 0x0EFF))  # Thai, Lao
+_NOT_ALNUM = re.compile(r"[^\w\s]|_")  # neither a letter or digit (str.isalnum) nor a space
 _THAI = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in THAI_RANGES) + "]+")
 
 
@@ -232,9 +233,9 @@ def word_count(text: str) -> int:
     unspaced = len(_UNSPACED.findall(text))
     if not unspaced:
         return len(text.split())
-    # what is left between the characters: words of other scripts, and punctuation ("。")
-    rest = _UNSPACED.sub(" ", text).split()
-    return unspaced + sum(1 for token in rest if any(c.isalnum() for c in token))
+    # what is left between the characters: words of other scripts (runs with a letter or a
+    # digit), and punctuation ("。"), which is not counted
+    return unspaced + len(_NOT_ALNUM.sub("", _UNSPACED.sub(" ", text)).split())
 
 
 def _thai_words(run: str) -> int:

@@ -199,23 +199,21 @@ def _drops_content_items(tree: lxml_html.HtmlElement, text: str) -> bool:
     tables inside articles, and only then can the recall pass add interior blocks. Items in
     navigation, headers, footers and asides, short items and link-dominated ones (menus,
     related links) do not count."""
-    items = cells = 0
+    lines = [line.lstrip() for line in text.split("\n")]
+    listed = sum(line.startswith("- ") for line in lines)
+    tabled = sum(line.startswith("|") for line in lines)
+    items = 0
     for node in tree.iter("li", "td"):
         if any(a.tag in _CHROME for a in node.iterancestors()):
             continue
         words = " ".join(node.text_content().split())
-        if word_count(words) < CONTENT_ITEM_WORDS:
-            continue
         linked = sum(len(" ".join(a.text_content().split())) for a in node.iter("a"))
-        if linked < 0.5 * len(words):
-            if node.tag == "li":
-                items += 1
-            else:
-                cells += 1
-    lines = [line.lstrip() for line in text.split("\n")]
-    listed = sum(line.startswith("- ") for line in lines)
-    tabled = sum(line.startswith("|") for line in lines)
-    return items > listed or (cells > 0 and tabled == 0)
+        # (the words counted last: counting Thai words runs a dictionary tokenizer)
+        if linked < 0.5 * len(words) and word_count(words) >= CONTENT_ITEM_WORDS:
+            items += node.tag == "li"
+            if items > listed or (node.tag == "td" and tabled == 0):
+                return True
+    return False
 
 
 def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None) -> str | None:

@@ -9,6 +9,14 @@ sanitises it): every run of letters, of any length, must appear somewhere in one
 data (its names, skipped words, simplification and relative patterns) or among the time
 zone names.
 
+A string that some locale may read still makes dateparser go through its locales in order,
+compiling each one's words to ask whether it reads the string, until one does: a German
+date compiles the dozens of locales before German. So the same test is put in front of
+that question, locale by locale: a locale that lacks one of the string's words is told it
+does not apply, without compiling it. Strings without letters, and strings with the
+letters some locales read as variants of others (Arabic and Persian forms), are left to
+dateparser.
+
 Each locale's words are a superset of what dateparser compiles from the same data, read
 without compiling it (about half a second, once per process; `newsflow ingest` does it once
 for all its workers). The answers are the same, without the cost.
@@ -26,20 +34,37 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 
 def may_hold_a_date(string: str) -> bool:
     """Whether some locale of dateparser may know every word of `string` (see the module)."""
+    runs = _unknown_runs(string)
+    return not runs or any(runs <= words for words in _known_words()[1].values())
+
+
+def may_read(locale: str, string: str) -> bool:
+    """Whether the dateparser locale named `locale` (its short name) may know every word of
+    `string`; True for a locale this module has no words of."""
+    words = _known_words()[1].get(locale)
+    return words is None or _unknown_runs(string) <= words
+
+
+@functools.lru_cache(maxsize=256)
+def _unknown_runs(string: str) -> frozenset[str]:
+    """The runs of letters of `string`, sanitised and folded as dateparser does, that are
+    not words every locale knows (time zone names, the parser's own tokens)."""
     from dateparser.date import sanitize_date  # type: ignore[import-untyped]
 
-    text = sanitize_date(string)
-    runs = {_fold(run) for run in _LETTERS.findall(text)}
-    runs |= {_plain(run) for run in runs}
-    zones, locales = _known_words()
-    runs -= zones
-    return not runs or any(runs <= words for words in locales)
+    text = _plain(sanitize_date(string))  # (dateparser reads it normalised)
+    return frozenset({_fold(run) for run in _LETTERS.findall(text)} - _known_words()[0])
 
 
 @functools.cache
-def _known_words() -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
-    """(every run of letters in the time zone names, and in each locale's data), folded as
-    `_fold` folds a string's words, with and without accents (dateparser normalises)."""
+def _known_words() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """(every run of letters in the time zone names and the tokens every locale's dictionary
+    holds, and in each locale's data by its short name), folded as `_fold` folds a string's
+    words, as written and normalised as dateparser normalises (accents and other marks
+    removed). A locale that reads the
+    variants of some letters has the words of its data before and after translating them."""
+    from dateparser.languages.dictionary import (  # type: ignore[import-untyped]
+        PARSER_KNOWN_TOKENS,
+    )
     from dateparser.languages.loader import default_loader  # type: ignore[import-untyped]
     from dateparser.timezones import timezone_info_list  # type: ignore[import-untyped]
 
@@ -48,6 +73,8 @@ def _known_words() -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
             for run in _LETTERS.findall(node):
                 found.add(_fold(run))
                 found.add(_plain(_fold(run)))
+            for run in _LETTERS.findall(_plain(node)):  # (a mark removed joins two runs)
+                found.add(_fold(run))
         elif isinstance(node, dict):
             for key, value in node.items():
                 words(key, found)
@@ -57,8 +84,13 @@ def _known_words() -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
                 words(value, found)
         return found
 
-    locales = tuple(frozenset(words(locale.info, set())) for locale in default_loader.get_locales())
-    return frozenset(words(timezone_info_list, set())), locales
+    locales: dict[str, frozenset[str]] = {}
+    for locale in default_loader.get_locales():
+        found = words(locale._native.info, words(locale.info, set()))
+        locales[locale.shortname] = locales.get(locale.shortname, frozenset()) | found
+    everywhere = words(timezone_info_list, set())
+    everywhere |= words([token.lower() for token in PARSER_KNOWN_TOKENS], set())
+    return frozenset(everywhere), locales
 
 
 def _fold(word: str) -> str:
@@ -86,3 +118,21 @@ def install() -> None:
 
     guarded.guarded = True  # type: ignore[attr-defined]
     extractors._external_date = guarded
+    _guard_locales(extractors.get_external_parser())
+
+
+def _guard_locales(parser: Any) -> None:
+    """Answer dateparser's question whether a locale applies to a string "no" without
+    compiling the locale when it lacks one of the string's words (see the module)."""
+    from dateparser.languages.locale import _VARIANT_LETTERS  # type: ignore[import-untyped]
+
+    original = parser._is_applicable_locale
+
+    def applicable(locale: Any, string: str, ignore_surrounding_text: bool = False) -> bool:
+        if ignore_surrounding_text or _VARIANT_LETTERS.intersection(string):
+            return bool(original(locale, string, ignore_surrounding_text))
+        return may_read(locale.shortname, string) and bool(
+            original(locale, string, ignore_surrounding_text)
+        )
+
+    parser._is_applicable_locale = applicable

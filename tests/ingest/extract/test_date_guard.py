@@ -71,3 +71,59 @@ def test_a_page_whose_only_date_like_string_no_locale_reads_compiles_no_locale()
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
     )
     assert int(done.stdout.split()[-1]) == 0  # not 205 locales' expressions
+
+
+def _month_and_day_names() -> list[str]:
+    """Dates written with a month's or a weekday's name of every locale (its first
+    spelling), one with a time of day and a zone: words each of the locales knows."""
+    from dateparser.languages.loader import default_loader
+
+    strings = set()
+    for locale in default_loader.get_locales():
+        for key, form in (("march", "12 {} 2024"), ("friday", "{} 3 May, 2021 10:30 pm UTC")):
+            for name in [n for n in locale.info.get(key, []) if isinstance(n, str)][:1]:
+                strings.add(form.format(name))
+    return sorted(strings)
+
+
+def test_a_locale_is_asked_only_when_it_may_read_the_string_with_the_same_answers() -> None:
+    """The guarded parser answers as a parser without the guard (the date and the locale
+    that read it) for dates in every locale's words, while it compiles only the locales
+    that know a string's words."""
+    import htmldate.extractors as extractors
+
+    from ingest.extract.date_guard import may_read
+
+    plain = extractors.get_external_parser.__wrapped__()  # (a new parser, unguarded)
+    install()
+    guarded = extractors.get_external_parser()
+    assert guarded is not plain
+    strings = _month_and_day_names()
+    assert len(strings) > 250
+    for string in strings:
+        mine, theirs = guarded.get_date_data(string), plain.get_date_data(string)
+        assert (mine["date_obj"], mine["locale"]) == (theirs["date_obj"], theirs["locale"]), string
+    assert may_read("cs", "25. září 2025") and not may_read("en", "25. září 2025")
+    assert may_read("tr", "Sal\u0131, 3 Mart 2020")  # (a dotless i)
+    assert may_read("en", "3 March 2024 10:30 pm GMT")  # the parser's own tokens and zones
+    assert may_read("xx-unknown", "anything")  # a locale without words here: asked
+
+
+def test_a_date_of_a_late_locale_compiles_only_the_locales_that_may_read_it() -> None:
+    script = textwrap.dedent(
+        """
+        from dateparser.languages.dictionary import Dictionary
+        import htmldate.extractors as extractors
+        from ingest.extract.date_guard import install
+
+        install()
+        found = extractors._external_date("25. září 2025")
+        print(found.date(), sum(len(v) for v in Dictionary._split_regex_cache.values()))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    day, compiled = done.stdout.split()
+    assert day == "2025-09-25"
+    assert 1 <= int(compiled) <= 5  # Czech (and any locale with all its words), not ~40
