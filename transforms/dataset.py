@@ -20,7 +20,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from transforms.files import read_stored, reading
@@ -283,6 +282,8 @@ def _read_files(
     files: list[Path], columns: list[str], exclude: RunOutput | None = None
 ) -> pa.Table:
     """Columns of the files plus FILE_COLUMN; without the rows of the run `exclude`."""
+    import pyarrow.dataset as ds  # (here: importing it imports pandas, a fifth of a second)
+
     schema = _schema(columns).append(pa.field(FILE_COLUMN, pa.string()))
     tables = []
     for path in files:

@@ -60,21 +60,30 @@ def _known_words() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """(every run of letters in the time zone names and the tokens every locale's dictionary
     holds, and in each locale's data by its short name), folded as `_fold` folds a string's
     words, as written and normalised as dateparser normalises (accents and other marks
-    removed). A locale that reads the
-    variants of some letters has the words of its data before and after translating them."""
+    removed). A locale that reads the variants of some letters has the words of its data
+    before and after translating them."""
     from dateparser.languages.dictionary import (  # type: ignore[import-untyped]
         PARSER_KNOWN_TOKENS,
     )
     from dateparser.languages.loader import default_loader  # type: ignore[import-untyped]
     from dateparser.timezones import timezone_info_list  # type: ignore[import-untyped]
+    from dateparser.utils import normalize_unicode as plain  # type: ignore[import-untyped]
+    from htmldate.extractors import _fold_month_name as fold
+
+    forms: dict[str, tuple[str, ...]] = {}  # a string's words (locales share most strings)
 
     def words(node: Any, found: set[str]) -> set[str]:
         if isinstance(node, str):
-            for run in _LETTERS.findall(node):
-                found.add(_fold(run))
-                found.add(_plain(_fold(run)))
-            for run in _LETTERS.findall(_plain(node)):  # (a mark removed joins two runs)
-                found.add(_fold(run))
+            if node not in forms:
+                runs = _LETTERS.findall(node)
+                folded = [fold(run) for run in runs]
+                forms[node] = (
+                    *folded,
+                    *(plain(run) for run in folded),
+                    # (a mark removed joins two runs)
+                    *(fold(run) for run in _LETTERS.findall(plain(node))),
+                )
+            found.update(forms[node])
         elif isinstance(node, dict):
             for key, value in node.items():
                 words(key, found)
@@ -86,7 +95,9 @@ def _known_words() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
 
     locales: dict[str, frozenset[str]] = {}
     for locale in default_loader.get_locales():
-        found = words(locale._native.info, words(locale.info, set()))
+        found = words(locale.info, set())
+        if locale._native is not locale:
+            words(locale._native.info, found)
         locales[locale.shortname] = locales.get(locale.shortname, frozenset()) | found
     everywhere = words(timezone_info_list, set())
     everywhere |= words([token.lower() for token in PARSER_KNOWN_TOKENS], set())
@@ -100,7 +111,7 @@ def _fold(word: str) -> str:
 
 
 def _plain(word: str) -> str:
-    from dateparser.utils import normalize_unicode  # type: ignore[import-untyped]
+    from dateparser.utils import normalize_unicode
 
     return str(normalize_unicode(word))
 

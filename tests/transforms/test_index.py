@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -62,7 +63,7 @@ def test_a_commit_reads_no_stored_file_its_rows_cannot_touch(
     commit(tmp_path, [original], "a", "run1")
     read: list[str] = []
     real_read_table = pq.read_table
-    real_dataset = dataset.ds.dataset
+    real_dataset = ds.dataset
 
     def reading_table(source: Any, *args: Any, **kwargs: Any) -> Any:
         read.append(Path(str(source)).name)
@@ -74,7 +75,7 @@ def test_a_commit_reads_no_stored_file_its_rows_cannot_touch(
 
     monkeypatch.setattr(pq, "read_table", reading_table)
     monkeypatch.setattr(dataset.pq, "read_table", reading_table)
-    monkeypatch.setattr(dataset.ds, "dataset", reading_dataset)
+    monkeypatch.setattr(ds, "dataset", reading_dataset)
     copy = row("https://b.example/copy", STORIES["edited"], T0 + dt.timedelta(hours=2), "b")
     result = commit(tmp_path, [copy], "b", "run2")
     assert result.rows[0]["duplicate_of"] == original["article_id"]
