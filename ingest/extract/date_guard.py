@@ -18,8 +18,8 @@ letters some locales read as variants of others (Arabic and Persian forms), are 
 dateparser.
 
 Each locale's words are a superset of what dateparser compiles from the same data, read
-without compiling it (about half a second, once per process; `newsflow ingest` does it once
-for all its workers). The answers are the same, without the cost.
+without compiling it (about a quarter of a second, once per process; `newsflow ingest`
+does it once for all its workers). The answers are the same, without the cost.
 """
 
 from __future__ import annotations
