@@ -1,48 +1,77 @@
 """htmldate's slow date parser, asked only about strings it could read.
 
 htmldate sends a string its own patterns cannot read to dateparser, which reads it in the
-first of its 205 locales that knows every word of it. The first string that no locale reads
-makes dateparser compile the word lists of every locale, about 2 s of CPU in each process
-(worker, Airflow task) that meets one: a tenth of a run's CPU. So a string is answered (no
-date) without asking when no locale knows every word of it (sanitised as dateparser
-sanitises it): every run of letters, of any length, must appear somewhere in one locale's
-data (its names, skipped words, simplification and relative patterns) or among the time
-zone names.
+first of its 205 locales that knows every word of it, compiling each locale's word lists
+(a few milliseconds to a second each) on its way there: a string no locale reads compiles
+them all, about 2 s of CPU in each process (worker, Airflow task) that meets one, and a
+German or Czech date the dozens of locales before it.
 
-A string that some locale may read still makes dateparser go through its locales in order,
-compiling each one's words to ask whether it reads the string, until one does: a German
-date compiles the dozens of locales before German. So the same test is put in front of
-that question, locale by locale: a locale that lacks one of the string's words is told it
-does not apply, without compiling it. Strings without letters, and strings with the
-letters some locales read as variants of others (Arabic and Persian forms), are left to
-dateparser.
+So dateparser's question "does this locale apply to the string?" is answered "no" without
+compiling the locale when the locale lacks one of the string's words (sanitised and
+normalised as dateparser reads it): every run of letters must be a word of the locale's
+data (its names, skipped words and relative expressions), a word of a string its patterns
+match (simplifications such as Russian ordinals, listed from the expressions' syntax
+trees), a time zone name or one of the parser's own tokens. A locale that writes no spaces
+between words (Japanese) may read a run of letters that is a sequence of its words. A
+locale with a pattern whose matches cannot be listed (any word character, a letter
+repeated without bound: Chinese, Korean, Hebrew) is always asked. Strings with the
+letters some locales read as variants of others (Arabic and Persian forms) are left to
+dateparser, and a string is answered (no date) without asking at all when no locale may
+read it.
 
 Each locale's words are a superset of what dateparser compiles from the same data, read
-without compiling it (about a quarter of a second, once per process; `newsflow ingest`
-does it once for all its workers). The answers are the same, without the cost.
+without compiling it (under a second, once per process; `newsflow ingest` does it once
+for all its workers). The answers are the same, without the cost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
+@dataclass(frozen=True)
+class _Words:
+    """What a locale may read: its words; for a locale that writes no spaces between words
+    (`unspaced`: dateparser finds its words inside runs of letters), a run of letters
+    that is a sequence of its words."""
+
+    known: frozenset[str]
+    unspaced: bool = False
+
+    def may_read(self, runs: frozenset[str]) -> bool:
+        if self.unspaced:
+            return all(_split_into(run, self.known) for run in runs)
+        return runs <= self.known
+
+
+def _split_into(run: str, words: frozenset[str]) -> bool:
+    """Whether `run` is a sequence of `words`."""
+    ends = {0}  # where a sequence of words read so far ends
+    for start in range(len(run)):
+        if start in ends:
+            ends.update(stop for stop in range(start + 1, len(run) + 1) if run[start:stop] in words)
+    return len(run) in ends
+
+
 def may_hold_a_date(string: str) -> bool:
     """Whether some locale of dateparser may know every word of `string` (see the module)."""
     runs = _unknown_runs(string)
-    return not runs or any(runs <= words for words in _known_words()[1].values())
+    return not runs or any(w is None or w.may_read(runs) for w in _known_words()[1].values())
 
 
 def may_read(locale: str, string: str) -> bool:
     """Whether the dateparser locale named `locale` (its short name) may know every word of
-    `string`; True for a locale this module has no words of."""
+    `string`; True for a locale this module cannot tell (none of its words, or patterns
+    whose words cannot be listed)."""
     words = _known_words()[1].get(locale)
-    return words is None or _unknown_runs(string) <= words
+    return words is None or words.may_read(_unknown_runs(string))
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,33 +85,43 @@ def _unknown_runs(string: str) -> frozenset[str]:
 
 
 @functools.cache
-def _known_words() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+def _known_words() -> tuple[frozenset[str], dict[str, _Words | None]]:
     """(every run of letters in the time zone names and the tokens every locale's dictionary
-    holds, and in each locale's data by its short name), folded as `_fold` folds a string's
-    words, as written and normalised as dateparser normalises (accents and other marks
-    removed). A locale that reads the variants of some letters has the words of its data
-    before and after translating them."""
+    holds, and what each locale may read by its short name: None when it cannot be told),
+    folded as `_fold` folds a string's words, as written and normalised as dateparser
+    normalises (accents and other marks removed). A locale's words are the runs of letters
+    of every string of its data, and of every string its patterns (simplifications,
+    relative expressions) match; a locale that reads the variants of some letters has the
+    words of its data before and after translating them."""
     from dateparser.languages.dictionary import (  # type: ignore[import-untyped]
         PARSER_KNOWN_TOKENS,
     )
     from dateparser.languages.loader import default_loader  # type: ignore[import-untyped]
     from dateparser.timezones import timezone_info_list  # type: ignore[import-untyped]
     from dateparser.utils import normalize_unicode as plain  # type: ignore[import-untyped]
+    from dateparser_data.settings import settings  # type: ignore[import-untyped]
     from htmldate.extractors import _fold_month_name as fold
 
     forms: dict[str, tuple[str, ...]] = {}  # a string's words (locales share most strings)
+    matched: dict[str, frozenset[str]] = {}  # the words of the strings a pattern matches
+    plained: dict[str, str] = {}
 
     def words(node: Any, found: set[str]) -> set[str]:
         if isinstance(node, str):
             if node not in forms:
-                runs = _LETTERS.findall(node)
-                folded = [fold(run) for run in runs]
-                forms[node] = (
-                    *folded,
-                    *(plain(run) for run in folded),
-                    # (a mark removed joins two runs)
-                    *(fold(run) for run in _LETTERS.findall(plain(node))),
-                )
+                folded = [fold(run) for run in _LETTERS.findall(node)]
+                if node.isascii():  # (normalising changes nothing)
+                    forms[node] = tuple(folded)
+                else:
+                    forms[node] = (
+                        *folded,
+                        *(
+                            plained.get(run) or plained.setdefault(run, plain(run))
+                            for run in folded
+                        ),
+                        # (a mark removed joins two runs)
+                        *(fold(run) for run in _LETTERS.findall(plain(node))),
+                    )
             found.update(forms[node])
         elif isinstance(node, dict):
             for key, value in node.items():
@@ -93,15 +132,122 @@ def _known_words() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
                 words(value, found)
         return found
 
-    locales: dict[str, frozenset[str]] = {}
+    locales: dict[str, _Words | None] = {}
     for locale in default_loader.get_locales():
-        found = words(locale.info, set())
-        if locale._native is not locale:
-            words(locale._native.info, found)
-        locales[locale.shortname] = locales.get(locale.shortname, frozenset()) | found
+        found: set[str] = set()
+        try:
+            for info in {id(i): i for i in (locale.info, locale._native.info)}.values():
+                words(info, found)
+                for pattern in _patterns(info):
+                    if pattern not in matched:
+                        matched[pattern] = frozenset(words(_matched(pattern), set()))
+                    found |= matched[pattern]
+        except _Unlisted:
+            locales[locale.shortname] = None
+            continue
+        if locale.shortname in locales and locales[locale.shortname] is None:
+            continue
+        before = locales.get(locale.shortname)
+        if before is not None:
+            found |= before.known
+        if str(locale.info.get("no_word_spacing", "")).lower() == "true":
+            locales[locale.shortname] = _Words(frozenset(found), unspaced=True)
+        else:
+            locales[locale.shortname] = _Words(frozenset(found))
     everywhere = words(timezone_info_list, set())
-    everywhere |= words([token.lower() for token in PARSER_KNOWN_TOKENS], set())
+    known_tokens = [*PARSER_KNOWN_TOKENS, *settings.get("SKIP_TOKENS", [])]
+    everywhere |= words([token.lower() for token in known_tokens], set())
     return frozenset(everywhere), locales
+
+
+def _patterns(info: dict[str, Any]) -> list[str]:
+    """The regular expressions of a locale's data: its simplifications' patterns and its
+    relative expressions'."""
+    found = [key for entry in info.get("simplifications", []) for key in entry]
+    for patterns in (info.get("relative-type-regex") or {}).values():
+        found.extend(patterns)
+    return [p for p in found if isinstance(p, str)]
+
+
+class _Unlisted(Exception):
+    """A pattern whose matches cannot be listed (it may match any letter, or letters
+    repeated without bound, or too many strings): its locale is always asked."""
+
+
+MAX_MATCHES = 20_000  # strings listed per pattern
+
+
+@functools.cache
+def _matched(pattern: str) -> tuple[str, ...]:
+    """Every string `pattern` matches, where a digit stands for any run of digits and a
+    space for any run of white space (runs of letters are what matters); raises _Unlisted."""
+    sre = importlib.import_module("re._parser")  # (the expression's syntax tree)
+
+    try:
+        tree = sre.parse(pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise _Unlisted(pattern) from exc
+    return tuple(_sequence(list(tree)))
+
+
+def _sequence(items: list[tuple[Any, Any]]) -> set[str]:
+    out = {""}
+    for op, value in items:
+        alternatives = _one(op, value)
+        out = {a + b for a in out for b in alternatives}
+        if len(out) > MAX_MATCHES:
+            raise _Unlisted("too many strings")
+    return out
+
+
+def _one(op: Any, value: Any) -> set[str]:
+    c = importlib.import_module("re._constants")
+
+    if op is c.LITERAL:
+        return {chr(value)}
+    if op is c.IN:
+        return _members(value)
+    if op is c.BRANCH:
+        return set().union(*(_sequence(list(branch)) for branch in value[1]))
+    if op is c.SUBPATTERN:
+        return _sequence(list(value[-1]))
+    if op is c.ATOMIC_GROUP:
+        return _sequence(list(value))
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return {""}  # (consumes nothing)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        low, high, body = value
+        inner = _sequence(list(body))
+        if not any(_LETTERS.search(text) for text in inner):
+            return ({""} if low == 0 else set()) | inner  # (digits and spaces: any count)
+        if high == c.MAXREPEAT or high > 4:
+            raise _Unlisted("letters repeated without bound")
+        out: set[str] = set()
+        for count in range(low, high + 1):
+            out |= _sequence([(c.SUBPATTERN, (None, 0, 0, list(body)))] * count) if count else {""}
+        return out
+    raise _Unlisted(f"{op}")  # any character, a back reference, a conditional
+
+
+def _members(items: list[tuple[Any, Any]]) -> set[str]:
+    """The characters of a set ([...]): digits, spaces and punctuation as one of each."""
+    c = importlib.import_module("re._constants")
+
+    out: set[str] = set()
+    for op, value in items:
+        if op is c.LITERAL:
+            out.add(chr(value))
+        elif op is c.RANGE and value[1] - value[0] <= 64:
+            out.update(chr(code) for code in range(value[0], value[1] + 1))
+        elif op is c.CATEGORY and value is c.CATEGORY_DIGIT:
+            out.add("0")
+        elif op is c.CATEGORY and value is c.CATEGORY_SPACE:
+            out.add(" ")
+        elif op is c.CATEGORY and value is c.CATEGORY_NOT_WORD:
+            out.add("-")
+        else:  # a negated set, a wide range, letters of a category
+            raise _Unlisted(f"{op} {value}")
+    return out
 
 
 def _fold(word: str) -> str:
