@@ -235,8 +235,11 @@ def _commit_state(
     deferred = list(read_jsonl(work / "deferred.jsonl")) if summary.get("deferred_items") else []
     waiting = {item["url"] for item in deferred}
     with CrawlState(root, settings.state_url) as state:
-        # the backlogs first: a commit cut short after them leaves the validators unsaved,
-        # and the next run lists the same items again (nothing deferred is lost)
+        # the outcomes first: a backlog item this run took and that failed for now must be
+        # known as a retry before the backlog lets it go; then the backlogs, so that a
+        # commit cut short after them leaves the validators unsaved, and the next run lists
+        # the same items again (nothing deferred is lost)
+        state.record_outcomes(source.id, outcomes, run.key)
         state.save_sitemap_backlog(
             source.id, [(url, int(depth)) for url, depth in summary.get("deferred_sitemaps", [])]
         )
@@ -246,5 +249,4 @@ def _commit_state(
             deferred,
             run.key,
         )
-        state.record_outcomes(source.id, outcomes, run.key)
         state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)

@@ -154,7 +154,9 @@ def discover(
             *(item for item in backlog if item["url"] not in found.items),
         ]
         todo, skipped = split_known(items, state, run.key, settings, refetch)
-        todo, deferred = within_budget(todo, settings.items_per_run)
+        # (a refetch asks for every listed item again: what it deferred, the next run would
+        # skip as already stored)
+        todo, deferred = (todo, []) if refetch else within_budget(todo, settings.items_per_run)
         # (those the backlog holds beyond what was read of it wait too)
         waiting = len(deferred) + max(0, state.item_backlog_size(source.id) - len(backlog))
     problems = [

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
+import pytest
 
 from ingest.config import load_sources
 from ingest.run.model import Run
@@ -112,3 +114,44 @@ def test_within_budget_keeps_the_listing_order_when_under_it() -> None:
     assert within_budget(items, 4) == (items, [])
     taken, left = within_budget(items, 2)
     assert [i["url"] for i in taken] == ["u2", "u0"] and [i["url"] for i in left] == ["u3", "u1"]
+
+
+def test_a_refetch_asks_for_every_listed_item_whatever_the_budget(tmp_path: Path) -> None:
+    site = site_with_sitemap(tmp_path / "site")
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        config = load_sources(budget_of_five(tmp_path, server.base_url))
+        source, settings = config.sources[0], config.settings
+        for hour in range(3):  # three runs take all twelve
+            at = NOW + dt.timedelta(hours=hour)
+            run_source(source, settings, data, Run(f"r{hour}", at, at))
+        assert stored_pages(data) == list(range(PAGES))
+        at = NOW + dt.timedelta(hours=3)
+        ref = run_source(source, settings, data, Run("r3", at, at), refetch=True)
+        pages_requested = [server.count(f"/a/{n}.html") for n in range(PAGES)]
+    assert pages_requested == [2] * PAGES  # every one again, none left for later
+    assert ref["new"] == 0
+    assert reasons(data).count("item_limit") == 2  # (the first two runs')
+
+
+def test_a_commit_records_the_outcomes_before_it_lets_the_backlog_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit cut short after the item backlog was saved must not lose a backlog item the
+    run took and could not fetch for now: its outcome (a retry) is recorded first."""
+    from ingest.fetch.state import CrawlState
+
+    calls: list[str] = []
+    for name in ("record_outcomes", "save_item_backlog", "save_validators"):
+        real = getattr(CrawlState, name)
+
+        def logged(self: CrawlState, *args: Any, _real: Any = real, _name: str = name) -> Any:
+            calls.append(_name)
+            return _real(self, *args)
+
+        monkeypatch.setattr(CrawlState, name, logged)
+    site = site_with_sitemap(tmp_path / "site")
+    with serve_site(site) as server:
+        config = load_sources(budget_of_five(tmp_path, server.base_url))
+        run_source(config.sources[0], config.settings, tmp_path / "data", Run("r0", NOW, NOW))
+    assert calls == ["record_outcomes", "save_item_backlog", "save_validators"]
