@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 _LETTERS = re.compile(r"[^\W\d_]+")
+# the stdlib's parser of regular expressions and its node kinds (loaded with `re`)
+_SRE = importlib.import_module("re._parser")
+_OP = importlib.import_module("re._constants")
 
 
 @dataclass(frozen=True)
@@ -145,15 +148,10 @@ def _known_words() -> tuple[frozenset[str], dict[str, _Words | None]]:
         except _Unlisted:
             locales[locale.shortname] = None
             continue
-        if locale.shortname in locales and locales[locale.shortname] is None:
-            continue
-        before = locales.get(locale.shortname)
-        if before is not None:
-            found |= before.known
-        if str(locale.info.get("no_word_spacing", "")).lower() == "true":
-            locales[locale.shortname] = _Words(frozenset(found), unspaced=True)
-        else:
-            locales[locale.shortname] = _Words(frozenset(found))
+        before = locales.get(locale.shortname, _Words(frozenset()))
+        if before is not None:  # (a locale listed twice: an unlisted one stays unlisted)
+            unspaced = str(locale.info.get("no_word_spacing", "")).lower() == "true"
+            locales[locale.shortname] = _Words(before.known | found, unspaced)
     everywhere = words(timezone_info_list, set())
     known_tokens = [*PARSER_KNOWN_TOKENS, *settings.get("SKIP_TOKENS", [])]
     everywhere |= words([token.lower() for token in known_tokens], set())
@@ -181,10 +179,8 @@ MAX_MATCHES = 20_000  # strings listed per pattern
 def _matched(pattern: str) -> tuple[str, ...]:
     """Every string `pattern` matches, where a digit stands for any run of digits and a
     space for any run of white space (runs of letters are what matters); raises _Unlisted."""
-    sre = importlib.import_module("re._parser")  # (the expression's syntax tree)
-
     try:
-        tree = sre.parse(pattern)
+        tree = _SRE.parse(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
         raise _Unlisted(pattern) from exc
     return tuple(_sequence(list(tree)))
@@ -201,8 +197,7 @@ def _sequence(items: list[tuple[Any, Any]]) -> set[str]:
 
 
 def _one(op: Any, value: Any) -> set[str]:
-    c = importlib.import_module("re._constants")
-
+    c = _OP
     if op is c.LITERAL:
         return {chr(value)}
     if op is c.IN:
@@ -222,17 +217,13 @@ def _one(op: Any, value: Any) -> set[str]:
             return ({""} if low == 0 else set()) | inner  # (digits and spaces: any count)
         if high == c.MAXREPEAT or high > 4:
             raise _Unlisted("letters repeated without bound")
-        out: set[str] = set()
-        for count in range(low, high + 1):
-            out |= _sequence([(c.SUBPATTERN, (None, 0, 0, list(body)))] * count) if count else {""}
-        return out
+        return set().union(*(_sequence(list(body) * count) for count in range(low, high + 1)))
     raise _Unlisted(f"{op}")  # any character, a back reference, a conditional
 
 
 def _members(items: list[tuple[Any, Any]]) -> set[str]:
     """The characters of a set ([...]): digits, spaces and punctuation as one of each."""
-    c = importlib.import_module("re._constants")
-
+    c = _OP
     out: set[str] = set()
     for op, value in items:
         if op is c.LITERAL:
