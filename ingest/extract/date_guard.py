@@ -20,17 +20,24 @@ dateparser, and a string is answered (no date) without asking at all when no loc
 read it.
 
 Each locale's words are a superset of what dateparser compiles from the same data, read
-without compiling it (under a second, once per process; `newsflow ingest` does it once
-for all its workers). The answers are the same, without the cost.
+without compiling it. Reading them takes under a second, so they ship with the package
+(data/date_words.json.gz, for the pinned dateparser and htmldate; regenerate it with
+`.venv/bin/python -m ingest.extract.date_guard`); with other versions installed, they are
+read once per process. The answers are the same, without the cost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import importlib
+import json
 import re
+import sys
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -87,8 +94,60 @@ def _unknown_runs(string: str) -> frozenset[str]:
     return frozenset({_fold(run) for run in _LETTERS.findall(text)} - _known_words()[0])
 
 
+SHIPPED = Path(__file__).parent / "data" / "date_words.json.gz"
+Known = tuple[frozenset[str], dict[str, _Words | None]]
+
+
 @functools.cache
-def _known_words() -> tuple[frozenset[str], dict[str, _Words | None]]:
+def _known_words() -> Known:
+    """The words of `_read_words`: as shipped (SHIPPED) when they were read from the
+    installed versions, else read now."""
+    return _shipped(SHIPPED, _versions()) or _read_words()
+
+
+def _versions() -> dict[str, str]:
+    """What the words depend on: dateparser's data and patterns, htmldate's folding, the
+    Python version's Unicode tables and regular-expression parser."""
+    return {
+        "dateparser": metadata.version("dateparser"),
+        "htmldate": metadata.version("htmldate"),
+        "python": "{}.{}".format(*sys.version_info[:2]),
+    }
+
+
+def _shipped(path: Path, versions: dict[str, str]) -> Known | None:
+    """The words stored in `path`, if they were read from `versions`; None otherwise (or
+    when the file is missing or unreadable)."""
+    try:
+        stored = json.loads(gzip.decompress(path.read_bytes()))
+        if stored["versions"] != versions:
+            return None
+        locales = {
+            name: None if entry is None else _Words(frozenset(entry[0]), bool(entry[1]))
+            for name, entry in stored["locales"].items()
+        }
+        return frozenset(stored["everywhere"]), locales
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def write_words(path: Path = SHIPPED) -> None:
+    """Store the words read from the installed versions in `path` (see the module)."""
+    everywhere, locales = _read_words()
+    stored = {
+        "versions": _versions(),
+        "everywhere": sorted(everywhere),
+        "locales": {
+            name: None if words is None else [sorted(words.known), words.unspaced]
+            for name, words in sorted(locales.items())
+        },
+    }
+    text = json.dumps(stored, ensure_ascii=False, indent=0, sort_keys=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+
+
+def _read_words() -> Known:
     """(every run of letters in the time zone names and the tokens every locale's dictionary
     holds, and what each locale may read by its short name: None when it cannot be told),
     folded as `_fold` folds a string's words, as written and normalised as dateparser
@@ -284,3 +343,8 @@ def _guard_locales(parser: Any) -> None:
         )
 
     parser._is_applicable_locale = applicable
+
+
+if __name__ == "__main__":
+    write_words()
+    print(f"wrote {SHIPPED}")

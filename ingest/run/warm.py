@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+from collections.abc import Callable
 
 import ingest.run  # noqa: F401 - first: it chooses Arrow's allocator before pyarrow loads
 
@@ -22,7 +24,20 @@ MODULES = ("ingest.run.runner", "ingest.extract.page")  # the worker's entry poi
 
 
 def warm() -> None:
-    """Import the stages and load the per-process data every article uses."""
+    """Import the stages and load the per-process data every article uses. The language
+    model loads in a thread meanwhile: most of its load is decompressing it, which leaves
+    the interpreter to the rest (the server forks no worker before all is loaded)."""
+    from transforms.tagging.language import _identifier
+
+    language = threading.Thread(target=_load, args=(_identifier,), name="newsflow-warm")
+    language.start()
+    try:
+        _load_the_rest()
+    finally:
+        language.join()
+
+
+def _load_the_rest() -> None:
     import importlib
 
     from transforms import minhash
@@ -33,11 +48,9 @@ def warm() -> None:
 
     from ingest.extract.date_guard import _known_words
     from transforms.tagging.entities import gazetteer as entity_names
-    from transforms.tagging.language import _identifier
     from transforms.tagging.places import gazetteer as place_names
 
     for load in (
-        _identifier,
         place_names,
         entity_names,
         minhash._word_table,
@@ -45,8 +58,12 @@ def warm() -> None:
         month_words,
         _extract_once,
     ):
-        with contextlib.suppress(Exception):  # (the worker loads it, and says why it fails)
-            load()
+        _load(load)
+
+
+def _load(load: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):  # (the worker loads it, and says why it fails)
+        load()
 
 
 def _extract_once() -> None:

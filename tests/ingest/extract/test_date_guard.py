@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,19 @@ def test_a_date_of_a_late_locale_compiles_only_the_locales_that_may_read_it() ->
     day, compiled = done.stdout.split()
     assert day == "2025-09-25"
     assert 1 <= int(compiled) <= 5  # Czech (and any locale with all its words), not ~40
+
+
+def test_the_shipped_words_are_those_read_from_the_installed_versions(tmp_path: Path) -> None:
+    """The package ships the words it would read (regenerate: python -m
+    ingest.extract.date_guard); words of other versions are read again, not used."""
+    from ingest.extract import date_guard
+
+    read = date_guard._read_words()
+    assert date_guard._shipped(date_guard.SHIPPED, date_guard._versions()) == read
+    date_guard.write_words(tmp_path / "words.json.gz")
+    assert (tmp_path / "words.json.gz").read_bytes() == date_guard.SHIPPED.read_bytes()
+    other = {**date_guard._versions(), "dateparser": "0.0.1"}
+    assert date_guard._shipped(date_guard.SHIPPED, other) is None
+    (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
+    assert date_guard._shipped(tmp_path / "bad.json.gz", date_guard._versions()) is None
+    assert date_guard._shipped(tmp_path / "missing.json.gz", date_guard._versions()) is None
