@@ -23,7 +23,7 @@ from warcio.warcwriter import WARCWriter
 
 RAW = "raw"
 ITEM_CONTENT_TYPE = "application/vnd.newsflow.item+json"
-GZIP_LEVEL = 6  # zlib's default (see _gzipped)
+GZIP_LEVEL = 4  # (see _gzipped)
 
 
 def warc_path(root: Path, source_id: str, run_key: str) -> Path:
@@ -32,8 +32,9 @@ def warc_path(root: Path, source_id: str, run_key: str) -> Path:
 
 def _gzipped(record: Any) -> bytes:
     """A WARC record as one gzip member (a record per member, as WARC readers expect), at
-    zlib's default level: the same size within half a percent as warcio's level 9, in
-    about two thirds of the time (news pages measured)."""
+    zlib's level 4: measured on 600 news pages, 2.0 ms of CPU per page and 20.5% of the
+    page's size, against 3.7 ms and 19.5% at zlib's default (6) and 4.7 ms at warcio's
+    level 9 (a twentieth more disk for half the time)."""
     buffer = io.BytesIO()
     WARCWriter(buffer, gzip=False, warc_version="1.1").write_record(record)
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
