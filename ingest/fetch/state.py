@@ -362,14 +362,16 @@ class CrawlState:
                 ],
             )
 
-    def item_backlog_size(self, source_id: str) -> int:
-        """Items of the source waiting in the backlog."""
+    def item_backlog_urls(self, source_id: str, run_key: str) -> set[str]:
+        """The URLs of the source's backlog items a run `run_key` may take: those waiting,
+        and those it took out when it ran before."""
         with self._read() as con:
-            row = con.execute(
-                "SELECT COUNT(*) FROM item_backlog WHERE source_id = ? AND taken_by IS NULL",
-                (source_id,),
-            ).fetchone()
-        return int(row[0])
+            rows = con.execute(
+                "SELECT url FROM item_backlog WHERE source_id = ? "
+                "AND (taken_by IS NULL OR taken_by = ?)",
+                (source_id, run_key),
+            ).fetchall()
+        return {str(row[0]) for row in rows}
 
     # ---------------------------------------------------------------------------- robots.txt
 

@@ -245,7 +245,7 @@ def _commit_state(
         )
         state.save_item_backlog(
             source.id,
-            [url for url in summary.get("backlog_read", []) if url not in waiting],
+            [url for url in summary.get("backlog_taken", []) if url not in waiting],
             deferred,
             run.key,
         )

@@ -157,8 +157,12 @@ def discover(
         # (a refetch asks for every listed item again: what it deferred, the next run would
         # skip as already stored)
         todo, deferred = (todo, []) if refetch else within_budget(todo, settings.items_per_run)
-        # (those the backlog holds beyond what was read of it wait too)
-        waiting = len(deferred) + max(0, state.item_backlog_size(source.id) - len(backlog))
+        # the backlog items this run takes or finds known, however it came to them (read
+        # from the backlog, or listed again): the commit marks them taken; the others wait
+        later = {item["url"] for item in deferred}
+        in_backlog = state.item_backlog_urls(source.id, run.key)
+        backlog_taken = sorted(in_backlog.intersection(i["url"] for i in items) - later)
+        waiting = len(later | (in_backlog - set(backlog_taken)))
     problems = [
         problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems
@@ -177,7 +181,6 @@ def discover(
                 f"runs{first}",
             )
         )
-    later = {item["url"] for item in deferred}
     items = [item for item in items if item["url"] not in later]
     path = write_jsonl(work / "discovered.jsonl", items)
     if deferred:
@@ -193,7 +196,7 @@ def discover(
             "repeated": found.repeated,
             "out_of_window": found.out_of_window,
             "deferred_sitemaps": found.deferred_sitemaps,
-            "backlog_read": [item["url"] for item in backlog],
+            "backlog_taken": backlog_taken,
             "deferred_items": len(deferred),
             "waiting_items": waiting,
             "bytes": client.bytes_fetched,

@@ -11,8 +11,10 @@ import pyarrow.dataset as ds
 import pytest
 
 from ingest.config import load_sources
-from ingest.run.model import Run
+from ingest.fetch.state import CrawlState
+from ingest.run.model import Run, workdir
 from ingest.run.stages import run_source, within_budget
+from ingest.run.workfiles import read_json
 from ingest.siteserver import serve_site
 from tests.ingest.sites import article_html, sources_file
 
@@ -21,10 +23,10 @@ DATED = 9  # pages /a/0 ... /a/8 dated, /a/0 the freshest; /a/9 ... /a/11 undate
 PAGES = 12
 
 
-def site_with_sitemap(root: Path) -> Path:
-    (root / "a").mkdir(parents=True)
+def site_with_sitemap(root: Path, pages: int = PAGES) -> Path:
+    (root / "a").mkdir(parents=True, exist_ok=True)
     entries = []
-    for n in range(PAGES):
+    for n in range(pages):
         (root / "a" / f"{n}.html").write_text(article_html(n), encoding="utf-8")
         lastmod = (
             f"<lastmod>{(NOW - dt.timedelta(hours=n + 1)).isoformat()}</lastmod>"
@@ -139,8 +141,6 @@ def test_a_commit_records_the_outcomes_before_it_lets_the_backlog_go(
 ) -> None:
     """A commit cut short after the item backlog was saved must not lose a backlog item the
     run took and could not fetch for now: its outcome (a retry) is recorded first."""
-    from ingest.fetch.state import CrawlState
-
     calls: list[str] = []
     for name in ("record_outcomes", "save_item_backlog", "save_validators"):
         real = getattr(CrawlState, name)
@@ -155,3 +155,32 @@ def test_a_commit_records_the_outcomes_before_it_lets_the_backlog_go(
         config = load_sources(budget_of_five(tmp_path, server.base_url))
         run_source(config.sources[0], config.settings, tmp_path / "data", Run("r0", NOW, NOW))
     assert calls == ["record_outcomes", "save_item_backlog", "save_validators"]
+
+
+def test_the_backlog_holds_what_waits_and_the_runs_say_how_many(tmp_path: Path) -> None:
+    """After every run, the backlog holds exactly the listed items not stored yet, and the
+    run's count of waiting items is their number: when a changed listing lists backlog
+    items again, when the listing's order and the backlog's differ, and when a run runs
+    again under the same key."""
+    site = tmp_path / "site"
+    data = tmp_path / "data"
+    with serve_site(site_with_sitemap(site)) as server:
+        config = load_sources(budget_of_five(tmp_path, server.base_url))
+        source, settings = config.sources[0], config.settings
+
+        def run(key: str, hours: int, pages: int) -> None:
+            at = NOW + dt.timedelta(hours=hours)
+            run_source(source, settings, data, Run(key, at, at))
+            listed = {f"{server.base_url}/a/{n}.html" for n in range(pages)}
+            stored = {f"{server.base_url}/a/{n}.html" for n in stored_pages(data)}
+            with CrawlState(data, settings.state_url) as state:
+                assert state.item_backlog_urls(source.id, "a later run") == listed - stored
+            summary = read_json(workdir(data, source, Run(key, at, at)) / "discover.json")
+            assert summary["waiting_items"] == len(listed - stored), key
+
+        run("r0", 0, PAGES)  # five taken, seven wait
+        site_with_sitemap(site, PAGES + 1)  # the listing changes: one more, undated
+        run("r1", 1, PAGES + 1)  # lists the seven again: five taken, three wait
+        run("r1", 1, PAGES + 1)  # again (a cleared task): the listing is unchanged now
+        run("r2", 2, PAGES + 1)
+    assert stored_pages(data) == list(range(PAGES + 1))

@@ -282,12 +282,15 @@ def test_the_item_backlog_gives_the_freshest_first_and_a_rerun_takes_the_same(
     ]
     with CrawlState(tmp_path, state_url) as state:
         state.save_item_backlog("s", [], items, "run1")
-        assert state.item_backlog_size("s") == 5 and state.item_backlog_size("other") == 0
+        assert len(state.item_backlog_urls("s", "run2")) == 5
+        assert state.item_backlog_urls("other", "run2") == set()
         first = state.item_backlog("s", 3, "run2")
         assert [i["url"][-1] for i in first] == ["2", "3", "0"]  # dated, freshest first
         assert first[0] == items[2]  # the whole item comes back
         state.save_item_backlog("s", [i["url"] for i in first], [], "run2")
-        assert state.item_backlog_size("s") == 2
+        left = {"https://a.example/1", "https://a.example/4"}
+        assert state.item_backlog_urls("s", "run3") == left  # (what run2 took is not theirs)
+        assert len(state.item_backlog_urls("s", "run2")) == 5
         # run2 again takes what it took, and what is left
         again = state.item_backlog("s", 10, "run2")
         assert sorted(i["url"][-1] for i in again) == ["0", "1", "2", "3", "4"]
