@@ -90,3 +90,33 @@ def workdir(root: Path, source: Source, run: Run) -> Path:
 
 
 STAGES = ("discover", "fetch", "extract", "transform", "write")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Part `index` of `of` of a source run's fetched pages, which `newsflow ingest`'s
+    workers extract and transform in parallel (ingest.run.parts): the pages of the index-th
+    of `of` even shares of the run archive's responses, in the archive's order. The whole
+    run is part 0 of 1."""
+
+    index: int = 0
+    of: int = 1
+
+    @property
+    def last(self) -> bool:
+        return self.index == self.of - 1
+
+    def bounds(self, pages: int) -> tuple[int, int]:
+        """The part's pages among `pages`: positions [first, stop) in the archive's order."""
+        return self.index * pages // self.of, (self.index + 1) * pages // self.of
+
+    def name(self, filename: str) -> str:
+        """The name of the part's own copy of a work file ("extracted.jsonl" of part 0 of 4:
+        "extracted.part0of4.jsonl"); the whole run's is the file's name."""
+        if self.of == 1:
+            return filename
+        stem, dot, suffix = filename.partition(".")
+        return f"{stem}.part{self.index}of{self.of}{dot}{suffix}"
+
+
+WHOLE = Part()

@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.commit import commit_unchanged, write
-from ingest.run.model import STAGES, SUMMARY_KEYS, Run, WriteRef
-from ingest.run.stages import prepare, run_source
+from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef
+from ingest.run.parts import PartRef, join, parts_of, prepare_part
+from ingest.run.stages import discover_and_fetch, prepare, run_source
+from transforms.lakemirror import lake_of
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
 
@@ -74,31 +76,49 @@ def _failed(source: Source, exc: Exception) -> SourceResult:
     return SourceResult(source.id, None, f"{type(exc).__name__}: {exc}")
 
 
-def _prepare(
-    source: Source, settings: Settings, root: Path, run: Run, refetch: bool
-) -> str | SourceResult | None:
-    """A worker's share of a source's run: the stages run_source runs before the commit.
-    Returns the transformed work file, None when discovery left nothing to fetch (the run
-    is committed unchanged), or the failure."""
+@dataclass(frozen=True)
+class _Task:
+    """What a worker is sent: a source's stages before the commit (`part` None), whole or
+    up to the fetch stage (`split`); or the extract and transform stages of one part of its
+    fetched pages (`fetched`, `part`: ingest.run.parts)."""
+
+    index: int
+    source: Source
+    split: bool = False
+    fetched: str = ""
+    part: Part | None = None
+
+
+def _perform(
+    task: _Task, settings: Settings, root: Path, run: Run, refetch: bool
+) -> str | PartRef | SourceResult | None:
+    """A worker's share of a source's run: the stages run_source runs before the commit,
+    or those up to the fetch (`split`), or one part's. Returns the transformed work file (or
+    the fetched one, or the part's reference), None when discovery left nothing to fetch
+    (the run is committed unchanged), or the failure."""
+    source = task.source
     try:
+        if task.part is not None:
+            return prepare_part(source, settings, root, run, task.fetched, task.part)
+        if task.split:
+            return discover_and_fetch(source, settings, root, run, refetch=refetch)
         return prepare(source, settings, root, run, refetch=refetch)
     except Exception as exc:
         return _failed(source, exc)
 
 
 def _serve(conn: Connection, settings: Settings, root: Path, run: Run, refetch: bool) -> None:
-    """A worker process: prepare each source received, until sent None or left alone."""
+    """A worker process: perform each task received, until sent None or left alone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     with conn:
         while True:
             try:
-                task: tuple[int, Source] | None = conn.recv()
+                task: _Task | None = conn.recv()
             except EOFError:  # the parent is gone
                 return
             if task is None:
                 return
-            index, source = task
-            conn.send((index, _prepare(source, settings, root, run, refetch)))
+            conn.send(_perform(task, settings, root, run, refetch))
 
 
 class _Worker:
@@ -131,7 +151,11 @@ class _Worker:
 
 
 class _Pool:
-    """Workers preparing sources in parallel; this process committing them in order."""
+    """Workers preparing sources in parallel; this process committing them in order. Where
+    the stages' work files stay on this machine (not an object store's), a source's fetched
+    pages are extracted and transformed in parts (ingest.run.parts), by whichever workers
+    are free: the parts of the sources fetched first, but one source fetching ahead while
+    few parts wait."""
 
     def __init__(
         self,
@@ -148,8 +172,11 @@ class _Pool:
         self.todo = list(range(len(sources)))
         self.hosts = host_groups(sources)
         self.idle: list[_Worker] = []
-        self.busy: dict[_Worker, int] = {}  # worker -> the source it prepares
+        self.busy: dict[_Worker, _Task] = {}  # worker -> what it does
         self.started: list[_Worker] = []
+        self.split = lake_of(root) is None
+        self.parts_todo: list[_Task] = []  # in order
+        self.parts: dict[int, list[PartRef | None]] = {}  # source -> its parts, done or not
         self.prepared: dict[int, str | None] = {}  # source -> its transformed work file
         self.results: dict[int, SourceResult] = {}
         self.committed = 0  # sources before this one are committed or failed
@@ -177,11 +204,11 @@ class _Pool:
         return [self.results[i] for i in range(len(self.sources))]
 
     def _dispatch(self) -> None:
-        """Start the first sources waiting whose hosts no running source shares."""
+        """Start the first part waiting, else the first source waiting whose hosts no
+        source fetching now shares."""
         while len(self.busy) < self.workers:
-            running = {self.hosts[i] for i in self.busy.values()}
-            index = next((i for i in self.todo if self.hosts[i] not in running), None)
-            if index is None:
+            task = self._next_task()
+            if task is None:
                 return
             if self.idle:
                 worker = self.idle.pop()
@@ -189,35 +216,89 @@ class _Pool:
                 worker = _Worker(self.context, self.settings, self.root, self.run, self.refetch)
                 self.started.append(worker)
             try:
-                worker.conn.send((index, self.sources[index]))
+                worker.conn.send(task)
             except OSError:  # it died while idle: the next pass starts another
                 continue
-            self.todo.remove(index)
-            self.busy[worker] = index
+            if task.part is not None:
+                self.parts_todo.remove(task)
+            else:
+                self.todo.remove(task.index)
+            self.busy[worker] = task
+
+    def _next_task(self) -> _Task | None:
+        """A part waiting, unless no source is fetching and few parts wait: then the next
+        source, so that the next parts are ready before these run out (the end of a run is
+        its last parts, on every worker, not its last source's fetch on one)."""
+        fetching = [t for t in self.busy.values() if t.part is None]
+        if self.parts_todo and (fetching or len(self.parts_todo) > self.workers):
+            return self.parts_todo[0]
+        hosts = {self.hosts[t.index] for t in fetching}
+        index = next((i for i in self.todo if self.hosts[i] not in hosts), None)
+        if index is None:
+            return self.parts_todo[0] if self.parts_todo else None
+        return _Task(index, self.sources[index], self.split)
 
     def _collect(self) -> None:
         """Wait for a worker to finish (or die) and take what it sends."""
         ready = set(wait([w.conn for w in self.busy] + [w.process.sentinel for w in self.busy]))
-        for worker, index in list(self.busy.items()):
+        for worker, task in list(self.busy.items()):
             if worker.conn not in ready and worker.process.sentinel not in ready:
                 continue
             del self.busy[worker]
+            index = task.index
             try:
-                sent, outcome = worker.conn.recv()
+                outcome = worker.conn.recv()
             except (EOFError, OSError):  # the process died while preparing the source
                 worker.process.join()
-                self.results[index] = SourceResult(
-                    self.sources[index].id,
-                    None,
-                    "WorkerDied: the process running the source exited with code "
-                    f"{worker.process.exitcode}",
+                self._fail(
+                    index,
+                    SourceResult(
+                        self.sources[index].id,
+                        None,
+                        "WorkerDied: the process running the source exited with code "
+                        f"{worker.process.exitcode}",
+                    ),
                 )
                 continue
             self.idle.append(worker)
             if isinstance(outcome, SourceResult):
-                self.results[sent] = outcome
+                self._fail(index, outcome)
+            elif index in self.results:  # a part of a source that failed meanwhile
+                continue
+            elif task.part is not None:
+                self._part_done(task, outcome)
+            elif task.split and outcome is not None:
+                self._split(index, str(outcome))
             else:
-                self.prepared[sent] = outcome
+                self.prepared[index] = outcome
+
+    def _fail(self, index: int, result: SourceResult) -> None:
+        """A source failed: its parts waiting are dropped (the rest of the run goes on)."""
+        self.results.setdefault(index, result)
+        self.parts_todo = [t for t in self.parts_todo if t.index != index]
+
+    def _split(self, index: int, fetched: str) -> None:
+        """A source's pages are fetched: its parts wait for the workers."""
+        count = parts_of(fetched, self.workers)
+        self.parts[index] = [None] * count
+        source = self.sources[index]
+        self.parts_todo += [
+            _Task(index, source, True, fetched, Part(k, count)) for k in range(count)
+        ]
+
+    def _part_done(self, task: _Task, ref: PartRef) -> None:
+        """A part is done; with the source's last, its files are joined, ready to commit."""
+        assert task.part is not None
+        done = self.parts[task.index]
+        done[task.part.index] = ref
+        if all(done):
+            try:
+                self.prepared[task.index] = join(
+                    self.sources[task.index], self.run, task.fetched, [r for r in done if r]
+                )
+            except Exception as exc:
+                self._fail(task.index, _failed(self.sources[task.index], exc))
+            del self.parts[task.index]
 
     def _commit_ready(self) -> None:
         """Commit, in order, every prepared source whose predecessors are all done."""

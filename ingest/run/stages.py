@@ -36,7 +36,7 @@ from ingest.run.items import (
     problem,
     split_known,
 )
-from ingest.run.model import DiscoverRef, Run, StageRef, WriteRef, workdir
+from ingest.run.model import WHOLE, DiscoverRef, Part, Run, StageRef, WriteRef, workdir
 from ingest.run.workfiles import (
     JsonlWriter,
     read_json,
@@ -287,24 +287,39 @@ def _fetch_all(
 def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: str) -> StageRef:
     """Extract an article from every fetched page, reading the bodies back from the WARC file
     and writing each record as it is made (memory does not grow with the pages)."""
+    return extract_share(source, settings, root, run, fetched)
+
+
+def extract_share(
+    source: Source, settings: Settings, root: Path, run: Run, fetched: str, part: Part = WHOLE
+) -> StageRef:
+    """The extract stage's work on one part of the fetched pages (`part`: k of n, the
+    pages the k-th of n even shares of the archive's responses, in the archive's order;
+    see ingest.run.parts), its files named for the part."""
     from ingest.fetch.warc import read_responses, warc_path
 
     work = Path(fetched).parent
     wanted = {row["record_id"]: row for row in read_jsonl(require(fetched, "extract"))}
+    first, stop = part.bounds(len(wanted))
     problems: list[dict[str, Any]] = []
     archive = warc_path(root, source.id, run.key)
-    with JsonlWriter(work / "extracted.jsonl") as out:
+    with JsonlWriter(work / part.name("extracted.jsonl")) as out:
         if wanted and archive.exists():
+            position = 0  # of the wanted responses read so far
             for record_id, _, body in read_responses(archive):
                 row = wanted.pop(record_id, None)
-                if row is not None:
-                    extracted: list[dict[str, Any]] = []
-                    extract_item(
-                        row, body, source, run, extracted, problems, settings.extract_cpu_s
-                    )
-                    for record in extracted:
-                        out.write(record)
-    for row in wanted.values():  # listed as fetched but missing from the archive
+                if row is None:
+                    continue
+                position += 1
+                if position <= first:
+                    continue
+                extracted: list[dict[str, Any]] = []
+                extract_item(row, body, source, run, extracted, problems, settings.extract_cpu_s)
+                for record in extracted:
+                    out.write(record)
+                if position >= stop and not part.last:
+                    break
+    for row in wanted.values() if part.last else ():  # listed as fetched, not in the archive
         problems.append(
             problem(
                 row["url"],
@@ -315,7 +330,7 @@ def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: s
                 f"no WARC record {row['record_id']}",
             )
         )
-    write_jsonl(work / "quarantine-extract.jsonl", problems)
+    write_jsonl(work / part.name("quarantine-extract.jsonl"), problems)
     return StageRef(path=str(out.path), count=out.count, quarantined=len(problems))
 
 
@@ -323,6 +338,13 @@ def extract(source: Source, settings: Settings, root: Path, run: Run, fetched: s
 def transform(source: Source, settings: Settings, root: Path, run: Run, extracted: str) -> StageRef:
     """Normalise extracted records into rows of the article schema (a Parquet work file),
     `settings.chunk_items` records at a time (memory does not grow with the records)."""
+    return transform_share(source, settings, root, run, extracted)
+
+
+def transform_share(
+    source: Source, settings: Settings, root: Path, run: Run, extracted: str, part: Part = WHOLE
+) -> StageRef:
+    """The transform stage's work on the records of one part (see `extract_share`)."""
     import pyarrow.parquet as pq
 
     from transforms.schema import ARTICLE_SCHEMA, writer_options
@@ -331,7 +353,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
     work = require(extracted, "transform").parent
     problems: list[dict[str, Any]] = []
     tagger = get_tagger(settings.taxonomy, settings.entity_models)
-    path = work / "articles.parquet"
+    path = work / part.name("articles.parquet")
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
     count = 0
     try:
@@ -348,7 +370,7 @@ def transform(source: Source, settings: Settings, root: Path, run: Run, extracte
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    write_jsonl(work / "quarantine-transform.jsonl", problems)
+    write_jsonl(work / part.name("quarantine-transform.jsonl"), problems)
     return StageRef(path=str(path), count=count, quarantined=len(problems))
 
 
@@ -397,12 +419,22 @@ def prepare(
 ) -> str | None:
     """The stages before the commit (discover, fetch, extract, transform), in-process;
     returns the transformed work file, or None when discovery left nothing to fetch."""
+    fetched = discover_and_fetch(source, settings, root, run, refetch=refetch)
+    if fetched is None:
+        return None
+    extracted = extract(source, settings, root, run, fetched)
+    return transform(source, settings, root, run, extracted["path"])["path"]
+
+
+def discover_and_fetch(
+    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+) -> str | None:
+    """The discover and fetch stages; returns the fetched work file, or None when discovery
+    left nothing to fetch."""
     found = discover(source, settings, root, run, refetch=refetch)
     if not found["to_fetch"]:
         return None
-    fetched = fetch(source, settings, root, run, found["path"], refetch=refetch)
-    extracted = extract(source, settings, root, run, fetched["path"])
-    return transform(source, settings, root, run, extracted["path"])["path"]
+    return fetch(source, settings, root, run, found["path"], refetch=refetch)["path"]
 
 
 def run_source(

@@ -22,7 +22,7 @@ from ingest.demo import DEMO_SITE
 from ingest.run import runner
 from ingest.run.commit import write
 from ingest.run.model import Run
-from ingest.run.runner import SourceResult, _prepare, host_groups, ingest_sources
+from ingest.run.runner import SourceResult, _perform, _Task, host_groups, ingest_sources
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
 from tests.ingest.sites import article_html, rss
@@ -183,7 +183,7 @@ def _run_then_commit(sources: str, root: str, index: int, run: Run, barrier: Any
     """One source's run in its own process, its commit started together with the others'."""
     config = load_sources(sources)
     source = config.sources[index]
-    transformed = _prepare(source, config.settings, Path(root), run, False)
+    transformed = _perform(_Task(index, source), config.settings, Path(root), run, False)
     assert isinstance(transformed, str), transformed
     barrier.wait()
     write(source, config.settings, Path(root), run, transformed)
@@ -211,6 +211,46 @@ def test_runs_committing_at_once_from_several_processes_store_what_one_process_s
     assert_one_original_per_story(rows)
     ingest_sources(config, list(config.sources), tmp_path / "one", run)
     assert rows == stored(tmp_path / "one", "articles")
+
+
+def test_sources_extracted_in_parts_store_what_one_process_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each source's pages are extracted and transformed in parts by both workers, and
+    joined: the rows, quarantine rows, counts and run metrics are one process's."""
+    site = copies_site(tmp_path / "site", 3, 20)
+    for k in range(3):  # and a page without an article: a quarantine row of the extract stage
+        (site / f"s{k}" / "a" / "empty.html").write_text("<html></html>", encoding="utf-8")
+        links = [(f"/s{k}/a/{n}.html", None) for n in range(20)]
+        links.insert(7, (f"/s{k}/a/empty.html", None))
+        (site / f"s{k}" / "feed.xml").write_text(rss(links), encoding="utf-8")
+    joined: list[int] = []
+    real_join = runner.join
+
+    def counted(*args: Any) -> str:
+        joined.append(len(args[-1]))
+        return real_join(*args)
+
+    monkeypatch.setattr(runner, "join", counted)
+    with hosts(site, 3) as base_urls:
+        config = copies_sources(tmp_path / "sources.yaml", base_urls, 3, workers=2)
+        run = Run.adhoc()
+        pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
+        alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
+    assert joined == [2, 2, 2]  # 21 pages each: two parts
+    assert summary(pooled) == summary(alone)
+    for table in ("articles", "quarantine", "runs"):
+        assert stored(tmp_path / "pool", table) == stored(tmp_path / "one", table), table
+    reasons = [r["stage"] for r in stored(tmp_path / "pool", "quarantine")]
+    assert reasons.count("extract") == 3
+    assert all(r["seconds_extract"] > 0 for r in stored_metrics(tmp_path / "pool"))
+    leftovers = [p.name for p in (tmp_path / "pool" / "work").rglob("*") if ".part" in p.name]
+    assert leftovers == []
+
+
+def stored_metrics(root: Path) -> list[dict[str, Any]]:
+    found = ds.dataset(root / "runs", format="parquet", partitioning="hive")
+    return found.to_table().to_pylist()
 
 
 def test_a_source_that_crashes_under_workers_leaves_the_others_running(

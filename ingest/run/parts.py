@@ -1,0 +1,132 @@
+"""A source run's extract and transform stages in parts, for `newsflow ingest`'s workers.
+
+A worker that has fetched a source's pages hands their extraction back in parts (ingest.run
+.model.Part: even shares of the run archive's responses, in the archive's order), which any
+idle worker extracts and transforms into the part's own work files; when every part is
+done, `join` puts them together as the files the two stages write for the whole run, in the
+same order, and the run is committed as usual. The last source of a run no longer keeps one
+core busy while the other waits, and each source's pages are spread over the cores.
+
+The DAG's tasks run the stages whole (a task is the unit Airflow schedules), and so does
+`newsflow ingest` with one worker or with an object-store data root, whose stages move
+their work files to and from the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import TypedDict
+
+from ingest.config import Settings, Source
+from ingest.run.model import Part, Run, StageRef
+from ingest.run.workfiles import read_json, write_json
+
+PART_PAGES = 8  # the fewest pages a part of its own is worth (its start costs a few ms)
+PARTS_PER_WORKER = 2  # each part reads the run archive up to its pages: a few per worker
+
+
+class PartRef(TypedDict):
+    extracted: StageRef
+    transformed: StageRef
+    started: str  # ISO times: when the part's extraction started and finished, and when
+    extract_finished: str  # its transform finished (the stages' timings, put together)
+    finished: str
+
+
+def parts_of(fetched: str, workers: int) -> int:
+    """How many parts the pages listed in the work file `fetched` are extracted in."""
+    pages = int(read_json(Path(fetched).parent / "fetch.json").get("fetched", 0))
+    return max(1, min(pages // PART_PAGES, PARTS_PER_WORKER * workers))
+
+
+def prepare_part(
+    source: Source, settings: Settings, root: Path, run: Run, fetched: str, part: Part
+) -> PartRef:
+    """Extract and transform one part of a run's fetched pages (see the module)."""
+    from ingest.run.stages import extract_share, transform_share
+
+    started = _now()
+    extracted = extract_share(source, settings, root, run, fetched, part)
+    extract_finished = _now()
+    transformed = transform_share(source, settings, root, run, extracted["path"], part)
+    return PartRef(
+        extracted=extracted,
+        transformed=transformed,
+        started=started,
+        extract_finished=extract_finished,
+        finished=_now(),
+    )
+
+
+def join(source: Source, run: Run, fetched: str, parts: list[PartRef]) -> str:
+    """The whole run's extract and transform work files (records, rows, quarantine rows,
+    timings, the stages' log lines) from its parts', in order; the parts' files are
+    removed. Returns the transformed work file."""
+    from ingest.run.stages import log_stage
+
+    work = Path(fetched).parent
+    if len(parts) > 1:
+        _join_files(run, work, len(parts))
+    for stage, start, end in (
+        ("extract", "started", "extract_finished"),
+        ("transform", "extract_finished", "finished"),
+    ):
+        started = min(str(p[start]) for p in parts)  # type: ignore[literal-required]
+        finished = max(str(p[end]) for p in parts)  # type: ignore[literal-required]
+        write_json(work / f"timing-{stage}.json", {"started": started, "finished": finished})
+        key = "extracted" if stage == "extract" else "transformed"
+        refs: list[StageRef] = [p[key] for p in parts]  # type: ignore[literal-required]
+        whole = StageRef(
+            path=str(work / ("extracted.jsonl" if stage == "extract" else "articles.parquet")),
+            count=sum(r["count"] for r in refs),
+            quarantined=sum(r["quarantined"] for r in refs),
+        )
+        seconds = dt.datetime.fromisoformat(finished) - dt.datetime.fromisoformat(started)
+        log_stage(source.id, stage, whole, seconds.total_seconds())
+    return str(work / "articles.parquet")
+
+
+def _join_files(run: Run, work: Path, count: int) -> None:
+    """The whole run's work files of the two stages from the `count` parts' (see `join`)."""
+    import pyarrow.parquet as pq
+
+    from transforms.schema import ARTICLE_SCHEMA, writer_options
+
+    names = [Part(k, count).name for k in range(count)]
+    for filename in ("extracted.jsonl", "quarantine-extract.jsonl", "quarantine-transform.jsonl"):
+        _concatenate([work / name(filename) for name in names], work / filename)
+    path = work / "articles.parquet"
+    tmp = path.with_name(f".{path.name}.{run.key}.tmp")
+    try:
+        with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)) as out:
+            for name in names:  # (the same footer as the transform stage's: the schema's)
+                part = pq.ParquetFile(work / name("articles.parquet"), pre_buffer=False)
+                for group in range(part.num_row_groups):  # (chunk_items rows at most)
+                    out.write_table(part.read_row_group(group))
+                part.close()
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    for name in names:
+        for filename in (
+            "extracted.jsonl",
+            "quarantine-extract.jsonl",
+            "quarantine-transform.jsonl",
+            "articles.parquet",
+        ):
+            (work / name(filename)).unlink(missing_ok=True)
+
+
+def _concatenate(paths: list[Path], target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.joining.tmp")
+    with tmp.open("wb") as out:
+        for path in paths:
+            with path.open("rb") as part:
+                shutil.copyfileobj(part, out)
+    tmp.replace(target)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
