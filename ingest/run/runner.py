@@ -279,7 +279,11 @@ class _Pool:
 
     def _split(self, index: int, fetched: str) -> None:
         """A source's pages are fetched: its parts wait for the workers."""
-        count = parts_of(fetched, self.workers)
+        try:
+            count = parts_of(fetched, self.workers)
+        except Exception as exc:  # (its fetch stage's summary unreadable: the source fails)
+            self._fail(index, _failed(self.sources[index], exc))
+            return
         self.parts[index] = [None] * count
         source = self.sources[index]
         self.parts_todo += [

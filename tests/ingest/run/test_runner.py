@@ -248,6 +248,25 @@ def test_sources_extracted_in_parts_store_what_one_process_stores(
     assert leftovers == []
 
 
+def test_a_source_whose_parts_cannot_be_planned_or_fail_fails_alone(
+    tmp_path: Path, copies_hosts: list[str]
+) -> None:
+    """The pool's book-keeping: a source whose fetch summary cannot be read fails (the run
+    goes on); a failed part drops the source's parts still waiting, not the others'."""
+    config = copies_sources(tmp_path / "sources.yaml", copies_hosts, 2, workers=2)
+    pool = runner._Pool(list(config.sources), config.settings, tmp_path, Run.adhoc(), False, 2)
+    work = tmp_path / "work"
+    for name, summary in (("s0", "{not json"), ("s1", '{"fetched": 40}')):
+        (work / name).mkdir(parents=True)
+        (work / name / "fetch.json").write_text(summary, encoding="utf-8")
+    pool._split(0, str(work / "s0" / "fetched.jsonl"))
+    assert pool.results[0].ref is None and "JSONDecodeError" in (pool.results[0].error or "")
+    pool._split(1, str(work / "s1" / "fetched.jsonl"))
+    assert [t.part.index for t in pool.parts_todo if t.part] == [0, 1, 2, 3]
+    pool._fail(1, SourceResult("s1", None, "Boom: a part failed"))
+    assert pool.parts_todo == [] and pool.results[1].error == "Boom: a part failed"
+
+
 def stored_metrics(root: Path) -> list[dict[str, Any]]:
     found = ds.dataset(root / "runs", format="parquet", partitioning="hive")
     return found.to_table().to_pylist()
