@@ -283,13 +283,19 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     import time
 
     from ingest.run.model import Run
-    from ingest.run.runner import ingest_sources, json_summary, print_summary
+    from ingest.run.runner import (
+        ingest_sources,
+        json_summary,
+        print_summary,
+        start_workers_early,
+    )
 
     started = time.monotonic()
     root = data_root(args.data, remote=True)
     config = load_sources(args.config or sources_path())
-    _check_store(root)
     sources = config.select(list(dict.fromkeys(args.source)))  # each once, in the given order
+    start_workers_early(config.settings, sources)
+    _check_store(root)
     _check_stored(root, config.settings.state_url)
     run = Run.adhoc()
     results = ingest_sources(config, sources, root, run, refetch=args.refetch)

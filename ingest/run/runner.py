@@ -59,7 +59,7 @@ def ingest_sources(
     and the next run sees its items again."""
     run = run or Run.adhoc()
     settings = config.settings
-    workers = min(settings.ingest_workers, len(set(host_groups(sources))))
+    workers = pool_size(settings, sources)
     if workers > 1:
         return _Pool(sources, settings, root, run, refetch, workers).run_all()
     results = []
@@ -70,6 +70,21 @@ def ingest_sources(
         except Exception as exc:
             results.append(_failed(source, exc))
     return results
+
+
+def pool_size(settings: Settings, sources: list[Source]) -> int:
+    """The worker processes `ingest_sources` runs `sources` in (1: in this process)."""
+    return min(settings.ingest_workers, len(set(host_groups(sources))))
+
+
+def start_workers_early(settings: Settings, sources: list[Source]) -> None:
+    """When `ingest_sources` will run `sources` in workers, start the server they fork from
+    now: it loads their modules (ingest.run.warm) while this process does what comes
+    before (checking the data root and the crawl state), rather than after."""
+    if pool_size(settings, sources) > 1 and worker_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _failed(source: Source, exc: Exception) -> SourceResult:

@@ -388,6 +388,31 @@ def test_a_pool_stops_the_server_its_workers_forked_from(tmp_path: Path) -> None
     assert forkserver._forkserver._forkserver_pid is None  # type: ignore[attr-defined]
 
 
+def test_the_server_starts_early_only_for_a_run_with_workers(tmp_path: Path) -> None:
+    """`newsflow ingest` starts the fork server before its checks when the run will use
+    workers (and the pool uses it, then stops it); not for a run in one process."""
+    from multiprocessing import forkserver
+
+    server: Any = forkserver._forkserver  # type: ignore[attr-defined]
+    with serve_site(DEMO_SITE) as gazette, serve_site(DEMO_SITE, host="127.0.0.2") as times:
+        text = demo_sources_text(gazette.base_url)
+        config = load_sources(write_sources(tmp_path / "sources.yaml", text))
+        sources = list(config.sources)
+        runner.start_workers_early(with_workers(config, 2).settings, sources)  # one host
+        assert server._forkserver_pid is None
+        text = text.replace(f"{gazette.base_url}/limited-times", f"{times.base_url}/limited-times")
+        config = with_workers(load_sources(write_sources(tmp_path / "s2.yaml", text)), 2)
+        sources = list(config.sources)
+        runner.start_workers_early(config.settings, sources)
+        early = server._forkserver_pid
+        assert early is not None
+        results = ingest_sources(config, sources, tmp_path / "data", Run.adhoc())
+    assert all(r.ref is not None for r in results)
+    assert server._forkserver_pid is None  # stopped with the pool that used it
+    with pytest.raises(ChildProcessError):
+        os.waitpid(early, os.WNOHANG)  # (reaped)
+
+
 def test_two_pools_at_once_in_one_process_both_finish(tmp_path: Path) -> None:
     """The fork server both pools' workers come from outlives the first pool to end."""
     from multiprocessing import forkserver
