@@ -339,10 +339,18 @@ class CrawlState:
         taken: Iterable[str],
         deferred: Iterable[dict[str, Any]],
         run_key: str,
+        released: Iterable[str] = (),
     ) -> None:
         """Commit a run's item budget: the backlog items it took (or found already known) are
-        marked as taken by it, and dropped when a later run commits; `deferred` items wait."""
+        marked as taken by it, and dropped when a later run commits; `deferred` items wait,
+        and so do the `released` ones (taken, not fetched for now: a run of the same key
+        may have taken them before)."""
         with self._tx() as con:
+            con.executemany(
+                "UPDATE item_backlog SET taken_by = NULL WHERE source_id = ? AND url = ? "
+                "AND taken_by = ?",
+                [(source_id, url, run_key) for url in released],
+            )
             con.execute(
                 "DELETE FROM item_backlog WHERE source_id = ? AND taken_by IS NOT NULL "
                 "AND taken_by != ?",

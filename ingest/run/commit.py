@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.config import Settings, Source
-from ingest.fetch.state import CrawlState, Outcome, Validators
+from ingest.fetch.state import CrawlState, Outcome, Validators, is_transient
 from ingest.logs import stage_line
 from ingest.run.items import isolate, problem
 from ingest.run.metrics import record_run, stored_row
@@ -233,10 +233,14 @@ def _commit_state(
     summary = read_json(work / "discover.json")
     validators = summary.get("validators", {})
     deferred = list(read_jsonl(work / "deferred.jsonl")) if summary.get("deferred_items") else []
+    # a backlog item this run took and could not fetch for now stays in the backlog: the
+    # retry the next run makes keeps what its listing said (its time, title and date)
     waiting = {item["url"] for item in deferred}
+    retrying = {o.url for o in outcomes if is_transient(o.outcome)}
+    taken = summary.get("backlog_taken", [])
     with CrawlState(root, settings.state_url) as state:
         # the outcomes first: a backlog item this run took and that failed for now must be
-        # known as a retry before the backlog lets it go; then the backlogs, so that a
+        # known as a retry before the backlog is saved; then the backlogs, so that a
         # commit cut short after them leaves the validators unsaved, and the next run lists
         # the same items again (nothing deferred is lost)
         state.record_outcomes(source.id, outcomes, run.key)
@@ -245,8 +249,9 @@ def _commit_state(
         )
         state.save_item_backlog(
             source.id,
-            [url for url in summary.get("backlog_taken", []) if url not in waiting],
+            [url for url in taken if url not in waiting and url not in retrying],
             deferred,
             run.key,
+            released=[url for url in taken if url in retrying],
         )
         state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)

@@ -149,10 +149,16 @@ def discover(
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
         # what earlier runs left over their item budget competes with what is new
         backlog = state.item_backlog(source.id, settings.items_per_run, run.key)
+        kept = {item["url"]: item for item in backlog}
         items = [
-            *found.items.values(),
-            *(item for item in backlog if item["url"] not in found.items),
+            # a retry of an item the backlog holds keeps what its listing said (its time,
+            # which orders it within the budget, its title and date)
+            {**kept[item["url"]], "retry": True}
+            if item.get("retry") and item["url"] in kept
+            else item
+            for item in found.items.values()
         ]
+        items += [item for item in backlog if item["url"] not in found.items]
         todo, skipped = split_known(items, state, run.key, settings, refetch)
         # (a refetch asks for every listed item again: what it deferred, the next run would
         # skip as already stored)

@@ -14,8 +14,8 @@ from ingest.config import load_sources
 from ingest.fetch.state import CrawlState
 from ingest.run.model import Run, workdir
 from ingest.run.stages import run_source, within_budget
-from ingest.run.workfiles import read_json
-from ingest.siteserver import serve_site
+from ingest.run.workfiles import read_json, read_jsonl
+from ingest.siteserver import Reply, serve_site
 from tests.ingest.sites import article_html, sources_file
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
@@ -145,9 +145,11 @@ def test_a_commit_records_the_outcomes_before_it_lets_the_backlog_go(
     for name in ("record_outcomes", "save_item_backlog", "save_validators"):
         real = getattr(CrawlState, name)
 
-        def logged(self: CrawlState, *args: Any, _real: Any = real, _name: str = name) -> Any:
+        def logged(
+            self: CrawlState, *args: Any, _real: Any = real, _name: str = name, **kw: Any
+        ) -> Any:
             calls.append(_name)
-            return _real(self, *args)
+            return _real(self, *args, **kw)
 
         monkeypatch.setattr(CrawlState, name, logged)
     site = site_with_sitemap(tmp_path / "site")
@@ -184,3 +186,42 @@ def test_the_backlog_holds_what_waits_and_the_runs_say_how_many(tmp_path: Path) 
         run("r1", 1, PAGES + 1)  # again (a cleared task): the listing is unchanged now
         run("r2", 2, PAGES + 1)
     assert stored_pages(data) == list(range(PAGES + 1))
+
+
+def test_a_backlog_item_that_failed_for_now_is_retried_with_its_listing(
+    tmp_path: Path,
+) -> None:
+    """A backlog item a run took and could not fetch for now comes back as a retry with
+    what its listing said (its time orders it within the budget), not as a bare URL."""
+    site = site_with_sitemap(tmp_path / "site")
+    failing = {"on": True}
+
+    def page_5(_path: str) -> Reply:
+        if failing["on"]:
+            return Reply(503, {"Content-Type": "text/plain"}, b"busy")
+        return Reply(200, {"Content-Type": "text/html"}, article_html(5).encode())
+
+    data = tmp_path / "data"
+    with serve_site(site, {"/a/5.html": page_5}) as server:
+        config = load_sources(
+            sources_file(
+                tmp_path / "s.yaml",
+                server.base_url,
+                feeds=[],
+                extra=f'    sitemaps: ["{server.base_url}/sitemap.xml"]',
+                settings="  items_per_run: 5\n  max_retries: 0",
+            )
+        )
+        source, settings = config.sources[0], config.settings
+        for hour in range(2):  # the second run takes /a/5.html from the backlog: 503
+            at = NOW + dt.timedelta(hours=hour)
+            run_source(source, settings, data, Run(f"r{hour}", at, at))
+        assert 5 not in stored_pages(data)
+        failing["on"] = False
+        at = NOW + dt.timedelta(hours=2)
+        run_source(source, settings, data, Run("r2", at, at))
+        listed = list(read_jsonl(workdir(data, source, Run("r2", at, at)) / "discovered.jsonl"))
+    retried = next(i for i in listed if i["url"].endswith("/a/5.html"))
+    assert retried["retry"] is True
+    assert retried["feed_time"] == (NOW - dt.timedelta(hours=6)).isoformat()
+    assert 5 in stored_pages(data)

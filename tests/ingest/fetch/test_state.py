@@ -303,3 +303,8 @@ def test_the_item_backlog_gives_the_freshest_first_and_a_rerun_takes_the_same(
         # deferred again, an item waits again
         state.save_item_backlog("s", [], [item(1, None)], "run4")
         assert [i["url"][-1] for i in state.item_backlog("s", 10, "run5")] == ["1", "4"]
+        # taken, then released by the same run (not fetched for now): it waits again
+        state.save_item_backlog("s", ["https://a.example/4"], [], "run5")
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run6")] == ["1"]
+        state.save_item_backlog("s", [], [], "run5", released=["https://a.example/4"])
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run6")] == ["1", "4"]
