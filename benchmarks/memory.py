@@ -1,9 +1,9 @@
 """Peak memory of one source run as its number of items grows.
 
 Serves a loopback site of N article pages (about 600 words each) listed in one feed, and
-runs one source's whole pipeline (`newsflow ingest`'s in-process path: discover, fetch,
-extract, transform, write) in a fresh child process for each size, reading the child's
-peak resident memory. Target: a run of 5,000 items within 1.2x the peak of 500.
+runs one source's whole pipeline (`newsflow ingest`: discover, fetch, extract, transform,
+write; the pages extracted in parts by its workers) in a fresh child process for each size,
+reading the peak resident memory of the largest of its processes. Target: a run of 5,000 items within 1.2x the peak of 500.
 
     .venv/bin/python benchmarks/memory.py [--sizes 500,5000]
 

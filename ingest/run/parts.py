@@ -25,6 +25,9 @@ from ingest.run.workfiles import read_json, write_json
 
 PART_PAGES = 8  # the fewest pages a part of its own is worth (its start costs a few ms)
 PARTS_PER_WORKER = 2  # each part reads the run archive up to its pages: a few per worker
+# the fewest pages that start workers for sources of one host (their server's warm-up takes
+# a second or so of CPU; a page's extraction and tagging, 50 to 100 ms)
+PARALLEL_PAGES = 64
 
 
 class PartRef(TypedDict):
@@ -35,10 +38,14 @@ class PartRef(TypedDict):
     finished: str
 
 
+def fetched_pages(fetched: str) -> int:
+    """How many pages the fetch stage whose work file is `fetched` fetched."""
+    return int(read_json(Path(fetched).parent / "fetch.json").get("fetched", 0))
+
+
 def parts_of(fetched: str, workers: int) -> int:
     """How many parts the pages listed in the work file `fetched` are extracted in."""
-    pages = int(read_json(Path(fetched).parent / "fetch.json").get("fetched", 0))
-    return max(1, min(pages // PART_PAGES, PARTS_PER_WORKER * workers))
+    return max(1, min(fetched_pages(fetched) // PART_PAGES, PARTS_PER_WORKER * workers))
 
 
 def prepare_part(

@@ -5,10 +5,12 @@ runs a source's discover, fetch, extract and transform stages, and the calling p
 commits the sources (the write stage) one after another in the order given, each as soon as
 it and the sources before it are ready. Commits in a fixed order give the rows and the
 counts one process gives: which of two copies counts as new and which as a flagged copy
-does not depend on which source finished first. Sources that share a host run one after
-another, in order: they share its rate limit, and its robots.txt is fetched once. With 1
-worker, or when all the sources share a host, they run one after another in the calling
-process.
+does not depend on which source finished first. Sources that share a host fetch one after
+another, in order: they share its rate limit, and its robots.txt is fetched once. A source's
+fetched pages are extracted and transformed in parts by whichever workers are free
+(ingest.run.parts). With 1 worker, sources run one after another in the calling process;
+when all the sources share a host, the calling process fetches them one after another, and
+a source of PARALLEL_PAGES pages or more is extracted in parts by workers started for it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,15 @@ from urllib.parse import urlsplit
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.commit import commit_unchanged, write
 from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef
-from ingest.run.parts import PartRef, join, parts_of, prepare_part
-from ingest.run.stages import discover_and_fetch, prepare, run_source
+from ingest.run.parts import (
+    PARALLEL_PAGES,
+    PartRef,
+    fetched_pages,
+    join,
+    parts_of,
+    prepare_part,
+)
+from ingest.run.stages import discover_and_fetch, extract, prepare, run_source, transform
 from transforms.lakemirror import lake_of
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
@@ -62,6 +71,10 @@ def ingest_sources(
     workers = pool_size(settings, sources)
     if workers > 1:
         return _Pool(sources, settings, root, run, refetch, workers).run_all()
+    if settings.ingest_workers > 1 and len(sources) and lake_of(root) is None:
+        return _OneHostPool(
+            sources, settings, root, run, refetch, settings.ingest_workers
+        ).run_all()
     results = []
     for source in sources:
         try:
@@ -206,6 +219,8 @@ class _Pool:
             while True:
                 self._dispatch()
                 self._commit_ready()
+                if self._work_here():
+                    continue
                 if not self.busy:
                     break
                 self._collect()
@@ -217,6 +232,11 @@ class _Pool:
             for worker in self.started:
                 worker.stop(graceful=finished)
         return [self.results[i] for i in range(len(self.sources))]
+
+    def _work_here(self) -> bool:
+        """Work this process does itself between dispatches (none: the workers do it all);
+        whether it did some."""
+        return False
 
     def _dispatch(self) -> None:
         """Start the first part waiting, else the first source waiting whose hosts no
@@ -253,9 +273,11 @@ class _Pool:
             return self.parts_todo[0] if self.parts_todo else None
         return _Task(index, self.sources[index], self.split)
 
-    def _collect(self) -> None:
-        """Wait for a worker to finish (or die) and take what it sends."""
-        ready = set(wait([w.conn for w in self.busy] + [w.process.sentinel for w in self.busy]))
+    def _collect(self, timeout: float | None = None) -> None:
+        """Wait for a worker to finish (or die), `timeout` seconds at most, and take what
+        it sends."""
+        watched = [w.conn for w in self.busy] + [w.process.sentinel for w in self.busy]
+        ready = set(wait(watched, timeout))
         for worker, task in list(self.busy.items()):
             if worker.conn not in ready and worker.process.sentinel not in ready:
                 continue
@@ -336,6 +358,42 @@ class _Pool:
                     self.results[index] = _failed(source, exc)
                 del self.prepared[index]
             self.committed += 1
+
+
+class _OneHostPool(_Pool):
+    """Sources that share one host (or a single source) under `ingest_workers` > 1: this
+    process runs their discover and fetch stages one after another, as their shared host's
+    rate limit and robots.txt want, and a source that fetched PARALLEL_PAGES pages or more
+    is extracted and transformed in parts by workers started for it (meanwhile the next
+    source fetches); a smaller one is extracted here, where starting workers would cost
+    more than they save."""
+
+    def _next_task(self) -> _Task | None:
+        return self.parts_todo[0] if self.parts_todo else None
+
+    def _work_here(self) -> bool:
+        if not self.todo:
+            return False
+        if self.busy:
+            self._collect(timeout=0)  # (what the workers finished, so they go on)
+        index = self.todo.pop(0)
+        source, settings = self.sources[index], self.settings
+        try:
+            fetched = discover_and_fetch(
+                source, settings, self.root, self.run, refetch=self.refetch
+            )
+            if fetched is None:
+                self.prepared[index] = None
+            elif fetched_pages(fetched) >= PARALLEL_PAGES:
+                self._split(index, fetched)
+            else:
+                extracted = extract(source, settings, self.root, self.run, fetched)
+                self.prepared[index] = transform(
+                    source, settings, self.root, self.run, extracted["path"]
+                )["path"]
+        except Exception as exc:
+            self._fail(index, _failed(source, exc))
+        return True
 
 
 def worker_context() -> BaseContext:

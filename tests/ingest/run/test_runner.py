@@ -143,15 +143,43 @@ def test_sources_that_all_share_a_host_run_in_process(
     tmp_path: Path, demo_server: SiteServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_workers(*args: object) -> None:
-        raise AssertionError("worker processes started for sources of one host")
+        raise AssertionError("worker processes started for a few pages of one host")
 
-    monkeypatch.setattr(runner, "_Pool", no_workers)
+    monkeypatch.setattr(runner, "_Worker", no_workers)
     config = load_sources(
         write_sources(tmp_path / "sources.yaml", demo_sources_text(demo_server.base_url))
     )
     results = ingest_sources(with_workers(config, 2), list(config.sources), tmp_path / "data")
     assert [r.ref["new"] for r in results if r.ref] == [3, 1]
     assert demo_server.count("/robots.txt") == 1
+
+
+def test_a_large_source_alone_is_extracted_in_parts_on_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One source (one host): this process fetches, and its pages, PARALLEL_PAGES or more,
+    are extracted in parts by the workers; the rows are one process's."""
+    pages = runner.PARALLEL_PAGES + 6
+    site = copies_site(tmp_path / "site", 2, pages)
+    joined: list[int] = []
+    real_join = runner.join
+
+    def counted(*args: Any) -> str:
+        joined.append(len(args[-1]))
+        return real_join(*args)
+
+    monkeypatch.setattr(runner, "join", counted)
+    with hosts(site, 1) as base_urls:
+        config = copies_sources(tmp_path / "sources.yaml", base_urls, 2, workers=2)
+        run = Run.adhoc()
+        pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
+        alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
+    assert joined == [4, 4]  # each source: two parts per worker
+    assert summary(pooled) == summary(alone)
+    assert [stored_count(r) for r in pooled] == [pages, pages]
+    for table in ("articles", "quarantine", "runs"):
+        assert stored(tmp_path / "pool", table) == stored(tmp_path / "one", table), table
+    assert not multiprocessing.active_children()
 
 
 def test_copies_across_sources_count_and_store_as_in_one_process(
