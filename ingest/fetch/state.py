@@ -364,11 +364,30 @@ class CrawlState:
                 "INSERT INTO item_backlog VALUES (?, ?, ?, ?, NULL) "
                 "ON CONFLICT (source_id, url) DO UPDATE SET item = excluded.item, "
                 "feed_time = excluded.feed_time, taken_by = NULL",
-                [
-                    (source_id, item["url"], json.dumps(item), item.get("feed_time"))
+                [  # (without a retry's flag: whether it is one, the crawl state says)
+                    (source_id, item["url"], json.dumps(_listed(item)), item.get("feed_time"))
                     for item in deferred
                 ],
             )
+
+    def item_backlog_items(
+        self, source_id: str, urls: Iterable[str], run_key: str
+    ) -> dict[str, dict[str, Any]]:
+        """The backlog's items of `urls` a run `run_key` may take (see `item_backlog_urls`),
+        by URL."""
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(urls)
+        with self._read() as con:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                rows = con.execute(
+                    "SELECT url, item FROM item_backlog WHERE source_id = ? "
+                    "AND (taken_by IS NULL OR taken_by = ?) "
+                    f"AND url IN ({','.join('?' * len(batch))})",
+                    (source_id, run_key, *batch),
+                ).fetchall()
+                found.update((str(url), json.loads(item)) for url, item in rows)
+        return found
 
     def item_backlog_urls(self, source_id: str, run_key: str) -> set[str]:
         """The URLs of the source's backlog items a run `run_key` may take: those waiting,
@@ -464,6 +483,11 @@ class CrawlState:
                 "UPDATE host_sent SET answered_at = ? WHERE host = ? AND sent_at = ?",
                 (now, host, start),
             )
+
+
+def _listed(item: dict[str, Any]) -> dict[str, Any]:
+    """A backlog item as its listing gave it: without the flag a run puts on a retry."""
+    return {key: value for key, value in item.items() if key != "retry"}
 
 
 def _sendable(value: str | None) -> str | None:

@@ -43,9 +43,9 @@ def fetched_pages(fetched: str) -> int:
     return int(read_json(Path(fetched).parent / "fetch.json").get("fetched", 0))
 
 
-def parts_of(fetched: str, workers: int) -> int:
+def parts_of(fetched: str, workers: int, per_worker: int = PARTS_PER_WORKER) -> int:
     """How many parts the pages listed in the work file `fetched` are extracted in."""
-    return max(1, min(fetched_pages(fetched) // PART_PAGES, PARTS_PER_WORKER * workers))
+    return max(1, min(fetched_pages(fetched) // PART_PAGES, per_worker * workers))
 
 
 def prepare_part(
@@ -80,8 +80,12 @@ def join(source: Source, run: Run, fetched: str, parts: list[PartRef]) -> str:
         ("extract", "started", "extract_finished"),
         ("transform", "extract_finished", "finished"),
     ):
-        started = min(str(p[start]) for p in parts)  # type: ignore[literal-required]
-        finished = max(str(p[end]) for p in parts)  # type: ignore[literal-required]
+        # the stage's time is its parts' time added up (what one process would have spent;
+        # they ran side by side, and waited for a worker between the two stages)
+        began = [dt.datetime.fromisoformat(str(p[start])) for p in parts]  # type: ignore[literal-required]
+        ended = [dt.datetime.fromisoformat(str(p[end])) for p in parts]  # type: ignore[literal-required]
+        spent = sum((b - a for a, b in zip(began, ended, strict=True)), dt.timedelta())
+        started, finished = min(began).isoformat(), (min(began) + spent).isoformat()
         write_json(work / f"timing-{stage}.json", {"started": started, "finished": finished})
         key = "extracted" if stage == "extract" else "transformed"
         refs: list[StageRef] = [p[key] for p in parts]  # type: ignore[literal-required]
@@ -90,8 +94,7 @@ def join(source: Source, run: Run, fetched: str, parts: list[PartRef]) -> str:
             count=sum(r["count"] for r in refs),
             quarantined=sum(r["quarantined"] for r in refs),
         )
-        seconds = dt.datetime.fromisoformat(finished) - dt.datetime.fromisoformat(started)
-        log_stage(source.id, stage, whole, seconds.total_seconds())
+        log_stage(source.id, stage, whole, spent.total_seconds())
     return str(work / "articles.parquet")
 
 

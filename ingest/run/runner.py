@@ -33,6 +33,7 @@ from ingest.run.commit import commit_unchanged, write
 from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef
 from ingest.run.parts import (
     PARALLEL_PAGES,
+    PARTS_PER_WORKER,
     PartRef,
     fetched_pages,
     join,
@@ -185,6 +186,8 @@ class _Pool:
     are free: the parts of the sources fetched first, but one source fetching ahead while
     few parts wait."""
 
+    parts_per_worker = PARTS_PER_WORKER
+
     def __init__(
         self,
         sources: list[Source],
@@ -317,7 +320,7 @@ class _Pool:
     def _split(self, index: int, fetched: str) -> None:
         """A source's pages are fetched: its parts wait for the workers."""
         try:
-            count = parts_of(fetched, self.workers)
+            count = parts_of(fetched, self.workers, self.parts_per_worker)
         except Exception as exc:  # (its fetch stage's summary unreadable: the source fails)
             self._fail(index, _failed(self.sources[index], exc))
             return
@@ -368,14 +371,18 @@ class _OneHostPool(_Pool):
     source fetches); a smaller one is extracted here, where starting workers would cost
     more than they save."""
 
+    parts_per_worker = 1  # (each part starts at once: this process fetches meanwhile)
+
     def _next_task(self) -> _Task | None:
         return self.parts_todo[0] if self.parts_todo else None
 
     def _work_here(self) -> bool:
         if not self.todo:
             return False
-        if self.busy:
-            self._collect(timeout=0)  # (what the workers finished, so they go on)
+        if self.busy:  # what the workers finished: they go on, and it is committed
+            self._collect(timeout=0)
+            self._dispatch()
+            self._commit_ready()
         index = self.todo.pop(0)
         source, settings = self.sources[index], self.settings
         try:

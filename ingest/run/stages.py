@@ -149,7 +149,8 @@ def discover(
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
         # what earlier runs left over their item budget competes with what is new
         backlog = state.item_backlog(source.id, settings.items_per_run, run.key)
-        kept = {item["url"]: item for item in backlog}
+        retries = [url for url, item in found.items.items() if item.get("retry")]
+        kept = state.item_backlog_items(source.id, retries, run.key)
         items = [
             # a retry of an item the backlog holds keeps what its listing said (its time,
             # which orders it within the budget, its title and date)
@@ -168,6 +169,8 @@ def discover(
         later = {item["url"] for item in deferred}
         in_backlog = state.item_backlog_urls(source.id, run.key)
         backlog_taken = sorted(in_backlog.intersection(i["url"] for i in items) - later)
+        # (an item the run takes and cannot fetch for now goes back to the backlog at the
+        # commit, as a retry with a quarantine row of its own: not counted here)
         waiting = len(later | (in_backlog - set(backlog_taken)))
     problems = [
         problem(url, source, run, "discover", reason, detail)
@@ -310,7 +313,7 @@ def extract_share(
     problems: list[dict[str, Any]] = []
     archive = warc_path(root, source.id, run.key)
     with JsonlWriter(work / part.name("extracted.jsonl")) as out:
-        if wanted and archive.exists():
+        if wanted and archive.exists() and (part.last or stop > first):
             position = 0  # of the wanted responses read so far
             for record_id, _, body in read_responses(archive):
                 row = wanted.pop(record_id, None)

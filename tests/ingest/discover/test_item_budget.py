@@ -225,3 +225,61 @@ def test_a_backlog_item_that_failed_for_now_is_retried_with_its_listing(
     assert retried["retry"] is True
     assert retried["feed_time"] == (NOW - dt.timedelta(hours=6)).isoformat()
     assert 5 in stored_pages(data)
+
+
+def test_a_backlog_item_failing_for_now_is_retried_as_often_as_any_other(
+    tmp_path: Path,
+) -> None:
+    """A backlog item that keeps failing for now is asked for as many times as the crawl
+    state allows a retry, then given up, even when fresher items put it off; it waits with
+    what its listing said, never as a retry for good."""
+    import json
+
+    from ingest.fetch.state import MAX_TRANSIENT_ATTEMPTS
+
+    site = tmp_path / "site"
+    (site / "a").mkdir(parents=True)
+    for n in range(10):
+        (site / "a" / f"{n}.html").write_text(article_html(n), encoding="utf-8")
+
+    def sitemap(name: str, entries: list[tuple[int, int]]) -> None:  # (page, hours from NOW)
+        urls = "".join(
+            f"<url><loc>{{{{BASE_URL}}}}/a/{n}.html</loc>"
+            f"<lastmod>{(NOW + dt.timedelta(hours=h)).isoformat()}</lastmod></url>"
+            for n, h in entries
+        )
+        (site / name).write_text(
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{urls}</urlset>",
+            encoding="utf-8",
+        )
+
+    sitemap("a.xml", [(0, -1), (1, -2), (2, -3)])
+    sitemap("b.xml", [])
+
+    def busy(_path: str) -> Reply:
+        return Reply(503, {"Content-Type": "text/plain"}, b"busy")
+
+    data = tmp_path / "data"
+    with serve_site(site, {"/a/1.html": busy}) as server:
+        config = load_sources(
+            sources_file(
+                tmp_path / "s.yaml",
+                server.base_url,
+                feeds=[],
+                extra=f'    sitemaps: ["{server.base_url}/a.xml", "{server.base_url}/b.xml"]',
+                settings="  items_per_run: 1\n  max_retries: 0",
+            )
+        )
+        source, settings = config.sources[0], config.settings
+        for hour in range(MAX_TRANSIENT_ATTEMPTS + 6):
+            if hour == 2:  # fresher items: they put the retry off
+                sitemap("b.xml", [(5, 5), (6, 4)])
+            at = NOW + dt.timedelta(hours=hour)
+            run_source(source, settings, data, Run(f"r{hour}", at, at))
+            with CrawlState(data, settings.state_url) as state, state._read() as con:
+                rows = con.execute("SELECT item, feed_time FROM item_backlog").fetchall()
+            assert all("retry" not in json.loads(item) and time for item, time in rows), hour
+        requests = server.count("/a/1.html")
+    assert requests == MAX_TRANSIENT_ATTEMPTS
+    assert stored_pages(data) == [0, 2, 5, 6]
