@@ -55,6 +55,21 @@ def budget_of_five(tmp_path: Path, base_url: str) -> Path:
     )
 
 
+def sitemaps_source(tmp_path: Path, base_url: str, sitemaps: list[str], budget: int) -> Any:
+    """The sources of one source reading `sitemaps`, `budget` new items a run, a failed
+    request not tried again within the run."""
+    listed = ", ".join(f'"{base_url}/{name}"' for name in sitemaps)
+    return load_sources(
+        sources_file(
+            tmp_path / "s.yaml",
+            base_url,
+            feeds=[],
+            extra=f"    sitemaps: [{listed}]",
+            settings=f"  items_per_run: {budget}\n  max_retries: 0",
+        )
+    )
+
+
 def stored_pages(data: Path) -> list[int]:
     urls = ds.dataset(data / "articles", format="parquet", partitioning="hive").to_table()
     return sorted(int(u.rsplit("/", 1)[1].split(".")[0]) for u in urls["url"].to_pylist())
@@ -203,15 +218,7 @@ def test_a_backlog_item_that_failed_for_now_is_retried_with_its_listing(
 
     data = tmp_path / "data"
     with serve_site(site, {"/a/5.html": page_5}) as server:
-        config = load_sources(
-            sources_file(
-                tmp_path / "s.yaml",
-                server.base_url,
-                feeds=[],
-                extra=f'    sitemaps: ["{server.base_url}/sitemap.xml"]',
-                settings="  items_per_run: 5\n  max_retries: 0",
-            )
-        )
+        config = sitemaps_source(tmp_path, server.base_url, ["sitemap.xml"], budget=5)
         source, settings = config.sources[0], config.settings
         for hour in range(2):  # the second run takes /a/5.html from the backlog: 503
             at = NOW + dt.timedelta(hours=hour)
@@ -262,15 +269,7 @@ def test_a_backlog_item_failing_for_now_is_retried_as_often_as_any_other(
 
     data = tmp_path / "data"
     with serve_site(site, {"/a/1.html": busy}) as server:
-        config = load_sources(
-            sources_file(
-                tmp_path / "s.yaml",
-                server.base_url,
-                feeds=[],
-                extra=f'    sitemaps: ["{server.base_url}/a.xml", "{server.base_url}/b.xml"]',
-                settings="  items_per_run: 1\n  max_retries: 0",
-            )
-        )
+        config = sitemaps_source(tmp_path, server.base_url, ["a.xml", "b.xml"], budget=1)
         source, settings = config.sources[0], config.settings
         for hour in range(MAX_TRANSIENT_ATTEMPTS + 6):
             if hour == 2:  # fresher items: they put the retry off

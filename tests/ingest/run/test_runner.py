@@ -154,21 +154,27 @@ def test_sources_that_all_share_a_host_run_in_process(
     assert demo_server.count("/robots.txt") == 1
 
 
+@pytest.fixture
+def joined(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of parts of each source the pool joins, in order."""
+    counts: list[int] = []
+    real_join = runner.join
+
+    def counted(*args: Any) -> str:
+        counts.append(len(args[-1]))
+        return real_join(*args)
+
+    monkeypatch.setattr(runner, "join", counted)
+    return counts
+
+
 def test_a_large_source_alone_is_extracted_in_parts_on_the_workers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, joined: list[int]
 ) -> None:
     """One source (one host): this process fetches, and its pages, PARALLEL_PAGES or more,
     are extracted in parts by the workers; the rows are one process's."""
     pages = runner.PARALLEL_PAGES + 6
     site = copies_site(tmp_path / "site", 2, pages)
-    joined: list[int] = []
-    real_join = runner.join
-
-    def counted(*args: Any) -> str:
-        joined.append(len(args[-1]))
-        return real_join(*args)
-
-    monkeypatch.setattr(runner, "join", counted)
     with hosts(site, 1) as base_urls:
         config = copies_sources(tmp_path / "sources.yaml", base_urls, 2, workers=2)
         run = Run.adhoc()
@@ -242,7 +248,7 @@ def test_runs_committing_at_once_from_several_processes_store_what_one_process_s
 
 
 def test_sources_extracted_in_parts_store_what_one_process_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, joined: list[int]
 ) -> None:
     """Each source's pages are extracted and transformed in parts by both workers, and
     joined: the rows, quarantine rows, counts and run metrics are one process's."""
@@ -252,14 +258,6 @@ def test_sources_extracted_in_parts_store_what_one_process_stores(
         links = [(f"/s{k}/a/{n}.html", None) for n in range(20)]
         links.insert(7, (f"/s{k}/a/empty.html", None))
         (site / f"s{k}" / "feed.xml").write_text(rss(links), encoding="utf-8")
-    joined: list[int] = []
-    real_join = runner.join
-
-    def counted(*args: Any) -> str:
-        joined.append(len(args[-1]))
-        return real_join(*args)
-
-    monkeypatch.setattr(runner, "join", counted)
     with hosts(site, 3) as base_urls:
         config = copies_sources(tmp_path / "sources.yaml", base_urls, 3, workers=2)
         run = Run.adhoc()
