@@ -98,6 +98,10 @@ def join(source: Source, run: Run, fetched: str, parts: list[PartRef]) -> str:
     return str(work / "articles.parquet")
 
 
+# the two stages' JSON-lines work files, which parts write a copy of each
+_LINES = ("extracted.jsonl", "quarantine-extract.jsonl", "quarantine-transform.jsonl")
+
+
 def _join_files(run: Run, work: Path, count: int) -> None:
     """The whole run's work files of the two stages from the `count` parts' (see `join`)."""
     import pyarrow.parquet as pq
@@ -105,7 +109,7 @@ def _join_files(run: Run, work: Path, count: int) -> None:
     from transforms.schema import ARTICLE_SCHEMA, writer_options
 
     names = [Part(k, count).name for k in range(count)]
-    for filename in ("extracted.jsonl", "quarantine-extract.jsonl", "quarantine-transform.jsonl"):
+    for filename in _LINES:
         _concatenate([work / name(filename) for name in names], work / filename)
     path = work / "articles.parquet"
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
@@ -120,12 +124,7 @@ def _join_files(run: Run, work: Path, count: int) -> None:
     finally:
         tmp.unlink(missing_ok=True)
     for name in names:
-        for filename in (
-            "extracted.jsonl",
-            "quarantine-extract.jsonl",
-            "quarantine-transform.jsonl",
-            "articles.parquet",
-        ):
+        for filename in (*_LINES, "articles.parquet"):
             (work / name(filename)).unlink(missing_ok=True)
 
 

@@ -4,6 +4,8 @@ crawl state's item backlog and later runs take them, each page requested once.""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,14 @@ def budget_of_five(tmp_path: Path, base_url: str) -> Path:
         extra=f'    sitemaps: ["{base_url}/sitemap.xml"]',
         settings="  items_per_run: 5",
     )
+
+
+@contextmanager
+def budget_of_five_served(tmp_path: Path) -> Iterator[tuple[Any, Any, Any]]:
+    """The sitemap site served, and its one source (five new items a run) and settings."""
+    with serve_site(site_with_sitemap(tmp_path / "site")) as server:
+        config = load_sources(budget_of_five(tmp_path, server.base_url))
+        yield server, config.sources[0], config.settings
 
 
 def sitemaps_source(tmp_path: Path, base_url: str, sitemaps: list[str], budget: int) -> Any:
@@ -109,11 +119,8 @@ def test_a_long_listing_is_fetched_over_several_runs_freshest_first(tmp_path: Pa
 
 
 def test_a_rerun_of_a_run_takes_the_same_items(tmp_path: Path) -> None:
-    site = site_with_sitemap(tmp_path / "site")
     data = tmp_path / "data"
-    with serve_site(site) as server:
-        config = load_sources(budget_of_five(tmp_path, server.base_url))
-        source, settings = config.sources[0], config.settings
+    with budget_of_five_served(tmp_path) as (_server, source, settings):
         run_source(source, settings, data, Run("r0", NOW, NOW))
         second = Run("r1", NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=1))
         run_source(source, settings, data, second)
@@ -134,11 +141,8 @@ def test_within_budget_keeps_the_listing_order_when_under_it() -> None:
 
 
 def test_a_refetch_asks_for_every_listed_item_whatever_the_budget(tmp_path: Path) -> None:
-    site = site_with_sitemap(tmp_path / "site")
     data = tmp_path / "data"
-    with serve_site(site) as server:
-        config = load_sources(budget_of_five(tmp_path, server.base_url))
-        source, settings = config.sources[0], config.settings
+    with budget_of_five_served(tmp_path) as (server, source, settings):
         for hour in range(3):  # three runs take all twelve
             at = NOW + dt.timedelta(hours=hour)
             run_source(source, settings, data, Run(f"r{hour}", at, at))
