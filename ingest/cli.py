@@ -481,20 +481,22 @@ def _stored_root(args: argparse.Namespace) -> Path:
         raise ConfigError(
             f"{root}: no stored articles; pass --data with the folder an ingest wrote to."
         )
-    check_readable(files)
+    check_readable(files)  # (they read them anyway: a refused command leaves no memo)
     return root
 
 
 def _check_stored(root: Path, state_url: str | None = None) -> None:
-    """Open the crawl state and read the footer of every stored article file before any
-    source runs: a damaged file is one CorruptFile here, before any request, rather than the
-    same failure at the end of every source's run."""
+    """Open the crawl state and read the footer of every stored article file written or
+    changed since the last check before any source runs: a damaged file is one CorruptFile
+    here, before any request, rather than the same failure at the end of every source's
+    run (the footers of the files found readable before are not read again: a run's check
+    costs what was written since, not the store)."""
     from ingest.fetch.state import CrawlState
     from transforms.dataset import article_files
-    from transforms.files import check_readable
+    from transforms.files import check_readable_changed
 
     CrawlState(root, state_url).close()
-    check_readable(article_files(root))
+    check_readable_changed(root, article_files(root))
 
 
 def _date(text: str) -> dt.date:

@@ -430,3 +430,38 @@ def test_a_wrong_endpoint_variable_is_named(
     err = one_sentence(capsys)
     assert f"newsflow: AWS_ENDPOINT_URL={endpoint}: not an address of an S3-compatible " in err
     assert "write it like http://localhost:9000" in err
+
+
+def test_the_opening_check_reads_only_files_written_or_changed_since_it_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's check of the stored files costs what was written since the last, not the
+    store; a file damaged after it passed is still named before anything is done."""
+    import re
+    import shutil
+
+    import transforms.files
+    from ingest.cli import _check_stored
+    from transforms.dataset import article_files
+    from transforms.exceptions import CorruptFile
+
+    root = dataset(tmp_path / "data")
+    read: list[Path] = []
+    footer = pq.read_metadata
+    monkeypatch.setattr(
+        transforms.files.pq, "read_metadata", lambda path: read.append(path) or footer(path)
+    )
+    stored = article_files(root)
+    _check_stored(root)
+    assert sorted(read) == stored
+    read.clear()
+    _check_stored(root)
+    assert read == []
+    added = stored[0].with_name("z__K9.parquet")
+    shutil.copyfile(stored[0], added)
+    _check_stored(root)
+    assert read == [added]
+    broken = stored[-1]
+    broken.write_bytes(broken.read_bytes()[:200])
+    with pytest.raises(CorruptFile, match=f"{re.escape(str(broken))}: is not a readable Parquet"):
+        _check_stored(root)

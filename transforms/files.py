@@ -3,6 +3,7 @@ writes of the small JSON journals that make multi-file changes atomic."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -41,6 +42,39 @@ def check_readable(paths: Iterable[Path]) -> None:
     for path in paths:
         with reading(path):
             pq.read_metadata(path)
+
+
+# the stored files found readable, as they were then: relative path -> [size, mtime_ns, inode]
+READABLE = Path("state") / "readable.json"
+
+
+def check_readable_changed(root: Path, paths: Iterable[Path]) -> None:
+    """check_readable for the stored files under `root` that were not found readable before
+    as they are now (their size, modification time and inode, kept in DATA/state/readable
+    .json): a command's opening check then reads the footers of the files written or
+    changed since the last one, instead of every stored file's on every run. A file that
+    went away meanwhile (compacted by another process) is left out."""
+    memo = root / READABLE
+    try:
+        known = json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or damaged: every file is read
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    found: dict[str, list[int]] = {}
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        key = path.relative_to(root).as_posix()
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        if known.get(key) != stamp:
+            check_readable([path])
+        found[key] = stamp
+    if found != known:  # (a memo not kept only means the next check reads more footers)
+        with contextlib.suppress(OSError):
+            replace_whole(memo, lambda handle: handle.write(json.dumps(found).encode("utf-8")))
 
 
 def write_json_durably(path: Path, data: Any) -> None:
