@@ -389,6 +389,17 @@ class CrawlState:
                 found.update((str(url), json.loads(item)) for url, item in rows)
         return found
 
+    def item_backlog_count(self, source_id: str, run_key: str) -> int:
+        """How many of the source's backlog items a run `run_key` may take (see
+        `item_backlog_urls`)."""
+        with self._read() as con:
+            row = con.execute(
+                "SELECT COUNT(*) FROM item_backlog WHERE source_id = ? "
+                "AND (taken_by IS NULL OR taken_by = ?)",
+                (source_id, run_key),
+            ).fetchone()
+        return int(row[0])
+
     def item_backlog_urls(self, source_id: str, run_key: str) -> set[str]:
         """The URLs of the source's backlog items a run `run_key` may take: those waiting,
         and those it took out when it ran before."""

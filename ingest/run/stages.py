@@ -149,8 +149,9 @@ def discover(
         found = Discoverer(source, settings, client, state, run.key, run.end, refetch=refetch).run()
         # what earlier runs left over their item budget competes with what is new
         backlog = state.item_backlog(source.id, settings.items_per_run, run.key)
-        retries = [url for url, item in found.items.items() if item.get("retry")]
-        kept = state.item_backlog_items(source.id, retries, run.key)
+        # the listed items the backlog holds too: looked up by URL, so that what the backlog
+        # holds beyond the listing and the budget is only counted, never read
+        kept = state.item_backlog_items(source.id, list(found.items), run.key)
         items = [
             # a retry of an item the backlog holds keeps what its listing said (its time,
             # which orders it within the budget, its title and date)
@@ -167,11 +168,13 @@ def discover(
         # the backlog items this run takes or finds known, however it came to them (read
         # from the backlog, or listed again): the commit marks them taken; the others wait
         later = {item["url"] for item in deferred}
-        in_backlog = state.item_backlog_urls(source.id, run.key)
-        backlog_taken = sorted(in_backlog.intersection(i["url"] for i in items) - later)
-        # (an item the run takes and cannot fetch for now goes back to the backlog at the
-        # commit, as a retry with a quarantine row of its own: not counted here)
-        waiting = len(later | (in_backlog - set(backlog_taken)))
+        in_backlog = set(kept) | {item["url"] for item in backlog}  # (of the run's items)
+        backlog_taken = sorted(in_backlog - later)
+        # waiting: the deferred items and the backlog's items this run did not come to
+        # (the deferred are among the run's items, so the two are apart); an item the run
+        # takes and cannot fetch for now goes back to the backlog at the commit, as a retry
+        # with a quarantine row of its own: not counted here
+        waiting = len(later) + state.item_backlog_count(source.id, run.key) - len(in_backlog)
     problems = [
         problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems

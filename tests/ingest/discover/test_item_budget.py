@@ -207,6 +207,45 @@ def test_the_backlog_holds_what_waits_and_the_runs_say_how_many(tmp_path: Path) 
     assert stored_pages(data) == list(range(PAGES + 1))
 
 
+def test_discovery_reads_of_a_long_backlog_only_the_listed_items_and_the_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's discovery costs its listing and its budget, not the backlog: the backlog's
+    other items are counted, never read (a source listing more than its budget every run
+    keeps a growing backlog), and the count of waiting items is still exact."""
+    old = 1000  # backlog items listed long ago, older than every listed one
+    asked: list[int] = []
+    real_items = CrawlState.item_backlog_items
+
+    def items(self: CrawlState, source_id: str, urls: Any, run_key: str) -> Any:
+        urls = list(urls)
+        asked.append(len(urls))
+        return real_items(self, source_id, urls, run_key)
+
+    def every_url(*args: Any) -> Any:
+        raise AssertionError("the whole backlog was read")
+
+    data = tmp_path / "data"
+    with budget_of_five_served(tmp_path) as (server, source, settings):
+        with CrawlState(data, settings.state_url) as state:
+            state.save_item_backlog(
+                source.id,
+                [],
+                [
+                    {"url": f"{server.base_url}/old/{n}.html", "feed_time": "2020-01-01T00:00:00Z"}
+                    for n in range(old)
+                ],
+                "r-before",
+            )
+        monkeypatch.setattr(CrawlState, "item_backlog_items", items)
+        monkeypatch.setattr(CrawlState, "item_backlog_urls", every_url)
+        run_source(source, settings, data, Run("r0", NOW, NOW))
+    assert stored_pages(data) == [0, 1, 2, 3, 4]  # the freshest listed
+    assert asked == [PAGES]  # the listed items, looked up by URL
+    summary = read_json(workdir(data, source, Run("r0", NOW, NOW)) / "discover.json")
+    assert summary["waiting_items"] == PAGES - 5 + old
+
+
 def test_a_backlog_item_that_failed_for_now_is_retried_with_its_listing(
     tmp_path: Path,
 ) -> None:

@@ -291,6 +291,8 @@ def test_the_item_backlog_gives_the_freshest_first_and_a_rerun_takes_the_same(
         left = {"https://a.example/1", "https://a.example/4"}
         assert state.item_backlog_urls("s", "run3") == left  # (what run2 took is not theirs)
         assert len(state.item_backlog_urls("s", "run2")) == 5
+        assert [state.item_backlog_count("s", k) for k in ("run3", "run2")] == [2, 5]
+        assert state.item_backlog_count("other", "run2") == 0
         # run2 again takes what it took, and what is left
         again = state.item_backlog("s", 10, "run2")
         assert sorted(i["url"][-1] for i in again) == ["0", "1", "2", "3", "4"]
