@@ -13,7 +13,7 @@ import json
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -51,6 +51,10 @@ class RunArchive:
         self._fh: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - closed by close()/abort()
         self._writer = WARCWriter(None, gzip=False, warc_version="1.1")  # makes records
         self._lock = threading.Lock()
+        self._size = 0  # bytes written so far
+        # per response (in the file's order): its WARC-Record-ID, where its two records lie
+        # (offset and length in bytes) and whether the page is kept (an HTML page)
+        self.written: list[tuple[str, int, int, bool]] = []
         payload = json.dumps(dict(info), sort_keys=True).encode("utf-8")
         record = self._writer.create_warc_record(
             path.name,
@@ -59,7 +63,19 @@ class RunArchive:
             length=len(payload),
             warc_content_type="application/json",
         )
-        self._fh.write(_gzipped(record))
+        self._write(_gzipped(record))
+
+    @property
+    def writing(self) -> Path:
+        """The file being written (renamed to `path` when closed cleanly)."""
+        return self._tmp
+
+    def _write(self, data: bytes) -> int:
+        """Append `data`; returns its offset."""
+        offset = self._size
+        self._fh.write(data)
+        self._size += len(data)
+        return offset
 
     def add(
         self,
@@ -69,8 +85,11 @@ class RunArchive:
         headers: Mapping[str, str],
         body: bytes,
         item: Mapping[str, Any],
+        *,
+        kept: bool = True,
     ) -> str:
-        """Append a response and its item metadata; returns the response's WARC-Record-ID."""
+        """Append a response and its item metadata; returns the response's WARC-Record-ID.
+        `kept`: whether the page goes on to extraction (said in `written`)."""
         http_headers = StatusAndHeaders(
             f"{status} {reason}".strip(), list(headers.items()), protocol="HTTP/1.1"
         )
@@ -94,8 +113,13 @@ class RunArchive:
         # compressed outside the lock (zlib lets other threads run meanwhile)
         members = _gzipped(response) + _gzipped(meta)
         with self._lock:
-            self._fh.write(members)
+            self.written.append((record_id, self._write(members), len(members), kept))
         return record_id
+
+    def flush(self) -> None:
+        """Make what was added so far readable by other processes (`read_written`)."""
+        with self._lock:
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
@@ -113,6 +137,32 @@ class RunArchive:
             self.close()
         else:
             self.abort()
+
+
+def read_written(
+    paths: Sequence[Path], spans: Iterable[tuple[int, int]]
+) -> Iterator[tuple[str, bytes] | None]:
+    """(WARC-Record-ID, body) of the response at each (offset, length) of a run archive, or
+    None where there is none, read from the first of `paths` that exists (the file being
+    written, which RunArchive.flush made readable that far, then the finished file it is
+    renamed to)."""
+    for path in paths:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            continue
+        with fh:
+            for offset, length in spans:
+                fh.seek(offset)
+                found = None
+                for record in ArchiveIterator(io.BytesIO(fh.read(length))):
+                    if record.rec_type == "response":
+                        record_id = str(record.rec_headers.get_header("WARC-Record-ID"))
+                        found = (record_id, record.content_stream().read())
+                        break
+                yield found
+        return
+    raise FileNotFoundError(f"no run archive at {', '.join(map(str, paths))}")
 
 
 def read_info(path: Path) -> dict[str, Any]:

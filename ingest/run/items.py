@@ -130,10 +130,11 @@ def fetch_item(
         phrase = http.HTTPStatus(response.status).phrase
     except ValueError:
         phrase = ""
+    html = is_html(meta, response.body)
     record_id = archive.add(
-        response.url, response.status, phrase, response.headers, response.body, meta
+        response.url, response.status, phrase, response.headers, response.body, meta, kept=html
     )
-    if not is_html(meta, response.body):
+    if not html:
         problems.append(
             problem(
                 url,

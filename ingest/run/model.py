@@ -4,9 +4,9 @@ stage returns (what a DAG task pushes to XCom), and where the run's work files l
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from ingest.config import Source
 
@@ -97,10 +97,17 @@ class Part:
     """Part `index` of `of` of a source run's fetched pages, which `newsflow ingest`'s
     workers extract and transform in parallel (ingest.run.parts): the pages of the index-th
     of `of` even shares of the run archive's responses, in the archive's order. The whole
-    run is part 0 of 1."""
+    run is part 0 of 1.
+
+    A part taken while the fetch still runs (a chunk: ingest.run.parts.Chunker) names its
+    pages instead: `records`, each a fetched page's work-file row with where its records
+    lie in the run archive, read from `archive` (the file being written, or the finished
+    one it becomes); `of` is then 0 (the number of parts is not known yet)."""
 
     index: int = 0
     of: int = 1
+    records: tuple[tuple[dict[str, Any], int, int], ...] = field(default=(), compare=False)
+    archive: str = field(default="", compare=False)
 
     @property
     def last(self) -> bool:
@@ -112,11 +119,12 @@ class Part:
 
     def name(self, filename: str) -> str:
         """The name of the part's own copy of a work file ("extracted.jsonl" of part 0 of 4:
-        "extracted.part0of4.jsonl"); the whole run's is the file's name."""
+        "extracted.part0of4.jsonl", of chunk 3: "extracted.part3ofn.jsonl"); the whole run's
+        is the file's name."""
         if self.of == 1:
             return filename
         stem, dot, suffix = filename.partition(".")
-        return f"{stem}.part{self.index}of{self.of}{dot}{suffix}"
+        return f"{stem}.part{self.index}of{self.of or 'n'}{dot}{suffix}"
 
 
 WHOLE = Part()

@@ -7,6 +7,13 @@ done, `join` puts them together as the files the two stages write for the whole 
 same order, and the run is committed as usual. The last source of a run no longer keeps one
 core busy while the other waits, and each source's pages are spread over the cores.
 
+Where this process fetches a large source itself (sources of one host), its workers do not
+wait for the fetch to end: every PROGRESS_S the fetch hands over what it has added to the
+run archive, and each CHUNK_PAGES pages are a part of their own (`Chunker`), read at their
+place in the archive while it is still being written; the pages left when the fetch ends
+are shared out as above. A rate-limited fetch and the extraction of what it fetched then
+go on side by side.
+
 The DAG's tasks run the stages whole (a task is the unit Airflow schedules), and so does
 `newsflow ingest` with one worker or with an object-store data root, whose stages move
 their work files to and from the store.
@@ -17,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from ingest.config import Settings, Source
 from ingest.run.model import Part, Run, StageRef
@@ -28,6 +35,52 @@ PARTS_PER_WORKER = 2  # each part reads the run archive up to its pages: a few p
 # the fewest pages that start workers for sources of one host (their server's warm-up takes
 # a second or so of CPU; a page's extraction and tagging, 50 to 100 ms)
 PARALLEL_PAGES = 64
+CHUNK_PAGES = 32  # pages of a part taken while the fetch goes on
+
+
+class Chunker:
+    """Cuts a fetch in progress into parts (chunks) of CHUNK_PAGES pages, in the archive's
+    order, naming each page's row and where its records lie; when the fetch is done, the
+    pages left are shared among `workers` (at least PART_PAGES a part). Called from the
+    thread that waits for the fetch's threads, which add to the archive and the rows."""
+
+    def __init__(self, workers: int, pages: int = CHUNK_PAGES) -> None:
+        self.workers, self.pages = workers, pages
+        self.made = 0  # parts so far
+        self._seen = 0  # entries of the archive's `written` looked at
+        self._rows_seen = 0
+        self._rows: dict[str, dict[str, Any]] = {}  # by record id, not yet in a part
+        self._waiting: list[tuple[dict[str, Any], int, int]] = []
+
+    def take(self, archive: Any, fetched: list[dict[str, Any]], done: bool) -> list[Part]:
+        """The parts the archive's new pages make (all of those left when `done`); what
+        they name is made readable first."""
+        rows = fetched[self._rows_seen :]  # (appended by the fetch's threads meanwhile)
+        self._rows_seen += len(rows)
+        self._rows.update((row["record_id"], row) for row in rows)
+        for record_id, offset, length, kept in archive.written[self._seen :]:
+            if kept:
+                row = self._rows.pop(record_id, None)
+                if row is None:  # its row is being made: it is taken at the next look
+                    break
+                self._waiting.append((row, offset, length))
+            self._seen += 1
+        sizes: list[int] = []
+        full = len(self._waiting) // self.pages
+        sizes += [self.pages] * full
+        left = len(self._waiting) - self.pages * full
+        if done and left:
+            shares = max(1, min(left // PART_PAGES, self.workers))
+            sizes += [(k + 1) * left // shares - k * left // shares for k in range(shares)]
+        if not sizes:
+            return []
+        archive.flush()
+        parts = []
+        for size in sizes:
+            records, self._waiting = self._waiting[:size], self._waiting[size:]
+            parts.append(Part(self.made, 0, tuple(records), str(archive.writing)))
+            self.made += 1
+        return parts
 
 
 class PartRef(TypedDict):
@@ -67,15 +120,15 @@ def prepare_part(
     )
 
 
-def join(source: Source, run: Run, fetched: str, parts: list[PartRef]) -> str:
+def join(source: Source, run: Run, fetched: str, parts: list[PartRef], of: list[Part]) -> str:
     """The whole run's extract and transform work files (records, rows, quarantine rows,
-    timings, the stages' log lines) from its parts', in order; the parts' files are
-    removed. Returns the transformed work file."""
+    timings, the stages' log lines) from its parts' (`parts`, made by the parts `of`), in
+    order; the parts' files are removed. Returns the transformed work file."""
     from ingest.run.stages import log_stage
 
     work = Path(fetched).parent
-    if len(parts) > 1:
-        _join_files(run, work, len(parts))
+    if len(parts) > 1 or of[0].of != 1:
+        _join_files(run, work, of)
     for stage, start, end in (
         ("extract", "started", "extract_finished"),
         ("transform", "extract_finished", "finished"),
@@ -102,13 +155,13 @@ def join(source: Source, run: Run, fetched: str, parts: list[PartRef]) -> str:
 _LINES = ("extracted.jsonl", "quarantine-extract.jsonl", "quarantine-transform.jsonl")
 
 
-def _join_files(run: Run, work: Path, count: int) -> None:
-    """The whole run's work files of the two stages from the `count` parts' (see `join`)."""
+def _join_files(run: Run, work: Path, parts: list[Part]) -> None:
+    """The whole run's work files of the two stages from the parts' (see `join`)."""
     import pyarrow.parquet as pq
 
     from transforms.schema import ARTICLE_SCHEMA, writer_options
 
-    names = [Part(k, count).name for k in range(count)]
+    names = [part.name for part in parts]
     for filename in _LINES:
         _concatenate([work / name(filename) for name in names], work / filename)
     path = work / "articles.parquet"

@@ -34,13 +34,21 @@ from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef
 from ingest.run.parts import (
     PARALLEL_PAGES,
     PARTS_PER_WORKER,
+    Chunker,
     PartRef,
-    fetched_pages,
     join,
     parts_of,
     prepare_part,
 )
-from ingest.run.stages import discover_and_fetch, extract, prepare, run_source, transform
+from ingest.run.stages import (
+    discover,
+    discover_and_fetch,
+    extract,
+    fetch,
+    prepare,
+    run_source,
+    transform,
+)
 from transforms.lakemirror import lake_of
 
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
@@ -208,6 +216,8 @@ class _Pool:
         self.split = lake_of(root) is None
         self.parts_todo: list[_Task] = []  # in order
         self.parts: dict[int, list[PartRef | None]] = {}  # source -> its parts, done or not
+        self.planned: dict[int, list[Part]] = {}  # source -> its parts
+        self.fetching: set[int] = set()  # sources whose parts start while they fetch
         self.prepared: dict[int, str | None] = {}  # source -> its transformed work file
         self.results: dict[int, SourceResult] = {}
         self.committed = 0  # sources before this one are committed or failed
@@ -324,25 +334,35 @@ class _Pool:
         except Exception as exc:  # (its fetch stage's summary unreadable: the source fails)
             self._fail(index, _failed(self.sources[index], exc))
             return
-        self.parts[index] = [None] * count
+        self.parts[index], self.planned[index] = [], []
+        self._add_parts(index, fetched, [Part(k, count) for k in range(count)])
+
+    def _add_parts(self, index: int, fetched: str, parts: list[Part]) -> None:
+        """Parts of a source wait for the workers."""
         source = self.sources[index]
-        self.parts_todo += [
-            _Task(index, source, True, fetched, Part(k, count)) for k in range(count)
-        ]
+        self.parts[index] += [None] * len(parts)
+        self.planned[index] += parts
+        self.parts_todo += [_Task(index, source, True, fetched, part) for part in parts]
 
     def _part_done(self, task: _Task, ref: PartRef) -> None:
         """A part is done; with the source's last, its files are joined, ready to commit."""
         assert task.part is not None
-        done = self.parts[task.index]
-        done[task.part.index] = ref
-        if all(done):
-            try:
-                self.prepared[task.index] = join(
-                    self.sources[task.index], self.run, task.fetched, [r for r in done if r]
-                )
-            except Exception as exc:
-                self._fail(task.index, _failed(self.sources[task.index], exc))
-            del self.parts[task.index]
+        self.parts[task.index][task.part.index] = ref
+        self._join_when_done(task.index, task.fetched)
+
+    def _join_when_done(self, index: int, fetched: str) -> None:
+        """Join the source's parts into its stages' work files when all are done (and its
+        fetch, when its parts started while it fetched)."""
+        done = self.parts[index]
+        if index in self.fetching or not all(done):
+            return
+        try:
+            self.prepared[index] = join(
+                self.sources[index], self.run, fetched, [r for r in done if r], self.planned[index]
+            )
+        except Exception as exc:
+            self._fail(index, _failed(self.sources[index], exc))
+        del self.parts[index], self.planned[index]
 
     def _commit_ready(self) -> None:
         """Commit, in order, every prepared source whose predecessors are all done."""
@@ -366,10 +386,10 @@ class _Pool:
 class _OneHostPool(_Pool):
     """Sources that share one host (or a single source) under `ingest_workers` > 1: this
     process runs their discover and fetch stages one after another, as their shared host's
-    rate limit and robots.txt want, and a source that fetched PARALLEL_PAGES pages or more
-    is extracted and transformed in parts by workers started for it (meanwhile the next
-    source fetches); a smaller one is extracted here, where starting workers would cost
-    more than they save."""
+    rate limit and robots.txt want, and a source with PARALLEL_PAGES pages or more to fetch
+    is extracted and transformed in parts by workers started for it, in chunks while it
+    fetches (ingest.run.parts.Chunker), its last parts while the next source fetches; a
+    smaller one is extracted here, where starting workers would cost more than they save."""
 
     parts_per_worker = 1  # (each part starts at once: this process fetches meanwhile)
 
@@ -386,14 +406,15 @@ class _OneHostPool(_Pool):
         index = self.todo.pop(0)
         source, settings = self.sources[index], self.settings
         try:
-            fetched = discover_and_fetch(
-                source, settings, self.root, self.run, refetch=self.refetch
-            )
-            if fetched is None:
+            found = discover(source, settings, self.root, self.run, refetch=self.refetch)
+            if not found["to_fetch"]:
                 self.prepared[index] = None
-            elif fetched_pages(fetched) >= PARALLEL_PAGES:
-                self._split(index, fetched)
+            elif found["to_fetch"] >= PARALLEL_PAGES:
+                self._fetch_in_chunks(index, found["path"])
             else:
+                fetched = fetch(
+                    source, settings, self.root, self.run, found["path"], refetch=self.refetch
+                )["path"]
                 extracted = extract(source, settings, self.root, self.run, fetched)
                 self.prepared[index] = transform(
                     source, settings, self.root, self.run, extracted["path"]
@@ -401,6 +422,48 @@ class _OneHostPool(_Pool):
         except Exception as exc:
             self._fail(index, _failed(source, exc))
         return True
+
+    def _fetch_in_chunks(self, index: int, discovered: str) -> None:
+        """Fetch a source here while the workers extract and transform what it has fetched
+        so far (ingest.run.parts.Chunker), and meanwhile take what they finish and commit
+        what is ready."""
+        source = self.sources[index]
+        fetched = str(Path(discovered).with_name("fetched.jsonl"))  # (where fetch writes it)
+        chunker = Chunker(self.workers)
+        self.parts[index], self.planned[index] = [], []
+
+        def progress(archive: Any, rows: list[dict[str, Any]], done: bool) -> None:
+            parts = chunker.take(archive, rows, done)
+            if index not in self.results:  # (a part of it failed: the source has failed)
+                self._add_parts(index, fetched, parts)
+            self._collect(timeout=0)
+            self._dispatch()
+            self._commit_ready()
+
+        self.fetching.add(index)
+        try:
+            fetch(
+                source,
+                self.settings,
+                self.root,
+                self.run,
+                discovered,
+                refetch=self.refetch,
+                progress=progress,
+            )
+        finally:
+            self.fetching.discard(index)
+        if index in self.results:  # (its parts still running are dropped as they finish)
+            del self.parts[index], self.planned[index]
+            return
+        if not self.parts[index]:  # nothing fetched after all: the stages run here
+            del self.parts[index], self.planned[index]
+            extracted = extract(source, self.settings, self.root, self.run, fetched)
+            self.prepared[index] = transform(
+                source, self.settings, self.root, self.run, extracted["path"]
+            )["path"]
+            return
+        self._join_when_done(index, fetched)
 
 
 def worker_context() -> BaseContext:

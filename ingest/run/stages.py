@@ -17,7 +17,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +49,10 @@ from ingest.run.workfiles import (
 log = logging.getLogger(__name__)
 
 _Stage = TypeVar("_Stage", bound=Callable[..., Any])
+# what a fetch tells while it goes on: the archive being written, the fetched pages' rows
+# so far, whether it is done (see `fetch`)
+Progress = Callable[[Any, list[dict[str, Any]], bool], None]
+PROGRESS_S = 0.25
 
 
 def _timed(stage: str) -> Callable[[_Stage], _Stage]:
@@ -234,14 +238,18 @@ def fetch(
     discovered: str,
     *,
     refetch: bool = False,
+    progress: Progress | None = None,
 ) -> StageRef:
-    """Fetch every discovered item not already known, hosts in parallel, into the run's WARC file."""
+    """Fetch every discovered item not already known, hosts in parallel, into the run's WARC
+    file. `progress` is called in this thread every PROGRESS_S while the fetch goes on,
+    and once when it is done (before the archive is closed), with the archive being written
+    and the fetched pages' rows so far (ingest.run.parts.Chunker)."""
 
     settings = source.settings(settings)
     work = Path(discovered).parent
     items = list(read_jsonl(require(discovered, "fetch")))
     with CrawlState(root, settings.state_url) as state:
-        return _fetch_all(source, settings, root, run, state, work, items, refetch)
+        return _fetch_all(source, settings, root, run, state, work, items, refetch, progress)
 
 
 def _fetch_all(
@@ -253,6 +261,7 @@ def _fetch_all(
     work: Path,
     items: list[dict[str, Any]],
     refetch: bool,
+    progress: Progress | None = None,
 ) -> StageRef:
     from ingest.fetch.warc import RunArchive, warc_path
 
@@ -287,7 +296,13 @@ def _fetch_all(
                         totals["requests"] += client.requests_made
 
             with ThreadPoolExecutor(max_workers=min(settings.fetch_workers, len(todo))) as pool:
-                list(pool.map(one_host, todo.values()))
+                hosts = [pool.submit(one_host, host_items) for host_items in todo.values()]
+                while progress is not None and wait(hosts, PROGRESS_S)[1]:
+                    progress(archive, fetched, False)
+                for host in hosts:
+                    host.result()
+            if progress is not None:
+                progress(archive, fetched, True)
     path = write_jsonl(work / "fetched.jsonl", fetched)
     write_jsonl(work / "skipped.jsonl", skipped)
     write_jsonl(work / "quarantine-fetch.jsonl", problems)
@@ -311,10 +326,12 @@ def extract_share(
     from ingest.fetch.warc import read_responses, warc_path
 
     work = Path(fetched).parent
-    wanted = {row["record_id"]: row for row in read_jsonl(require(fetched, "extract"))}
-    first, stop = part.bounds(len(wanted))
     problems: list[dict[str, Any]] = []
     archive = warc_path(root, source.id, run.key)
+    if part.records:  # a chunk taken while the fetch went on: its pages are named
+        return _extract_chunk(source, settings, run, work, part, archive)
+    wanted = {row["record_id"]: row for row in read_jsonl(require(fetched, "extract"))}
+    first, stop = part.bounds(len(wanted))
     with JsonlWriter(work / part.name("extracted.jsonl")) as out:
         if wanted and archive.exists() and (part.last or stop > first):
             position = 0  # of the wanted responses read so far
@@ -342,6 +359,38 @@ def extract_share(
                 f"no WARC record {row['record_id']}",
             )
         )
+    write_jsonl(work / part.name("quarantine-extract.jsonl"), problems)
+    return StageRef(path=str(out.path), count=out.count, quarantined=len(problems))
+
+
+def _extract_chunk(
+    source: Source, settings: Settings, run: Run, work: Path, part: Part, archive: Path
+) -> StageRef:
+    """extract_share's work on a chunk: the pages `part.records` names, read at their place
+    in the run archive (the file being written, or `archive` once it is finished)."""
+    from ingest.fetch.warc import read_written
+
+    problems: list[dict[str, Any]] = []
+    with JsonlWriter(work / part.name("extracted.jsonl")) as out:
+        spans = [(offset, length) for _, offset, length in part.records]
+        read = read_written([Path(part.archive), archive], spans)
+        for (row, _, _), found in zip(part.records, read, strict=True):
+            if found is None or found[0] != row["record_id"]:
+                problems.append(
+                    problem(
+                        row["url"],
+                        source,
+                        run,
+                        "extract",
+                        "raw_missing",
+                        f"no WARC record {row['record_id']}",
+                    )
+                )
+                continue
+            extracted: list[dict[str, Any]] = []
+            extract_item(row, found[1], source, run, extracted, problems, settings.extract_cpu_s)
+            for record in extracted:
+                out.write(record)
     write_jsonl(work / part.name("quarantine-extract.jsonl"), problems)
     return StageRef(path=str(out.path), count=out.count, quarantined=len(problems))
 

@@ -22,6 +22,7 @@ from ingest.demo import DEMO_SITE
 from ingest.run import runner
 from ingest.run.commit import write
 from ingest.run.model import Run
+from ingest.run.parts import CHUNK_PAGES
 from ingest.run.runner import SourceResult, _perform, _Task, host_groups, ingest_sources
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
@@ -172,7 +173,8 @@ def test_a_large_source_alone_is_extracted_in_parts_on_the_workers(
     tmp_path: Path, joined: list[int]
 ) -> None:
     """One source (one host): this process fetches, and its pages, PARALLEL_PAGES or more,
-    are extracted in parts by the workers; the rows are one process's."""
+    are extracted in parts by the workers, in chunks while it fetches; the rows are one
+    process's."""
     pages = runner.PARALLEL_PAGES + 6
     site = copies_site(tmp_path / "site", 2, pages)
     with hosts(site, 1) as base_urls:
@@ -180,12 +182,40 @@ def test_a_large_source_alone_is_extracted_in_parts_on_the_workers(
         run = Run.adhoc()
         pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
         alone = ingest_sources(with_workers(config, 1), list(config.sources), tmp_path / "one", run)
-    assert joined == [2, 2]  # each source: a part per worker (this process fetches meanwhile)
+    # each source: two chunks of CHUNK_PAGES taken while it fetched, and a part of the rest
+    assert runner.PARALLEL_PAGES + 6 == 2 * CHUNK_PAGES + 6
+    assert joined == [3, 3]
     assert summary(pooled) == summary(alone)
     assert [stored_count(r) for r in pooled] == [pages, pages]
     for table in ("articles", "quarantine", "runs"):
         assert stored(tmp_path / "pool", table) == stored(tmp_path / "one", table), table
     assert not multiprocessing.active_children()
+
+
+def test_a_rate_limited_source_is_extracted_while_it_is_fetched(tmp_path: Path) -> None:
+    """A fetch slowed by its rate limit: the workers extract the chunks it has fetched
+    while it goes on (the extraction starts before the fetch ends), and the run stores
+    what one process stores."""
+    from ingest.run.model import workdir
+    from ingest.run.workfiles import read_json
+
+    pages = runner.PARALLEL_PAGES
+    site = copies_site(tmp_path / "site", 1, pages)
+    with hosts(site, 1) as base_urls:
+        config = copies_sources(tmp_path / "sources.yaml", base_urls, 1, workers=2)
+        slow = replace(config.settings, rate_limit_per_host=10.0)  # 6.4 s of fetching
+        config = replace(config, settings=slow)
+        run = Run.adhoc()
+        pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
+        fast = with_workers(copies_sources(tmp_path / "s1.yaml", base_urls, 1), 1)
+        alone = ingest_sources(fast, list(fast.sources), tmp_path / "one", run)
+    assert stored_count(pooled[0]) == pages
+    work = workdir(tmp_path / "pool", config.sources[0], run)
+    fetch, extract = (read_json(work / f"timing-{stage}.json") for stage in ("fetch", "extract"))
+    assert extract["started"] < fetch["finished"]
+    assert summary(pooled) == summary(alone)
+    for table in ("articles", "quarantine"):
+        assert stored(tmp_path / "pool", table) == stored(tmp_path / "one", table), table
 
 
 def test_copies_across_sources_count_and_store_as_in_one_process(
