@@ -12,7 +12,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from ingest.cli import main
-from ingest.fetch.warc import RunArchive, read_info, read_responses
+from ingest.fetch.warc import RunArchive, read_info, read_responses, read_written
 from ingest.siteserver import SiteServer
 
 
@@ -75,6 +75,34 @@ def test_an_item_without_a_fetch_time_takes_its_records_warc_date(tmp_path: Path
     written = dt.datetime.fromisoformat(older["fetched_at"])
     assert abs(dt.datetime.now(dt.UTC) - written) < dt.timedelta(minutes=5)
     assert newer["fetched_at"] == stated  # the fetch time the live run recorded wins
+
+
+def test_responses_are_read_at_their_place_while_the_archive_is_written_and_after(
+    tmp_path: Path,
+) -> None:
+    """What a part taken during the fetch reads: each response at the offset and length the
+    archive recorded, from the file being written once flushed, and from the finished file
+    once it is renamed; a span that holds no response says so."""
+    path = tmp_path / "run.warc.gz"
+    bodies = [f"<html><p>page {n}</p></html>".encode() * (n + 1) for n in range(3)]
+    with RunArchive(path, {"source_id": "relay"}) as archive:
+        ids = [
+            archive.add(f"https://relay.example/{n}", 200, "OK", {}, body, {}, kept=n != 1)
+            for n, body in enumerate(bodies)
+        ]
+        archive.flush()
+        written = list(archive.written)
+        spans = [(offset, length) for _, offset, length, _ in written]
+        paths = [archive.writing, path]
+        assert list(read_written(paths, spans)) == list(zip(ids, bodies, strict=True))
+    assert [(record_id, kept) for record_id, _, _, kept in written] == list(
+        zip(ids, [True, False, True], strict=True)
+    )
+    assert not paths[0].exists()
+    assert list(read_written(paths, spans[::-1])) == list(zip(ids, bodies, strict=True))[::-1]
+    assert list(read_written(paths, [(0, spans[0][0])])) == [None]  # the warcinfo record
+    with pytest.raises(FileNotFoundError):
+        list(read_written([tmp_path / "none.warc.gz"], spans))
 
 
 def run_rows(root: Path) -> list[dict[str, Any]]:
