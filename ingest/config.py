@@ -71,6 +71,12 @@ NUMERIC_SETTINGS: dict[str, tuple[bool, float, float, str]] = {
     "sitemap_lookback_days": (False, 0.01, 36500, "days back a sitemap entry is considered"),
     "sitemaps_per_run": (True, 1, 100_000, "changed sitemaps read in one run"),
     "items_per_run": (True, 1, 10_000_000, "new items one run of a source fetches"),
+    "backlog_items": (
+        True,
+        0,
+        100_000_000,
+        "items a source's backlog keeps for later runs at most; the stalest beyond are dropped",
+    ),
     "chunk_items": (True, 10, 100_000, "items a stage holds in memory at once"),
     "extract_cpu_s": (False, 0.1, 3600, "seconds of CPU the extraction of one page may take"),
     "fetch_workers": (True, 1, 64, "hosts fetched in parallel"),
@@ -184,6 +190,10 @@ class Settings:
     # new items fetched per run, the freshest first; the rest wait in the crawl state's
     # item backlog for the next runs (a first run over a long sitemap ends in hours, not days)
     items_per_run: int = 1000
+    # items the backlog keeps per source at most: a source that lists more than its budget
+    # every run would grow it without end; the stalest (those taken last) are dropped, and
+    # the run's item_limit quarantine row says how many
+    backlog_items: int = 100_000
     chunk_items: int = 500
     extract_cpu_s: float = (
         10.0  # a page over it is quarantined as too_slow (ingest.extract.cpu_limit)

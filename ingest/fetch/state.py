@@ -340,11 +340,13 @@ class CrawlState:
         deferred: Iterable[dict[str, Any]],
         run_key: str,
         released: Iterable[str] = (),
+        keep: int | None = None,
     ) -> None:
         """Commit a run's item budget: the backlog items it took (or found already known) are
         marked as taken by it, and dropped when a later run commits; `deferred` items wait,
         and so do the `released` ones (taken, not fetched for now: a run of the same key
-        may have taken them before)."""
+        may have taken them before). Of the waiting items, `keep` at most stay: the stalest
+        (those `item_backlog` gives last) are dropped."""
         with self._tx() as con:
             con.executemany(
                 "UPDATE item_backlog SET taken_by = NULL WHERE source_id = ? AND url = ? "
@@ -369,6 +371,19 @@ class CrawlState:
                     for item in deferred
                 ],
             )
+            if keep is not None:
+                row = con.execute(
+                    "SELECT COUNT(*) FROM item_backlog WHERE source_id = ? AND taken_by IS NULL",
+                    (source_id,),
+                ).fetchone()
+                if int(row[0]) > keep:
+                    con.execute(
+                        "DELETE FROM item_backlog WHERE source_id = ? AND taken_by IS NULL "
+                        "AND url IN (SELECT url FROM item_backlog WHERE source_id = ? "
+                        "AND taken_by IS NULL "
+                        "ORDER BY feed_time IS NULL DESC, feed_time ASC, url DESC LIMIT ?)",
+                        (source_id, source_id, int(row[0]) - keep),
+                    )
 
     def item_backlog_items(
         self, source_id: str, urls: Iterable[str], run_key: str

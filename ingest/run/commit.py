@@ -253,5 +253,6 @@ def _commit_state(
             deferred,
             run.key,
             released=[url for url in taken if url in retrying],
+            keep=settings.backlog_items,
         )
         state.save_validators({url: Validators(**v) for url, v in validators.items()}, run.key)

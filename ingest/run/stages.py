@@ -179,6 +179,7 @@ def discover(
         # takes and cannot fetch for now goes back to the backlog at the commit, as a retry
         # with a quarantine row of its own: not counted here
         waiting = len(later) + state.item_backlog_count(source.id, run.key) - len(in_backlog)
+        dropped = max(0, waiting - settings.backlog_items)  # (by the commit: the stalest)
     problems = [
         problem(url, source, run, "discover", reason, detail)
         for url, reason, detail in found.problems
@@ -193,8 +194,14 @@ def discover(
                 "discover",
                 "item_limit",
                 f"{len(todo)} items are fetched in this run, its budget (the setting items_per_run: "
-                f"{settings.items_per_run}, the freshest first); {waiting} wait for the next "
-                f"runs{first}",
+                f"{settings.items_per_run}, the freshest first); {waiting - dropped} wait for "
+                f"the next runs{first}"
+                + (
+                    f", and the {dropped} stalest are dropped: the backlog keeps "
+                    f"{settings.backlog_items} (the setting backlog_items)"
+                    if dropped
+                    else ""
+                ),
             )
         )
     items = [item for item in items if item["url"] not in later]
@@ -214,7 +221,8 @@ def discover(
             "deferred_sitemaps": found.deferred_sitemaps,
             "backlog_taken": backlog_taken,
             "deferred_items": len(deferred),
-            "waiting_items": waiting,
+            "waiting_items": waiting - dropped,
+            "dropped_items": dropped,
             "bytes": client.bytes_fetched,
             "requests": client.requests_made,
             "waited": budget.spent,

@@ -118,6 +118,37 @@ def test_a_long_listing_is_fetched_over_several_runs_freshest_first(tmp_path: Pa
     assert reasons(data).count("item_limit") == 2
 
 
+def test_the_backlog_keeps_its_freshest_items_up_to_its_limit_and_says_what_it_dropped(
+    tmp_path: Path,
+) -> None:
+    """A backlog over `backlog_items` drops its stalest items (the undated, then the oldest:
+    those taken last), and the run's item_limit row and summary say how many."""
+    from dataclasses import replace
+
+    data = tmp_path / "data"
+    with budget_of_five_served(tmp_path) as (server, source, settings):
+        settings = replace(settings, backlog_items=3)
+        run_source(source, settings, data, Run("r0", NOW, NOW))
+        with CrawlState(data, settings.state_url) as state:
+            waiting = state.item_backlog_urls(source.id, "a later run")
+        at = NOW + dt.timedelta(hours=1)
+        run_source(source, settings, data, Run("r1", at, at))
+    assert waiting == {f"{server.base_url}/a/{n}.html" for n in (5, 6, 7)}
+    summary = read_json(workdir(data, source, Run("r0", NOW, NOW)) / "discover.json")
+    assert (summary["waiting_items"], summary["dropped_items"]) == (3, 4)
+    table = ds.dataset(data / "quarantine", format="parquet", partitioning="hive").to_table()
+    details = [
+        d
+        for r, d in zip(table["reason"].to_pylist(), table["detail"].to_pylist(), strict=True)
+        if r == "item_limit"
+    ]
+    assert len(details) == 1 and "3 wait for the next runs" in details[0]
+    assert (
+        "the 4 stalest are dropped: the backlog keeps 3 (the setting backlog_items)" in details[0]
+    )
+    assert stored_pages(data) == [0, 1, 2, 3, 4, 5, 6, 7]  # the next run took the three
+
+
 def test_a_rerun_of_a_run_takes_the_same_items(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with budget_of_five_served(tmp_path) as (_server, source, settings):

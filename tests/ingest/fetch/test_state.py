@@ -310,3 +310,11 @@ def test_the_item_backlog_gives_the_freshest_first_and_a_rerun_takes_the_same(
         assert [i["url"][-1] for i in state.item_backlog("s", 10, "run6")] == ["1"]
         state.save_item_backlog("s", [], [], "run5", released=["https://a.example/4"])
         assert [i["url"][-1] for i in state.item_backlog("s", 10, "run6")] == ["1", "4"]
+        # over its limit, the backlog drops what it would give last: the undated, then the
+        # oldest (another source's items stay)
+        state.save_item_backlog("other", [], [item(9, None)], "run1")
+        state.save_item_backlog("s", [], items, "run6", keep=3)
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run7")] == ["2", "3", "0"]
+        state.save_item_backlog("s", [], [], "run7", keep=1)
+        assert [i["url"][-1] for i in state.item_backlog("s", 10, "run8")] == ["2"]
+        assert [i["url"][-1] for i in state.item_backlog("other", 10, "run8")] == ["9"]
