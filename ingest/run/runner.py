@@ -399,10 +399,7 @@ class _OneHostPool(_Pool):
     def _work_here(self) -> bool:
         if not self.todo:
             return False
-        if self.busy:  # what the workers finished: they go on, and it is committed
-            self._collect(timeout=0)
-            self._dispatch()
-            self._commit_ready()
+        self._keep_up()
         index = self.todo.pop(0)
         source, settings = self.sources[index], self.settings
         try:
@@ -413,7 +410,13 @@ class _OneHostPool(_Pool):
                 self._fetch_in_chunks(index, found["path"])
             else:
                 fetched = fetch(
-                    source, settings, self.root, self.run, found["path"], refetch=self.refetch
+                    source,
+                    settings,
+                    self.root,
+                    self.run,
+                    found["path"],
+                    refetch=self.refetch,
+                    progress=lambda *_: self._keep_up(),
                 )["path"]
                 extracted = extract(source, settings, self.root, self.run, fetched)
                 self.prepared[index] = transform(
@@ -422,6 +425,15 @@ class _OneHostPool(_Pool):
         except Exception as exc:
             self._fail(index, _failed(source, exc))
         return True
+
+    def _keep_up(self) -> None:
+        """Between and during this process's fetches: take what the workers finished, give
+        them what waits, and commit the sources that are ready (a source whose parts are
+        done is not left uncommitted while the next one fetches)."""
+        if self.busy or self.parts_todo:
+            self._collect(timeout=0)
+            self._dispatch()
+            self._commit_ready()
 
     def _fetch_in_chunks(self, index: int, discovered: str) -> None:
         """Fetch a source here while the workers extract and transform what it has fetched
@@ -436,9 +448,7 @@ class _OneHostPool(_Pool):
             parts = chunker.take(archive, rows, done)
             if index not in self.results:  # (a part of it failed: the source has failed)
                 self._add_parts(index, fetched, parts)
-            self._collect(timeout=0)
-            self._dispatch()
-            self._commit_ready()
+            self._keep_up()
 
         self.fetching.add(index)
         try:
