@@ -103,7 +103,13 @@ def start_workers_early(settings: Settings, sources: list[Source]) -> None:
     """When `ingest_sources` will run `sources` in workers, start the server they fork from
     now: it loads their modules (ingest.run.warm) while this process does what comes
     before (checking the data root and the crawl state), rather than after."""
-    if pool_size(settings, sources) > 1 and worker_context().get_start_method() == "forkserver":
+    if pool_size(settings, sources) > 1:
+        _start_server()
+
+
+def _start_server() -> None:
+    """Start the server workers fork from (where they fork), without waiting for it."""
+    if worker_context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
@@ -442,6 +448,8 @@ class _OneHostPool(_Pool):
         source = self.sources[index]
         fetched = str(Path(discovered).with_name("fetched.jsonl"))  # (where fetch writes it)
         chunker = Chunker(self.workers)
+        if not self.started:  # the workers' server loads while the first chunk is fetched
+            _start_server()
         self.parts[index], self.planned[index] = [], []
 
         def progress(archive: Any, rows: list[dict[str, Any]], done: bool) -> None:
