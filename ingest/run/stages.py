@@ -357,18 +357,16 @@ def extract_share(
                 if position >= stop and not part.last:
                     break
     for row in wanted.values() if part.last else ():  # listed as fetched, not in the archive
-        problems.append(
-            problem(
-                row["url"],
-                source,
-                run,
-                "extract",
-                "raw_missing",
-                f"no WARC record {row['record_id']}",
-            )
-        )
+        problems.append(_raw_missing(row, source, run))
     write_jsonl(work / part.name("quarantine-extract.jsonl"), problems)
     return StageRef(path=str(out.path), count=out.count, quarantined=len(problems))
+
+
+def _raw_missing(row: dict[str, Any], source: Source, run: Run) -> dict[str, Any]:
+    """The quarantine row of a page listed as fetched whose response the archive lacks."""
+    return problem(
+        row["url"], source, run, "extract", "raw_missing", f"no WARC record {row['record_id']}"
+    )
 
 
 def _extract_chunk(
@@ -384,16 +382,7 @@ def _extract_chunk(
         read = read_written([Path(part.archive), archive], spans)
         for (row, _, _), found in zip(part.records, read, strict=True):
             if found is None or found[0] != row["record_id"]:
-                problems.append(
-                    problem(
-                        row["url"],
-                        source,
-                        run,
-                        "extract",
-                        "raw_missing",
-                        f"no WARC record {row['record_id']}",
-                    )
-                )
+                problems.append(_raw_missing(row, source, run))
                 continue
             extracted: list[dict[str, Any]] = []
             extract_item(row, found[1], source, run, extracted, problems, settings.extract_cpu_s)

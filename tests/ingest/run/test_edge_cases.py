@@ -356,3 +356,40 @@ def test_a_page_that_takes_too_long_to_extract_is_quarantined_and_the_run_goes_o
     assert "over 1s of CPU" in str(row["detail"]) and "extract_cpu_s" in str(row["detail"])
     assert ref["new"] == 2 and ref["failed"] == 1
     assert elapsed < 30, elapsed
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunk"])
+def test_a_page_listed_as_fetched_without_its_response_is_a_quarantine_row(
+    tmp_path: Path, chunked: bool
+) -> None:
+    """The extract stage on a run archive that lacks a response its fetch listed (a file
+    cut short, or replaced): the page is a raw_missing row, the others are extracted."""
+    from ingest.config import load_sources
+    from ingest.fetch.warc import RunArchive, warc_path
+    from ingest.run.model import Part, Run, workdir
+    from ingest.run.stages import extract_share
+    from ingest.run.workfiles import read_jsonl, write_jsonl
+    from tests.ingest.sites import article_html, sources_file
+
+    config = load_sources(sources_file(tmp_path / "s.yaml", "http://127.0.0.1:9"))
+    source, run = config.sources[0], Run.adhoc()
+    work = workdir(tmp_path, source, run)
+    work.mkdir(parents=True)
+    rows = []
+    with RunArchive(warc_path(tmp_path, source.id, run.key), {"source_id": source.id}) as archive:
+        for n in range(2):
+            url = f"http://127.0.0.1:9/a/{n}.html"
+            meta = {"url": url, "final_url": url, "charset": "utf-8"}
+            body = article_html(n).encode()
+            rows.append({**meta, "record_id": archive.add(url, 200, "OK", {}, body, meta)})
+        spans = [(offset, length) for _, offset, length, _ in archive.written]
+    rows[1]["record_id"] = "<urn:uuid:not-in-the-archive>"
+    fetched = write_jsonl(work / "fetched.jsonl", rows)
+    part = Part()
+    if chunked:
+        records = tuple((row, *span) for row, span in zip(rows, spans, strict=True))
+        part = Part(0, 0, records, str(tmp_path / "gone.warc.gz"))  # (renamed since)
+    ref = extract_share(source, config.settings, tmp_path, run, str(fetched), part)
+    assert (ref["count"], ref["quarantined"]) == (1, 1)
+    (row,) = read_jsonl(work / part.name("quarantine-extract.jsonl"))
+    assert row["reason"] == "raw_missing" and row["url"].endswith("/a/1.html")
