@@ -407,24 +407,22 @@ class CrawlState:
     def item_backlog_count(self, source_id: str, run_key: str) -> int:
         """How many of the source's backlog items a run `run_key` may take (see
         `item_backlog_urls`)."""
-        with self._read() as con:
-            row = con.execute(
-                "SELECT COUNT(*) FROM item_backlog WHERE source_id = ? "
-                "AND (taken_by IS NULL OR taken_by = ?)",
-                (source_id, run_key),
-            ).fetchone()
-        return int(row[0])
+        return int(self._may_take("COUNT(*)", source_id, run_key)[0][0])
 
     def item_backlog_urls(self, source_id: str, run_key: str) -> set[str]:
         """The URLs of the source's backlog items a run `run_key` may take: those waiting,
         and those it took out when it ran before."""
+        return {str(row[0]) for row in self._may_take("url", source_id, run_key)}
+
+    def _may_take(self, what: str, source_id: str, run_key: str) -> list[Any]:
         with self._read() as con:
-            rows = con.execute(
-                "SELECT url FROM item_backlog WHERE source_id = ? "
-                "AND (taken_by IS NULL OR taken_by = ?)",
-                (source_id, run_key),
-            ).fetchall()
-        return {str(row[0]) for row in rows}
+            return list(
+                con.execute(
+                    f"SELECT {what} FROM item_backlog WHERE source_id = ? "
+                    "AND (taken_by IS NULL OR taken_by = ?)",
+                    (source_id, run_key),
+                ).fetchall()
+            )
 
     # ---------------------------------------------------------------------------- robots.txt
 
