@@ -1,18 +1,19 @@
 """A source run's extract and transform stages in parts, for `newsflow ingest`'s workers.
 
-A worker that has fetched a source's pages hands their extraction back in parts (ingest.run
-.model.Part: even shares of the run archive's responses, in the archive's order), which any
+A source's fetched pages are extracted in parts (ingest.run.model.Part: chunks of the run
+archive's responses, in the archive's order, or even shares of them), which any
 idle worker extracts and transforms into the part's own work files; when every part is
 done, `join` puts them together as the files the two stages write for the whole run, in the
 same order, and the run is committed as usual. The last source of a run no longer keeps one
 core busy while the other waits, and each source's pages are spread over the cores.
 
-Where this process fetches a large source itself (sources of one host), its workers do not
-wait for the fetch to end: every PROGRESS_S the fetch hands over what it has added to the
-run archive, and each CHUNK_PAGES pages are a part of their own (`Chunker`), read at their
-place in the archive while it is still being written; the pages left when the fetch ends
-are shared out as above. A rate-limited fetch and the extraction of what it fetched then
-go on side by side.
+Extraction does not wait for the fetch to end: every PROGRESS_S the fetch hands over what it
+has added to the run archive, and each CHUNK_PAGES pages are a part of their own
+(`Chunker`), read at their place in the archive while it is still being written; the pages
+left when the fetch ends are shared out among the workers. A worker that fetches sends its
+chunks to the command's process as they are made (the others extract them); where the
+command's process fetches (sources of one host, from PARALLEL_PAGES pages) it hands them
+out itself. A rate-limited fetch and the extraction of what it fetched go on side by side.
 
 The DAG's tasks run the stages whole (a task is the unit Airflow schedules), and so does
 `newsflow ingest` with one worker or with an object-store data root, whose stages move

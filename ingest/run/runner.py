@@ -19,7 +19,7 @@ import contextlib
 import multiprocessing
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.commit import commit_unchanged, write
-from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef
+from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef, workdir
 from ingest.run.parts import (
     PARALLEL_PAGES,
     PARTS_PER_WORKER,
@@ -130,21 +130,46 @@ class _Task:
     split: bool = False
     fetched: str = ""
     part: Part | None = None
+    chunked: int = 0  # workers to share a split fetch's chunks among (0: no chunks)
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """What a worker sends while its fetch goes on: parts of the pages it has fetched."""
+
+    parts: list[Part]
 
 
 def _perform(
-    task: _Task, settings: Settings, root: Path, run: Run, refetch: bool
+    task: _Task,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    refetch: bool,
+    tell: Callable[[_Chunks], None] | None = None,
 ) -> str | PartRef | SourceResult | None:
     """A worker's share of a source's run: the stages run_source runs before the commit,
-    or those up to the fetch (`split`), or one part's. Returns the transformed work file (or
-    the fetched one, or the part's reference), None when discovery left nothing to fetch
-    (the run is committed unchanged), or the failure."""
+    or those up to the fetch (`split`; told as `_Chunks` while it goes on when `chunked`),
+    or one part's. Returns the transformed work file (or the fetched one, or the part's
+    reference), None when discovery left nothing to fetch (the run is committed
+    unchanged), or the failure."""
     source = task.source
     try:
         if task.part is not None:
             return prepare_part(source, settings, root, run, task.fetched, task.part)
         if task.split:
-            return discover_and_fetch(source, settings, root, run, refetch=refetch)
+            progress = None
+            if task.chunked and tell is not None:
+                chunker = Chunker(task.chunked)
+
+                def progress(archive: Any, rows: list[dict[str, Any]], done: bool) -> None:
+                    parts = chunker.take(archive, rows, done)
+                    if parts:
+                        tell(_Chunks(parts))
+
+            return discover_and_fetch(
+                source, settings, root, run, refetch=refetch, progress=progress
+            )
         return prepare(source, settings, root, run, refetch=refetch)
     except Exception as exc:
         return _failed(source, exc)
@@ -161,7 +186,7 @@ def _serve(conn: Connection, settings: Settings, root: Path, run: Run, refetch: 
                 return
             if task is None:
                 return
-            conn.send(_perform(task, settings, root, run, refetch))
+            conn.send(_perform(task, settings, root, run, refetch, conn.send))
 
 
 class _Worker:
@@ -196,9 +221,9 @@ class _Worker:
 class _Pool:
     """Workers preparing sources in parallel; this process committing them in order. Where
     the stages' work files stay on this machine (not an object store's), a source's fetched
-    pages are extracted and transformed in parts (ingest.run.parts), by whichever workers
-    are free: the parts of the sources fetched first, but one source fetching ahead while
-    few parts wait."""
+    pages are extracted and transformed in parts (ingest.run.parts: chunks sent while its
+    worker fetches, then the rest), by whichever workers are free: the parts of the
+    sources fetched first, but one source fetching ahead while few parts wait."""
 
     parts_per_worker = PARTS_PER_WORKER
 
@@ -290,7 +315,9 @@ class _Pool:
         index = next((i for i in self.todo if self.hosts[i] not in hosts), None)
         if index is None:
             return self.parts_todo[0] if self.parts_todo else None
-        return _Task(index, self.sources[index], self.split)
+        return _Task(
+            index, self.sources[index], self.split, chunked=self.workers if self.split else 0
+        )
 
     def _collect(self, timeout: float | None = None) -> None:
         """Wait for a worker to finish (or die), `timeout` seconds at most, and take what
@@ -300,11 +327,11 @@ class _Pool:
         for worker, task in list(self.busy.items()):
             if worker.conn not in ready and worker.process.sentinel not in ready:
                 continue
-            del self.busy[worker]
             index = task.index
             try:
                 outcome = worker.conn.recv()
             except (EOFError, OSError):  # the process died while preparing the source
+                del self.busy[worker]
                 worker.process.join()
                 self._fail(
                     index,
@@ -316,6 +343,12 @@ class _Pool:
                     ),
                 )
                 continue
+            if isinstance(outcome, _Chunks):  # its fetch goes on: the other workers extract
+                if index not in self.results:
+                    self.fetching.add(index)
+                    self._add_parts(index, self._fetched_file(index), outcome.parts)
+                continue
+            del self.busy[worker]
             self.idle.append(worker)
             if isinstance(outcome, SourceResult):
                 self._fail(index, outcome)
@@ -324,7 +357,11 @@ class _Pool:
             elif task.part is not None:
                 self._part_done(task, outcome)
             elif task.split and outcome is not None:
-                self._split(index, str(outcome))
+                self.fetching.discard(index)
+                if self.parts.get(index):  # (its pages came as chunks)
+                    self._join_when_done(index, str(outcome))
+                else:
+                    self._split(index, str(outcome))
             else:
                 self.prepared[index] = outcome
 
@@ -343,11 +380,15 @@ class _Pool:
         self.parts[index], self.planned[index] = [], []
         self._add_parts(index, fetched, [Part(k, count) for k in range(count)])
 
+    def _fetched_file(self, index: int) -> str:
+        """The fetch stage's work file of a source (where it is written when it is done)."""
+        return str(workdir(self.root, self.sources[index], self.run) / "fetched.jsonl")
+
     def _add_parts(self, index: int, fetched: str, parts: list[Part]) -> None:
         """Parts of a source wait for the workers."""
         source = self.sources[index]
-        self.parts[index] += [None] * len(parts)
-        self.planned[index] += parts
+        self.parts.setdefault(index, []).extend([None] * len(parts))
+        self.planned.setdefault(index, []).extend(parts)
         self.parts_todo += [_Task(index, source, True, fetched, part) for part in parts]
 
     def _part_done(self, task: _Task, ref: PartRef) -> None:

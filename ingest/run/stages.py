@@ -485,14 +485,22 @@ def prepare(
 
 
 def discover_and_fetch(
-    source: Source, settings: Settings, root: Path, run: Run, *, refetch: bool = False
+    source: Source,
+    settings: Settings,
+    root: Path,
+    run: Run,
+    *,
+    refetch: bool = False,
+    progress: Progress | None = None,
 ) -> str | None:
-    """The discover and fetch stages; returns the fetched work file, or None when discovery
-    left nothing to fetch."""
+    """The discover and fetch stages (`progress`: see `fetch`); returns the fetched work
+    file, or None when discovery left nothing to fetch."""
     found = discover(source, settings, root, run, refetch=refetch)
     if not found["to_fetch"]:
         return None
-    return fetch(source, settings, root, run, found["path"], refetch=refetch)["path"]
+    return fetch(source, settings, root, run, found["path"], refetch=refetch, progress=progress)[
+        "path"
+    ]
 
 
 def run_source(

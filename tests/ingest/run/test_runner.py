@@ -192,24 +192,31 @@ def test_a_large_source_alone_is_extracted_in_parts_on_the_workers(
     assert not multiprocessing.active_children()
 
 
-def test_a_rate_limited_source_is_extracted_while_it_is_fetched(tmp_path: Path) -> None:
-    """A fetch slowed by its rate limit: the workers extract the chunks it has fetched
-    while it goes on (the extraction starts before the fetch ends), and the run stores
-    what one process stores."""
+@pytest.mark.parametrize("hosts_count", [1, 2], ids=["one host", "two hosts"])
+def test_a_rate_limited_source_is_extracted_while_it_is_fetched(
+    tmp_path: Path, hosts_count: int
+) -> None:
+    """A fetch slowed by its rate limit: the workers extract the chunks it has fetched while
+    it goes on (the extraction starts before the fetch ends), whether this process fetches
+    (sources of one host) or a worker does (a second source, short, on another host: the
+    other worker takes the chunks once it is done), and the run stores what one process
+    stores."""
     from ingest.run.model import workdir
     from ingest.run.workfiles import read_json
 
     pages = runner.PARALLEL_PAGES
-    site = copies_site(tmp_path / "site", 1, pages)
-    with hosts(site, 1) as base_urls:
-        config = copies_sources(tmp_path / "sources.yaml", base_urls, 1, workers=2)
+    site = copies_site(tmp_path / "site", 2, pages)
+    short = [(f"/s1/a/{n}.html", None) for n in range(5)]
+    (site / "s1" / "feed.xml").write_text(rss(short), encoding="utf-8")
+    with hosts(site, hosts_count) as base_urls:
+        config = copies_sources(tmp_path / "sources.yaml", base_urls, 2, workers=2)
         slow = replace(config.settings, rate_limit_per_host=10.0)  # 6.4 s of fetching
         config = replace(config, settings=slow)
         run = Run.adhoc()
         pooled = ingest_sources(config, list(config.sources), tmp_path / "pool", run)
-        fast = with_workers(copies_sources(tmp_path / "s1.yaml", base_urls, 1), 1)
+        fast = with_workers(copies_sources(tmp_path / "s1.yaml", base_urls, 2), 1)
         alone = ingest_sources(fast, list(fast.sources), tmp_path / "one", run)
-    assert stored_count(pooled[0]) == pages
+    assert [stored_count(r) for r in pooled] == [pages, 5]
     work = workdir(tmp_path / "pool", config.sources[0], run)
     fetch, extract = (read_json(work / f"timing-{stage}.json") for stage in ("fetch", "extract"))
     assert extract["started"] < fetch["finished"]
