@@ -487,7 +487,7 @@ class _OneHostPool(_Pool):
         so far (ingest.run.parts.Chunker), and meanwhile take what they finish and commit
         what is ready."""
         source = self.sources[index]
-        fetched = str(Path(discovered).with_name("fetched.jsonl"))  # (where fetch writes it)
+        fetched = self._fetched_file(index)
         chunker = Chunker(self.workers)
         if not self.started:  # the workers' server loads while the first chunk is fetched
             _start_server()
