@@ -11,7 +11,7 @@ the worker, which loads it as before (and reports it as before if it fails there
 
 What is loaded is then frozen for the garbage collector (`settle`): a worker's full
 collections no longer walk the hundred thousand objects of the modules and data (their
-share of the collector's time falls from 0.6 s to 0.1 s per 400 pages), nor write to them,
+share of the collector's time falls from 0.6-0.7 s to 0.2 s per 400 pages), nor write to them,
 which copied their memory pages into each worker. The young generation is collected every
 YOUNG_OBJECTS new objects instead of 700: a page's extraction makes tens of thousands.
 """
