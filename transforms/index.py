@@ -43,7 +43,7 @@ from transforms.files import reading
 STATE = Path("state")
 INDEX = STATE / "articles.sqlite"
 BANDS = STATE / "bands"
-VERSION = "4"  # a different version is rebuilt from the files
+VERSION = "5"  # a different version is rebuilt from the files (its tables made anew)
 HASH_PREFIX = 16  # characters of content_hash kept: a collision only adds a candidate
 _EPOCH = dt.date(1970, 1, 1)
 _CHUNK = 500  # values per IN (...) list
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
 CREATE TABLE IF NOT EXISTS articles (
     key INTEGER PRIMARY KEY,
-    article_id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,  -- found by its key (bands.key_of): no index of its own
     file INTEGER NOT NULL,
     day INTEGER NOT NULL,
     story TEXT,
@@ -143,8 +143,11 @@ class ArticleIndex:
         count = 0
         self.bands.clear()
         with self._tx() as con:
-            for name in ("articles", "files", "meta"):
-                con.execute(f"DELETE FROM {name}")
+            for name in ("articles", "files", "meta"):  # (an older version's tables differ)
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
             by_day: dict[int, list[Pairs]] = defaultdict(list)
             current = None
             for path in article_files(self.root):  # in partition order: one day after another
@@ -239,8 +242,8 @@ class ArticleIndex:
             for path, table in written.items():
                 self._insert(con, path, table)
             con.executemany(
-                "UPDATE articles SET story = ? WHERE article_id = ?",
-                [(story, aid) for aid, story in change["stories"].items()],
+                "UPDATE articles SET story = ? WHERE key = ? AND article_id = ?",
+                [(story, key_of(aid), aid) for aid, story in change["stories"].items()],
             )
             # the written keys can be in a band array already only when this is done again
             dropped = {int(k) for k, _ in gone} | (new_keys if redo else set())
@@ -272,8 +275,7 @@ class ArticleIndex:
     def stored(self, article_ids: Iterable[str], exclude: tuple[str, str] | None) -> set[str]:
         """Which of `article_ids` are stored (not counting the rows of the run `exclude`,
         (source_id, run_id)); rows whose file is gone leave the index first."""
-        found = self._rows("article_id", list(dict.fromkeys(article_ids)), exclude)
-        return {r.article_id for r in found}
+        return {r.article_id for r in self.rows(article_ids, exclude)}
 
     def candidates(
         self,
@@ -298,7 +300,10 @@ class ArticleIndex:
         return self._rows("story", list(set(stories)), exclude)
 
     def rows(self, article_ids: Iterable[str], exclude: tuple[str, str] | None) -> list[Stored]:
-        return self._rows("article_id", list(set(article_ids)), exclude)
+        """The stored rows of `article_ids` (looked up by their keys)."""
+        wanted = set(article_ids)
+        found = self._rows("key", list({key_of(a) for a in wanted}), exclude)
+        return [r for r in found if r.article_id in wanted]
 
     def run_files(self, source_id: str, run_id: str) -> list[str]:
         """The files (relative paths) that hold rows of the run."""

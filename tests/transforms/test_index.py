@@ -115,3 +115,28 @@ def test_files_added_by_hand_are_taken_in_by_the_daily_reconciliation(tmp_path: 
         assert reconcile_index(tmp_path / "data") is False  # in line now
     again = commit(tmp_path / "data", [original], "c", "r2")
     assert (len(again.rows), again.seen) == (0, 1)  # known as stored after the rebuild
+
+
+def test_an_index_of_an_older_version_is_rebuilt_with_the_current_tables(tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    commit(tmp_path, [original], "a", "run1")
+    kept = dump(tmp_path)
+    path = tmp_path / "state" / "articles.sqlite"
+    with closing(sqlite3.connect(path)) as con, con:  # as an older version left it
+        con.execute("DROP TABLE articles")
+        con.execute(
+            "CREATE TABLE articles (key INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, "
+            "file INTEGER NOT NULL, day INTEGER NOT NULL, story TEXT, chash TEXT NOT NULL, "
+            "source_id TEXT NOT NULL, run_id TEXT NOT NULL)"
+        )
+        con.execute("UPDATE meta SET value = '4' WHERE key = 'version'")
+    with commit_lock(tmp_path), ArticleIndex(tmp_path) as index:
+        assert index.rebuilt
+        unique = [i for i in index.con.execute("PRAGMA index_list(articles)") if i[2]]
+        assert unique == []  # the article_id is found by its key: no unique index to keep
+    assert dump(tmp_path) == kept
+    again = commit(tmp_path, [original], "c", "r2")
+    assert (len(again.rows), again.seen) == (0, 1)  # found stored through the rebuilt index
