@@ -22,7 +22,7 @@ from typing import Protocol
 
 import yaml
 
-from transforms.tagging.tokens import Token, first_words, flatten, phrases, tokenize
+from transforms.tagging.tokens import POSSESSIVES, Token, first_words, flatten, phrases, tokenize
 
 DATA = Path(__file__).parent / "data"
 # names of each kind kept per article: merging them takes time quadratic in their number, and
@@ -263,8 +263,12 @@ class RuleEntityTagger:
         known_spans: list[tuple[int, int]] = []  # in order, disjoint
         lone: list[tuple[str, int]] = []  # (person, token index) named by a surname alone
         i = 0
+        starts = g.starts
         while i < len(tokens):
-            longest = g.starts.get(tokens[i].text) or g.starts.get(tokens[i].bare, 0)
+            word = tokens[i].text
+            longest = starts.get(word) or (
+                starts.get(word[:-2], 0) if word.endswith(POSSESSIVES) else 0  # Token.bare
+            )
             if longest:
                 for phrase, size in phrases(tokens, i, longest):
                     if phrase in g.people and size == 1 and " " in g.people[phrase]:

@@ -39,16 +39,15 @@ def keywords(title: str, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
         # a run longer than a phrase is a clause without stop words: its words count alone
         candidates.extend([run] if len(run) <= MAX_WORDS else [[w] for w in run])
 
+    keys: dict[str, str | None] = {}  # a word as printed -> its key, None for a phrase break
     for chunk in _SPLIT.split(f"{title}\n{text}"):
         run: list[str] = []
         for word in _WORD.findall(chunk):
-            key = word.casefold().replace("\u2019", "'")
-            if (
-                key in STOPWORDS
-                or key.isdigit()
-                or (len(key) < 3 and not word.isupper())
-                or (key.endswith("ly") and len(key) > 4)  # adverbs end phrases
-            ):
+            try:
+                key = keys[word]
+            except KeyError:
+                key = keys[word] = _key(word)
+            if key is None:
                 if run:
                     close(run)
                 run = []
@@ -59,25 +58,24 @@ def keywords(title: str, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
             close(run)
     if not candidates:
         return []
+    counted = Counter(map(tuple, candidates))  # each phrase once, in the order first found
     frequency: Counter[str] = Counter()
     degree: defaultdict[str, int] = defaultdict(int)
-    for phrase in candidates:
+    for phrase, count in counted.items():
         for word in phrase:
-            frequency[word] += 1
-            degree[word] += len(phrase)
+            frequency[word] += count
+            degree[word] += count * len(phrase)
     title_words = {w.casefold() for w in _WORD.findall(title)}
     scores: dict[str, float] = {}
-    for phrase in candidates:
-        key = " ".join(phrase)
-        if key in scores:
-            scores[key] += 0.5  # repeated phrases matter
-            continue
+    for phrase, count in counted.items():
         score = sum(degree[w] / frequency[w] + frequency[w] for w in phrase)
         if any(shown[w][:1].isupper() for w in phrase):
             score *= 1.3
         if all(w in title_words for w in phrase):
             score *= 1.5
-        scores[key] = score
+        for _ in range(count - 1):
+            score += 0.5  # repeated phrases matter (added one by one: the same float)
+        scores[" ".join(phrase)] = score
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     out: list[str] = []
     for key, _ in ranked:
@@ -87,3 +85,17 @@ def keywords(title: str, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
         if len(out) == limit:
             break
     return out
+
+
+def _key(word: str) -> str | None:
+    """The word's key in phrases (case-folded), or None for a word that ends a phrase: a
+    stop word, a number, a short word that is no acronym, an adverb."""
+    key = word.casefold().replace("\u2019", "'")
+    if (
+        key in STOPWORDS
+        or key.isdigit()
+        or (len(key) < 3 and not word.isupper())
+        or (key.endswith("ly") and len(key) > 4)  # adverbs end phrases
+    ):
+        return None
+    return key

@@ -97,6 +97,7 @@ def _adjectives() -> dict[str, dict[str, str]]:
 
 
 _ELIDED = re.compile(r"^[LlDd]['\u2019](?=[^\W\d_])(?=[A-ZÀ-Ý])")
+_APOSTROPHES = ("'", "\u2019")
 PLACE_PREPOSITIONS = frozenset({"in", "at", "from", "to", "near", "outside"})
 # the languages whose country names pycountry's translations add ("Deutschland", "Allemagne")
 NAME_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt")
@@ -158,20 +159,24 @@ def find_places(
     codes: set[str] = set()
     cities: dict[str, None] = {}
     i = 0
+    starts = g.starts
     while i < len(tokens):
         token = tokens[i]
-        if _dateline(tokens, i, text):  # "WASHINGTON 1996-12-06 -": the dateline's place
-            token = token._replace(text=token.text.title())
+        word = token.text
+        # (each test's cheap part first: most words are no dateline and no elision)
+        if token.sentence_start and _dateline(tokens, i, text):  # "WASHINGTON 1996-12-06 -"
+            token = token._replace(text=word.title())
             tokens[i] = token
-        elif _ELIDED.match(token.text):  # French and Italian "l'Allemagne", "d'Italia"
-            token = token._replace(text=token.text[2:], start=token.start + 2)
+        elif word[1:2] in _APOSTROPHES and _ELIDED.match(word):  # "l'Allemagne", "d'Italia"
+            token = token._replace(text=word[2:], start=token.start + 2)
             tokens[i] = token
-        longest = g.starts.get(token.text) or (1 if token.capitalised else 0)
-        if not token.capitalised and token.text in adjectives:  # "die russische Armee"
-            codes.add(adjectives[token.text])
-        if not token.capitalised or not longest:
+        word = token.text
+        if not word[:1].isupper():  # (a capitalised word has a longest phrase of 1 or more)
+            if word in adjectives:  # "die russische Armee"
+                codes.add(adjectives[word])
             i += 1
             continue
+        longest = starts.get(word) or 1
         for name, size in phrases(tokens, i, longest):
             found = _lookup(g, name)
             if found is None:

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 # initialisms with dots (U.S., U.K.), then words with inner apostrophes, hyphens or dots
 _TOKEN = re.compile(r"[A-Z]\.(?:[A-Z]\.)+|\w+(?:['\u2019\-]\w+)*")
-_POSSESSIVE = re.compile(r"['\u2019]s$")
+POSSESSIVES = ("'s", "\u2019s")
 _BREAK = re.compile(r"[.!?\n:;\"\u201c\u201d]")
 _SPACES = re.compile(r"[^\S\n]+")
 _INITIAL = re.compile(r"[A-Z]")
@@ -26,7 +26,7 @@ class Token(NamedTuple):
     @property
     def bare(self) -> str:
         """Without a possessive 's: "Russia's" -> "Russia"."""
-        return _POSSESSIVE.sub("", self.text) if "s" in self.text[-1:] else self.text
+        return self.text[:-2] if self.text.endswith(POSSESSIVES) else self.text
 
 
 def flatten(text: str) -> str:
@@ -36,15 +36,17 @@ def flatten(text: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
+    add = tokens.append
+    make = tuple.__new__  # Token's own __new__, without its keyword-argument layer
     previous_end = 0
     for match in _TOKEN.finditer(text):
-        start = match.start()
+        start, end = match.span()
         gap = text[previous_end:start]
         sentence_start = not tokens or (gap != " " and _BREAK.search(gap) is not None)
         if sentence_start and gap == ". " and _INITIAL.fullmatch(tokens[-1].text):
             sentence_start = False  # "John F. Kennedy": a middle initial ends no sentence
-        tokens.append(Token(match.group(0), start, match.end(), sentence_start))
-        previous_end = match.end()
+        add(make(Token, (match.group(0), start, end, sentence_start)))
+        previous_end = end
     return tokens
 
 
