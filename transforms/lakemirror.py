@@ -43,13 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transforms.cachedir import cache_base
 from transforms.files import fsync_dir, write_json_durably
 from transforms.lakelog import TABLES, CommitConflict, Lake
 from transforms.objectstore import S3Location
 
 REMOTE = Path("state") / "remote.json"  # the object store this folder mirrors
 MANIFEST = Path("state") / "lake.json"
-CACHE_ENV = "NEWSFLOW_CACHE_DIR"
 _UNIQUE = re.compile(r"\.[0-9a-f]{12}(?=\.[^./]+$)")  # the random part of a published key
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class MirrorBehind(Exception):
 
 def cache_root(uri: str) -> Path:
     """The local mirror of the data root `uri`."""
-    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "newsflow")
+    base = cache_base()
     location = S3Location.parse(uri)
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or ""  # one bucket name on two stores
     digest = hashlib.sha256(f"{endpoint} {location}".encode()).hexdigest()[:16]

@@ -24,6 +24,7 @@ from ingest.run.commit import write
 from ingest.run.model import Run
 from tests.integration.harness import S3Server
 from transforms import lakemirror
+from transforms.cachedir import CACHE_ENV
 from transforms.commit import commit_lock
 from transforms.lakelog import Lake
 from transforms.lakemirror import Manifest, MirrorBehind, lake_of, publish, sync
@@ -39,7 +40,7 @@ def uri(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def machine(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Work as the machine `name` from now on: its own cache folder (its own mirror)."""
-    monkeypatch.setenv(lakemirror.CACHE_ENV, str(tmp_path / f"cache-{name}"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / f"cache-{name}"))
 
 
 def published(uri: str, table: str = "articles") -> list[str]:
