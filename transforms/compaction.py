@@ -40,7 +40,7 @@ from transforms.dataset import (
     write_atomic,
 )
 from transforms.exceptions import CorruptFile
-from transforms.files import fsync_dir, read_stored, reading, write_json_durably
+from transforms.files import fsync_dir, read_columns, read_stored, reading, write_json_durably
 from transforms.schema import (
     ARTICLE_SCHEMA,
     PARTITION_COLUMN,
@@ -307,7 +307,7 @@ def _row_keys(path: Path) -> set[tuple[str, ...]]:
     """What names each row of a stored file (ROW_KEYS of its table)."""
     columns = list(ROW_KEYS.get(path.parent.parent.name, ROW_KEYS[ARTICLES]))
     with reading(path):
-        rows = pq.read_table(path, columns=columns).to_pylist()
+        rows = read_columns(path, columns).to_pylist()
     return {tuple(str(row[c]) for c in columns) for row in rows}
 
 

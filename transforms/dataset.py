@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from transforms.files import read_stored, reading
+from transforms.files import read_columns, read_stored, reading
 from transforms.minhash import SCHEME as MINHASH_SCHEME
 from transforms.schema import (
     ARTICLE_SCHEMA,
@@ -166,10 +166,10 @@ def drop_from_compacted(root: Path, run: RunOutput, files: Iterable[Path]) -> No
     """Remove the rows of `run` from the compacted `files` that hold some (a compacted file
     left empty goes)."""
     for path in files:
-        keys = pq.read_table(path, columns=["source_id", "run_id"])
+        keys = read_columns(path, ["source_id", "run_id"])
         mine = run.mask(keys)
         if pc.any(mine).as_py():
-            rest = pq.read_table(path, schema=ARTICLE_SCHEMA).filter(pc.invert(mine))
+            rest = read_columns(path, ARTICLE_SCHEMA.names, ARTICLE_SCHEMA).filter(pc.invert(mine))
             if rest.num_rows:
                 write_atomic(rest, path, rows_from=[path])
             else:
@@ -230,7 +230,7 @@ def read_matching(
     for path in [only] if only is not None else article_files(root):
         if exclude is not None and path.name == exclude.name:
             continue
-        keys = pq.read_table(path, columns=[column], schema=_schema([column]))[column]
+        keys = read_columns(path, [column], _schema([column]))[column]
         if not pc.any(pc.is_in(keys, value_set=value_set)).as_py():
             continue
         table = _read_files([path], list(dict.fromkeys([*columns, column])), exclude)
@@ -258,7 +258,7 @@ def update_columns(
     rewritten = []
     listed = set(files) if files is not None else set(article_files(root))
     for path in sorted(listed | again):
-        keys = pq.read_table(path, columns=["article_id"])["article_id"]
+        keys = read_columns(path, ["article_id"])["article_id"]
         if path not in again and not pc.any(pc.is_in(keys, value_set=ids)).as_py():
             continue
         rows = _read_files([path], [f.name for f in ARTICLE_SCHEMA]).drop([FILE_COLUMN]).to_pylist()
@@ -282,8 +282,6 @@ def _read_files(
     files: list[Path], columns: list[str], exclude: RunOutput | None = None
 ) -> pa.Table:
     """Columns of the files plus FILE_COLUMN; without the rows of the run `exclude`."""
-    import pyarrow.dataset as ds  # (here: importing it imports pandas, a fifth of a second)
-
     schema = _schema(columns).append(pa.field(FILE_COLUMN, pa.string()))
     tables = []
     for path in files:
@@ -293,9 +291,7 @@ def _read_files(
         if exclude is not None and is_compacted(path):
             wanted = list(dict.fromkeys([*columns, "source_id", "run_id"]))
         with reading(path):  # CorruptFile naming the file, not pyarrow's error
-            table = ds.dataset(str(path), format="parquet", schema=_schema(wanted)).to_table(
-                columns=wanted
-            )
+            table = read_columns(path, wanted, _schema(wanted))
         if wanted is not columns:
             assert exclude is not None
             table = table.filter(pc.invert(exclude.mask(table))).select(columns)

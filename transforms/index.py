@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from transforms.bands import EMPTY, BandDays, Pairs, day_pairs, key_of
 from transforms.dataset import RunOutput, article_files, read_run
-from transforms.files import reading
+from transforms.files import read_columns, reading
 
 STATE = Path("state")
 INDEX = STATE / "articles.sqlite"
@@ -155,7 +154,7 @@ class ArticleIndex:
                     self._write_days(by_day)
                 current = path.parent
                 with reading(path):
-                    rows = pq.read_table(path, columns=INDEX_COLUMNS)
+                    rows = read_columns(path, INDEX_COLUMNS)
                 count += self._insert(con, self._relative(path), rows)
                 for day, pairs in day_pairs(rows).items():
                     by_day[day].append(pairs)
@@ -217,7 +216,7 @@ class ArticleIndex:
         written = {}
         for path in change["written"]:
             with reading(self.root / path):
-                written[path] = pq.read_table(self.root / path, columns=INDEX_COLUMNS)
+                written[path] = read_columns(self.root / path, INDEX_COLUMNS)
         new_keys = {key_of(str(a)) for t in written.values() for a in t["article_id"].to_pylist()}
         with self._tx() as con:
             gone: list[tuple[int, int]] = []  # (key, day) of the rows that leave

@@ -58,6 +58,7 @@ def write(
         needs_text,
         unprinted,
     )
+    from transforms.files import read_columns
     from transforms.index import open_index, own_files, read_own
     from transforms.lakemirror import publish_mirror, pull, push
     from transforms.minhash import SCHEME
@@ -90,7 +91,7 @@ def write(
         if transformed is None:
             return ARTICLE_SCHEMA.empty_table().select(columns)
         wanted = list(dict.fromkeys([*columns, "url", "canonical_url"]))
-        table = pq.read_table(transformed, schema=ARTICLE_SCHEMA, columns=wanted)
+        table = read_columns(Path(transformed), wanted, ARTICLE_SCHEMA)
         table = spelt(table).select(columns)
         return table if current_prints else unprinted(table)
 
