@@ -52,12 +52,15 @@ def read_columns(
     present = set(names)
     table = handle.read(columns=[c for c in wanted if c in present])
     fields = [schema.field(c) for c in wanted]
+    metadata: dict[bytes | str, bytes | str] | None = (
+        {k: v for k, v in schema.metadata.items()} if schema.metadata is not None else None
+    )
     return pa.Table.from_arrays(
         [
             table[f.name].cast(f.type) if f.name in present else pa.nulls(table.num_rows, f.type)
             for f in fields
         ],
-        schema=pa.schema(fields, metadata=schema.metadata),  # (the schema's, as pq.read_table)
+        schema=pa.schema(fields, metadata=metadata),  # (the schema's, as pq.read_table)
     )
 
 

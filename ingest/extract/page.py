@@ -119,7 +119,8 @@ def extract_page(
     (a name from ingest.extract.profiles; None: the profile matching the page, if any).
 
     Raises ExtractError: `parse_error`, `no_text`, `too_deep` (no text, and the page nests
-    elements deeper than the parser follows), `not_article`.
+    elements deeper than the parser follows), `too_slow` (a tag with more attributes than
+    the parser reads in reasonable time: ingest.extract.crowded), `not_article`.
     """
     from ingest.extract.article_body import page_day, trafilatura_fields
     from ingest.extract.profiles import find_profile
@@ -372,13 +373,21 @@ def _parse(body: bytes, url: str, header_charset: str | None) -> tuple[lxml_html
     from lxml import etree
     from lxml import html as lxml_html
 
+    from ingest.extract.crowded import MAX_ATTRIBUTES, crowded_tag
+
     text, _ = decode_html(body, header_charset)
+    html = text.encode("utf-8")
+    crowded = crowded_tag(html)
+    if crowded is not None:  # (the parse would be one long call the CPU limit cannot stop)
+        raise ExtractError(
+            "too_slow",
+            f"{url}: a tag with {crowded} attributes (over {MAX_ATTRIBUTES}), which the HTML "
+            "parser reads in time growing with the square of their number; not parsed",
+        )
     parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, huge_tree=True)
     parser.set_element_class_lookup(_element_classes())
     try:
-        tree: lxml_html.HtmlElement = lxml_html.document_fromstring(
-            text.encode("utf-8"), parser=parser
-        )
+        tree: lxml_html.HtmlElement = lxml_html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError("parse_error", f"{url}: {exc}") from None
     return tree, any("Excessive depth" in error.message for error in parser.error_log)

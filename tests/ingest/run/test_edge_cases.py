@@ -358,6 +358,41 @@ def test_a_page_that_takes_too_long_to_extract_is_quarantined_and_the_run_goes_o
     assert elapsed < 30, elapsed
 
 
+def test_a_tag_with_half_a_million_attributes_is_refused_before_parsing(tmp_path: Path) -> None:
+    """500,000 attributes in one tag (3.9 MB, within max_page_bytes): the HTML parser would
+    take minutes in one call into C that the CPU limit cannot stop; the page is a too_slow
+    row at once, the others are stored."""
+    site = write_site(tmp_path / "site", 2)
+    attributes = " ".join(f"a{n}" for n in range(500_000))
+    (site / "a" / "crowded.html").write_text(
+        f"<html><head><title>Crowded</title></head><body><div {attributes}>x</div>"
+        "<article><p>Text.</p></article></body></html>",
+        encoding="utf-8",
+    )
+    (site / "feed.xml").write_text(
+        rss([("/a/0.html", None), ("/a/crowded.html", None), ("/a/1.html", None)]),
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        sources = sources_file(
+            tmp_path / "s.yaml", server.base_url, settings="  entity_models: rules"
+        )
+        started = time.monotonic()
+        ref = ingest(sources, data)
+        elapsed = time.monotonic() - started
+    assert urls(data) == ["0.html", "1.html"]
+    [row] = quarantine(data)
+    assert (row["url"], row["stage"], row["reason"]) == (
+        f"{server.base_url}/a/crowded.html",
+        "extract",
+        "too_slow",
+    )
+    assert "a tag with 500000 attributes" in str(row["detail"])
+    assert ref["new"] == 2 and ref["failed"] == 1
+    assert elapsed < 30, elapsed
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunk"])
 def test_a_page_listed_as_fetched_without_its_response_is_a_quarantine_row(
     tmp_path: Path, chunked: bool
