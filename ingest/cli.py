@@ -20,10 +20,9 @@ from ingest.config import (
     s3_location,
     sources_path,
 )
-from transforms.exceptions import CorruptFile, StateUnavailable
-from transforms.lakemirror import MirrorBehind
+from transforms.exceptions import CorruptFile, MirrorBehind, StateUnavailable
+from transforms.formats import QUERY_FORMATS
 from transforms.objectstore import ObjectStoreError, S3Credentials, S3Location
-from transforms.query import QUERY_FORMATS, EmptyQuery, write_result
 
 MAX_WORKERS = 256  # as the sources file's ingest_workers
 MAX_DAYS = 36500  # a hundred years: any age a partition or a file can have
@@ -282,19 +281,16 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from ingest.run.model import Run
-    from ingest.run.runner import (
-        ingest_sources,
-        json_summary,
-        print_summary,
-        start_workers_early,
-    )
+    from ingest.run.server import start_workers_early
 
     started = time.monotonic()
     root = data_root(args.data, remote=True)
     config = load_sources(args.config or sources_path())
     sources = config.select(list(dict.fromkeys(args.source)))  # each once, in the given order
-    start_workers_early(config.settings, sources)
+    start_workers_early(config.settings, sources)  # before the stages' imports: they overlap
+    from ingest.run.model import Run
+    from ingest.run.runner import ingest_sources, json_summary, print_summary
+
     _check_store(root)
     _check_stored(root, config.settings.state_url)
     run = Run.adhoc()
@@ -509,7 +505,7 @@ def _date(text: str) -> dt.date:
 def _cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from transforms.query import run_query
+    from transforms.query import EmptyQuery, run_query, write_result
 
     location = lake_location(args.data)
     root: Path | S3Location = location if location is not None else data_root(args.data)

@@ -289,7 +289,7 @@ MIRROR_ATTEMPTS = 5  # a block redone when other machines keep publishing first
 def locked(root: Path, work: Callable[[], _T]) -> _T:
     """`work()` under the commit lock; on the mirror of an object store, done again (on the
     synced mirror) when another machine published first, up to MIRROR_ATTEMPTS times."""
-    from transforms.lakemirror import MirrorBehind
+    from transforms.exceptions import MirrorBehind
 
     for attempt in range(1, MIRROR_ATTEMPTS + 1):
         try:

@@ -42,3 +42,14 @@ class StateUnavailable(Exception):
 # the run's own storage failing, not a page's or a feed's fault: a step that turns its errors
 # into quarantine rows lets these through (the source's run fails, naming the file and fix)
 STORAGE_FAULTS: tuple[type[Exception], ...] = (CorruptFile, StateUnavailable)
+
+
+class MirrorBehind(Exception):
+    """Another writer published a commit this mirror had not seen when it decided what to
+    write: nothing was published; sync and do the commit again."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.args[0]}; other machines kept publishing first, so nothing of this "
+            "command was published: run it again"
+        )

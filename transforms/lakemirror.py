@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from transforms.cachedir import cache_base
+from transforms.exceptions import MirrorBehind
 from transforms.files import fsync_dir, write_json_durably
 from transforms.lakelog import TABLES, CommitConflict, Lake
 from transforms.objectstore import S3Location
@@ -55,17 +56,6 @@ _UNIQUE = re.compile(r"\.[0-9a-f]{12}(?=\.[^./]+$)")  # the random part of a pub
 log = logging.getLogger(__name__)
 
 Files = dict[str, tuple[int, int]]  # relative path -> (size, mtime_ns)
-
-
-class MirrorBehind(Exception):
-    """Another writer published a commit this mirror had not seen when it decided what to
-    write: nothing was published; sync and do the commit again."""
-
-    def __str__(self) -> str:
-        return (
-            f"{self.args[0]}; other machines kept publishing first, so nothing of this "
-            "command was published: run it again"
-        )
 
 
 def cache_root(uri: str) -> Path:

@@ -130,9 +130,6 @@ def run_query(
         con.close()
 
 
-QUERY_FORMATS = ("table", "csv", "json", "parquet")
-
-
 def write_result(
     columns: list[str], rows: list[tuple[Any, ...]], fmt: str, output: Path | None = None
 ) -> None:

@@ -26,8 +26,9 @@ from tests.integration.harness import S3Server
 from transforms import lakemirror
 from transforms.cachedir import CACHE_ENV
 from transforms.commit import commit_lock
+from transforms.exceptions import MirrorBehind
 from transforms.lakelog import Lake
-from transforms.lakemirror import Manifest, MirrorBehind, lake_of, publish, sync
+from transforms.lakemirror import Manifest, lake_of, publish, sync
 from transforms.objectstore import S3Location
 
 

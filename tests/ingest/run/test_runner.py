@@ -19,11 +19,12 @@ import pytest
 
 from ingest.config import Settings, Source, SourcesConfig, load_sources
 from ingest.demo import DEMO_SITE
-from ingest.run import runner
+from ingest.run import runner, server
 from ingest.run.commit import write
 from ingest.run.model import Run
 from ingest.run.parts import CHUNK_PAGES
-from ingest.run.runner import SourceResult, _perform, _Task, host_groups, ingest_sources
+from ingest.run.runner import SourceResult, _perform, _Task, ingest_sources
+from ingest.run.server import host_groups, start_workers_early
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
 from tests.ingest.sites import article_html, rss
@@ -408,7 +409,7 @@ def test_sources_sharing_a_host_are_grouped() -> None:
 def test_workers_fork_from_a_server_that_loaded_their_modules_and_it_is_stopped_after() -> None:
     from multiprocessing import forkserver
 
-    context = runner.worker_context()
+    context = server.worker_context()
     assert context.get_start_method() == "forkserver"
     probe = context.Process(target=_loaded_before_any_work, args=(context.Queue(),))
     queue = probe._args[0]  # type: ignore[attr-defined]
@@ -418,7 +419,7 @@ def test_workers_fork_from_a_server_that_loaded_their_modules_and_it_is_stopped_
     # the worker began with the stages, trafilatura and the language model loaded, frozen
     # for the garbage collector (most of its objects are), which collects the young rarely
     assert loaded == [True, True, True, True, True, True], loaded
-    runner._stop_forkserver()
+    server._stop_forkserver()
     assert forkserver._forkserver._forkserver_pid is None  # type: ignore[attr-defined]
 
 
@@ -466,12 +467,12 @@ def test_the_server_starts_early_only_for_a_run_with_workers(tmp_path: Path) -> 
         text = demo_sources_text(gazette.base_url)
         config = load_sources(write_sources(tmp_path / "sources.yaml", text))
         sources = list(config.sources)
-        runner.start_workers_early(with_workers(config, 2).settings, sources)  # one host
+        start_workers_early(with_workers(config, 2).settings, sources)  # one host
         assert server._forkserver_pid is None
         text = text.replace(f"{gazette.base_url}/limited-times", f"{times.base_url}/limited-times")
         config = with_workers(load_sources(write_sources(tmp_path / "s2.yaml", text)), 2)
         sources = list(config.sources)
-        runner.start_workers_early(config.settings, sources)
+        start_workers_early(config.settings, sources)
         early = server._forkserver_pid
         assert early is not None
         results = ingest_sources(config, sources, tmp_path / "data", Run.adhoc())
