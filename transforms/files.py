@@ -42,8 +42,8 @@ def read_columns(
     """The `columns` of one Parquet file (all when None), in that order. With `schema`, as
     `pq.read_table(schema=...)` reads them: each column cast to the schema's type, a column
     the file lacks all nulls. Read with the file reader alone: `pq.read_table` goes through
-    pyarrow.dataset, whose import imports pandas (a quarter of a second in every process
-    that commits)."""
+    pyarrow.dataset, which discovers the file as a dataset first (0.3 ms more per file the
+    index and dedup read)."""
     handle = pq.ParquetFile(path)
     names = handle.schema_arrow.names
     wanted = list(names) if columns is None else columns
