@@ -112,13 +112,15 @@ def last_resort(tree: lxml_html.HtmlElement, url: str) -> str:
 
 def _trafilatura() -> Any:
     """trafilatura, with its costliest XPath expressions evaluated by equivalent Python
-    (ingest.extract.fast_xpath: the same elements, in less time)."""
+    (ingest.extract.fast_xpath: the same elements, in less time) and its comparison with
+    readability skipped where it cannot change the text (ingest.extract.compare_bound)."""
     import trafilatura
     import trafilatura.metadata
 
-    from ingest.extract.fast_xpath import install
+    from ingest.extract import compare_bound, fast_xpath
 
-    install()
+    fast_xpath.install()
+    compare_bound.install()
     return trafilatura
 
 
