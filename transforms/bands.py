@@ -83,9 +83,17 @@ class BandDays:
                 found.update(pairs[1][np.repeat(starts, lengths) + offsets].tolist())
         return found
 
-    def change(self, day: int, added: Pairs, dropped: Iterable[int]) -> None:
-        """Take the pairs of the `dropped` keys out of a day, then add `added` to it."""
-        files = self.files().get(day, [])
+    def change(
+        self,
+        day: int,
+        added: Pairs,
+        dropped: Iterable[int],
+        listed: dict[int, list[Path]] | None = None,
+    ) -> None:
+        """Take the pairs of the `dropped` keys out of a day, then add `added` to it.
+        `listed`: `files()` taken before this commit's changes (a change touches only its own
+        day's files, so one listing serves all the days a commit changes)."""
+        files = (self.files() if listed is None else listed).get(day, [])
         keys = np.unique(np.fromiter(dropped, dtype=np.int64))
         if len(keys):
             kept = []

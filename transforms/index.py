@@ -164,8 +164,9 @@ class ArticleIndex:
         return count
 
     def _write_days(self, by_day: dict[int, list[Pairs]]) -> None:
+        listed = self.bands.files()
         for day, parts in by_day.items():
-            self.bands.change(day, np.concatenate(parts, axis=1), ())
+            self.bands.change(day, np.concatenate(parts, axis=1), (), listed)
         by_day.clear()
 
     def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> int:
@@ -250,9 +251,10 @@ class ArticleIndex:
             for table in written.values():
                 for day, pairs in day_pairs(table).items():
                     added[day].append(pairs)
+            listed = self.bands.files()  # (once: a folder of every day's files)
             for day in {int(d) for _, d in gone} | set(added):
                 new = np.concatenate(added[day], axis=1) if added[day] else EMPTY
-                self.bands.change(day, new, dropped)
+                self.bands.change(day, new, dropped, listed)
             if added or gone:
                 self.bands.sync()
 
