@@ -84,9 +84,9 @@ def newsflow_day(html: bytes, url: str) -> str | None:
 def trafilatura_day(html: bytes, url: str) -> str | None:
     import trafilatura
 
-    from ingest.extract.fast_xpath import suspended
+    from ingest.extract.article_body import trafilatura_as_shipped
 
-    with suspended():  # trafilatura as it ships, though newsflow ran in this process
+    with trafilatura_as_shipped():  # trafilatura as it ships, though newsflow ran in this process
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
     if doc is None or isinstance(doc, dict):
         return None

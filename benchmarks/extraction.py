@@ -211,10 +211,10 @@ def run_newsflow(html: bytes, url: str) -> Result:
 def run_trafilatura(html: bytes, url: str) -> Result:
     import trafilatura
 
-    from ingest.extract.fast_xpath import suspended
+    from ingest.extract.article_body import trafilatura_as_shipped
 
     started = time.process_time()
-    with suspended():  # trafilatura as it ships, though newsflow ran in this process
+    with trafilatura_as_shipped():  # trafilatura as it ships, though newsflow ran in this process
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
     elapsed = time.process_time() - started
     if doc is None or isinstance(doc, dict):

@@ -146,3 +146,17 @@ def test_a_page_where_readability_could_win_is_compared(
         extract_page(page.encode(), "https://example.org/2026/01/02/report.html")
     assert checked["compared"] >= 1
     assert checked["skipped"] == 0
+
+
+def test_trafilatura_as_shipped_has_its_own_comparison_and_expressions() -> None:
+    from trafilatura import xpaths
+
+    from ingest.extract import fast_xpath
+    from ingest.extract.article_body import trafilatura_as_shipped
+
+    _trafilatura()
+    with trafilatura_as_shipped():
+        assert core._extract_and_compare is compare_bound.ORIGINAL["_extract_and_compare"]
+        assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], etree.XPath)
+    assert core._extract_and_compare is compare_bound._extract_and_compare
+    assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], fast_xpath.FastXPath)
