@@ -318,43 +318,56 @@ def test_a_run_transformed_under_an_older_url_rule_is_stored_with_the_current_id
     assert all(url_rule(p) == URL_RULE for p in article_files(data))
 
 
+def _ingest_between_two_pages(
+    tmp_path: Path, name: str, page: str, settings: str
+) -> tuple[str, Path, dict[str, Any], float]:
+    """Ingest a source whose feed lists `page` (served as /a/`name`) between two good pages:
+    (the site's address, the data root, the run's summary, the run's seconds)."""
+    site = write_site(tmp_path / "site", 2)
+    (site / "a" / name).write_text(page, encoding="utf-8")
+    (site / "feed.xml").write_text(
+        rss([("/a/0.html", None), (f"/a/{name}", None), ("/a/1.html", None)]),
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    with serve_site(site) as server:
+        sources = sources_file(tmp_path / "s.yaml", server.base_url, settings=settings)
+        started = time.monotonic()
+        ref = ingest(sources, data)
+        elapsed = time.monotonic() - started
+    return server.base_url, data, ref, elapsed
+
+
+def _only_row_too_slow(base_url: str, data: Path, ref: dict[str, Any], name: str) -> str:
+    """The two good pages are stored, the page `name` is the one too_slow row; its detail."""
+    assert urls(data) == ["0.html", "1.html"]
+    [row] = quarantine(data)
+    assert (row["url"], row["stage"], row["reason"]) == (
+        f"{base_url}/a/{name}",
+        "extract",
+        "too_slow",
+    )
+    assert ref["new"] == 2 and ref["failed"] == 1
+    return str(row["detail"])
+
+
 # TooSlow may land in a weakref callback, where Python drops it (and pytest's own hook
 # reports it): it is raised again until the extraction ends (ingest.extract.cpu_limit)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_page_that_takes_too_long_to_extract_is_quarantined_and_the_run_goes_on(
     tmp_path: Path,
 ) -> None:
-    site = write_site(tmp_path / "site", 2)
     # 50,000 links in one paragraph: trafilatura takes about a minute over it
     links = "".join(f'<a href="/t/{n}">word {n}</a> ' for n in range(50_000))
-    (site / "a" / "slow.html").write_text(
+    page = (
         f"<html><head><title>Links</title></head><body><article><p>{links}</p></article>"
-        "</body></html>",
-        encoding="utf-8",
+        "</body></html>"
     )
-    (site / "feed.xml").write_text(
-        rss([("/a/0.html", None), ("/a/slow.html", None), ("/a/1.html", None)]),
-        encoding="utf-8",
+    base_url, data, ref, elapsed = _ingest_between_two_pages(
+        tmp_path, "slow.html", page, "  extract_cpu_s: 1\n  entity_models: rules"
     )
-    data = tmp_path / "data"
-    with serve_site(site) as server:
-        sources = sources_file(
-            tmp_path / "s.yaml",
-            server.base_url,
-            settings="  extract_cpu_s: 1\n  entity_models: rules",
-        )
-        started = time.monotonic()
-        ref = ingest(sources, data)
-        elapsed = time.monotonic() - started
-    assert urls(data) == ["0.html", "1.html"]
-    [row] = quarantine(data)
-    assert (row["url"], row["stage"], row["reason"]) == (
-        f"{server.base_url}/a/slow.html",
-        "extract",
-        "too_slow",
-    )
-    assert "over 1s of CPU" in str(row["detail"]) and "extract_cpu_s" in str(row["detail"])
-    assert ref["new"] == 2 and ref["failed"] == 1
+    detail = _only_row_too_slow(base_url, data, ref, "slow.html")
+    assert "over 1s of CPU" in detail and "extract_cpu_s" in detail
     assert elapsed < 30, elapsed
 
 
@@ -362,34 +375,15 @@ def test_a_tag_with_half_a_million_attributes_is_refused_before_parsing(tmp_path
     """500,000 attributes in one tag (3.9 MB, within max_page_bytes): the HTML parser would
     take minutes in one call into C that the CPU limit cannot stop; the page is a too_slow
     row at once, the others are stored."""
-    site = write_site(tmp_path / "site", 2)
     attributes = " ".join(f"a{n}" for n in range(500_000))
-    (site / "a" / "crowded.html").write_text(
+    page = (
         f"<html><head><title>Crowded</title></head><body><div {attributes}>x</div>"
-        "<article><p>Text.</p></article></body></html>",
-        encoding="utf-8",
+        "<article><p>Text.</p></article></body></html>"
     )
-    (site / "feed.xml").write_text(
-        rss([("/a/0.html", None), ("/a/crowded.html", None), ("/a/1.html", None)]),
-        encoding="utf-8",
+    base_url, data, ref, elapsed = _ingest_between_two_pages(
+        tmp_path, "crowded.html", page, "  entity_models: rules"
     )
-    data = tmp_path / "data"
-    with serve_site(site) as server:
-        sources = sources_file(
-            tmp_path / "s.yaml", server.base_url, settings="  entity_models: rules"
-        )
-        started = time.monotonic()
-        ref = ingest(sources, data)
-        elapsed = time.monotonic() - started
-    assert urls(data) == ["0.html", "1.html"]
-    [row] = quarantine(data)
-    assert (row["url"], row["stage"], row["reason"]) == (
-        f"{server.base_url}/a/crowded.html",
-        "extract",
-        "too_slow",
-    )
-    assert "a tag with 500000 attributes" in str(row["detail"])
-    assert ref["new"] == 2 and ref["failed"] == 1
+    assert "a tag with 500000 attributes" in _only_row_too_slow(base_url, data, ref, "crowded.html")
     assert elapsed < 30, elapsed
 
 
