@@ -30,13 +30,18 @@ from typing import Any
 
 from lxml import etree
 
-# sha256 (first 16 hex digits) of the source of each function the skip reasons about
+# sha256 (first 16 hex digits) of the source of each function the skip reasons about: the
+# comparison, readability, the pruning of its input, the parse of its output and the
+# whitespace collapsing its length is measured after
 WRITTEN_FOR = {
     "trafilatura.core._extract_and_compare": "f7d056c2118222e8",
     "trafilatura.external.compare_extraction": "2d3d1ffea3ba469f",
     "trafilatura.external._prefer_readability": "f6ee688e9ae60074",
     "trafilatura.external.try_readability": "538e3c8e5ab7e4d4",
     "trafilatura.readability_lxml": "d308e782a00344fd",
+    "trafilatura.htmlprocessing.prune_unwanted_nodes": "4731f8e24ef86449",
+    "trafilatura.utils.trim": "b82ffd884c0dc230",
+    "trafilatura.utils.fromstring_bytes": "c5ee8713366ea137",
 }
 VIDEO_MARK = len(" VIDEO")  # what readability may write into a video frame, with a space
 # the text readability can keep: all but that of the scripts and style sheets it drops first
@@ -134,7 +139,11 @@ def install() -> bool:
     written for; whether it is installed (once per process)."""
     from trafilatura import core
 
-    if not written_for(_sources()):
+    try:
+        sources = _sources()
+    except (OSError, TypeError):  # no source to read (an install without .py files)
+        return False
+    if not written_for(sources):
         return False
     ORIGINAL.setdefault("_extract_and_compare", core._extract_and_compare)
     core._extract_and_compare = _extract_and_compare

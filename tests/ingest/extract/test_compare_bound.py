@@ -160,3 +160,16 @@ def test_trafilatura_as_shipped_has_its_own_comparison_and_expressions() -> None
         assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], etree.XPath)
     assert core._extract_and_compare is compare_bound._extract_and_compare
     assert isinstance(xpaths.OVERALL_DISCARD_XPATH[0], fast_xpath.FastXPath)
+
+
+def test_without_trafilaturas_source_the_comparison_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An install whose source files cannot be read (compiled files only) keeps trafilatura's
+    own comparison instead of failing every extraction."""
+
+    def unreadable() -> dict[str, str]:
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(compare_bound, "_sources", unreadable)
+    assert compare_bound.install.__wrapped__() is False
