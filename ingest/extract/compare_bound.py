@@ -50,6 +50,7 @@ _VISIBLE = etree.XPath(
     "descendant-or-self::text()[not(parent::script or parent::style)]", smart_strings=False
 )
 _FRAMES = etree.XPath("count(descendant-or-self::iframe)")
+_PARAGRAPH_TEXT = etree.XPath(".//p//text()")
 
 
 def digest(source: str) -> str:
@@ -77,30 +78,40 @@ def visible_length(tree: Any) -> int:
     return sum(map(len, words)) + len(words) - 1 if words else 0
 
 
+def _frame_marks(tree: Any) -> int:
+    return VIDEO_MARK * int(_FRAMES(tree))
+
+
 def readable_bound(tree: Any) -> int:
     """An upper bound of the length of any text readability can make of `tree` (whitespace
     collapsed): its text less the scripts and style sheets, plus a mark per frame."""
-    return visible_length(tree) + VIDEO_MARK * int(_FRAMES(tree))
+    return visible_length(tree) + _frame_marks(tree)
 
 
 def _within(limit: int, tree: Any) -> bool:
     """readable_bound(tree) <= limit (the frames are counted only when the text is within)."""
     visible = visible_length(tree)
-    return visible <= limit and visible + VIDEO_MARK * int(_FRAMES(tree)) <= limit
+    return visible <= limit and visible + _frame_marks(tree) <= limit
+
+
+@functools.cache
+def _sanitized() -> Any:
+    """trafilatura's test for tags that send a text to jusText, compiled once."""
+    from trafilatura.external import SANITIZED_XPATH
+
+    return etree.XPath(SANITIZED_XPATH)
 
 
 def comparison_unneeded(body: Any, text: str, tree: Any, options: Any) -> bool:
     """Whether trafilatura's compare_extraction, given its own extraction (`body`, `text`)
     of `tree`, would return them unchanged (see the module docstring)."""
-    from trafilatura.external import SANITIZED_XPATH
-
     length = len(text)
     return bool(
         options.focus != "recall"  # (recall mode has readability clauses of its own)
         and length > 0
         and length >= options.min_extracted_size  # else jusText is tried
-        and not body.xpath(SANITIZED_XPATH)  # else jusText is tried
-        and body.xpath(".//p//text()")
+        and not _sanitized()(body)  # else jusText is tried
+        and _PARAGRAPH_TEXT(body)
         and len(body.findall(".//table")) <= len(body.findall(".//p"))
         and _within(2 * length, tree)
     )
