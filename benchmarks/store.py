@@ -7,8 +7,6 @@ them as the pipeline derives them; then measures, with the real write stage
 (`ingest.run.commit.write`: dedup against the store, the journalled commit, quarantine,
 crawl state, run metrics):
 
-The store is built by a child process; the runs are measured in this one.
-
 - a 250-article run (10% of them copies of stored articles of the last week) on an empty
   store and on the large one, five of each alternating, after the store was flushed to
   disk: the ratio of the medians is the figure (target: within 1.5x);
@@ -16,6 +14,8 @@ The store is built by a child process; the runs are measured in this one.
 - 50 successive 250-article runs on the large store: first five against last five;
 - `newsflow dedup --rebuild` on the large store in a child process: its peak memory
   (target: under 2 GiB) and time.
+
+The store is built by a child process; the runs are measured in this one.
 
     .venv/bin/python benchmarks/store.py [--articles 1000000] [--days 200] [--keep DIR]
 
