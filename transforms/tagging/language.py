@@ -106,7 +106,7 @@ def _from_arrays(folder: Path) -> Any:
 def _table(values: Any) -> memoryview:
     """An unsigned integer array as a memoryview of its items (py3langid.modelio's
     _to_array gives the same items as a copy)."""
-    code = {2: "H", 4: "I", 8: "L"}.get(values.dtype.itemsize)
+    code = {2: "H", 4: "I", 8: "Q"}.get(values.dtype.itemsize)  # (Q: 8 bytes everywhere)
     if values.dtype.kind != "u" or code is None:
         raise ValueError(f"an automaton table of {values.dtype}")
     items: memoryview = memoryview(values).cast("B").cast(code)  # type: ignore[call-overload]
