@@ -47,6 +47,23 @@ def test_clean_text_collapses_spaces_and_keeps_paragraphs() -> None:
     assert clean_text(raw) == "First line\nsecond line"
 
 
+def test_clean_text_collapses_every_kind_of_space_within_a_line() -> None:
+    import re
+    import sys
+    import unicodedata
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if re.match(r"\s", chr(c))]
+    assert len(spaces) > 20 and "\u00a0" in spaces and "\u3000" in spaces
+    # a line's own whitespace, every kind: what the regular expression [^\S\n]+ collapsed
+    raw = "\n".join(f" a{s}{s}b{s}" for s in spaces if s not in "\n\r")
+    expected = [
+        re.sub(r"[^\S\n]+", " ", line).strip()
+        for line in re.sub(r"\n\s*\n+", "\n", unicodedata.normalize("NFC", raw)).split("\n")
+    ]
+    assert clean_text(raw) == "\n".join(line for line in expected if line)
+    assert clean_text("a\u200b b\u2066c") == "a bc"  # invisible characters out first
+
+
 def test_content_hash_folds_case_width_whitespace_punctuation_and_boilerplate_lines() -> None:
     assert content_hash("Hello  World\nAgain") == content_hash("hello world again")
     assert content_hash("\uff28\uff45\uff4c\uff4c\uff4f") == content_hash(

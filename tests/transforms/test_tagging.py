@@ -402,3 +402,28 @@ def test_german_people_after_a_role_or_a_reporting_verb_and_german_organisations
     assert RuleEntityTagger().people_and_organizations(text, None, "en")[0] == []
     # "Wagner" alone is a surname (the composer, a footballer), not the Wagner Group
     assert RuleEntityTagger().people_and_organizations("Wagner scored twice.")[1] == []
+
+
+def test_tokens_and_where_sentences_start() -> None:
+    from transforms.tagging.tokens import flatten, tokenize
+
+    text = flatten(
+        "  The U.S. envoy met John F. Kennedy's aide.\tThen  \u00a0 they left!\n\n“Yes,” she said"
+    )
+    assert text == "The U.S. envoy met John F. Kennedy's aide. Then they left!\n\n“Yes,” she said"
+    tokens = tokenize(text)
+    assert [t.text for t in tokens][:7] == ["The", "U.S.", "envoy", "met", "John", "F", "Kennedy's"]
+    assert [t.text for t in tokens if t.sentence_start] == ["The", "Then", "Yes", "she"]
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+    # a text that starts at a full stop (an article with no title): its first word starts it
+    assert [(t.text, t.sentence_start) for t in tokenize(". A plan")] == [
+        ("A", True),
+        ("plan", False),
+    ]
+
+
+def test_a_text_that_starts_at_a_full_stop_is_tagged() -> None:
+    columns, failed = get_tagger(None, "rules").tag(
+        None, ". A council meeting was held in Berlin on Monday.", "en"
+    )
+    assert failed == [] and columns["places"] == ["DE"]

@@ -262,29 +262,25 @@ class RuleEntityTagger:
         organizations: dict[str, None] = {}
         known_spans: list[tuple[int, int]] = []  # in order, disjoint
         lone: list[tuple[str, int]] = []  # (person, token index) named by a surname alone
-        i = 0
         starts = g.starts
-        while i < len(tokens):
-            word = tokens[i].text
-            longest = starts.get(word) or (
-                starts.get(word[:-2], 0) if word.endswith(POSSESSIVES) else 0  # Token.bare
-            )
-            if longest:
-                for phrase, size in phrases(tokens, i, longest):
-                    if phrase in g.people and size == 1 and " " in g.people[phrase]:
-                        if _inside_name(tokens, i):
-                            break  # "John Vance Langmore" is someone else
-                        lone.append((g.people[phrase], i))
-                    elif phrase in g.people:
-                        _add(people, g.people[phrase])
-                    elif phrase in g.organizations:
-                        _add(organizations, g.organizations[phrase])
-                    else:
-                        continue
-                    known_spans.append((tokens[i].start, tokens[i + size - 1].end))
-                    i += size - 1
-                    break
-            i += 1
+        after = 0  # the first token after the last name found
+        for i, longest in _name_starts(tokens, starts):
+            if i < after:
+                continue
+            for phrase, size in phrases(tokens, i, longest):
+                if phrase in g.people and size == 1 and " " in g.people[phrase]:
+                    if _inside_name(tokens, i):
+                        break  # "John Vance Langmore" is someone else
+                    lone.append((g.people[phrase], i))
+                elif phrase in g.people:
+                    _add(people, g.people[phrase])
+                elif phrase in g.organizations:
+                    _add(organizations, g.organizations[phrase])
+                else:
+                    continue
+                known_spans.append((tokens[i].start, tokens[i + size - 1].end))
+                after = i + size
+                break
         for match in _ORG_PREFIX.finditer(flat):
             _add(organizations, _trim_org(match.group(0)))
         for match in _ORG_SUFFIX.finditer(flat):
@@ -413,6 +409,19 @@ def _abbreviates(acronym: str, full: str) -> bool:
             return False
         at += 1
     return True
+
+
+def _name_starts(tokens: list[Token], starts: dict[str, int]) -> list[tuple[int, int]]:
+    """(index, most words) of each token that starts a name of `starts` (first words, their
+    possessive 's dropped as Token.bare drops it): looked up in one pass, since few do."""
+    found = []
+    for i, word in enumerate([t[0] for t in tokens]):
+        longest = starts.get(word)
+        if longest is None and word.endswith(POSSESSIVES):
+            longest = starts.get(word[:-2])
+        if longest:
+            found.append((i, longest))
+    return found
 
 
 def _add(found: dict[str, None], name: str) -> None:

@@ -10,8 +10,9 @@ from collections import Counter, defaultdict
 
 MAX_KEYWORDS = 5
 MAX_WORDS = 3
-_SPLIT = re.compile(r"[^\w'\u2019\- ]+")
 _WORD = re.compile(r"[\w'\u2019\-]+")
+# a word, or a run of punctuation (a phrase break; "" in findall's list): spaces are neither
+_PIECE = re.compile(rf"({_WORD.pattern})|[^\w'\u2019\- ]+")
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been
     before being below between both but by can could did do does doing down during each few
@@ -32,33 +33,27 @@ STOPWORDS = frozenset(
 
 
 def keywords(title: str, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
-    candidates: list[list[str]] = []
-    shown: dict[str, str] = {}
-
-    def close(run: list[str]) -> None:
-        # a run longer than a phrase is a clause without stop words: its words count alone
-        candidates.extend([run] if len(run) <= MAX_WORDS else [[w] for w in run])
-
+    phrases: list[tuple[str, ...]] = []  # each run of words, as the keys of its words
+    shown: dict[str, str] = {}  # a key -> the word as first printed
     keys: dict[str, str | None] = {}  # a word as printed -> its key, None for a phrase break
-    for chunk in _SPLIT.split(f"{title}\n{text}"):
-        run: list[str] = []
-        for word in _WORD.findall(chunk):
-            try:
-                key = keys[word]
-            except KeyError:
-                key = keys[word] = _key(word)
-            if key is None:
-                if run:
-                    close(run)
-                run = []
-                continue
-            shown.setdefault(key, word)
+    run: list[str] = []
+    for word in _PIECE.findall(f"{title}\n{text}"):  # a word, or "" for punctuation
+        key = keys.get(word, "") if word else None  # ("": not seen yet; no key is empty)
+        if key == "":
+            key = keys[word] = _key(word)
+        if key is not None:
+            if key not in shown:
+                shown[key] = word
             run.append(key)
+            continue
         if run:
-            close(run)
-    if not candidates:
+            _close(run, phrases)
+            run = []
+    if run:
+        _close(run, phrases)
+    if not phrases:
         return []
-    counted = Counter(map(tuple, candidates))  # each phrase once, in the order first found
+    counted = Counter(phrases)  # each phrase once, in the order first found
     frequency: Counter[str] = Counter()
     degree: defaultdict[str, int] = defaultdict(int)
     for phrase, count in counted.items():
@@ -66,12 +61,14 @@ def keywords(title: str, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
             frequency[word] += count
             degree[word] += count * len(phrase)
     title_words = {w.casefold() for w in _WORD.findall(title)}
+    weight = {w: degree[w] / f + f for w, f in frequency.items()}  # a word's share of a score
+    capitalised = {w for w in frequency if shown[w][:1].isupper()}
     scores: dict[str, float] = {}
     for phrase, count in counted.items():
-        score = sum(degree[w] / frequency[w] + frequency[w] for w in phrase)
-        if any(shown[w][:1].isupper() for w in phrase):
+        score = sum([weight[w] for w in phrase])
+        if not capitalised.isdisjoint(phrase):
             score *= 1.3
-        if all(w in title_words for w in phrase):
+        if title_words.issuperset(phrase):
             score *= 1.5
         for _ in range(count - 1):
             score += 0.5  # repeated phrases matter (added one by one: the same float)
@@ -85,6 +82,15 @@ def keywords(title: str, text: str, limit: int = MAX_KEYWORDS) -> list[str]:
         if len(out) == limit:
             break
     return out
+
+
+def _close(run: list[str], phrases: list[tuple[str, ...]]) -> None:
+    """A run of words ends: a phrase, or, longer than a phrase (a clause without stop
+    words), its words one by one."""
+    if len(run) <= MAX_WORDS:
+        phrases.append(tuple(run))
+    else:
+        phrases.extend([(w,) for w in run])
 
 
 def _key(word: str) -> str | None:

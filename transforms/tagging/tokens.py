@@ -7,9 +7,15 @@ from typing import NamedTuple
 
 # initialisms with dots (U.S., U.K.), then words with inner apostrophes, hyphens or dots
 _TOKEN = re.compile(r"[A-Z]\.(?:[A-Z]\.)+|\w+(?:['\u2019\-]\w+)*")
+# a token and the gap before it (no word character: a token takes every run of them), or the
+# gap at the end; the gap taken whole, never given back: a long run of punctuation is read
+# once, not once from each of its characters
+_GAP_AND_TOKEN = re.compile(rf"(\W*+)({_TOKEN.pattern}|\Z)")
 POSSESSIVES = ("'s", "\u2019s")
 _BREAK = re.compile(r"[.!?\n:;\"\u201c\u201d]")
-_SPACES = re.compile(r"[^\S\n]+")
+# a run of spaces other than a line break that is not one " " already: a non-space, or a
+# space with more after it (the same result as replacing every run, in half the time)
+_SPACES = re.compile(r"(?:[^\S\n ]| (?=[^\S\n]))[^\S\n]*")
 _INITIAL = re.compile(r"[A-Z]")
 
 
@@ -35,18 +41,26 @@ def flatten(text: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
+    """The text's tokens. A token starts a sentence when it is the first, or when the gap
+    before it holds a break (_BREAK) and is not the ". " after a middle initial ("John F.
+    Kennedy")."""
     tokens: list[Token] = []
     add = tokens.append
     make = tuple.__new__  # Token's own __new__, without its keyword-argument layer
-    previous_end = 0
-    for match in _TOKEN.finditer(text):
-        start, end = match.span()
-        gap = text[previous_end:start]
-        sentence_start = not tokens or (gap != " " and _BREAK.search(gap) is not None)
-        if sentence_start and gap == ". " and _INITIAL.fullmatch(tokens[-1].text):
-            sentence_start = False  # "John F. Kennedy": a middle initial ends no sentence
-        add(make(Token, (match.group(0), start, end, sentence_start)))
-        previous_end = end
+    breaks = _BREAK.search
+    end = 0
+    last = ""
+    for gap, word in _GAP_AND_TOKEN.findall(text):
+        if not word:  # (the end)
+            break
+        start = end + len(gap)
+        end = start + len(word)
+        if gap == " " or breaks(gap) is None:  # (" ": most gaps)
+            starts = not tokens
+        else:
+            starts = gap != ". " or _INITIAL.fullmatch(last) is None
+        add(make(Token, (word, start, end, starts)))
+        last = word
     return tokens
 
 

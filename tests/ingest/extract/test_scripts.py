@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.extract.page import ExtractError, extract_page
-from transforms.normalise import word_count
+from transforms.normalise import _MAYBE_UNSPACED, _THAI, _UNSPACED, word_count
 
 JAPANESE = [
     "港町の市議会は日曜日の夜、新しい防波堤の建設計画を賛成多数で可決した。",
@@ -71,6 +71,16 @@ def test_thai_is_split_into_words_by_a_tokenizer() -> None:
     assert word_count("นายกรัฐมนตรีกล่าวว่ารัฐบาลจะลงทุน") == 5
     assert word_count("The นายกรัฐมนตรีกล่าวว่ารัฐบาลจะลงทุน plan") == 7  # a mixed line
     assert word_count(" ".join(THAI)) > 40  # by spaces, four sentences were 6 "words"
+
+
+def test_the_shortcut_for_other_texts_lets_no_thai_or_unspaced_character_by() -> None:
+    # word_count splits on spaces alone when _MAYBE_UNSPACED finds nothing: every character
+    # it lets by must be one the Thai and unspaced rules would not count either
+    let_by = _MAYBE_UNSPACED.sub("", "".join(map(chr, range(0x110000))))
+    assert len(let_by) > 10_000  # (Latin, Greek, Cyrillic, Arabic, punctuation, ...)
+    assert _THAI.search(let_by) is None
+    assert _UNSPACED.search(let_by) is None
+    assert word_count("A line “quoted” — with €5 and cafés") == 8
 
 
 def test_a_brief_in_these_scripts_still_has_a_minimum() -> None:
