@@ -78,7 +78,9 @@ def commit_articles(
 
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
-    staged = _stage(root, name, (lambda: iter([table])) if isinstance(table, pa.Table) else table)
+    staged, indexed = _stage(
+        root, name, (lambda: iter([table])) if isinstance(table, pa.Table) else table
+    )
     step("staged")
     with open_index(root) as index:
         previous = index.named(name)
@@ -103,18 +105,20 @@ def commit_articles(
     }
     write_json_durably(root / JOURNAL, plan)
     step("journalled")
-    _apply(root, plan, step)
+    _apply(root, plan, step, indexed=indexed)
     (root / JOURNAL).unlink()
     return [root / final for final in staged.values()]
 
 
-def _stage(root: Path, name: str, chunks: Chunks) -> dict[str, str]:
+def _stage(root: Path, name: str, chunks: Chunks) -> tuple[dict[str, str], dict[str, pa.Table]]:
     """Write the rows of `chunks` under hidden names in the staging folder, one file per
     publication day (each written row group sorted by time); returns {staged file: final
-    name}. Memory: a chunk and up to FLUSH_ROWS buffered rows. A run whose rows span more
-    than OPEN_DAYS days walks its chunks once for every OPEN_DAYS days."""
+    name} and {final name: the index's columns of the rows written there}. Memory: a chunk,
+    up to FLUSH_ROWS buffered rows and the index's columns. A run whose rows span more than
+    OPEN_DAYS days walks its chunks once for every OPEN_DAYS days."""
     staging = root / STAGING
     staged: dict[str, str] = {}
+    indexed: dict[str, pa.Table] = {}
     done: set[Any] = set()
     while True:
         with _DayFiles(staging, name) as days:
@@ -122,12 +126,14 @@ def _stage(root: Path, name: str, chunks: Chunks) -> dict[str, str]:
                 days.add(chunk, skip=done)
         for day, hidden in days.files.items():
             fsync_file(hidden)
-            staged[_relative(root, hidden)] = _relative(root, partition_dir(root, day) / name)
+            final = _relative(root, partition_dir(root, day) / name)
+            staged[_relative(root, hidden)] = final
+            indexed[final] = pa.concat_tables(days.indexed[day])
         done |= set(days.files)
         if not days.refused:
             if staged:
                 fsync_dir(staging)
-            return staged
+            return staged, indexed
 
 
 class _DayFiles:
@@ -138,6 +144,7 @@ class _DayFiles:
         self.writers: dict[Any, pq.ParquetWriter] = {}
         self.files: dict[Any, Path] = {}
         self.buffered: dict[Any, list[pa.Table]] = {}
+        self.indexed: dict[Any, list[pa.Table]] = {}  # the index's columns of what is written
         self.count = 0
         self.taken: set[Any] = set()  # the days this walk writes (at most OPEN_DAYS)
         self.refused: set[Any] = set()  # days met once OPEN_DAYS were taken: the next walk's
@@ -165,6 +172,8 @@ class _DayFiles:
             self.flush()
 
     def flush(self) -> None:
+        from transforms.index import INDEX_COLUMNS
+
         for day, parts in self.buffered.items():
             if day not in self.writers:
                 hidden = (
@@ -175,7 +184,9 @@ class _DayFiles:
                     hidden, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)
                 )
                 self.files[day] = hidden
-            self.writers[day].write_table(pa.concat_tables(parts).sort_by("published_at"))
+            rows = pa.concat_tables(parts).sort_by("published_at")
+            self.writers[day].write_table(rows)
+            self.indexed.setdefault(day, []).append(rows.select(INDEX_COLUMNS))
         self.buffered.clear()
         self.count = 0
 
@@ -220,9 +231,17 @@ def recover(root: Path) -> int:
     return finished
 
 
-def _apply(root: Path, plan: dict[str, Any], step: Crash, *, redo: bool = False) -> None:
+def _apply(
+    root: Path,
+    plan: dict[str, Any],
+    step: Crash,
+    *,
+    redo: bool = False,
+    indexed: Mapping[str, pa.Table] | None = None,
+) -> None:
     """Carry out a journalled plan; each part is a no-op the second time. The new names are
-    made durable before the caller removes the journal."""
+    made durable before the caller removes the journal. `indexed`: the index's columns of
+    the files the plan writes, as written (else the index reads them from the files)."""
     from transforms.index import open_index
 
     for hidden, final in plan["staged"].items():
@@ -242,7 +261,7 @@ def _apply(root: Path, plan: dict[str, Any], step: Crash, *, redo: bool = False)
     update_columns(root, plan["updates"], {f for f in files if f.exists()})
     step("flagged")
     with open_index(root) as index:
-        index.apply(plan, redo=redo)
+        index.apply(plan, redo=redo, written=indexed)
     step("indexed")
 
 

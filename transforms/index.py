@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,16 +206,28 @@ class ArticleIndex:
 
     # ------------------------------------------------------------------------------ changes
 
-    def apply(self, plan: dict[str, Any], *, redo: bool = False) -> None:
+    def apply(
+        self,
+        plan: dict[str, Any],
+        *,
+        redo: bool = False,
+        written: Mapping[str, pa.Table] | None = None,
+    ) -> None:
         """Bring the index in line with a commit's plan (see transforms.commit); doing it twice
         changes nothing (`redo`: it may have been done before a crash, so the band arrays
         are checked for the written keys too). `plan["index"]` names the files whose rows are
-        replaced, the run whose rows go, the files written and the stories that changed."""
+        replaced, the run whose rows go, the files written and the stories that changed.
+        `written`: the INDEX_COLUMNS of files written, as the committer wrote them (the
+        files are read for the others)."""
         change = plan.get("index")
         if change is None:
             return
+        given = written or {}
         written = {}
         for path in change["written"]:
+            if path in given:
+                written[path] = given[path].select(INDEX_COLUMNS)
+                continue
             with reading(self.root / path):
                 written[path] = read_columns(self.root / path, INDEX_COLUMNS)
         new_keys = {key_of(str(a)) for t in written.values() for a in t["article_id"].to_pylist()}

@@ -16,7 +16,9 @@ a source of PARALLEL_PAGES pages or more is extracted in parts by workers starte
 from __future__ import annotations
 
 import contextlib
+import importlib
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -55,6 +57,16 @@ from ingest.run.stages import (
 )
 from transforms.lakemirror import lake_of
 
+# what committing a source imports on its first commit (ingest.run.commit imports the rest as
+# it goes), and pyarrow's first conversion of Python values, which imports pandas to check
+# for its objects: 0.5 s of CPU, otherwise taken while the workers use every core
+COMMIT_MODULES = (
+    "transforms.commit",
+    "transforms.dedup_store",
+    "transforms.index",
+    "transforms.compaction",
+    "transforms.url_migration",
+)
 STOP_WAIT_S = 10  # how long an idle worker told to stop may take to exit before it is killed
 
 
@@ -158,6 +170,17 @@ def _perform(
         return _failed(source, exc)
 
 
+def _ready_to_commit() -> None:
+    """Import what committing needs (COMMIT_MODULES); a module that fails to import fails
+    again where it is used, and says why there."""
+    with contextlib.suppress(Exception):
+        for module in COMMIT_MODULES:
+            importlib.import_module(module)
+        import pyarrow as pa
+
+        pa.array([], type=pa.null())
+
+
 def _serve(conn: Connection, settings: Settings, root: Path, run: Run, refetch: bool) -> None:
     """A worker process: perform each task received, until sent None or left alone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -237,6 +260,8 @@ class _Pool:
         self.committed = 0  # sources before this one are committed or failed
 
     def run_all(self) -> list[SourceResult]:
+        # meanwhile this process waits for the workers' server to load their modules
+        threading.Thread(target=_ready_to_commit, name="newsflow-commit-imports").start()
         with _forkserver_in_use():
             return self._run_all()
 
