@@ -31,7 +31,9 @@ from ingest.config import Settings, Source, SourcesConfig
 from ingest.run.commit import commit_unchanged, write
 from ingest.run.model import STAGES, SUMMARY_KEYS, Part, Run, WriteRef, workdir
 from ingest.run.parts import (
+    CHUNK_PAGES,
     PARALLEL_PAGES,
+    PART_PAGES,
     PARTS_PER_WORKER,
     Chunker,
     PartRef,
@@ -126,6 +128,7 @@ class _Task:
     fetched: str = ""
     part: Part | None = None
     chunked: int = 0  # workers to share a split fetch's chunks among (0: no chunks)
+    chunk_pages: int = CHUNK_PAGES  # pages of a chunk
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def _perform(
         if task.split:
             progress = None
             if task.chunked and tell is not None:
-                chunker = Chunker(task.chunked)
+                chunker = Chunker(task.chunked, task.chunk_pages)
 
                 def progress(archive: Any, rows: list[dict[str, Any]], done: bool) -> None:
                     parts = chunker.take(archive, rows, done)
@@ -323,8 +326,14 @@ class _Pool:
         index = next((i for i in self.todo if self.hosts[i] not in hosts), None)
         if index is None:
             return self.parts_todo[0] if self.parts_todo else None
+        # the last source in smaller chunks: the run ends when its last part does, and a
+        # worker with no part left waits for the others' (half a part on average)
         return _Task(
-            index, self.sources[index], self.split, chunked=self.workers if self.split else 0
+            index,
+            self.sources[index],
+            self.split,
+            chunked=self.workers if self.split else 0,
+            chunk_pages=CHUNK_PAGES if len(self.todo) > 1 else PART_PAGES,
         )
 
     def _collect(self, timeout: float | None = None) -> None:

@@ -52,9 +52,7 @@ def _load_the_rest() -> None:
 
     for module in MODULES:
         importlib.import_module(module)
-    from htmldate.extractors import month_words
-
-    from ingest.extract.date_guard import _known_words
+    from ingest.extract.date_guard import _known_words, month_words
     from transforms.tagging.entities import gazetteer as entity_names
     from transforms.tagging.places import gazetteer as place_names
 

@@ -3,6 +3,7 @@ compiling every locale's words for a string none of them reads."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import textwrap
@@ -172,3 +173,20 @@ def test_the_shipped_words_are_those_read_from_the_installed_versions(tmp_path: 
     (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
     assert date_guard._shipped(tmp_path / "bad.json.gz", date_guard._versions()) is None
     assert date_guard._shipped(tmp_path / "missing.json.gz", date_guard._versions()) is None
+
+
+def test_the_shipped_month_names_are_htmldates_own(tmp_path: Path) -> None:
+    import htmldate.extractors as extractors
+
+    from ingest.extract import date_guard
+
+    date_guard.install()
+    assert extractors.month_words is date_guard.month_words  # (what has_date_cue calls)
+    own = date_guard.htmldate_month_words()
+    assert len(own) > 1000 and "janvier" in own and "september" in own
+    assert date_guard.month_words() == own
+    date_guard.write_month_words(tmp_path / "months.json.gz")
+    assert (tmp_path / "months.json.gz").read_bytes() == date_guard.SHIPPED_MONTHS.read_bytes()
+    bounds = (dt.datetime(1995, 1, 1), dt.datetime(2030, 1, 1))  # noqa: DTZ001 - htmldate's
+    assert extractors.has_date_cue("le 3 janvier", *bounds)
+    assert not extractors.has_date_cue("le 3 bonjour", *bounds)
