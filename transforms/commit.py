@@ -261,7 +261,7 @@ def _apply(
     update_columns(root, plan["updates"], {f for f in files if f.exists()})
     step("flagged")
     with open_index(root) as index:
-        index.apply(plan, redo=redo, written=indexed)
+        index.apply(plan, redo=redo, tables=indexed)
     step("indexed")
 
 

@@ -211,18 +211,18 @@ class ArticleIndex:
         plan: dict[str, Any],
         *,
         redo: bool = False,
-        written: Mapping[str, pa.Table] | None = None,
+        tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
         """Bring the index in line with a commit's plan (see transforms.commit); doing it twice
         changes nothing (`redo`: it may have been done before a crash, so the band arrays
         are checked for the written keys too). `plan["index"]` names the files whose rows are
         replaced, the run whose rows go, the files written and the stories that changed.
-        `written`: the INDEX_COLUMNS of files written, as the committer wrote them (the
+        `tables`: the INDEX_COLUMNS of files written, as the committer wrote them (the
         files are read for the others)."""
         change = plan.get("index")
         if change is None:
             return
-        given = written or {}
+        given = tables or {}
         written = {}
         for path in change["written"]:
             if path in given:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -312,6 +314,17 @@ def test_sources_extracted_in_parts_store_what_one_process_stores(
     assert all(r["seconds_extract"] > 0 for r in stored_metrics(tmp_path / "pool"))
     leftovers = [p.name for p in (tmp_path / "pool" / "work").rglob("*") if ".part" in p.name]
     assert leftovers == []
+
+
+def test_the_commit_modules_are_imported_ahead() -> None:
+    """What the command's process imports while its workers start (a module misnamed there
+    would be passed over in silence)."""
+    code = (
+        "import sys; from ingest.run import runner; runner._ready_to_commit(); "
+        "print(all(m in sys.modules for m in (*runner.COMMIT_MODULES, 'pandas')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"
 
 
 def test_the_last_source_is_fetched_in_smaller_chunks(
