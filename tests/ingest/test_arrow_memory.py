@@ -1,7 +1,7 @@
-"""Arrow's allocator: the system's in the processes that run newsflow's pipeline, set by
-importing `ingest.run` before pyarrow (ingest/run/__init__.py) unless the environment chose
-one; and untouched in the other task processes of an Airflow deployment, which load the
-newsflow plugin."""
+"""The allocators of the processes that run newsflow's pipeline, set by importing `ingest.run`
+before pyarrow (ingest/run/allocator.py) unless the environment chose otherwise: Arrow's is
+the system's, and glibc's malloc maps large blocks on their own; the other task processes
+of an Airflow deployment, which load the newsflow plugin, are left as they are."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -27,10 +28,16 @@ ENTRIES = [
 ]
 
 
-def _probe(code: str, chosen: str | None = None) -> list[str]:
+def _probe(code: str, chosen: str | None = None, **more: str) -> list[Any]:
     """The last line of what `code` prints, as JSON, in a fresh interpreter whose
-    environment sets ARROW_DEFAULT_MEMORY_POOL to `chosen` (unset when None)."""
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    environment sets ARROW_DEFAULT_MEMORY_POOL to `chosen` (unset when None), and `more`;
+    glibc's malloc variables are unset unless given."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ARROW_DEFAULT_MEMORY_POOL", "MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX")
+    }
+    env.update(more)
     if chosen is not None:
         env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
     out = subprocess.run(
@@ -73,3 +80,45 @@ def test_the_plugin_leaves_other_task_processes_as_they_are() -> None:
         " *sorted(m for m in ('pyarrow', 'pandas', 'ingest.run') if m in sys.modules)]))"
     )
     assert _probe(code) == [""]
+
+
+# how many of 200 blocks of 100 KiB are mapped on their own (given back to the system when
+# freed) after a block of 4 MiB was freed, which raises glibc's own threshold to 4 MiB (its
+# default behaviour); the first few may come from space already free in the heap
+_MAPPED = """
+import ctypes, json
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+big = bytearray(4 << 20)
+del big
+before = libc.mallinfo2().hblks
+blocks = [bytearray(100 * 1024) for _ in range(200)]
+print(json.dumps([libc.mallinfo2().hblks - before]))
+"""
+
+
+def _glibc() -> bool:
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except ValueError:
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's malloc is tuned only where it is the C library")
+@pytest.mark.parametrize("entry", ["pass", *ENTRIES])
+def test_pipeline_processes_map_large_blocks_on_their_own(entry: str) -> None:
+    # (the premise, "pass": glibc alone takes them all from its heap)
+    mapped = _probe(f"{entry}\n{_MAPPED}")[0]
+    assert (mapped == 0) if entry == "pass" else (mapped >= 150)
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's malloc is tuned only where it is the C library")
+def test_a_malloc_threshold_chosen_in_the_environment_is_kept() -> None:
+    assert _probe(f"import ingest.cli\n{_MAPPED}", MALLOC_MMAP_THRESHOLD_="1048576") == [0]
+
+
+def test_the_plugin_leaves_malloc_as_it_is() -> None:
+    assert _probe(f"import ingest.ui.plugin\n{_MAPPED}") == [0]
