@@ -56,9 +56,11 @@ class BandDays:
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def keys(self, days: Iterable[int], bands: Iterable[int]) -> set[int]:
-        """The keys that share one of `bands` on one of `days`."""
-        query = np.unique(np.fromiter(bands, dtype=np.int64))
+    def keys(self, days: Iterable[int], bands: Iterable[int] | Pairs) -> set[int]:
+        """The keys that share one of `bands` (ints, or an int64 array) on one of `days`."""
+        query = np.unique(
+            bands if isinstance(bands, np.ndarray) else np.fromiter(bands, dtype=np.int64)
+        )
         found: set[int] = set()
         if not len(query):
             return found

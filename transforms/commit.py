@@ -18,6 +18,7 @@ dataset as it was before the commit until a writer recovers it. Callers hold the
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import uuid
@@ -68,19 +69,25 @@ def commit_articles(
     updates: Mapping[str, Mapping[str, object]] | None = None,
     update_files: Iterable[Path] = (),
     crash: Crash | None = None,
+    days: Mapping[dt.date, int] | None = None,
 ) -> list[Path]:
     """Write a run's articles, one file per publication day, replacing what the (source, run)
     wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
     ({article_id: {column: value}}) on the stored rows in `update_files`. One commit, the
     index of stored articles included; returns the run's files. `table` may come as
-    `Chunks`, so that the run's rows are never all in memory at once."""
+    `Chunks`, so that the run's rows are never all in memory at once; `days`, the number of
+    its rows of each publication day (UTC), lets their day files be written whole a few days
+    at a time (see `_stage`)."""
     from transforms.index import open_index
 
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
-    staged, indexed = _stage(
-        root, name, (lambda: iter([table])) if isinstance(table, pa.Table) else table
-    )
+    if isinstance(table, pa.Table):
+        whole = table
+        days = day_counts(whole)
+        staged, indexed = _stage(root, name, lambda: iter([whole]), days)
+    else:
+        staged, indexed = _stage(root, name, table, days)
     step("staged")
     with open_index(root) as index:
         previous = index.named(name)
@@ -110,44 +117,94 @@ def commit_articles(
     return [root / final for final in staged.values()]
 
 
-def _stage(root: Path, name: str, chunks: Chunks) -> tuple[dict[str, str], dict[str, pa.Table]]:
+def day_counts(table: pa.Table) -> dict[dt.date, int]:
+    """The number of rows of `table` of each publication day (UTC)."""
+    counted = pc.value_counts(pc.cast(table["published_at"], pa.date32()))
+    return {v["values"].as_py(): v["counts"].as_py() for v in counted}
+
+
+def _walks(days: Mapping[dt.date, int]) -> list[set[dt.date]]:
+    """The days of a run grouped for `_stage`, in date order: each group of at most
+    FLUSH_ROWS rows (a day of more, alone) and OPEN_DAYS days."""
+    walks: list[set[dt.date]] = []
+    rows = 0
+    for day in sorted(days):
+        if not walks or len(walks[-1]) >= OPEN_DAYS or rows + days[day] > FLUSH_ROWS:
+            walks.append(set())
+            rows = 0
+        walks[-1].add(day)
+        rows += days[day]
+    return walks
+
+
+def _stage(
+    root: Path, name: str, chunks: Chunks, days: Mapping[dt.date, int] | None = None
+) -> tuple[dict[str, str], dict[str, pa.Table]]:
     """Write the rows of `chunks` under hidden names in the staging folder, one file per
     publication day (each written row group sorted by time); returns {staged file: final
-    name} and {final name: the index's columns of the rows written there}. Memory: a chunk,
-    up to FLUSH_ROWS buffered rows and the index's columns. A run whose rows span more than
-    OPEN_DAYS days walks its chunks once for every OPEN_DAYS days."""
+    name} and {final name: the index's columns of the rows written there}.
+
+    With `days` (rows per day), each walk over the chunks writes a group of days of at most
+    FLUSH_ROWS rows (`_walks`), so that a day file is one row group, however many chunks
+    its rows are spread over (a file of many small row groups has a large footer, and its
+    writer keeps it in memory until it is closed). A run of at most FLUSH_ROWS rows takes
+    one walk. Without `days`, one walk writes every day, FLUSH_ROWS rows at a time, as the
+    rows come; a run whose rows span more than OPEN_DAYS days walks its chunks once for
+    every OPEN_DAYS days. Memory: a chunk, up to FLUSH_ROWS buffered rows and the index's
+    columns. Rows of a day missing from `days` are written all the same, by a last walk."""
     staging = root / STAGING
     staged: dict[str, str] = {}
     indexed: dict[str, pa.Table] = {}
     done: set[Any] = set()
-    while True:
-        with _DayFiles(staging, name) as days:
+    planned = set(days or ())
+    walks: list[set[Any] | None] = [*_walks(days)] if days else [None]
+    while walks:
+        only = walks.pop(0)
+        with _DayFiles(staging, name, only, planned) as files:
             for chunk in chunks():
-                days.add(chunk, skip=done)
-        for day, hidden in days.files.items():
+                files.add(chunk, skip=done)
+        for day, hidden in files.files.items():
             fsync_file(hidden)
             final = _relative(root, partition_dir(root, day) / name)
             staged[_relative(root, hidden)] = final
-            indexed[final] = pa.concat_tables(days.indexed[day])
-        done |= set(days.files)
-        if not days.refused:
-            if staged:
-                fsync_dir(staging)
-            return staged, indexed
+            indexed[final] = pa.concat_tables(files.indexed[day])
+        done |= set(files.files)
+        if files.refused and not walks:  # (days a walk left for another)
+            walks.append(None)
+    if staged:
+        fsync_dir(staging)
+    return staged, indexed
 
 
 class _DayFiles:
-    """The staged files of up to OPEN_DAYS publication days, written as rows arrive."""
+    """The staged files of the publication days one walk writes, written as rows arrive:
+    the days `only` (None: up to OPEN_DAYS days, as they come); `planned`, the days some walk
+    takes (a day outside them is refused, for a last walk)."""
 
-    def __init__(self, staging: Path, name: str) -> None:
+    def __init__(self, staging: Path, name: str, only: set[Any] | None, planned: set[Any]) -> None:
         self.staging, self.name = staging, name
+        self.only, self.planned = only, planned
         self.writers: dict[Any, pq.ParquetWriter] = {}
         self.files: dict[Any, Path] = {}
         self.buffered: dict[Any, list[pa.Table]] = {}
         self.indexed: dict[Any, list[pa.Table]] = {}  # the index's columns of what is written
         self.count = 0
         self.taken: set[Any] = set()  # the days this walk writes (at most OPEN_DAYS)
-        self.refused: set[Any] = set()  # days met once OPEN_DAYS were taken: the next walk's
+        self.refused: set[Any] = set()  # days left for a later walk
+
+    def _takes(self, day: Any) -> bool:
+        if self.only is not None:
+            if day not in self.only and day not in self.planned:
+                self.refused.add(day)  # (not counted in the plan: a last walk writes it)
+            return day in self.only
+        if day in self.refused:
+            return False
+        if day not in self.taken:
+            if len(self.taken) >= OPEN_DAYS:
+                self.refused.add(day)  # all of its rows wait for a later walk
+                return False
+            self.taken.add(day)
+        return True
 
     def add(self, chunk: pa.Table, skip: set[Any]) -> None:
         if not chunk.num_rows:
@@ -157,15 +214,24 @@ class _DayFiles:
         chunk = chunk.sort_by("published_at")
         days: list[Any] = pc.cast(chunk["published_at"], pa.date32()).to_pylist()
         starts = [i for i, d in enumerate(days) if i == 0 or d != days[i - 1]]
-        for start, stop in zip(starts, [*starts[1:], len(days)], strict=True):
-            day = days[start]
-            if day in skip or day in self.refused:
-                continue
-            if day not in self.taken:
-                if len(self.taken) >= OPEN_DAYS:
-                    self.refused.add(day)  # all of its rows wait for a later walk
-                    continue
-                self.taken.add(day)
+        runs = [
+            (days[start], start, stop)
+            for start, stop in zip(starts, [*starts[1:], len(days)], strict=True)
+            if days[start] not in skip and self._takes(days[start])
+        ]
+        kept = sum(stop - start for _, start, stop in runs)
+        if not kept:
+            return
+        if kept < chunk.num_rows:  # only the rows taken stay in memory, not the whole chunk
+            chunk = chunk.take(
+                pa.array([i for _, start, stop in runs for i in range(start, stop)], pa.int64())
+            )
+            moved, at = [], 0
+            for day, start, stop in runs:
+                moved.append((day, at, at + stop - start))
+                at += stop - start
+            runs = moved
+        for day, start, stop in runs:
             self.buffered.setdefault(day, []).append(chunk.slice(start, stop - start))
             self.count += stop - start
         if self.count >= FLUSH_ROWS:

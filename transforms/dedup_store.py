@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,12 +181,14 @@ def _context(
     }
     if before_day is not None:
         days = {d for d in days if d < before_day}
+    bands = [np.asarray(r["lsh_bands"], dtype=np.int64) for r in rows if r["lsh_bands"] is not None]
     candidates = index.candidates(
         [r["content_hash"] for r in rows],
-        [int(b) for r in rows if r["lsh_bands"] is not None for b in r["lsh_bands"]],
+        np.concatenate(bands) if bands else np.empty(0, dtype=np.int64),  # (not Python ints)
         days,
         exclude,
     )
+    del bands
     stories = {c.story for c in candidates if c.story}
     loose = {c.article_id for c in candidates if not c.story}
     found = [*index.members(stories, exclude), *index.rows(loose, exclude)]
@@ -261,12 +263,17 @@ def dedup_view(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def _list_views(column: Any) -> list[Any]:
-    """Each row of a list column as a numpy view into its values (None for a null)."""
-    array = column.combine_chunks()
-    values = np.asarray(array.values.to_numpy(zero_copy_only=False))
-    offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False))
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    return [values[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))]
+    """Each row of a list column (a chunked array) as a numpy view into its values (None for
+    a null): views into each chunk's own buffers, which are not copied into one."""
+    views: list[Any] = []
+    for array in column.chunks:
+        values = np.asarray(array.values.to_numpy(zero_copy_only=False))
+        offsets = np.asarray(array.offsets.to_numpy(zero_copy_only=False))
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        views += [
+            values[offsets[i] : offsets[i + 1]] if valid[i] else None for i in range(len(array))
+        ]
+    return views
 
 
 def flagged(
@@ -328,6 +335,7 @@ def commit_flagged(
     from transforms.commit import commit_articles
     from transforms.schema import ARTICLE_SCHEMA
 
+    days = Counter(r["published_at"].astimezone(dt.UTC).date() for r in result.rows)
     return commit_articles(
         table if table is not None else pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
         root,
@@ -337,4 +345,5 @@ def commit_flagged(
         updates={aid: dict(zip(FLAGS, f, strict=True)) for aid, f in result.updates.items()},
         update_files=result.files,
         crash=crash,
+        days=days,
     )

@@ -293,7 +293,7 @@ class ArticleIndex:
     def candidates(
         self,
         hashes: Iterable[str],
-        bands: Iterable[int],
+        bands: Iterable[int] | Pairs,
         days: Iterable[dt.date],
         exclude: tuple[str, str] | None,
     ) -> list[Stored]:

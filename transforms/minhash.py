@@ -256,15 +256,20 @@ class BandIndex:
 
     def add(self, bands: BandHashes) -> npt.NDArray[np.int64]:
         """Insert a batch; returns the rows given to it (consecutive, from the current size)."""
-        rows = np.arange(self.size, self.size + bands.shape[0], dtype=np.int64)
-        flat, owners = bands.reshape(-1), np.repeat(rows.astype(np.int32), bands.shape[1])
+        first = self.size
+        flat = bands.reshape(-1)
         order = np.argsort(flat, kind="stable")
-        flat, owners = flat[order], owners[order]
-        at = np.searchsorted(self._keys, flat, side="right")
-        self._keys = np.insert(self._keys, at, flat)
-        self._rows = np.insert(self._rows, at, owners)
+        flat = flat[order]
+        owners = (order // bands.shape[1]).astype(np.int32) + np.int32(first)
+        del order
+        if self.size:
+            at = np.searchsorted(self._keys, flat, side="right")
+            self._keys = np.insert(self._keys, at, flat)
+            self._rows = np.insert(self._rows, at, owners)
+        else:  # (the first batch is the index: nothing to merge it with)
+            self._keys, self._rows = flat, owners
         self.size += bands.shape[0]
-        return rows
+        return np.arange(first, self.size, dtype=np.int64)
 
     def query(
         self, bands: BandHashes, limit: int | None = None

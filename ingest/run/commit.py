@@ -132,9 +132,10 @@ def write(
             own, table = read_kept([*DEDUP_COLUMNS, "text"]), read_new([*DEDUP_COLUMNS, "text"])
         rows = pa.concat_tables([own, table])
         window = dt.timedelta(days=settings.dedup_window_days)
-        result, _, failing = isolate(
+        result, light, failing = isolate(
             dedup_view(rows), lambda light: dedup_batch(light, root, window, exclude=output)
         )
+        del light  # (the rows as dedup was given them: the result's rows are its own)
         for row, error in failing:  # one bad row must not keep the others out
             problems.append(
                 problem(row["url"], source, run, "write", "write_error", repr(error))

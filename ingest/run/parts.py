@@ -121,15 +121,24 @@ def prepare_part(
     )
 
 
-def join(source: Source, run: Run, fetched: str, parts: list[PartRef], of: list[Part]) -> str:
+def join(
+    source: Source,
+    run: Run,
+    fetched: str,
+    parts: list[PartRef],
+    of: list[Part],
+    group_rows: int = Settings.chunk_items,
+) -> str:
     """The whole run's extract and transform work files (records, rows, quarantine rows,
     timings, the stages' log lines) from its parts' (`parts`, made by the parts `of`), in
-    order; the parts' files are removed. Returns the transformed work file."""
+    order; the parts' files are removed. The rows are written in row groups of up to
+    `group_rows` (the stages' `chunk_items`), as the transform stage writes them, however
+    small the parts were. Returns the transformed work file."""
     from ingest.run.stages import log_stage
 
     work = Path(fetched).parent
     if len(parts) > 1 or of[0].of != 1:
-        _join_files(run, work, of)
+        _join_files(run, work, of, group_rows)
     for stage, start, end in (
         ("extract", "started", "extract_finished"),
         ("transform", "extract_finished", "finished"),
@@ -156,8 +165,12 @@ def join(source: Source, run: Run, fetched: str, parts: list[PartRef], of: list[
 _LINES = ("extracted.jsonl", "quarantine-extract.jsonl", "quarantine-transform.jsonl")
 
 
-def _join_files(run: Run, work: Path, parts: list[Part]) -> None:
-    """The whole run's work files of the two stages from the parts' (see `join`)."""
+def _join_files(run: Run, work: Path, parts: list[Part], group_rows: int) -> None:
+    """The whole run's work files of the two stages from the parts' (see `join`). A row
+    group of the joined file is one part's or several parts' rows: a chunk of a fetch is
+    CHUNK_PAGES pages, and a file of many small row groups keeps a large footer in the
+    memory of every reader (the write stage's, which reads it a chunk at a time)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from transforms.schema import ARTICLE_SCHEMA, writer_options
@@ -169,11 +182,18 @@ def _join_files(run: Run, work: Path, parts: list[Part]) -> None:
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
     try:
         with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)) as out:
+            waiting: list[pa.Table] = []  # (fewer than group_rows rows)
             for name in names:  # (the same footer as the transform stage's: the schema's)
                 part = pq.ParquetFile(work / name("articles.parquet"), pre_buffer=False)
                 for group in range(part.num_row_groups):  # (chunk_items rows at most)
-                    out.write_table(part.read_row_group(group))
+                    waiting.append(part.read_row_group(group))
+                    while sum(t.num_rows for t in waiting) >= group_rows:
+                        rows = pa.concat_tables(waiting)
+                        out.write_table(rows.slice(0, group_rows))
+                        waiting = [rows.slice(group_rows)]
                 part.close()
+            if waiting:
+                out.write_table(pa.concat_tables(waiting))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

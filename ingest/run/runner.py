@@ -20,7 +20,7 @@ import importlib
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
@@ -405,7 +405,9 @@ class _Pool:
         """Parts of a source wait for the workers."""
         source = self.sources[index]
         self.parts.setdefault(index, []).extend([None] * len(parts))
-        self.planned.setdefault(index, []).extend(parts)
+        # (the parts' pages are the workers' to read: kept here, they would keep every
+        # fetched page's row in this process's memory until the source is joined)
+        self.planned.setdefault(index, []).extend(replace(p, records=(), archive="") for p in parts)
         self.parts_todo += [_Task(index, source, True, fetched, part) for part in parts]
 
     def _part_done(self, task: _Task, ref: PartRef) -> None:
@@ -422,7 +424,12 @@ class _Pool:
             return
         try:
             self.prepared[index] = join(
-                self.sources[index], self.run, fetched, [r for r in done if r], self.planned[index]
+                self.sources[index],
+                self.run,
+                fetched,
+                [r for r in done if r],
+                self.planned[index],
+                self.settings.chunk_items,
             )
         except Exception as exc:
             self._fail(index, _failed(self.sources[index], exc))

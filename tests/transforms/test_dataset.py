@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +263,65 @@ def test_no_row_is_lost_when_days_come_back_after_a_flush_in_a_crowded_walk(
     stored = sorted(a for f in files for a in pq.read_table(f)["article_id"].to_pylist())
     assert stored == sorted(r["article_id"] for r in rows)
     assert len(files) == len(set(days))
+
+
+def test_rows_committed_with_their_day_counts_make_day_files_of_one_row_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transforms import commit
+
+    # 60 rows over 9 days in chunks of 7 (each chunk spans several days); walks of at most
+    # 20 rows: every day file is written whole, in one row group, in one of 4 walks
+    rows = [row(n, dt.datetime(2023, 4, 1 + (n * 5) % 9, n % 24, tzinfo=UTC)) for n in range(60)]
+    monkeypatch.setattr(commit, "FLUSH_ROWS", 20)
+    counts = Counter(r["published_at"].date() for r in rows)
+    assert sorted(map(len, commit._walks(counts))) == [2, 2, 2, 3]  # (6 or 7 rows a day)
+    walks = []
+
+    def chunks() -> list[pa.Table]:
+        walks.append(1)
+        return [table(rows[i : i + 7]) for i in range(0, len(rows), 7)]
+
+    files = commit_articles(chunks, tmp_path / "chunked", "src", "K1", days=counts)
+    whole = commit_articles(table(rows), tmp_path / "whole", "src", "K1")
+    assert len(walks) == 4
+    assert len(whole) == 9
+    assert len(files) == 9
+    for path in files:
+        got = pq.ParquetFile(path)
+        assert got.metadata.num_row_groups == 1
+        same = pq.read_table(tmp_path / "whole" / path.relative_to(tmp_path / "chunked"))
+        assert got.read().equals(same)  # the same rows, in the same order
+    stored = sorted(a for f in files for a in pq.read_table(f)["article_id"].to_pylist())
+    assert stored == sorted(r["article_id"] for r in rows)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_row_is_lost_when_the_day_counts_are_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    import random
+
+    from transforms import commit
+
+    monkeypatch.setattr(commit, "OPEN_DAYS", 3)
+    monkeypatch.setattr(commit, "FLUSH_ROWS", 6)
+    rng = random.Random(seed)
+    rows = [row(n, dt.datetime(2023, 4, 1 + rng.randrange(10), tzinfo=UTC)) for n in range(80)]
+    counts = Counter(r["published_at"].date() for r in rows)
+    for day in rng.sample(sorted(counts), 3):  # days missing from the counts, and counts off
+        del counts[day]
+    for day in rng.sample(sorted(counts), 2):
+        counts[day] = rng.choice([1, counts[day] * 3])
+    counts[dt.date(2023, 5, 1)] = 4  # and a day no row has
+    files = commit_articles(
+        lambda: [table(rows[i : i + 9]) for i in range(0, len(rows), 9)],
+        tmp_path,
+        "src",
+        "K1",
+        days=counts,
+    )
+    stored = sorted(a for f in files for a in pq.read_table(f)["article_id"].to_pylist())
+    assert stored == sorted(r["article_id"] for r in rows)
+    assert len(files) == len({r["published_at"].date() for r in rows})
+    assert not list((tmp_path / "state" / "staging").iterdir())

@@ -384,3 +384,23 @@ def test_a_stored_original_is_found_by_a_batch_crowded_with_its_copies() -> None
     flags = flags_of(copies, [original])
     assert {f[1] for f in flags.values()} == {original["article_id"]}  # joined its story
     assert {f[0] for f in flags.values()} == {original["article_id"]}  # all copies of it
+
+
+def test_dedup_rows_view_the_signatures_of_every_chunk_of_a_table() -> None:
+    import pyarrow as pa
+
+    from transforms.dedup_store import dedup_view
+    from transforms.schema import ARTICLE_SCHEMA
+
+    rows = [row(f"https://a.example/{n}", f"story {n} " + STORIES["wire"]) for n in range(5)]
+    rows[2]["minhash"] = rows[2]["lsh_bands"] = None  # (a row without fingerprints)
+    whole = pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA)
+    # three chunks, one of them a slice (its offsets start inside its values)
+    chunked = pa.concat_tables([whole.slice(0, 1), whole.slice(1, 3), whole.slice(4)])
+    assert chunked["minhash"].num_chunks == 3
+    for viewed, expected in zip(dedup_view(chunked), rows, strict=True):
+        for column in ("minhash", "lsh_bands"):
+            if expected[column] is None:
+                assert viewed[column] is None
+            else:
+                assert viewed[column].tolist() == list(expected[column])

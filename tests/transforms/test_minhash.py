@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from transforms import minhash
 from transforms.normalise import comparable_text
@@ -172,3 +174,18 @@ def test_the_scheme_is_recorded_in_written_files(tmp_path: Path) -> None:
     write_atomic(ARTICLE_SCHEMA.empty_table(), tmp_path / "a.parquet")
     metadata = pq.read_schema(tmp_path / "a.parquet").metadata
     assert metadata[b"newsflow.minhash_scheme"].decode() == minhash.SCHEME
+
+
+@pytest.mark.parametrize("splits", [[], [10], [1, 2, 30], [0, 49]])
+def test_a_band_index_is_the_same_however_its_rows_are_added(splits: list[int]) -> None:
+    rng = np.random.default_rng(2)
+    bands = rng.integers(-50, 50, (50, minhash.BANDS), dtype=np.int64)  # many shared values
+    whole = minhash.BandIndex()
+    assert whole.add(bands).tolist() == list(range(50))
+    parts = minhash.BandIndex()
+    for first, stop in itertools.pairwise([0, *splits, 50]):
+        assert parts.add(bands[first:stop]).tolist() == list(range(first, stop))
+    assert parts.size == whole.size == 50 and parts.nbytes == whole.nbytes
+    for limit in (None, 2):
+        for got, expected in zip(parts.query(bands, limit), whole.query(bands, limit), strict=True):
+            assert got.tolist() == expected.tolist()
