@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # before pyarrow: the write stage measured with the allocator newsflow's processes give
-# Arrow (ingest/run/__init__.py)
+# Arrow (ingest/run/allocator.py)
 import ingest.run  # noqa: E402, F401
 
 # isort: split

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import ingest.run  # noqa: F401 - first: Arrow's allocator (ingest/run/__init__.py)
+import ingest.run  # noqa: F401 - first: the allocators (ingest/run/allocator.py)
 from ingest.config import (
     DATA_ENV,
     SOURCES_ENV,

@@ -10,7 +10,7 @@ it parses the task's DAG file. So importing this module builds nothing and impor
 the pages' app (FastAPI, the api-server's authentication) is built when the api-server first
 hands it a request, which saves every task half a second of CPU; neither pyarrow nor pandas
 is imported (the pages import what reads the dataset when they are served); nor is
-`ingest.run`, which sets the allocator of newsflow's own processes (ingest/run/__init__.py).
+`ingest.run`, which sets the allocators of newsflow's own processes (ingest/run/allocator.py).
 """
 
 from __future__ import annotations
