@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -243,16 +244,19 @@ def test_rows_committed_a_chunk_at_a_time_land_as_one_file_per_day_in_any_number
     assert not list((tmp_path / "chunked" / "state" / "staging").iterdir())
 
 
+def walk_limits(monkeypatch: pytest.MonkeyPatch, open_days: int, flush_rows: int) -> None:
+    """Staging's limits, made small: days staged at once and rows buffered."""
+    from transforms import commit
+
+    monkeypatch.setattr(commit, "OPEN_DAYS", open_days)
+    monkeypatch.setattr(commit, "FLUSH_ROWS", flush_rows)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_no_row_is_lost_when_days_come_back_after_a_flush_in_a_crowded_walk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    import random
-
-    from transforms import commit
-
-    monkeypatch.setattr(commit, "OPEN_DAYS", 3)
-    monkeypatch.setattr(commit, "FLUSH_ROWS", 4)
+    walk_limits(monkeypatch, open_days=3, flush_rows=4)
     rng = random.Random(seed)
     # roughly in date order with jitter: days return after their rows were flushed
     days = [min(9, max(0, n // 20 + rng.randint(-3, 3))) for n in range(200)]
@@ -300,12 +304,7 @@ def test_rows_committed_with_their_day_counts_make_day_files_of_one_row_group(
 def test_no_row_is_lost_when_the_day_counts_are_wrong(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    import random
-
-    from transforms import commit
-
-    monkeypatch.setattr(commit, "OPEN_DAYS", 3)
-    monkeypatch.setattr(commit, "FLUSH_ROWS", 6)
+    walk_limits(monkeypatch, open_days=3, flush_rows=6)
     rng = random.Random(seed)
     rows = [row(n, dt.datetime(2023, 4, 1 + rng.randrange(10), tzinfo=UTC)) for n in range(80)]
     counts = Counter(r["published_at"].date() for r in rows)
