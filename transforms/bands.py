@@ -32,6 +32,7 @@ from transforms.files import fsync_dir, replace_whole
 
 Pairs = npt.NDArray[np.int64]  # (2, n): row 0 bands, row 1 keys; sorted by band
 EMPTY: Pairs = np.empty((2, 0), dtype=np.int64)
+BandValues = npt.NDArray[np.int64]  # band hashes to look up, in one dimension
 MAX_SEGMENTS = 8  # a day's segments beyond this are merged
 MERGE_SHARE = 0.25  # segments holding less than this share of the base's pairs merge alone
 
@@ -56,7 +57,7 @@ class BandDays:
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def keys(self, days: Iterable[int], bands: Iterable[int] | Pairs) -> set[int]:
+    def keys(self, days: Iterable[int], bands: Iterable[int] | BandValues) -> set[int]:
         """The keys that share one of `bands` (ints, or an int64 array) on one of `days`."""
         query = np.unique(
             bands if isinstance(bands, np.ndarray) else np.fromiter(bands, dtype=np.int64)

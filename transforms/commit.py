@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ Crash = Callable[[str], None]  # called at each named step (tests stop the proce
 Chunks = Callable[[], Iterable[pa.Table]]  # a run's rows, a chunk at a time; can be walked again
 OPEN_DAYS = 128  # staged day files written at once; a run spread over more days takes more walks
 FLUSH_ROWS = 1000  # rows buffered across days before they are written out
+MAX_WALKS = 8  # walks over a large run's chunks when its day counts are known (see _walks)
 
 
 def commit_articles(
@@ -75,17 +77,16 @@ def commit_articles(
     wrote before: its files, and with `run_id` its rows in compacted files; and set `updates`
     ({article_id: {column: value}}) on the stored rows in `update_files`. One commit, the
     index of stored articles included; returns the run's files. `table` may come as
-    `Chunks`, so that the run's rows are never all in memory at once; `days`, the number of
-    its rows of each publication day (UTC), lets their day files be written whole a few days
-    at a time (see `_stage`)."""
+    `Chunks`, so that the run's rows are never all in memory at once; then `days`, the
+    number of its rows of each publication day (UTC), lets their day files be written whole
+    a few days at a time (see `_stage`)."""
     from transforms.index import open_index
 
     step = crash or (lambda _name: None)
     name = output_name(source_id, run_key)
-    if isinstance(table, pa.Table):
+    if isinstance(table, pa.Table):  # (in memory whole: one walk writes each day whole)
         whole = table
-        days = day_counts(whole)
-        staged, indexed = _stage(root, name, lambda: iter([whole]), days)
+        staged, indexed = _stage(root, name, lambda: iter([whole]))
     else:
         staged, indexed = _stage(root, name, table, days)
     step("staged")
@@ -117,19 +118,17 @@ def commit_articles(
     return [root / final for final in staged.values()]
 
 
-def day_counts(table: pa.Table) -> dict[dt.date, int]:
-    """The number of rows of `table` of each publication day (UTC)."""
-    counted = pc.value_counts(pc.cast(table["published_at"], pa.date32()))
-    return {v["values"].as_py(): v["counts"].as_py() for v in counted}
-
-
 def _walks(days: Mapping[dt.date, int]) -> list[set[dt.date]]:
     """The days of a run grouped for `_stage`, in date order: each group of at most
-    FLUSH_ROWS rows (a day of more, alone) and OPEN_DAYS days."""
+    FLUSH_ROWS rows (a day of more, alone) and OPEN_DAYS days; for a run of more than
+    MAX_WALKS x FLUSH_ROWS rows, of at most its MAX_WALKS-th part (each walk reads all the
+    run's rows: the walks stay few, at most about twice MAX_WALKS, however large the run,
+    and a walk's day files then take a row group per FLUSH_ROWS rows buffered)."""
+    budget = max(FLUSH_ROWS, math.ceil(sum(days.values()) / MAX_WALKS))
     walks: list[set[dt.date]] = []
     rows = 0
     for day in sorted(days):
-        if not walks or len(walks[-1]) >= OPEN_DAYS or rows + days[day] > FLUSH_ROWS:
+        if not walks or len(walks[-1]) >= OPEN_DAYS or rows + days[day] > budget:
             walks.append(set())
             rows = 0
         walks[-1].add(day)
@@ -148,7 +147,7 @@ def _stage(
     FLUSH_ROWS rows (`_walks`), so that a day file is one row group, however many chunks
     its rows are spread over (a file of many small row groups has a large footer, and its
     writer keeps it in memory until it is closed). A run of at most FLUSH_ROWS rows takes
-    one walk. Without `days`, one walk writes every day, FLUSH_ROWS rows at a time, as the
+    one walk; a very large run, at most about 2 x MAX_WALKS. Without `days`, one walk writes every day, FLUSH_ROWS rows at a time, as the
     rows come; a run whose rows span more than OPEN_DAYS days walks its chunks once for
     every OPEN_DAYS days. Memory: a chunk, up to FLUSH_ROWS buffered rows and the index's
     columns. Rows of a day missing from `days` are written all the same, by a last walk."""

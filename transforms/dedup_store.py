@@ -335,7 +335,12 @@ def commit_flagged(
     from transforms.commit import commit_articles
     from transforms.schema import ARTICLE_SCHEMA
 
-    days = Counter(r["published_at"].astimezone(dt.UTC).date() for r in result.rows)
+    # the rows per day, when they come a chunk at a time (see commit_articles)
+    days = (
+        Counter(r["published_at"].astimezone(dt.UTC).date() for r in result.rows)
+        if callable(table)
+        else None
+    )
     return commit_articles(
         table if table is not None else pa.Table.from_pylist(result.rows, schema=ARTICLE_SCHEMA),
         root,

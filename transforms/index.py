@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bands import EMPTY, BandDays, Pairs, day_pairs, key_of
+from transforms.bands import EMPTY, BandDays, BandValues, Pairs, day_pairs, key_of
 from transforms.dataset import RunOutput, article_files, read_run
 from transforms.files import read_columns, reading
 
@@ -293,7 +293,7 @@ class ArticleIndex:
     def candidates(
         self,
         hashes: Iterable[str],
-        bands: Iterable[int] | Pairs,
+        bands: Iterable[int] | BandValues,
         days: Iterable[dt.date],
         exclude: tuple[str, str] | None,
     ) -> list[Stored]:

@@ -192,7 +192,7 @@ def _join_files(run: Run, work: Path, parts: list[Part], group_rows: int) -> Non
                         out.write_table(rows.slice(0, group_rows))
                         waiting = [rows.slice(group_rows)]
                 part.close()
-            if waiting:
+            if sum(t.num_rows for t in waiting):  # (no empty row group at the end)
                 out.write_table(pa.concat_tables(waiting))
         tmp.replace(path)
     finally:

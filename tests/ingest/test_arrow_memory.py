@@ -31,11 +31,17 @@ ENTRIES = [
 def _probe(code: str, chosen: str | None = None, **more: str) -> list[Any]:
     """The last line of what `code` prints, as JSON, in a fresh interpreter whose
     environment sets ARROW_DEFAULT_MEMORY_POOL to `chosen` (unset when None), and `more`;
-    glibc's malloc variables are unset unless given."""
+    glibc's malloc settings are unset unless given."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("ARROW_DEFAULT_MEMORY_POOL", "MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX")
+        if k
+        not in (
+            "ARROW_DEFAULT_MEMORY_POOL",
+            "MALLOC_MMAP_THRESHOLD_",
+            "MALLOC_ARENA_MAX",
+            "GLIBC_TUNABLES",
+        )
     }
     env.update(more)
     if chosen is not None:
@@ -116,8 +122,16 @@ def test_pipeline_processes_map_large_blocks_on_their_own(entry: str) -> None:
 
 
 @pytest.mark.skipif(not _glibc(), reason="glibc's malloc is tuned only where it is the C library")
-def test_a_malloc_threshold_chosen_in_the_environment_is_kept() -> None:
-    assert _probe(f"import ingest.cli\n{_MAPPED}", MALLOC_MMAP_THRESHOLD_="1048576") == [0]
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        {"MALLOC_MMAP_THRESHOLD_": "1048576"},
+        {"GLIBC_TUNABLES": "glibc.malloc.check=0:glibc.malloc.mmap_threshold=1048576"},
+    ],
+    ids=["variable", "tunable"],
+)
+def test_a_malloc_threshold_chosen_in_the_environment_is_kept(chosen: dict[str, str]) -> None:
+    assert _probe(f"import ingest.cli\n{_MAPPED}", **chosen) == [0]
 
 
 def test_the_plugin_leaves_malloc_as_it_is() -> None:

@@ -294,8 +294,34 @@ def test_rows_committed_with_their_day_counts_make_day_files_of_one_row_group(
     for path in files:
         got = pq.ParquetFile(path)
         assert got.metadata.num_row_groups == 1
+        assert len({t.date() for t in got.read()["published_at"].to_pylist()}) == 1
         same = pq.read_table(tmp_path / "whole" / path.relative_to(tmp_path / "chunked"))
         assert got.read().equals(same)  # the same rows, in the same order
+    stored = sorted(a for f in files for a in pq.read_table(f)["article_id"].to_pylist())
+    assert stored == sorted(r["article_id"] for r in rows)
+
+
+def test_a_large_run_takes_few_walks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transforms import commit
+
+    # 300 rows over 30 days: walks of 10 rows would be 30; 4 at most take a quarter each
+    walk_limits(monkeypatch, open_days=128, flush_rows=10)
+    monkeypatch.setattr(commit, "MAX_WALKS", 4)
+    rows = [row(n, dt.datetime(2023, 4, 1 + n % 30, tzinfo=UTC)) for n in range(300)]
+    counts = Counter(r["published_at"].date() for r in rows)
+    assert [len(w) for w in commit._walks(counts)] == [7, 7, 7, 7, 2]  # (75 rows a walk)
+    walks = []
+
+    def chunks() -> list[pa.Table]:
+        walks.append(1)
+        return [table(rows[i : i + 40]) for i in range(0, len(rows), 40)]
+
+    files = commit_articles(chunks, tmp_path, "src", "K1", days=counts)
+    assert len(walks) == 5 and len(files) == 30
+    for path in files:
+        got = pq.read_table(path)
+        assert len({t.date() for t in got["published_at"].to_pylist()}) == 1
+        assert got.num_rows == 10
     stored = sorted(a for f in files for a in pq.read_table(f)["article_id"].to_pylist())
     assert stored == sorted(r["article_id"] for r in rows)
 

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from ingest.config import Settings, Source, SourcesConfig, load_sources
 from ingest.demo import DEMO_SITE
 from ingest.run import runner, server
 from ingest.run.commit import write
-from ingest.run.model import Run
+from ingest.run.model import Run, workdir
 from ingest.run.parts import CHUNK_PAGES
 from ingest.run.runner import SourceResult, _perform, _Task, ingest_sources
 from ingest.run.server import host_groups, start_workers_early
@@ -188,6 +189,9 @@ def test_a_large_source_alone_is_extracted_in_parts_on_the_workers(
     # each source: two chunks of CHUNK_PAGES taken while it fetched, and a part of the rest
     assert runner.PARALLEL_PAGES + 6 == 2 * CHUNK_PAGES + 6
     assert joined == [3, 3]
+    for source in config.sources:  # its rows joined into one row group (chunk_items: 500)
+        transformed = workdir(tmp_path / "pool", source, run) / "articles.parquet"
+        assert pq.ParquetFile(transformed).metadata.num_row_groups == 1
     assert summary(pooled) == summary(alone)
     assert [stored_count(r) for r in pooled] == [pages, pages]
     for table in ("articles", "quarantine", "runs"):
