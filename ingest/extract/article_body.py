@@ -243,9 +243,10 @@ def page_day(tree: lxml_html.HtmlElement, url: str, meta: PageMetadata | None) -
     year."""
     from htmldate import find_date
 
-    from ingest.extract.date_guard import install
+    from ingest.extract import date_guard, date_scan
 
-    install()  # dateparser is asked only about strings it could read
+    date_guard.install()  # dateparser is asked only about strings it could read
+    date_scan.install()  # the page's text scanned for dates only where one can start
     address = (meta.canonical if meta is not None else None) or url
     try:
         day = find_date(
