@@ -246,7 +246,7 @@ class _DayFiles:
                 )  # no reader globs it
                 hidden.parent.mkdir(parents=True, exist_ok=True)
                 self.writers[day] = pq.ParquetWriter(
-                    hidden, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)
+                    hidden, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA, run_file=True)
                 )
                 self.files[day] = hidden
             rows = pa.concat_tables(parts).sort_by("published_at")

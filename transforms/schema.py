@@ -168,14 +168,22 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     return paths
 
 
-def writer_options(schema: pa.Schema, *, sorted_rows: bool = False) -> dict[str, Any]:
+def writer_options(
+    schema: pa.Schema, *, sorted_rows: bool = False, run_file: bool = False
+) -> dict[str, Any]:
     """Keyword arguments for pyarrow's Parquet writers of a table of `schema`: zstd, the
-    dictionary columns, and the declared sort order when the rows are in SORT_ORDER."""
+    dictionary columns, and the declared sort order when the rows are in SORT_ORDER.
+
+    `run_file`: a file of one run's rows (a commit's file per day, a stage's work file),
+    which holds a few rows until compaction rewrites it (a run's articles spread over their
+    days): no dictionary at all. For so few rows a dictionary page per column makes the
+    file bigger and slower to write: measured on article rows, 1.9 against 1.7 ms for one
+    row, 7.6 against 5.2 ms for fifty."""
     import pyarrow.parquet as pq
 
     options: dict[str, Any] = {
         "compression": "zstd",
-        "use_dictionary": dictionary_columns(schema),
+        "use_dictionary": False if run_file else dictionary_columns(schema),
     }
     if sorted_rows:
         options["sorting_columns"] = pq.SortingColumn.from_ordering(schema, list(SORT_ORDER))

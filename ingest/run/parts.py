@@ -181,7 +181,9 @@ def _join_files(run: Run, work: Path, parts: list[Part], group_rows: int) -> Non
     path = work / "articles.parquet"
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
     try:
-        with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)) as out:
+        with pq.ParquetWriter(
+            tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA, run_file=True)
+        ) as out:
             waiting: list[pa.Table] = []  # (fewer than group_rows rows)
             for name in names:  # (the same footer as the transform stage's: the schema's)
                 part = pq.ParquetFile(work / name("articles.parquet"), pre_buffer=False)

@@ -415,7 +415,9 @@ def transform_share(
     tmp = path.with_name(f".{path.name}.{run.key}.tmp")
     count = 0
     try:
-        with pq.ParquetWriter(tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA)) as out:
+        with pq.ParquetWriter(
+            tmp, ARTICLE_SCHEMA, **writer_options(ARTICLE_SCHEMA, run_file=True)
+        ) as out:
             chunk: list[dict[str, Any]] = []
             for record in itertools.chain(read_jsonl(Path(extracted)), [None]):
                 if record is not None:

@@ -31,6 +31,7 @@ from ingest.run.server import host_groups, start_workers_early
 from ingest.siteserver import Reply, SiteServer, serve_site
 from tests.conftest import demo_sources_text, write_sources
 from tests.ingest.sites import article_html, rss
+from transforms.schema import ARTICLE_SCHEMA
 
 # when a page was fetched, a failure recorded, a stage run
 VOLATILE = {"fetched_at", "at", "started_at", "finished_at"}
@@ -474,6 +475,38 @@ def _loaded_before_any_work(queue: Any) -> None:
             gc.get_threshold()[0] == YOUNG_OBJECTS,
         ]
     )
+
+
+# run in a worker by `exec`, so that the worker imports no test module (they import pandas)
+_CONVERT_ROWS = """
+import datetime as dt
+import sys
+
+import pyarrow as pa
+
+from transforms.schema import ARTICLE_SCHEMA
+
+row = {"article_id": "a1", "published_at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)}
+table = pa.Table.from_pylist([row | {"places": ["FI"]}, row], schema=ARTICLE_SCHEMA)
+seen = ["pandas" in sys.modules, table.column("places").to_pylist()]
+frame = table.to_pandas()
+queue.put([*seen, "pandas" in sys.modules, frame.shape])
+"""
+
+
+def test_workers_convert_rows_to_arrow_without_importing_pandas() -> None:
+    """pyarrow imports pandas on its first conversion of Python values only to recognise
+    pandas' objects; the workers' server makes that conversion with pandas out of reach, so
+    a worker's rows convert without it (0.17 s of CPU less per worker), and an explicit use
+    of pandas still imports it and works."""
+    context = server.worker_context()
+    queue = context.Queue()
+    probe = context.Process(target=exec, args=(_CONVERT_ROWS, {"queue": queue}))
+    probe.start()
+    answer = queue.get(timeout=60)
+    probe.join(30)
+    server._stop_forkserver()
+    assert answer == [False, [["FI"], None], True, (2, len(ARTICLE_SCHEMA))]
 
 
 def test_a_pool_stops_the_server_its_workers_forked_from(tmp_path: Path) -> None:
