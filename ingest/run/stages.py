@@ -15,6 +15,7 @@ import functools
 import itertools
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -75,7 +76,10 @@ def _timed(stage: str) -> Callable[[_Stage], _Stage]:
             if stage == "extract":
                 pull(root, archive)
             result = function(source, settings, root, run, *args, **kwargs)
-            finished = dt.datetime.now(dt.UTC)
+            # less the time the stage lent its caller after its own work was done (a fetch's
+            # progress calls, which commit other sources: see `fetch`)
+            lent = read_json(work / "fetch.json").get("seconds_lent", 0) if stage == "fetch" else 0
+            finished = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=lent)
             write_json(
                 work / f"timing-{stage}.json",
                 {"started": started.isoformat(), "finished": finished.isoformat()},
@@ -280,6 +284,7 @@ def _fetch_all(
     fetched: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     totals = {"bytes": 0, "requests": 0}
+    lent, ended = [0.0], list[float]()  # seconds lent to `progress`; when each host's fetch ended
     totals_lock = threading.Lock()
     if todo:
         info = {
@@ -296,25 +301,42 @@ def _fetch_all(
         with RunArchive(warc_path(root, source.id, run.key), info) as archive:
 
             def one_host(host_items: list[dict[str, Any]]) -> None:
-                with HttpClient(settings, state, budget=budget) as client:
-                    for item in host_items:
-                        fetch_item(client, archive, item, source, run, fetched, problems)
+                try:
+                    with HttpClient(settings, state, budget=budget) as client:
+                        for item in host_items:
+                            fetch_item(client, archive, item, source, run, fetched, problems)
+                        with totals_lock:
+                            totals["bytes"] += client.bytes_fetched
+                            totals["requests"] += client.requests_made
+                finally:
                     with totals_lock:
-                        totals["bytes"] += client.bytes_fetched
-                        totals["requests"] += client.requests_made
+                        ended.append(time.monotonic())
+
+            def report(call: Progress, done: bool) -> None:
+                """Call `call`, counting in `lent` the part of its time after the last
+                host's fetch ended: the caller's work (it takes what the workers finished and
+                commits other sources), not this fetch's."""
+                called = time.monotonic()
+                call(archive, fetched, done)
+                with totals_lock:
+                    if len(ended) == len(todo):
+                        lent[0] += max(0.0, time.monotonic() - max(called, max(ended)))
 
             with ThreadPoolExecutor(max_workers=min(settings.fetch_workers, len(todo))) as pool:
                 hosts = [pool.submit(one_host, host_items) for host_items in todo.values()]
                 while progress is not None and wait(hosts, PROGRESS_S)[1]:
-                    progress(archive, fetched, False)
+                    report(progress, False)
                 for host in hosts:
                     host.result()
             if progress is not None:
-                progress(archive, fetched, True)
+                report(progress, True)
     path = write_jsonl(work / "fetched.jsonl", fetched)
     write_jsonl(work / "skipped.jsonl", skipped)
     write_jsonl(work / "quarantine-fetch.jsonl", problems)
-    write_json(work / "fetch.json", {"fetched": len(fetched), "skipped": len(skipped), **totals})
+    write_json(
+        work / "fetch.json",
+        {"fetched": len(fetched), "skipped": len(skipped), **totals, "seconds_lent": lent[0]},
+    )
     return StageRef(path=str(path), count=len(fetched), quarantined=len(problems))
 
 

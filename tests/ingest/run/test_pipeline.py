@@ -443,3 +443,39 @@ def test_a_stage_run_again_after_its_work_files_went_fails_and_changes_nothing(
         commit.commit_unchanged(source, settings, data, run)
     after = (sorted(r["url"] for r in articles(data)), sorted(r["url"] for r in quarantine(data)))
     assert after == before
+
+
+def test_the_fetch_time_leaves_out_what_its_progress_calls_do_after_the_fetch(
+    demo_sources: Path, tmp_path: Path
+) -> None:
+    """`newsflow ingest` commits other sources from a fetch's progress calls: the time such a
+    call runs on after the last page came is the caller's, not the fetch stage's."""
+    import time
+
+    from ingest.run import stages
+    from ingest.run.model import workdir
+    from ingest.run.workfiles import read_json
+
+    config = load_sources(demo_sources)
+    source, settings, data = config.sources[1], config.settings, tmp_path / "data"
+    run = Run.adhoc()
+    found = stages.discover(source, settings, data, run)
+    calls: list[bool] = []
+
+    def progress(archive: Any, rows: list[dict[str, Any]], done: bool) -> None:
+        calls.append(done)
+        if done:
+            time.sleep(1.0)  # (what a commit of another source would take)
+
+    began = time.monotonic()
+    fetched = stages.fetch(source, settings, data, run, found["path"], progress=progress)
+    wall = time.monotonic() - began
+    assert fetched["count"] > 0 and calls[-1] is True
+    work = workdir(data, source, run)
+    lent = read_json(work / "fetch.json")["seconds_lent"]
+    assert 1.0 <= lent < wall
+    timing = read_json(work / "timing-fetch.json")
+    spent = dt.datetime.fromisoformat(timing["finished"]) - dt.datetime.fromisoformat(
+        timing["started"]
+    )
+    assert spent.total_seconds() <= wall - 1.0
