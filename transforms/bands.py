@@ -214,11 +214,21 @@ def _write(target: Path, pairs: Pairs) -> None:
 
 
 def normalised(pairs: Pairs) -> Pairs:
-    """`pairs` sorted by band (then key), each pair once, as one contiguous (2, n) array."""
+    """`pairs` sorted by band (then key), each pair once, as one contiguous (2, n) array.
+
+    What is merged is mostly runs already sorted (a day's base and its segments): a stable
+    sort by band alone goes through them in about linear time, where sorting by both
+    columns at once sorts the keys first, in random order (a base of 140,000 pairs: 10 ms
+    against 25 to 40). Only the pairs whose band is some other pair's are then sorted by
+    key too: bands are 64-bit hashes, shared only by near-duplicates."""
     if not pairs.shape[1]:
         return EMPTY
-    order = np.lexsort((pairs[1], pairs[0]))
-    pairs = pairs[:, order]
+    pairs = pairs[:, np.argsort(pairs[0], kind="stable")]
+    same = pairs[0, 1:] == pairs[0, :-1]
+    if same.any():  # each run of equal bands, sorted by key in its place
+        tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+        runs = pairs[:, tied]
+        pairs[:, tied] = runs[:, np.lexsort((runs[1], runs[0]))]
     distinct = np.r_[True, (pairs[:, 1:] != pairs[:, :-1]).any(axis=0)]
     return np.ascontiguousarray(pairs[:, distinct], dtype=np.int64)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transforms.bands import EMPTY, MAX_SEGMENTS, MERGE_SHARE, BandDays, Pairs
+from transforms.bands import EMPTY, MAX_SEGMENTS, MERGE_SHARE, BandDays, Pairs, normalised
 
 
 def pairs_of(found: set[tuple[int, int]]) -> Pairs:
@@ -110,3 +110,24 @@ def test_a_large_days_segments_merge_alone_and_its_base_is_not_rewritten(tmp_pat
     assert days.by_key() == {
         key: sorted(b for b, k in model if k == key) for key in {k for _, k in model}
     }
+
+
+def test_normalised_pairs_are_those_sorted_by_band_then_key_each_once() -> None:
+    """Against sorting by both columns: sorted runs (a base and its segments) and unsorted
+    pairs, with many shared bands and repeated pairs."""
+    rng = np.random.default_rng(15)
+    for _ in range(300):
+        n = int(rng.integers(0, 300))
+        pairs = np.stack([rng.integers(-4, 4, n), rng.integers(-3, 3, n)]).astype(np.int64)
+        if n % 2:  # a few distinct 64-bit bands too
+            pairs[0, : n // 3] = rng.integers(-(2**63), 2**63 - 1, n // 3, dtype=np.int64)
+        cut = int(rng.integers(0, n + 1))
+        merged = np.concatenate([_reference(pairs[:, :cut]), _reference(pairs[:, cut:]), pairs], 1)
+        for given in (pairs, merged):
+            assert np.array_equal(normalised(given), _reference(given))
+            assert normalised(given).flags.c_contiguous
+
+
+def _reference(pairs: Pairs) -> Pairs:
+    unique = sorted(set(map(tuple, pairs.T.tolist())))
+    return np.array(unique, dtype=np.int64).T.reshape(2, -1)
