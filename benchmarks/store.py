@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import resource
@@ -77,7 +78,7 @@ def rows_for(n: int, day: dt.date, rng: np.random.Generator, start: int) -> dict
     bands = minhash.band_hashes(signatures)
     seconds = rng.integers(0, 86400, size=n)
     base = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    ids = [f"{start + k:016x}" for k in range(n)]
+    ids = [_article_id(start + k) for k in range(n)]
     hashes = [os.urandom(32).hex() for _ in range(n)]
     sources = [f"src-{k % SOURCES}" for k in range(start, start + n)]
     return {
@@ -100,6 +101,12 @@ def rows_for(n: int, day: dt.date, rng: np.random.Generator, start: int) -> dict
         "minhash": signatures,
         "lsh_bands": bands,
     }
+
+
+def _article_id(number: int) -> str:
+    """An article_id as the pipeline makes them (transforms/urls.py: a hash of the canonical
+    URL), so that the index's keys and stories arrive in random order, as they do."""
+    return hashlib.sha256(f"https://bench.example/{number}".encode()).hexdigest()[:16]
 
 
 def table_of(columns: dict[str, Any]) -> pa.Table:

@@ -3,10 +3,17 @@
 Kept under DATA/state/ with every commit (from the commit's journalled plan) and rebuildable
 from the Parquet files at any time (`build`); the files stay the source of truth.
 
-- `articles.sqlite`: per stored row its article_id, file, publication day, story, the start
-  of its content hash and the run that wrote it;
-- `bands/<day>[.<seq>].npy`: per publication day, the LSH band hashes of that day's rows
-  (transforms/bands.py).
+- `articles.sqlite`: per stored row its article_id, file, publication day, story and the run
+  that wrote it;
+- `bands/<day>[.<seq>].npy`: per publication day, the LSH band hashes of that day's rows and
+  a band made of each one's content hash (transforms/bands.py).
+
+A commit's rows land at random places of a B-tree keyed by article_id, and each B-tree they
+land in randomly costs a page write per row (to the write-ahead log, then to the database
+and its sync): about 25 ms a commit of 250 rows on a 1,000,000-row index, against a few
+pages on an empty one. So the content hash is looked up as one more band of a day, not
+through a B-tree of hashes, and the story index holds only the rows whose story is another
+article's (a copy's): a row that is its own story, as most are, is found by its key.
 
 So "already stored?", "which rows of the window share a band or a content hash?", "which
 rows make up these stories, and in which files?" and "which files hold this run's rows?"
@@ -35,15 +42,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.bands import EMPTY, BandDays, BandValues, Pairs, day_pairs, key_of
+from transforms.bands import EMPTY, BandDays, BandValues, Pairs, day_pairs, hash_band, key_of
 from transforms.dataset import RunOutput, article_files, read_run
 from transforms.files import read_columns, reading
 
 STATE = Path("state")
 INDEX = STATE / "articles.sqlite"
 BANDS = STATE / "bands"
-VERSION = "5"  # a different version is rebuilt from the files (its tables made anew)
-HASH_PREFIX = 16  # characters of content_hash kept: a collision only adds a candidate
+VERSION = "6"  # a different version is rebuilt from the files (its tables made anew)
 _EPOCH = dt.date(1970, 1, 1)
 _CHUNK = 500  # values per IN (...) list
 
@@ -59,12 +65,10 @@ CREATE TABLE IF NOT EXISTS articles (
     file INTEGER NOT NULL,
     day INTEGER NOT NULL,
     story TEXT,
-    chash TEXT NOT NULL,
     source_id TEXT NOT NULL,
     run_id TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS articles_story ON articles (story);
-CREATE INDEX IF NOT EXISTS articles_chash ON articles (chash);
+CREATE INDEX IF NOT EXISTS articles_copies ON articles (story) WHERE story != article_id;
 CREATE INDEX IF NOT EXISTS articles_run ON articles (source_id, run_id);
 CREATE INDEX IF NOT EXISTS articles_file ON articles (file);
 """
@@ -177,18 +181,16 @@ class ArticleIndex:
         file_id = self._file_id(con, path)
         ids: list[Any] = table["article_id"].to_pylist()
         days: list[Any] = pc.cast(table["published_at"], pa.date32()).to_pylist()
-        hashes: list[Any] = table["content_hash"].to_pylist()
         con.executemany(
             "INSERT OR REPLACE INTO articles "
-            "(key, article_id, file, day, story, chash, source_id, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "(key, article_id, file, day, story, source_id, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             zip(
                 [key_of(a) for a in ids],
                 ids,
                 [file_id] * len(ids),
                 [day_number(d) for d in days],
                 table["story_id"].to_pylist(),
-                [h[:HASH_PREFIX] for h in hashes],
                 table["source_id"].to_pylist(),
                 table["run_id"].to_pylist(),
                 strict=True,
@@ -263,8 +265,9 @@ class ArticleIndex:
             for table in written.values():
                 for day, pairs in day_pairs(table).items():
                     added[day].append(pairs)
-            listed = self.bands.files()  # (once: a folder of every day's files)
-            for day in {int(d) for _, d in gone} | set(added):
+            changed = {int(d) for _, d in gone} | set(added)
+            listed = self.bands.files(changed)  # (once: a folder of every day's files)
+            for day in changed:
                 new = np.concatenate(added[day], axis=1) if added[day] else EMPTY
                 self.bands.change(day, new, dropped, listed)
             if added or gone:
@@ -298,19 +301,28 @@ class ArticleIndex:
         exclude: tuple[str, str] | None,
     ) -> list[Stored]:
         """Stored rows published on one of `days` whose content hash starts like one of
-        `hashes` or that share one of `bands`."""
+        `hashes` or that share one of `bands` (both looked up in the days' band files)."""
         wanted = {day_number(d) for d in days}
         if not wanted:
             return []
-        keys = self.bands.keys(wanted, bands)
-        prefixes = list({h[:HASH_PREFIX] for h in hashes})
-        rows = self._rows("chash", prefixes, exclude) + self._rows("key", list(keys), exclude)
+        values = np.concatenate(
+            [
+                bands if isinstance(bands, np.ndarray) else np.fromiter(bands, dtype=np.int64),
+                np.fromiter((hash_band(h) for h in hashes), dtype=np.int64),
+            ]
+        )
+        keys = self.bands.keys(wanted, values)
+        rows = self._rows("key", list(keys), exclude)
         unique = {r.article_id: r for r in rows if day_number(r.day) in wanted}
         return list(unique.values())
 
     def members(self, stories: Iterable[str], exclude: tuple[str, str] | None) -> list[Stored]:
-        """Every stored row of the given stories."""
-        return self._rows("story", list(set(stories)), exclude)
+        """Every stored row of the given stories: the copies through the story index, each
+        story's own article (whose story is itself, not in that index) by its key."""
+        wanted = set(stories)
+        copies = self._rows("story", list(wanted), exclude, copies=True)
+        own = self._rows("key", list({key_of(s) for s in wanted}), exclude)
+        return copies + [r for r in own if r.article_id in wanted and r.story == r.article_id]
 
     def rows(self, article_ids: Iterable[str], exclude: tuple[str, str] | None) -> list[Stored]:
         """The stored rows of `article_ids` (looked up by their keys)."""
@@ -346,7 +358,7 @@ class ArticleIndex:
         """Every indexed row with its bands, sorted: for comparing an index with a rebuild."""
         bands = self.bands.by_key()
         rows = self.con.execute(
-            "SELECT a.key, a.article_id, f.path, a.day, a.story, a.chash, a.source_id, "
+            "SELECT a.key, a.article_id, f.path, a.day, a.story, a.source_id, "
             "a.run_id FROM articles a JOIN files f ON f.id = a.file ORDER BY a.article_id"
         )
         return [(*r[1:], tuple(sorted(bands.get(r[0], [])))) for r in rows]
@@ -360,15 +372,23 @@ class ArticleIndex:
         return sorted(paths - missing)
 
     def _rows(
-        self, column: str, values: Sequence[Any], exclude: tuple[str, str] | None
+        self,
+        column: str,
+        values: Sequence[Any],
+        exclude: tuple[str, str] | None,
+        *,
+        copies: bool = False,
     ) -> list[Stored]:
+        """The rows whose `column` is one of `values` (`copies`: of those, the ones whose story
+        is another article's, as the partial story index holds them)."""
         found: list[Stored] = []
         missing: set[str] = set()
+        only = " AND a.story != a.article_id" if copies else ""
         for chunk in _chunks(values):
             query = (
                 "SELECT a.article_id, f.path, a.day, a.story, a.source_id, a.run_id "
                 f"FROM articles a JOIN files f ON f.id = a.file WHERE a.{column} IN "
-                f"({','.join('?' * len(chunk))})"
+                f"({','.join('?' * len(chunk))}){only}"
             )
             for aid, path, day, story, source_id, run_id in self.con.execute(query, chunk):
                 if exclude is not None and (source_id, run_id) == exclude:

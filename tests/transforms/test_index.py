@@ -107,6 +107,39 @@ def test_a_window_before_the_index_is_found_by_bands_and_hash(tmp_path: Path) ->
     assert {r["duplicate_of"] for r in result.rows} == {original["article_id"]}
 
 
+def test_a_row_without_fingerprints_is_found_by_its_content_hash(tmp_path: Path) -> None:
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    commit(tmp_path, [original], "a", "run1")
+    no_prints = dict.fromkeys(("shingles", "minhash", "lsh_bands"))  # (before they existed)
+    dataset.update_columns(tmp_path, {original["article_id"]: no_prints})
+    with commit_lock(tmp_path):
+        rebuild_index(tmp_path)
+    exact = row("https://c.example/exact", STORIES["wire"], T0 + dt.timedelta(hours=1), "c")
+    result = commit(tmp_path, [exact], "c", "run2")  # shares no LSH band: only the hash
+    assert result.rows[0]["duplicate_of"] == original["article_id"]
+
+
+def test_a_storys_members_are_its_own_article_and_its_copies(tmp_path: Path) -> None:
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    other = row("https://a.example/other", STORIES["same_topic"], T0, "a")
+    commit(tmp_path, [original, other], "a", "run1")
+    copy = row("https://b.example/copy", STORIES["edited"], T0 + dt.timedelta(hours=2), "b")
+    commit(tmp_path, [copy], "b", "run2")
+    with commit_lock(tmp_path), ArticleIndex(tmp_path) as index:
+        members = index.members([original["article_id"]], None)
+        in_story_index = index.con.execute(
+            "SELECT article_id FROM articles INDEXED BY articles_copies "
+            "WHERE story IN (?, ?) AND story != article_id",
+            (original["article_id"], other["article_id"]),
+        ).fetchall()
+        without_run2 = index.members([original["article_id"]], ("b", "run2"))
+    assert sorted(m.article_id for m in members) == sorted(
+        [original["article_id"], copy["article_id"]]
+    )
+    assert in_story_index == [(copy["article_id"],)]  # an article that is its own story: not
+    assert [m.article_id for m in without_run2] == [original["article_id"]]
+
+
 def test_files_added_by_hand_are_taken_in_by_the_daily_reconciliation(tmp_path: Path) -> None:
     import shutil
 
