@@ -4,16 +4,22 @@ Kept under DATA/state/ with every commit (from the commit's journalled plan) and
 from the Parquet files at any time (`build`); the files stay the source of truth.
 
 - `articles.sqlite`: per stored row its article_id, file, publication day, story and the run
-  that wrote it;
+  that wrote it, numbered in the order rows came (a commit's rows are appended);
+- `keys/0[.<seq>].npy`: each row's key (bands.key_of(article_id)) with its number, sorted by
+  key: where "is this article stored?" is looked up;
 - `bands/<day>[.<seq>].npy`: per publication day, the LSH band hashes of that day's rows and
-  a band made of each one's content hash (transforms/bands.py).
+  a band made of each one's content hash.
 
-A commit's rows land at random places of a B-tree keyed by article_id, and each B-tree they
-land in randomly costs a page write per row (to the write-ahead log, then to the database
-and its sync): about 25 ms a commit of 250 rows on a 1,000,000-row index, against a few
-pages on an empty one. So the content hash is looked up as one more band of a day, not
-through a B-tree of hashes, and the story index holds only the rows whose story is another
-article's (a copy's): a row that is its own story, as most are, is found by its key.
+Both kinds of arrays are kept as transforms/bands.py keeps them: a commit adds a small sorted
+file, merged into the others now and then. Article ids and content hashes are hashes: rows
+keyed by them land at random places of a B-tree, and each such B-tree costs about a page
+write per row (to the write-ahead log, then to the database and its sync), some 15 ms for a
+commit of 250 rows on a 1,000,000-row index against a few pages on an empty one. So no
+B-tree of the index is keyed by a hash: the articles table by arrival, the story index
+holding only the rows whose story is another article's (a copy's; a row that is its own
+story, as most are, is found by its key), the others by file and by run. A key or band
+whose row has gone (replaced by a re-run, its file deleted) stays in the arrays until they
+are rebuilt; a look-up checks the row it names.
 
 So "already stored?", "which rows of the window share a band or a content hash?", "which
 rows make up these stories, and in which files?" and "which files hold this run's rows?"
@@ -49,7 +55,9 @@ from transforms.files import read_columns, reading
 STATE = Path("state")
 INDEX = STATE / "articles.sqlite"
 BANDS = STATE / "bands"
-VERSION = "6"  # a different version is rebuilt from the files (its tables made anew)
+KEYS = STATE / "keys"
+KEYS_DAY = 0  # the key arrays are one "day" of pairs (key, row number)
+VERSION = "7"  # a different version is rebuilt from the files (its tables made anew)
 _EPOCH = dt.date(1970, 1, 1)
 _CHUNK = 500  # values per IN (...) list
 
@@ -60,8 +68,9 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
 CREATE TABLE IF NOT EXISTS articles (
-    key INTEGER PRIMARY KEY,
-    article_id TEXT NOT NULL,  -- found by its key (bands.key_of): no index of its own
+    id INTEGER PRIMARY KEY,  -- in the order rows came
+    key INTEGER NOT NULL,  -- bands.key_of(article_id), found in the key arrays
+    article_id TEXT NOT NULL,
     file INTEGER NOT NULL,
     day INTEGER NOT NULL,
     story TEXT,
@@ -108,6 +117,7 @@ class ArticleIndex:
         self.root = root
         self.path = root / INDEX
         self.bands = BandDays(root / BANDS)
+        self.keys = BandDays(root / KEYS)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
         self.con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -145,6 +155,8 @@ class ArticleIndex:
         (memory bounded by a day's rows); returns the rows indexed."""
         count = 0
         self.bands.clear()
+        self.keys.clear()
+        numbered: list[Pairs] = []
         with self._tx() as con:
             for name in ("articles", "files", "meta"):  # (an older version's tables differ)
                 con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -159,10 +171,19 @@ class ArticleIndex:
                 current = path.parent
                 with reading(path):
                     rows = read_columns(path, INDEX_COLUMNS)
-                count += self._insert(con, self._relative(path), rows)
+                numbered.append(self._insert(con, self._relative(path), rows))
+                count += rows.num_rows
                 for day, pairs in day_pairs(rows).items():
                     by_day[day].append(pairs)
             self._write_days(by_day)
+            # a file can repeat an article of another (added by hand): the last one stands
+            con.execute(
+                "DELETE FROM articles WHERE id NOT IN "
+                "(SELECT max(id) FROM articles GROUP BY key, article_id)"
+            )
+            count = self.count()
+            if numbered:
+                self.keys.change(KEYS_DAY, np.concatenate(numbered, axis=1), ())
             con.execute("INSERT INTO meta VALUES ('version', ?)", (VERSION,))
         log.info("%s: index built from the files, %d rows", self.path, count)
         return count
@@ -173,20 +194,24 @@ class ArticleIndex:
             self.bands.change(day, np.concatenate(parts, axis=1), (), listed)
         by_day.clear()
 
-    def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> int:
-        """Index the rows of `table`, stored in the file `path` (replacing what the index
-        had for their article ids; their band hashes are the caller's)."""
+    def _insert(self, con: sqlite3.Connection, path: str, table: pa.Table) -> Pairs:
+        """Append the rows of `table`, stored in the file `path`; returns their pairs (key,
+        row number), which the caller adds to the key arrays (their band hashes are the
+        caller's too)."""
         if not table.num_rows:
-            return 0
+            return EMPTY
         file_id = self._file_id(con, path)
         ids: list[Any] = table["article_id"].to_pylist()
         days: list[Any] = pc.cast(table["published_at"], pa.date32()).to_pylist()
+        keys = [key_of(a) for a in ids]
+        first = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0])
+        numbers = range(first, first + len(ids))
         con.executemany(
-            "INSERT OR REPLACE INTO articles "
-            "(key, article_id, file, day, story, source_id, run_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, key, article_id, file, day, story, source_id, run_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             zip(
-                [key_of(a) for a in ids],
+                numbers,
+                keys,
                 ids,
                 [file_id] * len(ids),
                 [day_number(d) for d in days],
@@ -196,7 +221,7 @@ class ArticleIndex:
                 strict=True,
             ),
         )
-        return len(ids)
+        return np.array([keys, numbers], dtype=np.int64)
 
     def _file_id(self, con: sqlite3.Connection, path: str) -> int:
         con.execute(
@@ -253,11 +278,19 @@ class ArticleIndex:
                     "SELECT key, day FROM articles WHERE source_id = ? AND run_id = ?", run
                 ).fetchall()
                 con.execute("DELETE FROM articles WHERE source_id = ? AND run_id = ?", run)
-            for path, table in written.items():
-                self._insert(con, path, table)
+            # one row per article: one indexed before (in a file not replaced) gives way
+            earlier = self._numbered(
+                {str(a) for t in written.values() for a in t["article_id"].to_pylist()}
+            )
+            con.executemany("DELETE FROM articles WHERE id = ?", [(n,) for _, n in earlier])
+            numbered = [self._insert(con, path, table) for path, table in written.items()]
+            if numbered:
+                self.keys.change(KEYS_DAY, np.concatenate(numbered, axis=1), ())
+                self.keys.sync()
+            stories = change["stories"]
             con.executemany(
-                "UPDATE articles SET story = ? WHERE key = ? AND article_id = ?",
-                [(story, key_of(aid), aid) for aid, story in change["stories"].items()],
+                "UPDATE articles SET story = ? WHERE id = ?",
+                [(stories[aid], n) for aid, n in self._numbered(set(stories))],
             )
             # the written keys can be in a band array already only when this is done again
             dropped = {int(k) for k, _ in gone} | (new_keys if redo else set())
@@ -266,7 +299,7 @@ class ArticleIndex:
                 for day, pairs in day_pairs(table).items():
                     added[day].append(pairs)
             changed = {int(d) for _, d in gone} | set(added)
-            listed = self.bands.files(changed)  # (once: a folder of every day's files)
+            listed = self.bands.files(changed)  # (one listing for all the days)
             for day in changed:
                 new = np.concatenate(added[day], axis=1) if added[day] else EMPTY
                 self.bands.change(day, new, dropped, listed)
@@ -384,13 +417,19 @@ class ArticleIndex:
         found: list[Stored] = []
         missing: set[str] = set()
         only = " AND a.story != a.article_id" if copies else ""
+        keys = None
+        if column == "key":  # the rows the key arrays number, of those keys
+            keys = set(values)
+            column, values = "id", sorted(self._numbers(keys))
         for chunk in _chunks(values):
             query = (
-                "SELECT a.article_id, f.path, a.day, a.story, a.source_id, a.run_id "
+                "SELECT a.article_id, f.path, a.day, a.story, a.source_id, a.run_id, a.key "
                 f"FROM articles a JOIN files f ON f.id = a.file WHERE a.{column} IN "
                 f"({','.join('?' * len(chunk))}){only}"
             )
-            for aid, path, day, story, source_id, run_id in self.con.execute(query, chunk):
+            for aid, path, day, story, source_id, run_id, key in self.con.execute(query, chunk):
+                if keys is not None and key not in keys:  # (a number used again)
+                    continue
                 if exclude is not None and (source_id, run_id) == exclude:
                     continue
                 if path in missing or not (self.root / path).exists():
@@ -400,6 +439,21 @@ class ArticleIndex:
         if missing:
             self._lost(missing)
         return found
+
+    def _numbers(self, keys: Iterable[int]) -> set[int]:
+        """The row numbers the key arrays give for `keys` (of rows that may have gone)."""
+        return self.keys.keys([KEYS_DAY], np.fromiter(keys, dtype=np.int64))
+
+    def _numbered(self, article_ids: set[str]) -> list[tuple[str, int]]:
+        """(article_id, row number) of the indexed rows of `article_ids`."""
+        out: list[tuple[str, int]] = []
+        for chunk in _chunks(sorted(self._numbers(key_of(a) for a in article_ids))):
+            found = self.con.execute(
+                f"SELECT article_id, id FROM articles WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            out += [(aid, number) for aid, number in found if aid in article_ids]
+        return out
 
     def _lost(self, paths: set[str]) -> None:
         """Rows of files that no longer exist leave the index (their band pairs stay until

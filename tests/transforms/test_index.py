@@ -15,6 +15,7 @@ from tests.transforms.test_dedup import STORIES, T0, WEEK, row, stored, wire_wit
 from tests.transforms.test_dedup import commit as commit_rows
 from transforms import dataset
 from transforms import index as index_module
+from transforms.bands import key_of
 from transforms.commit import commit_lock
 from transforms.compaction import compact
 from transforms.index import ArticleIndex, rebuild_index
@@ -140,6 +141,27 @@ def test_a_storys_members_are_its_own_article_and_its_copies(tmp_path: Path) -> 
     assert [m.article_id for m in without_run2] == [original["article_id"]]
 
 
+def test_a_key_whose_row_went_does_not_find_the_row_that_took_its_number(
+    tmp_path: Path,
+) -> None:
+    first = row("https://a.example/first", STORIES["wire"], T0, "a")
+    commit(tmp_path, [first], "a", "run1")
+    second = row("https://a.example/second", STORIES["same_topic"], T0, "a")
+    commit(tmp_path, [second], "a", "run1")  # the re-run drops "first": its number is free
+    with commit_lock(tmp_path), ArticleIndex(tmp_path) as index:
+        numbers = index.con.execute("SELECT id, article_id FROM articles").fetchall()
+        found = index.stored([first["article_id"], second["article_id"]], None)
+        by_key = index._rows("key", [key_of(first["article_id"])], None)  # as bands find it
+    assert numbers == [(1, second["article_id"])]  # the number "first" had
+    assert found == {second["article_id"]} and by_key == []
+    again = commit(tmp_path, [first], "b", "run2")
+    assert (len(again.rows), again.seen) == (1, 0)  # not stored: written again
+    kept = dump(tmp_path)
+    with commit_lock(tmp_path):
+        rebuild_index(tmp_path)
+    assert dump(tmp_path) == kept
+
+
 def test_files_added_by_hand_are_taken_in_by_the_daily_reconciliation(tmp_path: Path) -> None:
     import shutil
 
@@ -159,6 +181,23 @@ def test_files_added_by_hand_are_taken_in_by_the_daily_reconciliation(tmp_path: 
         assert reconcile_index(tmp_path / "data") is False  # in line now
     again = commit(tmp_path / "data", [original], "c", "r2")
     assert (len(again.rows), again.seen) == (0, 1)  # known as stored after the rebuild
+
+
+def test_a_file_repeating_another_files_article_gives_one_indexed_row(tmp_path: Path) -> None:
+    import shutil
+
+    original = row("https://a.example/wire", STORIES["wire"], T0, "a")
+    commit(tmp_path, [original], "a", "run1")
+    (stored_file,) = (tmp_path / "articles").rglob("*.parquet")
+    shutil.copy(stored_file, stored_file.with_name("copied-by-hand.parquet"))
+    with commit_lock(tmp_path):
+        assert rebuild_index(tmp_path) == 1
+    ((article_id, path, *_),) = dump(tmp_path)
+    # the file read last stands, as when the index kept one row per key
+    assert (article_id, path.rsplit("/", 1)[1]) == (
+        original["article_id"],
+        "copied-by-hand.parquet",
+    )
 
 
 def test_an_index_of_an_older_version_is_rebuilt_with_the_current_tables(tmp_path: Path) -> None:
