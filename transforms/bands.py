@@ -58,7 +58,8 @@ def hash_band(content_hash: str) -> int:
 
 
 class BandDays:
-    """The band files of one data root, under `folder`."""
+    """The band files of one data root, under `folder` (the index keeps its key arrays, pairs
+    (key, row number), as one more set of such files, all on one "day")."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
