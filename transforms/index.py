@@ -152,8 +152,8 @@ class ArticleIndex:
 
     def build(self) -> int:
         """Rebuild the whole index from the Parquet files, one publication day at a time
-        (memory bounded by a day's rows); returns the rows indexed."""
-        count = 0
+        (memory bounded by a day's rows, and the key pairs of all rows, written last: 16
+        bytes a row); returns the rows indexed."""
         self.bands.clear()
         self.keys.clear()
         numbered: list[Pairs] = []
@@ -172,7 +172,6 @@ class ArticleIndex:
                 with reading(path):
                     rows = read_columns(path, INDEX_COLUMNS)
                 numbered.append(self._insert(con, self._relative(path), rows))
-                count += rows.num_rows
                 for day, pairs in day_pairs(rows).items():
                     by_day[day].append(pairs)
             self._write_days(by_day)
@@ -257,7 +256,7 @@ class ArticleIndex:
                 continue
             with reading(self.root / path):
                 written[path] = read_columns(self.root / path, INDEX_COLUMNS)
-        new_keys = {key_of(str(a)) for t in written.values() for a in t["article_id"].to_pylist()}
+        new_ids = {str(a) for t in written.values() for a in t["article_id"].to_pylist()}
         with self._tx() as con:
             gone: list[tuple[int, int]] = []  # (key, day) of the rows that leave
             for path in change["replaced"]:
@@ -279,9 +278,7 @@ class ArticleIndex:
                 ).fetchall()
                 con.execute("DELETE FROM articles WHERE source_id = ? AND run_id = ?", run)
             # one row per article: one indexed before (in a file not replaced) gives way
-            earlier = self._numbered(
-                {str(a) for t in written.values() for a in t["article_id"].to_pylist()}
-            )
+            earlier = self._numbered(new_ids)
             con.executemany("DELETE FROM articles WHERE id = ?", [(n,) for _, n in earlier])
             numbered = [self._insert(con, path, table) for path, table in written.items()]
             if numbered:
@@ -293,7 +290,7 @@ class ArticleIndex:
                 [(stories[aid], n) for aid, n in self._numbered(set(stories))],
             )
             # the written keys can be in a band array already only when this is done again
-            dropped = {int(k) for k, _ in gone} | (new_keys if redo else set())
+            dropped = {int(k) for k, _ in gone} | ({key_of(a) for a in new_ids} if redo else set())
             added: dict[int, list[Pairs]] = defaultdict(list)
             for table in written.values():
                 for day, pairs in day_pairs(table).items():
